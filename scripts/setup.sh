@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Idempotent machine setup for m-root-xdp: apt packages, nightly rust-src, bpf-linker built against LLVM 22.
+# Run as root on a fresh machine of the project's kind. A second run finishes in seconds.
+set -euo pipefail
+
+log() { printf 'setup: %s\n' "$*" >&2; }
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "setup.sh must run as root (apt-get, bpf-linker install)" >&2
+    exit 1
+fi
+
+# Packages: build toolchain for bpf-linker (LLVM 22), the peers and tools the tests and the lab use.
+APT_PACKAGES=(
+    clang llvm-22-dev libpolly-22-dev libclang-22-dev zlib1g-dev libzstd-dev
+    bpftool iproute2 ethtool tcpdump iputils-ping
+    knot knot-dnsutils nsd ldnsutils xdp-tools dnsperf
+    python3-dnspython
+)
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+        missing+=("$p")
+    fi
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+    log "installing apt packages: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    # Never start the packaged daemons (knot, nsd) on install: tests start their own, in namespaces.
+    policy_created=0
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+        chmod +x /usr/sbin/policy-rc.d
+        policy_created=1
+    fi
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}"
+    if [ "$policy_created" = 1 ]; then rm -f /usr/sbin/policy-rc.d; fi
+else
+    log "apt packages present"
+fi
+
+# Rust: the eBPF crate builds with nightly and -Z build-std, which needs rust-src.
+if ! rustup toolchain list | grep -q '^nightly'; then
+    log "installing nightly toolchain"
+    rustup toolchain install nightly --profile minimal
+fi
+if ! rustup component list --toolchain nightly --installed | grep -q '^rust-src'; then
+    log "adding rust-src to nightly"
+    rustup component add rust-src --toolchain nightly
+fi
+
+# bpf-linker must link against the same LLVM major as nightly's rustc (22 here).
+BPF_LINKER_VERSION=0.13.0
+if command -v bpf-linker >/dev/null 2>&1 && bpf-linker --version 2>/dev/null | grep -q "$BPF_LINKER_VERSION"; then
+    log "bpf-linker $BPF_LINKER_VERSION present"
+else
+    log "building bpf-linker $BPF_LINKER_VERSION against LLVM 22 (about a minute)"
+    LLVM_PREFIX=/usr/lib/llvm-22 LLVM_SYS_221_PREFIX=/usr/lib/llvm-22 \
+        cargo install --locked bpf-linker --version "$BPF_LINKER_VERSION" --no-default-features --features llvm-22 \
+        || LLVM_PREFIX=/usr/lib/llvm-22 LLVM_SYS_221_PREFIX=/usr/lib/llvm-22 \
+        cargo install bpf-linker --version "$BPF_LINKER_VERSION" --no-default-features --features llvm-22
+fi
+
+# BPF filesystem for pinning (present on most machines; mount when it is not).
+if ! mountpoint -q /sys/fs/bpf 2>/dev/null; then
+    mount -t bpf bpf /sys/fs/bpf 2>/dev/null || log "could not mount bpffs at /sys/fs/bpf (not fatal)"
+fi
+
+log "done"

@@ -1,0 +1,19 @@
+//! zonegen: the zone model, the one authoritative answer function, and the compiled XDP response table.
+//!
+//! zonegen owns DNS meaning. The XDP program only matches and splices what [`compile`] produced, and the
+//! userspace server only runs [`answer::answer`]; both come from the same code, so they cannot disagree.
+
+pub mod answer;
+pub mod compile;
+pub mod name;
+pub mod print;
+pub mod rr;
+pub mod tablefile;
+pub mod validate;
+pub mod wire;
+pub mod zone;
+pub mod zonemd;
+
+pub use answer::{answer, ServerConfig, Transport};
+pub use compile::{compile, Table};
+pub use zone::{LoadOptions, Zone, ZoneError};

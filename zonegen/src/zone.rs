@@ -1,0 +1,302 @@
+//! The zone model: a root zone read from an RFC 1035 master file, validated, held as RRsets per owner.
+//!
+//! Parsing is NLnet Labs' `domain` crate (it reads every legal spelling and knows ZONEMD); the store is our
+//! own, because `domain`'s zone tree refuses the NSEC and RRSIG records every signed TLD has at its cut.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+use domain::base::iana::Class;
+use domain::base::name::ToName;
+use domain::base::rdata::ComposeRecordData;
+use domain::base::Name;
+use domain::zonefile::inplace::{Entry, Zonefile};
+
+use crate::name;
+use crate::rr;
+
+/// One RRset with the RRSIGs that cover it.
+#[derive(Clone, Debug)]
+pub struct RRset {
+    pub rtype: u16,
+    pub ttl: u32,
+    /// Rdata in uncompressed wire form, in file order, duplicates removed.
+    pub rdata: Vec<Vec<u8>>,
+    pub sig_ttl: u32,
+    /// RRSIG rdata covering this RRset.
+    pub sigs: Vec<Vec<u8>>,
+}
+
+/// All RRsets of one owner name.
+#[derive(Clone, Debug)]
+pub struct Node {
+    /// Owner as written in the file (wire form).
+    pub name: Vec<u8>,
+    pub rrsets: Vec<RRset>,
+    /// Line of the first record of this owner.
+    pub line: usize,
+}
+
+impl Node {
+    pub fn rrset(&self, rtype: u16) -> Option<&RRset> {
+        self.rrsets.iter().find(|s| s.rtype == rtype)
+    }
+}
+
+/// A validated root zone.
+#[derive(Clone, Debug)]
+pub struct Zone {
+    /// Where it came from, for messages.
+    pub source: PathBuf,
+    /// Owner nodes by lowercased wire name.
+    nodes: HashMap<Vec<u8>, Node>,
+    /// Delegated TLDs: lowercased single-label wire names, in DNSSEC canonical order.
+    pub tlds: Vec<Vec<u8>>,
+    pub serial: u32,
+    /// SOA TTL and MINIMUM, for negative answers (RFC 2308 3).
+    pub soa_ttl: u32,
+    pub soa_minimum: u32,
+    /// The zone carries DNSKEY at the apex.
+    pub signed: bool,
+    pub record_count: usize,
+    /// Warnings that do not refuse the zone (expired signatures, missing ZONEMD, ...).
+    pub warnings: Vec<String>,
+    /// ZONEMD status line for summaries.
+    pub zonemd: String,
+}
+
+/// Why a zone was refused: file, line and reason.
+#[derive(Debug, thiserror::Error)]
+pub enum ZoneError {
+    #[error("{file}: cannot read: {source}")]
+    Io { file: String, source: std::io::Error },
+    #[error("{file}:{line}: {reason}")]
+    At { file: String, line: usize, reason: String },
+    #[error("{file}: {reason}")]
+    Whole { file: String, reason: String },
+}
+
+/// Loading options.
+#[derive(Clone, Debug, Default)]
+pub struct LoadOptions {
+    /// Skip ZONEMD verification (stated in the summary).
+    pub no_zonemd: bool,
+}
+
+/// A record as read, before grouping.
+struct Raw {
+    owner: Vec<u8>,
+    rtype: u16,
+    class: u16,
+    ttl: u32,
+    rdata: Vec<u8>,
+    line: usize,
+}
+
+impl Zone {
+    /// Read, parse and validate a zone file.
+    pub fn load(path: &Path, opts: &LoadOptions) -> Result<Zone, ZoneError> {
+        let file = path.display().to_string();
+        let text = std::fs::read(path).map_err(|source| ZoneError::Io { file: file.clone(), source })?;
+        Self::from_bytes(&text, path, opts)
+    }
+
+    /// Parse and validate zone text; `path` names it in errors.
+    pub fn from_bytes(text: &[u8], path: &Path, opts: &LoadOptions) -> Result<Zone, ZoneError> {
+        let file = path.display().to_string();
+        let raws = parse(text, &file)?;
+        let mut zone = build(raws, &file)?;
+        zone.source = path.to_path_buf();
+        crate::validate::validate(&zone, &file)?;
+        crate::validate::check_signature_times(&mut zone);
+        crate::zonemd::check(&mut zone, opts, &file)?;
+        Ok(zone)
+    }
+
+    /// The node at `name` (any case).
+    pub fn node(&self, name: &[u8]) -> Option<&Node> {
+        self.nodes.get(&name::lower(name))
+    }
+
+    pub fn apex(&self) -> &Node {
+        // validate() guarantees the apex exists.
+        self.nodes.get(name::ROOT).expect("validated zone has an apex")
+    }
+
+    pub fn rrset(&self, name: &[u8], rtype: u16) -> Option<&RRset> {
+        self.node(name).and_then(|n| n.rrset(rtype))
+    }
+
+    /// The apex SOA RRset.
+    pub fn soa(&self) -> &RRset {
+        self.apex().rrset(rr::SOA).expect("validated zone has a SOA")
+    }
+
+    /// Is `label` (lowercased wire label, e.g. `\x02jp\x00`) a delegated TLD?
+    pub fn is_tld(&self, tld: &[u8]) -> bool {
+        self.tlds.binary_search_by(|t| name::canonical_cmp(t, tld)).is_ok()
+    }
+
+    /// All nodes, in no particular order.
+    pub fn nodes(&self) -> impl Iterator<Item = &Node> {
+        self.nodes.values()
+    }
+
+    /// The NSEC owner whose interval covers `target` (the largest NSEC owner sorting before it), with wrap to
+    /// the last one. Returns the apex for names sorting before every TLD.
+    pub fn covering_nsec_owner(&self, target: &[u8]) -> &Node {
+        // In a root zone the NSEC chain runs over the apex and the TLDs; names below a TLD sort after it
+        // and before the next TLD, so the covering owner is found among the TLD labels alone.
+        let tld = name::suffix(target, 1);
+        let idx = self.tlds.partition_point(|t| name::canonical_cmp(t, tld) != std::cmp::Ordering::Greater);
+        if idx == 0 {
+            return self.apex();
+        }
+        self.node(&self.tlds[idx - 1]).unwrap_or_else(|| self.apex())
+    }
+}
+
+/// Parse every record with `domain`'s scanner; keep its line numbers.
+fn parse(text: &[u8], file: &str) -> Result<Vec<Raw>, ZoneError> {
+    let mut zf = Zonefile::with_capacity(text.len());
+    zf.extend_from_slice(text);
+    zf.set_origin(Name::<Bytes>::root());
+    let mut out = Vec::with_capacity(32 * 1024);
+    // Line accounting: `domain` reports lines only for errors, so count newlines up to each entry's start.
+    let mut counted_to = 0usize;
+    let mut line = 1usize;
+    loop {
+        let start = zf.current_offset();
+        let entry = match zf.next_entry() {
+            Ok(Some(e)) => e,
+            Ok(None) => break,
+            Err(e) => {
+                // domain's error text starts with "line:col:"; report the file with it.
+                return Err(ZoneError::Whole { file: file.to_string(), reason: format!("line {e}") });
+            }
+        };
+        // Skip blank lines and comments before the record so the reported line is the record's own.
+        let mut first = start.min(text.len());
+        while first < text.len() {
+            match text[first] {
+                b' ' | b'\t' | b'\r' | b'\n' => first += 1,
+                b';' => {
+                    while first < text.len() && text[first] != b'\n' {
+                        first += 1;
+                    }
+                }
+                _ => break,
+            }
+        }
+        if first > counted_to {
+            line += text[counted_to..first].iter().filter(|&&c| c == b'\n').count();
+            counted_to = first;
+        }
+        match entry {
+            Entry::Record(rec) => {
+                let owner = rec.owner().to_vec().into_octets();
+                let mut rdata = Vec::new();
+                rec.data().compose_rdata(&mut rdata).map_err(|_| ZoneError::At {
+                    file: file.to_string(),
+                    line,
+                    reason: "rdata too long".into(),
+                })?;
+                let class = rec.class();
+                out.push(Raw {
+                    owner,
+                    rtype: rec.rtype().to_int(),
+                    class: if class == Class::IN { rr::CLASS_IN } else { class.to_int() },
+                    ttl: rec.ttl().as_secs(),
+                    rdata,
+                    line,
+                });
+            }
+            Entry::Include { .. } => {
+                return Err(ZoneError::At { file: file.to_string(), line, reason: "$INCLUDE is not supported".into() });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Group records into nodes and RRsets, attaching RRSIGs to the RRset they cover.
+fn build(raws: Vec<Raw>, file: &str) -> Result<Zone, ZoneError> {
+    let record_count = raws.len();
+    let mut nodes: HashMap<Vec<u8>, Node> = HashMap::new();
+    let mut sigs: Vec<Raw> = Vec::new();
+    for r in raws {
+        if r.class != rr::CLASS_IN {
+            return Err(ZoneError::At { file: file.into(), line: r.line, reason: format!("class {} is not IN", r.class) });
+        }
+        if r.rtype == rr::RRSIG {
+            sigs.push(r);
+            continue;
+        }
+        let key = name::lower(&r.owner);
+        let node = nodes.entry(key).or_insert_with(|| Node { name: r.owner.clone(), rrsets: Vec::new(), line: r.line });
+        match node.rrsets.iter_mut().find(|s| s.rtype == r.rtype) {
+            Some(set) => {
+                // RFC 2181 5.2: one TTL per RRset; use the lowest, as servers do.
+                set.ttl = set.ttl.min(r.ttl);
+                if !set.rdata.contains(&r.rdata) {
+                    set.rdata.push(r.rdata);
+                }
+            }
+            None => node.rrsets.push(RRset { rtype: r.rtype, ttl: r.ttl, rdata: vec![r.rdata], sig_ttl: 0, sigs: Vec::new() }),
+        }
+    }
+    for s in sigs {
+        if s.rdata.len() < 18 {
+            return Err(ZoneError::At { file: file.into(), line: s.line, reason: "RRSIG rdata too short".into() });
+        }
+        let covered = u16::from_be_bytes([s.rdata[0], s.rdata[1]]);
+        let node = nodes.get_mut(&name::lower(&s.owner)).ok_or_else(|| ZoneError::At {
+            file: file.into(),
+            line: s.line,
+            reason: format!("RRSIG at {} covers no data", name::to_text(&s.owner)),
+        })?;
+        let set = node.rrsets.iter_mut().find(|set| set.rtype == covered).ok_or_else(|| ZoneError::At {
+            file: file.into(),
+            line: s.line,
+            reason: format!("RRSIG covers {} {}, which the zone does not have", name::to_text(&s.owner), rr::type_name(covered)),
+        })?;
+        set.sig_ttl = if set.sigs.is_empty() { s.ttl } else { set.sig_ttl.min(s.ttl) };
+        if !set.sigs.contains(&s.rdata) {
+            set.sigs.push(s.rdata);
+        }
+    }
+    let mut tlds: Vec<Vec<u8>> = nodes
+        .iter()
+        .filter(|(k, n)| name::label_count(k) == 1 && n.rrset(rr::NS).is_some())
+        .map(|(k, _)| k.clone())
+        .collect();
+    tlds.sort_by(|a, b| name::canonical_cmp(a, b));
+    let apex = nodes.get(name::ROOT).ok_or_else(|| ZoneError::Whole { file: file.into(), reason: "no records at the apex (.)".into() })?;
+    let soa = apex.rrset(rr::SOA).ok_or_else(|| ZoneError::Whole { file: file.into(), reason: "no SOA at the apex".into() })?;
+    let (serial, minimum) = soa_fields(&soa.rdata[0]).ok_or_else(|| ZoneError::At { file: file.into(), line: apex.line, reason: "malformed SOA rdata".into() })?;
+    let soa_ttl = soa.ttl;
+    let signed = apex.rrset(rr::DNSKEY).is_some();
+    Ok(Zone {
+        source: PathBuf::new(),
+        nodes,
+        tlds,
+        serial,
+        soa_ttl,
+        soa_minimum: minimum,
+        signed,
+        record_count,
+        warnings: Vec::new(),
+        zonemd: String::new(),
+    })
+}
+
+/// SERIAL and MINIMUM from SOA rdata.
+pub fn soa_fields(rdata: &[u8]) -> Option<(u32, u32)> {
+    let m = name::wire_len(rdata, 0)?;
+    let r = name::wire_len(rdata, m)?;
+    let rest = rdata.get(m + r..m + r + 20)?;
+    let serial = u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]);
+    let minimum = u32::from_be_bytes([rest[16], rest[17], rest[18], rest[19]]);
+    Some((serial, minimum))
+}
