@@ -94,11 +94,33 @@ pub mod maps {
 
 /// Key of the TLD map: the generation and the TLD's label in wire form (length octet, then the label
 /// lowercased), zero-padded, so that one lookup answers both "does this TLD exist" and "where are its answers".
-#[repr(C)]
+/// Eight-byte aligned and sized so the XDP program can zero it with plain stores (no memset call).
+#[repr(C, align(8))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TldKey {
     pub generation: u32,
+    pub reserved: u32,
     pub label: [u8; MAX_LABEL + 1],
+}
+
+impl TldKey {
+    /// Generation set, label zero, written word by word (see [`AddrKey::zeroed`]).
+    #[inline(always)]
+    pub fn new(generation: u32) -> Self {
+        let mut k = core::mem::MaybeUninit::<Self>::uninit();
+        let p = k.as_mut_ptr() as *mut u64;
+        // SAFETY: nine aligned u64 writes fill the 72-byte, 8-aligned struct; then the generation is set.
+        unsafe {
+            let mut i = 0;
+            while i < core::mem::size_of::<Self>() / 8 {
+                core::ptr::write_volatile(p.add(i), 0);
+                i += 1;
+            }
+            let mut k = k.assume_init();
+            k.generation = generation;
+            k
+        }
+    }
 }
 
 /// Value of the TLD map: the TLD's ordinal in its generation.
@@ -246,10 +268,25 @@ pub mod csum {
 const _: () = assert!(core::mem::size_of::<Answer>() == 16 + MAX_CUTS * 12 + MAX_PTRS * 2 + MAX_FRAG);
 
 /// Key of the service address map: IPv6, or IPv4 as `::ffff:a.b.c.d` (RFC 4291 2.5.5.2).
-#[repr(C)]
+#[repr(C, align(8))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AddrKey {
     pub addr: [u8; 16],
+}
+
+impl AddrKey {
+    /// All zero, written word by word: a zeroed array literal becomes a memset call in BPF code.
+    #[inline(always)]
+    pub fn zeroed() -> Self {
+        let mut k = core::mem::MaybeUninit::<Self>::uninit();
+        let p = k.as_mut_ptr() as *mut u64;
+        // SAFETY: two aligned u64 writes fill the 16-byte, 8-aligned struct.
+        unsafe {
+            core::ptr::write_volatile(p, 0);
+            core::ptr::write_volatile(p.add(1), 0);
+            k.assume_init()
+        }
+    }
 }
 
 /// Per-CPU counters, one array slot each. Names follow what operators know from Knot and NSD.
@@ -284,12 +321,14 @@ pub enum Counter {
     XdpAnsIpv4,
     /// IPv6 queries answered.
     XdpAnsIpv6,
+    /// Dropped: the frame was already rewritten when a step failed (should stay 0).
+    XdpDropped,
 }
 /// Number of counter slots (keep in step with [`Counter`]).
 pub const COUNTERS: u32 = 16;
 
 impl Counter {
-    pub const ALL: [Counter; 14] = [
+    pub const ALL: [Counter; 15] = [
         Counter::XdpFrames,
         Counter::XdpNotForUs,
         Counter::XdpQueries,
@@ -304,6 +343,7 @@ impl Counter {
         Counter::XdpPassNoTable,
         Counter::XdpAnsIpv4,
         Counter::XdpAnsIpv6,
+        Counter::XdpDropped,
     ];
     /// Stable name for `stats` output.
     pub const fn name(self) -> &'static str {
@@ -322,6 +362,7 @@ impl Counter {
             Counter::XdpPassNoTable => "xdp.pass.no-table",
             Counter::XdpAnsIpv4 => "xdp.answer.ipv4",
             Counter::XdpAnsIpv6 => "xdp.answer.ipv6",
+            Counter::XdpDropped => "xdp.dropped",
         }
     }
 }

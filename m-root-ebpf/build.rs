@@ -1,0 +1,8 @@
+fn main() {
+    // Lets the crate build for the host too (cargo test --workspace), as aya-template does.
+    if let Err(e) = aya_build::emit_bpf_target_arch_cfg() {
+        panic!("emit_bpf_target_arch_cfg: {e}");
+    }
+    // Rebuild when bpf-linker changes (it is an undeclared build input).
+    println!("cargo:rerun-if-env-changed=PATH");
+}

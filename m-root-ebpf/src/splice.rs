@@ -1,0 +1,240 @@
+//! Turn the query frame into the response: grow or shrink the frame, write the header fields, copy the
+//! fragment (cut to the requester's buffer), shift its compression pointers by the question's length,
+//! append OPT, swap the addresses, and set lengths and checksums. No DNS meaning here: the entry says
+//! everything.
+
+use aya_ebpf::{helpers::generated::{bpf_xdp_adjust_tail, bpf_xdp_store_bytes}, programs::XdpContext};
+use m_root_common::{csum, Answer, Counter, CLASSIC_UDP_PAYLOAD, DNS_HEADER_LEN, MAX_CUTS, MAX_FRAG, MAX_PTRS, OPT_LEN, OUR_UDP_PAYLOAD};
+
+use crate::parse::{at, Frame, Question, IPV4_LEN, UDP_LEN};
+
+/// Query flags copied into the response (RD, CD), as zonegen's answer function does.
+const COPIED_FLAGS: u16 = 0x0100 | 0x0010;
+const FLAG_TC: u16 = 0x0200;
+/// Furthest a fragment can start: 2 tags, IPv6, UDP, DNS header, a 255-octet name, type and class.
+const MAX_FRAG_OFF: usize = 14 + 8 + 40 + 8 + DNS_HEADER_LEN + m_root_common::MAX_NAME + 4;
+/// TTL / hop limit of our responses.
+const RESPONSE_TTL: u8 = 64;
+
+/// Why a splice did not happen. Before the frame is resized every failure passes the frame unchanged;
+/// after it, the frame is no longer the query and is dropped.
+pub enum Failed {
+    Pass(Counter),
+    Drop,
+}
+
+/// Build the response in place. On success the frame is ready for XDP_TX.
+#[inline(always)]
+pub fn respond(ctx: &XdpContext, f: &Frame, q: &Question, a: &Answer) -> Result<(), Failed> {
+    // The requester's buffer (zonegen's size_limit on UDP).
+    let limit = if q.edns {
+        let s = if q.udp_size < CLASSIC_UDP_PAYLOAD { CLASSIC_UDP_PAYLOAD } else { q.udp_size };
+        (if s > OUR_UDP_PAYLOAD { OUR_UDP_PAYLOAD } else { s }) as usize
+    } else {
+        CLASSIC_UDP_PAYLOAD as usize
+    };
+    let opt_len = if q.edns { OPT_LEN } else { 0 };
+    let head = DNS_HEADER_LEN + q.qlen + 4;
+    if head + opt_len > limit {
+        return Err(Failed::Pass(Counter::XdpPassUncovered));
+    }
+    let avail = limit - head - opt_len;
+    // Longest cut that fits (cuts ascend in length); none means TC=1 with empty sections.
+    let ncuts = a.ncuts as usize;
+    let mut chosen: Option<usize> = None;
+    for i in 0..MAX_CUTS {
+        if i >= ncuts || a.cuts[i].len as usize > avail {
+            break;
+        }
+        chosen = Some(i);
+    }
+    // One way out of the cut search per cut: forget which (see parse::forget).
+    let [chosen_slot, _, _, _] = crate::parse::forget([chosen.map_or(MAX_CUTS as u64, |i| i as u64), 0, 0, 0]).ok_or(Failed::Pass(Counter::XdpPassNoTable))?;
+    let chosen = if (chosen_slot as usize) < MAX_CUTS { Some(chosen_slot as usize) } else { None };
+    let (frag_len, arcount, nptrs, nodd, frag_sum, flags, an, ns) = match chosen {
+        Some(i) => {
+            let c = a.cuts.get(i).ok_or(Failed::Pass(Counter::XdpPassNoTable))?;
+            (c.len as usize, c.arcount, c.nptrs as usize, c.nodd as u32, c.csum, a.flags, a.ancount, a.nscount)
+        }
+        None => (0, 0, 0, 0, 0, a.flags | FLAG_TC, 0, 0),
+    };
+    if frag_len > MAX_FRAG || nptrs > MAX_PTRS {
+        return Err(Failed::Pass(Counter::XdpPassNoTable));
+    }
+    if q.qlen < a.canon_qlen as usize {
+        return Err(Failed::Pass(Counter::XdpPassNoTable));
+    }
+    let shift = (q.qlen - a.canon_qlen as usize) as u16;
+    let dns_len = head + frag_len + opt_len;
+    let frame_len = f.dns + dns_len;
+    let old_len = ctx.data_end() - ctx.data();
+    let delta = frame_len as i32 - old_len as i32;
+    if delta != 0 && unsafe { bpf_xdp_adjust_tail(ctx.ctx, delta) } != 0 {
+        // The driver's buffer cannot hold the answer: leave it to the stack (and the TC companion).
+        return Err(Failed::Pass(Counter::XdpPassNoRoom));
+    }
+    // From here on the frame is changed: failures drop.
+    let frag_off = f.dns + head;
+    // A constant bound keeps the verifier's range for the offset non-negative.
+    if frag_off > MAX_FRAG_OFF {
+        return Err(Failed::Drop);
+    }
+    if frag_len > 0 {
+        let r = unsafe { bpf_xdp_store_bytes(ctx.ctx, frag_off as u32, a.data.as_ptr() as *mut _, frag_len as u32) };
+        if r != 0 {
+            return Err(Failed::Drop);
+        }
+    }
+    // Shift compression pointers by the question's extra length (they were compiled for canon_qlen).
+    if shift != 0 {
+        for i in 0..MAX_PTRS {
+            if i >= nptrs {
+                break;
+            }
+            let p = a.ptrs[i] as usize;
+            if p >= MAX_FRAG {
+                return Err(Failed::Drop);
+            }
+            let w = at::<[u8; 2]>(ctx, frag_off + p).ok_or(Failed::Drop)?;
+            let v = u16::from_be_bytes(unsafe { *w }).wrapping_add(shift);
+            unsafe { *w = v.to_be_bytes() };
+        }
+    }
+    let dnssec_ok = q.dnssec_ok;
+    if q.edns {
+        let o = at::<[u8; OPT_LEN]>(ctx, frag_off + frag_len).ok_or(Failed::Drop)?;
+        unsafe { *o = opt_bytes(dnssec_ok) };
+    }
+    // DNS header: ID and the question stay; flags and counts from the entry.
+    let h = at::<[u8; DNS_HEADER_LEN]>(ctx, f.dns).ok_or(Failed::Drop)?;
+    let h = unsafe { &mut *h };
+    let rflags = flags | (q.flags & COPIED_FLAGS);
+    h[2..4].copy_from_slice(&rflags.to_be_bytes());
+    h[6..8].copy_from_slice(&an.to_be_bytes());
+    h[8..10].copy_from_slice(&ns.to_be_bytes());
+    h[10..12].copy_from_slice(&(arcount + q.edns as u16).to_be_bytes());
+
+    // Ethernet: swap MACs (VLAN tags stay as they are).
+    let e = at::<[u8; 12]>(ctx, 0).ok_or(Failed::Drop)?;
+    let e = unsafe { &mut *e };
+    let dst_mac = [e[0], e[1], e[2], e[3], e[4], e[5]];
+    let src_mac = [e[6], e[7], e[8], e[9], e[10], e[11]];
+    e[0..6].copy_from_slice(&src_mac);
+    e[6..12].copy_from_slice(&dst_mac);
+
+    let udp_len = (UDP_LEN + dns_len) as u16;
+    // Pseudo-header sum: both addresses (order does not matter), protocol, UDP length.
+    let mut sum: u32 = 17 + udp_len as u32;
+    if f.ipv6 {
+        let ip = at::<[u8; 40]>(ctx, f.l3).ok_or(Failed::Drop)?;
+        let ip = unsafe { &mut *ip };
+        let mut src = [0u8; 16];
+        let mut dst = [0u8; 16];
+        src.copy_from_slice(&ip[8..24]);
+        dst.copy_from_slice(&ip[24..40]);
+        ip[8..24].copy_from_slice(&dst);
+        ip[24..40].copy_from_slice(&src);
+        ip[4..6].copy_from_slice(&udp_len.to_be_bytes());
+        ip[7] = RESPONSE_TTL;
+        let mut k = 8;
+        while k < 40 {
+            sum += u16::from_be_bytes([ip[k], ip[k + 1]]) as u32;
+            k += 2;
+        }
+    } else {
+        let ip = at::<[u8; IPV4_LEN]>(ctx, f.l3).ok_or(Failed::Drop)?;
+        let ip = unsafe { &mut *ip };
+        let src = [ip[12], ip[13], ip[14], ip[15]];
+        let dst = [ip[16], ip[17], ip[18], ip[19]];
+        ip[12..16].copy_from_slice(&dst);
+        ip[16..20].copy_from_slice(&src);
+        ip[2..4].copy_from_slice(&((IPV4_LEN as u16) + udp_len).to_be_bytes());
+        ip[8] = RESPONSE_TTL;
+        ip[10] = 0;
+        ip[11] = 0;
+        let mut hs: u32 = 0;
+        let mut k = 0;
+        while k < IPV4_LEN {
+            hs += u16::from_be_bytes([ip[k], ip[k + 1]]) as u32;
+            k += 2;
+        }
+        ip[10..12].copy_from_slice(&(!csum::fold(hs)).to_be_bytes());
+        let mut k = 12;
+        while k < 20 {
+            sum += u16::from_be_bytes([ip[k], ip[k + 1]]) as u32;
+            k += 2;
+        }
+    }
+    let u = at::<[u8; UDP_LEN]>(ctx, f.l4).ok_or(Failed::Drop)?;
+    let u = unsafe { &mut *u };
+    let sport = [u[0], u[1]];
+    u[0] = u[2];
+    u[1] = u[3];
+    u[2] = sport[0];
+    u[3] = sport[1];
+    u[4..6].copy_from_slice(&udp_len.to_be_bytes());
+    u[6] = 0;
+    u[7] = 0;
+    sum += u16::from_be_bytes([u[0], u[1]]) as u32 + u16::from_be_bytes([u[2], u[3]]) as u32 + udp_len as u32;
+    // DNS header and question, as they now stand in the frame.
+    sum += sum_region(ctx, f.dns, head).ok_or(Failed::Drop)?;
+    // Fragment: precompiled sum, plus each pointer's shift (byte-swapped for pointers at odd offsets),
+    // then swapped as a whole when the fragment starts at an odd offset of the UDP segment.
+    let even = (nptrs as u32) - nodd;
+    let frag = frag_sum + even * shift as u32 + nodd * (shift.swap_bytes() as u32);
+    let frag = csum::fold(frag);
+    sum += if head % 2 == 1 { frag.swap_bytes() } else { frag } as u32;
+    if q.edns {
+        let o = opt_sum(dnssec_ok);
+        sum += if (head + frag_len) % 2 == 1 { o.swap_bytes() } else { o } as u32;
+    }
+    let mut c = !csum::fold(sum);
+    if c == 0 {
+        c = 0xffff;
+    }
+    u[6..8].copy_from_slice(&c.to_be_bytes());
+    Ok(())
+}
+
+/// Our OPT record (zonegen's wire::opt_record with no options).
+#[inline(always)]
+fn opt_bytes(dnssec_ok: bool) -> [u8; OPT_LEN] {
+    let p = OUR_UDP_PAYLOAD.to_be_bytes();
+    [0, 0, 41, p[0], p[1], 0, 0, if dnssec_ok { 0x80 } else { 0 }, 0, 0, 0]
+}
+
+/// Sum of the OPT record as big-endian words from an even offset.
+#[inline(always)]
+fn opt_sum(dnssec_ok: bool) -> u16 {
+    let b = opt_bytes(dnssec_ok);
+    let mut s: u32 = 0;
+    let mut k = 0;
+    while k + 1 < OPT_LEN {
+        s += u16::from_be_bytes([b[k], b[k + 1]]) as u32;
+        k += 2;
+    }
+    s += (b[OPT_LEN - 1] as u32) << 8;
+    csum::fold(s)
+}
+
+/// Sum of `len` frame bytes from `off` as big-endian words (odd tail padded), len at most 12 + 255 + 4.
+/// Nothing but the sum leaves the loop, so its many exits leave the verifier one state.
+#[inline(always)]
+fn sum_region(ctx: &XdpContext, off: usize, len: usize) -> Option<u32> {
+    let mut s: u32 = 0;
+    let mut k = 0usize;
+    for _ in 0..(DNS_HEADER_LEN + m_root_common::MAX_NAME + 4) / 2 + 1 {
+        if k + 2 <= len {
+            let w = at::<[u8; 2]>(ctx, off + k)?;
+            s += u16::from_be_bytes(unsafe { *w }) as u32;
+        } else {
+            if k < len {
+                let b = at::<u8>(ctx, off + k)?;
+                s += (unsafe { *b } as u32) << 8;
+            }
+            break;
+        }
+        k += 2;
+    }
+    Some(s)
+}
