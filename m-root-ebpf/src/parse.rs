@@ -207,7 +207,7 @@ pub fn question(ctx: &XdpContext, f: &Frame) -> Result<Question, Counter> {
     if off > MAX_QUESTION_END || last_label > MAX_QUESTION_END {
         return Err(Counter::XdpPassMalformed);
     }
-    if off < qstart || off - qstart >= MAX_NAME || labels > MAX_LABELS || last_len > MAX_LABEL || last_label < qstart || last_label >= off {
+    if off < qstart || off - qstart >= MAX_NAME || labels > MAX_LABELS || last_len > MAX_LABEL || last_label < qstart || (labels > 0 && last_label >= off) {
         return Err(Counter::XdpPassMalformed);
     }
     let qlen = off + 1 - qstart;

@@ -47,13 +47,14 @@ pub fn validate(zone: &Zone, file: &str) -> Result<(), ZoneError> {
             }
         }
     }
-    // Glue for in-bailiwick name servers (a name server under a delegated TLD must have an address).
+    // Glue for in-domain name servers (RFC 9471: a name server below its own delegation cannot be reached
+    // without it). Sibling name servers (below another TLD) may lack glue.
     for tld in &zone.tlds {
         let Some(node) = zone.node(tld) else { continue };
         let Some(ns) = node.rrset(rr::NS) else { continue };
         for target in &ns.rdata {
             let target_tld = name::lower(name::suffix(target, 1));
-            if name::label_count(target) == 0 || !zone.is_tld(&target_tld) {
+            if name::label_count(target) < 2 || target_tld != *tld {
                 continue;
             }
             let has_glue = zone.node(target).is_some_and(|n| n.rrset(rr::A).is_some() || n.rrset(rr::AAAA).is_some());

@@ -1,0 +1,270 @@
+//! The XDP program's side of userspace: load it, fill its table a generation at a time, attach it,
+//! and read its counters.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, bail, Context, Result};
+use aya::maps::{Array, HashMap, Map, MapData, PerCpuArray};
+use aya::programs::{Xdp, XdpMode};
+use aya::Ebpf;
+use m_root_common::{
+    apex_answer_index, fixed_answer_index, maps, tld_answer_index, AddrKey, Answer, ApexKey, ApexValue, Counter, GenInfo, TldKey, TldValue,
+    GENERATIONS, MAX_APEX, MAX_TLDS, TLD_SLOTS,
+};
+use zonegen::Table;
+
+/// The eBPF object built by build.rs (aya-build) from m-root-ebpf.
+pub static EBPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/m-root"));
+/// The XDP program's name in the object.
+pub const XDP_PROGRAM: &str = "m_root";
+/// Where counters are pinned, per interface, so `m-root-xdp stats` can read them even while the daemon
+/// is stopped: under the system's bpffs when it is mounted; otherwise (e.g. inside `ip netns exec`,
+/// which mounts a fresh /sys) under a bpffs of our own in /run.
+pub const PIN_ROOT: &str = "/sys/fs/bpf/m-root-xdp";
+pub const PIN_ROOT_FALLBACK: &str = "/run/m-root-xdp/bpf";
+const BPF_FS_MAGIC: i64 = 0xcafe4a11;
+
+fn is_bpffs(p: &Path) -> bool {
+    let Ok(c) = std::ffi::CString::new(p.as_os_str().as_encoded_bytes()) else { return false };
+    // SAFETY: statfs on a valid C string into a zeroed struct.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    unsafe { libc::statfs(c.as_ptr(), &mut st) == 0 && st.f_type as i64 == BPF_FS_MAGIC }
+}
+
+/// The pin directory to use, mounting the fallback bpffs when needed.
+pub fn pin_root() -> Result<PathBuf> {
+    if is_bpffs(Path::new("/sys/fs/bpf")) {
+        return Ok(PathBuf::from(PIN_ROOT));
+    }
+    let fb = Path::new(PIN_ROOT_FALLBACK);
+    std::fs::create_dir_all(fb).with_context(|| format!("creating {}", fb.display()))?;
+    if !is_bpffs(fb) {
+        let src = std::ffi::CString::new("bpf")?;
+        let dst = std::ffi::CString::new(PIN_ROOT_FALLBACK)?;
+        // SAFETY: mount(2) with valid C strings and no data.
+        let r = unsafe { libc::mount(src.as_ptr(), dst.as_ptr(), src.as_ptr(), 0, std::ptr::null()) };
+        if r != 0 {
+            bail!("mounting bpffs at {PIN_ROOT_FALLBACK}: {}", std::io::Error::last_os_error());
+        }
+    }
+    Ok(fb.to_path_buf())
+}
+
+/// How to attach.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Mode {
+    /// In the driver (the point of the product).
+    Native,
+    /// Generic XDP in the stack (for drivers without XDP; tight buffers, answers mostly punt).
+    Skb,
+    /// No XDP: userspace answers everything.
+    Off,
+}
+
+/// The loaded program and its maps.
+pub struct Dataplane {
+    pub ebpf: Ebpf,
+    generation: Option<u32>,
+    pin_dir: Option<PathBuf>,
+    pub verified_insns: Option<u32>,
+}
+
+impl Dataplane {
+    /// Load the object and the XDP program into the kernel (not attached yet).
+    pub fn load() -> Result<Dataplane> {
+        raise_memlock();
+        let mut ebpf = Ebpf::load(EBPF_OBJECT).context("loading the eBPF object (needs root or CAP_BPF)")?;
+        let prog: &mut Xdp = ebpf
+            .program_mut(XDP_PROGRAM)
+            .ok_or_else(|| anyhow!("program {XDP_PROGRAM} missing from the object"))?
+            .try_into()
+            .context("program type")?;
+        prog.load().context("the kernel verifier refused the XDP program")?;
+        let verified_insns = prog.info().ok().and_then(|i| i.verified_instruction_count());
+        Ok(Dataplane { ebpf, generation: None, pin_dir: None, verified_insns })
+    }
+
+    pub fn program(&mut self) -> Result<&mut Xdp> {
+        Ok(self.ebpf.program_mut(XDP_PROGRAM).ok_or_else(|| anyhow!("program missing"))?.try_into()?)
+    }
+
+    /// Attach to an interface.
+    pub fn attach(&mut self, iface: &str, mode: Mode) -> Result<()> {
+        let xdp_mode = match mode {
+            Mode::Native => XdpMode::Driver,
+            Mode::Skb => XdpMode::Skb,
+            Mode::Off => return Ok(()),
+        };
+        let driver = driver_name(iface).unwrap_or_else(|| "unknown driver".into());
+        self.program()?
+            .attach(iface, xdp_mode)
+            .with_context(|| format!("attaching XDP to {iface} in {mode:?} mode failed (driver: {driver}); try --xdp-mode skb, or off"))?;
+        Ok(())
+    }
+
+    /// Tell the program which destination addresses are ours.
+    pub fn set_service_addrs(&mut self, addrs: &[IpAddr]) -> Result<()> {
+        let mut map: HashMap<&mut MapData, AddrKey, u32> = HashMap::try_from(self.map_mut(maps::SERVICE_ADDRS)?)?;
+        for a in addrs {
+            map.insert(addr_key(a), 1, 0).with_context(|| format!("adding service address {a}"))?;
+        }
+        Ok(())
+    }
+
+    fn map_mut(&mut self, name: &str) -> Result<&mut Map> {
+        self.ebpf.map_mut(name).ok_or_else(|| anyhow!("map {name} missing from the object"))
+    }
+
+    /// Write `table` into the idle generation, then switch the program to it in one 4-byte store, then
+    /// clear the old generation's keys. A packet sees the old table or the new one, never a mix.
+    pub fn install(&mut self, table: &Table) -> Result<u32> {
+        if table.tlds.len() > MAX_TLDS as usize {
+            bail!("zone has {} TLDs; the table holds at most {MAX_TLDS}", table.tlds.len());
+        }
+        if table.apex.len() > MAX_APEX as usize {
+            bail!("{} apex answers; the table holds at most {MAX_APEX}", table.apex.len());
+        }
+        let generation = match self.generation {
+            Some(g) => (g + 1) % GENERATIONS,
+            None => 0,
+        };
+        let old = self.generation;
+        {
+            let mut info: Array<&mut MapData, GenInfo> = Array::try_from(self.map_mut(maps::GENINFO)?)?;
+            info.set(generation, GenInfo { serial: table.serial, ready: 0 }, 0)?;
+        }
+        {
+            let mut answers: Array<&mut MapData, Answer> = Array::try_from(self.map_mut(maps::ANSWERS)?)?;
+            for (ordinal, (_, slots)) in table.tlds.iter().enumerate() {
+                for (slot, a) in slots.iter().enumerate().take(TLD_SLOTS as usize) {
+                    answers.set(tld_answer_index(generation, ordinal as u32, slot as u32), **a, 0)?;
+                }
+            }
+            for (i, (_, _, a)) in table.apex.iter().enumerate() {
+                answers.set(apex_answer_index(generation, i as u32), **a, 0)?;
+            }
+            for (slot, a) in &table.fixed {
+                answers.set(fixed_answer_index(generation, *slot), **a, 0)?;
+            }
+        }
+        {
+            let mut tlds: HashMap<&mut MapData, TldKey, TldValue> = HashMap::try_from(self.map_mut(maps::TLDS)?)?;
+            for (ordinal, (label, _)) in table.tlds.iter().enumerate() {
+                let mut key = TldKey::new(generation);
+                key.label = *label;
+                tlds.insert(key, TldValue { ordinal: ordinal as u32 }, 0)?;
+            }
+        }
+        {
+            let mut apex: HashMap<&mut MapData, ApexKey, ApexValue> = HashMap::try_from(self.map_mut(maps::APEX)?)?;
+            for (i, (qtype, dnssec, _)) in table.apex.iter().enumerate() {
+                apex.insert(ApexKey { generation, qtype: *qtype, dnssec_ok: *dnssec as u16 }, ApexValue { apex: i as u32 }, 0)?;
+            }
+        }
+        {
+            let mut info: Array<&mut MapData, GenInfo> = Array::try_from(self.map_mut(maps::GENINFO)?)?;
+            info.set(generation, GenInfo { serial: table.serial, ready: 1 }, 0)?;
+            let mut active: Array<&mut MapData, u32> = Array::try_from(self.map_mut(maps::ACTIVE)?)?;
+            active.set(0, generation, 0)?;
+        }
+        if let Some(old) = old {
+            self.clear_generation(old)?;
+        }
+        self.generation = Some(generation);
+        Ok(generation)
+    }
+
+    /// Remove a retired generation's keys (its answers are simply overwritten next time).
+    fn clear_generation(&mut self, generation: u32) -> Result<()> {
+        {
+            let mut info: Array<&mut MapData, GenInfo> = Array::try_from(self.map_mut(maps::GENINFO)?)?;
+            info.set(generation, GenInfo { serial: 0, ready: 0 }, 0)?;
+        }
+        let mut tlds: HashMap<&mut MapData, TldKey, TldValue> = HashMap::try_from(self.map_mut(maps::TLDS)?)?;
+        let old: Vec<TldKey> = tlds.keys().filter_map(|k| k.ok()).filter(|k| k.generation == generation).collect();
+        for k in old {
+            tlds.remove(&k)?;
+        }
+        let mut apex: HashMap<&mut MapData, ApexKey, ApexValue> = HashMap::try_from(self.map_mut(maps::APEX)?)?;
+        let old: Vec<ApexKey> = apex.keys().filter_map(|k| k.ok()).filter(|k| k.generation == generation).collect();
+        for k in old {
+            apex.remove(&k)?;
+        }
+        Ok(())
+    }
+
+    /// Pin the counters under PIN_ROOT/<iface>/ so other processes can read them.
+    pub fn pin_counters(&mut self, iface: &str) -> Result<()> {
+        let dir = pin_root()?.join(iface);
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {} (is bpffs mounted at /sys/fs/bpf?)", dir.display()))?;
+        let path = dir.join(maps::COUNTERS);
+        let _ = std::fs::remove_file(&path);
+        self.map_mut(maps::COUNTERS)?.pin(&path).with_context(|| format!("pinning counters at {}", path.display()))?;
+        self.pin_dir = Some(dir);
+        Ok(())
+    }
+
+    /// Counters summed over CPUs.
+    pub fn counters(&self) -> Result<Vec<(Counter, u64)>> {
+        let map = self.ebpf.map(maps::COUNTERS).ok_or_else(|| anyhow!("counters map missing"))?;
+        let arr: PerCpuArray<&MapData, u64> = PerCpuArray::try_from(map)?;
+        read_counters(&arr)
+    }
+}
+
+impl Drop for Dataplane {
+    fn drop(&mut self) {
+        if let Some(dir) = self.pin_dir.take() {
+            let _ = std::fs::remove_file(dir.join(maps::COUNTERS));
+            let _ = std::fs::remove_dir(&dir);
+        }
+    }
+}
+
+fn read_counters<T: std::borrow::Borrow<MapData>>(arr: &PerCpuArray<T, u64>) -> Result<Vec<(Counter, u64)>> {
+    let mut out = Vec::new();
+    for c in Counter::ALL {
+        let v = arr.get(&(c as u32), 0)?;
+        out.push((c, v.iter().sum()));
+    }
+    Ok(out)
+}
+
+/// Read the pinned counters of the daemon serving `iface`.
+pub fn pinned_counters(iface: &str) -> Result<Vec<(Counter, u64)>> {
+    let candidates = [Path::new(PIN_ROOT).join(iface).join(maps::COUNTERS), Path::new(PIN_ROOT_FALLBACK).join(iface).join(maps::COUNTERS)];
+    let path = candidates.iter().find(|p| p.exists()).unwrap_or(&candidates[0]);
+    let md = MapData::from_pin(path).with_context(|| format!("no XDP counters pinned at {} (is m-root-xdp running with XDP on {iface}?)", path.display()))?;
+    let map = Map::PerCpuArray(md);
+    let arr: PerCpuArray<MapData, u64> = PerCpuArray::try_from(map)?;
+    read_counters(&arr)
+}
+
+/// The service-address map key for an address.
+pub fn addr_key(a: &IpAddr) -> AddrKey {
+    let mut k = AddrKey::zeroed();
+    match a {
+        IpAddr::V4(v4) => k.addr = v4.to_ipv6_mapped().octets(),
+        IpAddr::V6(v6) => k.addr = v6.octets(),
+    }
+    k
+}
+
+/// The interface's driver, for error messages.
+pub fn driver_name(iface: &str) -> Option<String> {
+    let link = std::fs::read_link(format!("/sys/class/net/{iface}/device/driver")).ok();
+    if let Some(l) = link {
+        return l.file_name().map(|n| n.to_string_lossy().into_owned());
+    }
+    // Virtual devices have no device link; their kind is in uevent (veth, bond, ...).
+    let uevent = std::fs::read_to_string(format!("/sys/class/net/{iface}/uevent")).ok()?;
+    uevent.lines().find_map(|l| l.strip_prefix("DEVTYPE=").map(str::to_string)).or_else(|| Some("virtual".into()))
+}
+
+/// Kernels before 5.11 charge BPF memory to RLIMIT_MEMLOCK; raise it so large tables load there too.
+fn raise_memlock() {
+    let r = libc::rlimit { rlim_cur: libc::RLIM_INFINITY, rlim_max: libc::RLIM_INFINITY };
+    // SAFETY: plain syscall with a valid struct.
+    unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &r) };
+}

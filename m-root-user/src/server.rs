@@ -1,0 +1,302 @@
+//! The userspace server: answers, with zonegen's one answer function, every query the XDP program passed
+//! up (or all of them with `--xdp-mode off`), over UDP and TCP, IPv4 and IPv6.
+
+use std::io::{Read, Write};
+use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use arc_swap::ArcSwap;
+use serde::Serialize;
+use socket2::{Domain, Protocol, Socket, Type};
+use zonegen::answer::{self, Kind, Transport};
+use zonegen::{ServerConfig, Zone};
+
+/// What the server answers from: swapped whole on reload.
+pub struct State {
+    pub zone: Zone,
+    pub cfg: ServerConfig,
+}
+
+/// Userspace counters (names follow Knot's and NSD's where they exist).
+#[derive(Default)]
+pub struct Stats {
+    pub udp_queries: AtomicU64,
+    pub udp_responses: AtomicU64,
+    pub tcp_queries: AtomicU64,
+    pub tcp_responses: AtomicU64,
+    pub dropped: AtomicU64,
+    pub truncated: AtomicU64,
+    pub tcp_connections: AtomicU64,
+    pub tcp_refused: AtomicU64,
+    pub rcode: [AtomicU64; 24],
+    pub kind_referral: AtomicU64,
+    pub kind_nxdomain: AtomicU64,
+    pub kind_nodata: AtomicU64,
+    pub kind_authoritative: AtomicU64,
+    pub kind_chaos: AtomicU64,
+    pub kind_error: AtomicU64,
+}
+
+#[derive(Serialize)]
+pub struct StatsSnapshot {
+    pub udp_queries: u64,
+    pub udp_responses: u64,
+    pub tcp_queries: u64,
+    pub tcp_responses: u64,
+    pub dropped: u64,
+    pub truncated: u64,
+    pub tcp_connections: u64,
+    pub tcp_refused: u64,
+    pub rcodes: Vec<(String, u64)>,
+    pub kinds: Vec<(String, u64)>,
+}
+
+impl Stats {
+    pub fn snapshot(&self) -> StatsSnapshot {
+        let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let names = ["NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED"];
+        let mut rcodes = Vec::new();
+        for (i, c) in self.rcode.iter().enumerate() {
+            let v = l(c);
+            if v > 0 {
+                let n = names.get(i).map(|s| s.to_string()).unwrap_or_else(|| if i == 16 { "BADVERS".into() } else { format!("RCODE{i}") });
+                rcodes.push((n, v));
+            }
+        }
+        StatsSnapshot {
+            udp_queries: l(&self.udp_queries),
+            udp_responses: l(&self.udp_responses),
+            tcp_queries: l(&self.tcp_queries),
+            tcp_responses: l(&self.tcp_responses),
+            dropped: l(&self.dropped),
+            truncated: l(&self.truncated),
+            tcp_connections: l(&self.tcp_connections),
+            tcp_refused: l(&self.tcp_refused),
+            rcodes,
+            kinds: vec![
+                ("referral".into(), l(&self.kind_referral)),
+                ("nxdomain".into(), l(&self.kind_nxdomain)),
+                ("nodata".into(), l(&self.kind_nodata)),
+                ("authoritative".into(), l(&self.kind_authoritative)),
+                ("chaos".into(), l(&self.kind_chaos)),
+                ("error".into(), l(&self.kind_error)),
+            ],
+        }
+    }
+
+    fn record(&self, resp: &[u8], kind: Kind) {
+        let rcode = (resp.get(3).copied().unwrap_or(0) & 0x0f) as usize;
+        // Extended rcode (BADVERS) lives in OPT; the header part is enough to tell it from NOERROR here.
+        if let Some(c) = self.rcode.get(rcode) {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+        if resp.get(2).is_some_and(|f| f & 0x02 != 0) {
+            self.truncated.fetch_add(1, Ordering::Relaxed);
+        }
+        let k = match kind {
+            Kind::Referral => &self.kind_referral,
+            Kind::Nxdomain => &self.kind_nxdomain,
+            Kind::Nodata => &self.kind_nodata,
+            Kind::Authoritative => &self.kind_authoritative,
+            Kind::Chaos => &self.kind_chaos,
+            Kind::Error => &self.kind_error,
+        };
+        k.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Server settings.
+#[derive(Clone, Debug)]
+pub struct ServeOptions {
+    pub addrs: Vec<IpAddr>,
+    pub port: u16,
+    pub workers: usize,
+    pub tcp_max_connections: usize,
+    pub tcp_max_per_source: usize,
+    pub tcp_idle: Duration,
+}
+
+/// Running server threads.
+pub struct Server {
+    stop: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Server {
+    pub fn start(state: Arc<ArcSwap<State>>, stats: Arc<Stats>, opts: &ServeOptions) -> Result<Server> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut threads = Vec::new();
+        for addr in &opts.addrs {
+            let sa = SocketAddr::new(*addr, opts.port);
+            for w in 0..opts.workers.max(1) {
+                let sock = udp_socket(sa).with_context(|| format!("binding UDP {sa}"))?;
+                let (state, stats, stop) = (state.clone(), stats.clone(), stop.clone());
+                threads.push(std::thread::Builder::new().name(format!("udp-{w}")).spawn(move || udp_worker(sock, state, stats, stop))?);
+            }
+            let listener = tcp_listener(sa).with_context(|| format!("binding TCP {sa}"))?;
+            let (state, stats, stop, o) = (state.clone(), stats.clone(), stop.clone(), opts.clone());
+            threads.push(std::thread::Builder::new().name("tcp-accept".into()).spawn(move || tcp_acceptor(listener, state, stats, stop, o))?);
+        }
+        Ok(Server { stop, threads })
+    }
+
+    pub fn stop(self) {
+        self.stop.store(true, Ordering::SeqCst);
+        for t in self.threads {
+            let _ = t.join();
+        }
+    }
+}
+
+fn udp_socket(sa: SocketAddr) -> Result<UdpSocket> {
+    let s = Socket::new(Domain::for_address(sa), Type::DGRAM, Some(Protocol::UDP))?;
+    // One socket per worker; the kernel spreads queries over them.
+    s.set_reuse_port(true)?;
+    if sa.is_ipv6() {
+        s.set_only_v6(true)?;
+    }
+    s.set_recv_buffer_size(4 << 20).ok();
+    s.bind(&sa.into())?;
+    let u: UdpSocket = s.into();
+    // Wake up now and then to notice shutdown.
+    u.set_read_timeout(Some(Duration::from_millis(200)))?;
+    Ok(u)
+}
+
+fn tcp_listener(sa: SocketAddr) -> Result<TcpListener> {
+    let s = Socket::new(Domain::for_address(sa), Type::STREAM, Some(Protocol::TCP))?;
+    s.set_reuse_address(true)?;
+    if sa.is_ipv6() {
+        s.set_only_v6(true)?;
+    }
+    s.bind(&sa.into())?;
+    s.listen(1024)?;
+    let l: TcpListener = s.into();
+    l.set_nonblocking(true)?;
+    Ok(l)
+}
+
+fn udp_worker(sock: UdpSocket, state: Arc<ArcSwap<State>>, stats: Arc<Stats>, stop: Arc<AtomicBool>) {
+    let mut buf = [0u8; 65535];
+    while !stop.load(Ordering::Relaxed) {
+        let (n, peer) = match sock.recv_from(&mut buf) {
+            Ok(x) => x,
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut | std::io::ErrorKind::Interrupted) => continue,
+            Err(e) => {
+                log::warn!("udp receive: {e}");
+                continue;
+            }
+        };
+        stats.udp_queries.fetch_add(1, Ordering::Relaxed);
+        let st = state.load();
+        match answer::answer_kind(&st.zone, &st.cfg, &buf[..n], Transport::Udp) {
+            Some((resp, kind)) => {
+                stats.record(&resp, kind);
+                if sock.send_to(&resp, peer).is_ok() {
+                    stats.udp_responses.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            None => {
+                stats.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+/// Per-source connection counts, to keep one source from taking every slot.
+struct Conns {
+    total: AtomicUsize,
+    per_source: Mutex<std::collections::HashMap<IpAddr, usize>>,
+}
+
+fn tcp_acceptor(listener: TcpListener, state: Arc<ArcSwap<State>>, stats: Arc<Stats>, stop: Arc<AtomicBool>, opts: ServeOptions) {
+    let conns = Arc::new(Conns { total: AtomicUsize::new(0), per_source: Mutex::new(Default::default()) });
+    while !stop.load(Ordering::Relaxed) {
+        let (stream, peer) = match listener.accept() {
+            Ok(x) => x,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                std::thread::sleep(Duration::from_millis(20));
+                continue;
+            }
+            Err(e) => {
+                log::warn!("tcp accept: {e}");
+                std::thread::sleep(Duration::from_millis(20));
+                continue;
+            }
+        };
+        let admitted = {
+            let mut per = conns.per_source.lock().unwrap_or_else(|p| p.into_inner());
+            let n = per.entry(peer.ip()).or_insert(0);
+            if *n >= opts.tcp_max_per_source || conns.total.load(Ordering::Relaxed) >= opts.tcp_max_connections {
+                false
+            } else {
+                *n += 1;
+                conns.total.fetch_add(1, Ordering::Relaxed);
+                true
+            }
+        };
+        if !admitted {
+            stats.tcp_refused.fetch_add(1, Ordering::Relaxed);
+            drop(stream);
+            continue;
+        }
+        stats.tcp_connections.fetch_add(1, Ordering::Relaxed);
+        let (state, stats, stop, conns, idle) = (state.clone(), stats.clone(), stop.clone(), conns.clone(), opts.tcp_idle);
+        let spawned = std::thread::Builder::new().name("tcp-conn".into()).spawn(move || {
+            tcp_connection(stream, &state, &stats, &stop, idle);
+            let mut per = conns.per_source.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(n) = per.get_mut(&peer.ip()) {
+                *n -= 1;
+                if *n == 0 {
+                    per.remove(&peer.ip());
+                }
+            }
+            conns.total.fetch_sub(1, Ordering::Relaxed);
+        });
+        if let Err(e) = spawned {
+            log::warn!("tcp: cannot start a connection thread: {e}");
+        }
+    }
+}
+
+/// RFC 7766: length-prefixed messages, answered in order; the idle timeout bounds a slow or silent peer.
+fn tcp_connection(mut s: TcpStream, state: &ArcSwap<State>, stats: &Stats, stop: &AtomicBool, idle: Duration) {
+    let _ = s.set_nonblocking(false);
+    let _ = s.set_read_timeout(Some(idle));
+    let _ = s.set_write_timeout(Some(idle));
+    let _ = s.set_nodelay(true);
+    let mut len = [0u8; 2];
+    let mut msg = vec![0u8; 65535];
+    while !stop.load(Ordering::Relaxed) {
+        if s.read_exact(&mut len).is_err() {
+            return;
+        }
+        let n = u16::from_be_bytes(len) as usize;
+        if s.read_exact(&mut msg[..n]).is_err() {
+            return;
+        }
+        stats.tcp_queries.fetch_add(1, Ordering::Relaxed);
+        let st = state.load();
+        match answer::answer_kind(&st.zone, &st.cfg, &msg[..n], Transport::Tcp) {
+            Some((resp, kind)) => {
+                stats.record(&resp, kind);
+                let mut out = Vec::with_capacity(resp.len() + 2);
+                out.extend_from_slice(&(resp.len() as u16).to_be_bytes());
+                out.extend_from_slice(&resp);
+                if s.write_all(&out).is_err() {
+                    return;
+                }
+                stats.tcp_responses.fetch_add(1, Ordering::Relaxed);
+            }
+            None => {
+                stats.dropped.fetch_add(1, Ordering::Relaxed);
+                // Nothing to say to a peer that sends responses or garbage shorter than a header.
+                return;
+            }
+        }
+    }
+}
