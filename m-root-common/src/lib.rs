@@ -307,7 +307,8 @@ pub enum Counter {
     XdpAnsNxdomain,
     /// Answered by XDP_TX: apex.
     XdpAnsApex,
-    /// Answered by XDP_TX with TC=1 (the requester's buffer was too small for the required records).
+    /// Answered by XDP_TX with TC=1 (the requester's buffer was too small for the required records);
+    /// counted instead of the kind.
     XdpAnsTruncated,
     /// Passed: malformed or unusual header, envelope or question.
     XdpPassMalformed,

@@ -142,8 +142,8 @@ fn try_answer(ctx: &XdpContext) -> Result<(), Failed> {
     if a.usable == 0 {
         return Err(Failed::Pass(Counter::XdpPassUncovered));
     }
-    splice::respond(ctx, &f, &q, a)?;
-    count(kind);
+    let truncated = splice::respond(ctx, &f, &q, a)?;
+    count(if truncated { Counter::XdpAnsTruncated } else { kind });
     count(if f.ipv6 { Counter::XdpAnsIpv6 } else { Counter::XdpAnsIpv4 });
     Ok(())
 }

@@ -23,9 +23,9 @@ pub enum Failed {
     Drop,
 }
 
-/// Build the response in place. On success the frame is ready for XDP_TX.
+/// Build the response in place. On success the frame is ready for XDP_TX; returns whether it is TC=1.
 #[inline(always)]
-pub fn respond(ctx: &XdpContext, f: &Frame, q: &Question, a: &Answer) -> Result<(), Failed> {
+pub fn respond(ctx: &XdpContext, f: &Frame, q: &Question, a: &Answer) -> Result<bool, Failed> {
     // The requester's buffer (zonegen's size_limit on UDP).
     let limit = if q.edns {
         let s = if q.udp_size < CLASSIC_UDP_PAYLOAD { CLASSIC_UDP_PAYLOAD } else { q.udp_size };
@@ -193,7 +193,7 @@ pub fn respond(ctx: &XdpContext, f: &Frame, q: &Question, a: &Answer) -> Result<
         c = 0xffff;
     }
     u[6..8].copy_from_slice(&c.to_be_bytes());
-    Ok(())
+    Ok(chosen.is_none())
 }
 
 /// Our OPT record (zonegen's wire::opt_record with no options).

@@ -121,6 +121,9 @@ struct LabQueryArgs {
     hex: bool,
     #[arg(long, default_value_t = 2000)]
     timeout_ms: u64,
+    /// Query ID (random when absent).
+    #[arg(long)]
+    id: Option<u16>,
 }
 
 fn main() -> std::process::ExitCode {
@@ -254,7 +257,7 @@ fn lab_query(a: LabQueryArgs) -> Result<()> {
     let qn = name::from_text(&a.qname).map_err(|e| anyhow!("bad name: {e}"))?;
     let qt = rr::type_from_name(&a.qtype).ok_or_else(|| anyhow!("unknown type {}", a.qtype))?;
     let edns = (a.dnssec_ok || a.bufsize.is_some()).then(|| (a.bufsize.unwrap_or(1232), a.dnssec_ok));
-    let id = (std::process::id() as u16) ^ 0x5a5a;
+    let id = a.id.unwrap_or_else(|| (std::process::id() as u16) ^ (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos()) as u16));
     let msg = wire::build_query(id, 0, &qn, qt, rr::CLASS_IN, edns);
     let vlans = match a.vlans.as_slice() {
         [] => vec![],

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# The main job on a fresh machine: set up, build, start a lab, run m-root-xdp on the bundled root zone
+# with XDP attached, ask it root questions from the client namespace, show which path answered each,
+# then stop everything and clean up. Run as root.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+export PATH="$HOME/.cargo/bin:$PATH"
+[ "$(id -u)" -eq 0 ] || { echo "scripts/demo.sh must run as root (sudo scripts/demo.sh)" >&2; exit 1; }
+
+bash scripts/setup.sh
+cargo build --release
+
+export LAB=demo
+BIN=$ROOT/target/release/m-root-xdp
+ZONE=$ROOT/zones/root.zone.2026073102
+CTL=/run/m-root-xdp/demo.sock
+eval "$(bash scripts/lab.sh env)"
+DAEMON_PID=
+
+cleanup() {
+    if [ -n "$DAEMON_PID" ] && kill -0 "$DAEMON_PID" 2>/dev/null; then
+        kill -CONT "$DAEMON_PID" 2>/dev/null || true
+        kill -TERM "$DAEMON_PID" 2>/dev/null || true
+        wait "$DAEMON_PID" 2>/dev/null || true
+    fi
+    bash scripts/lab.sh down >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+
+bash scripts/lab.sh down >/dev/null 2>&1 || true
+bash scripts/lab.sh up
+LOG=$(mktemp /tmp/m-root-xdp-demo.XXXXXX.log)
+ip netns exec "$SRV_NS" "$BIN" run --zone "$ZONE" --iface "$SRV_IF" --addr "$SRV_V4" --addr "$SRV_V6" \
+    --identity demo.m-root-xdp --control "$CTL" >"$LOG" 2>&1 &
+DAEMON_PID=$!
+for _ in $(seq 100); do
+    "$BIN" stats --control "$CTL" --json 2>/dev/null | grep -q '"zone.serial"' && break
+    sleep 0.1
+done
+cat "$LOG"
+
+snapshot() { ip netns exec "$SRV_NS" "$BIN" stats --iface "$SRV_IF" --control "$CTL" --json; }
+# Which path answered, from the change in the counters between two snapshots.
+who() {
+    python3 - "$1" "$2" <<'PY'
+import json, sys
+a, b = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+xdp = [k[len("xdp.answer."):] for k in b if k.startswith("xdp.answer.") and k.split(".")[-1] not in ("ipv4", "ipv6") and b[k] > a.get(k, 0)]
+ua, ub = (a.get("userspace") or {}).get("server", {}), (b.get("userspace") or {}).get("server", {})
+user = [p for p in ("udp", "tcp") if ub.get(p + "_responses", 0) > ua.get(p + "_responses", 0)]
+passed = [k[len("xdp.pass."):] for k in b if k.startswith("xdp.pass.") and k != "xdp.pass.not-for-us" and b[k] > a.get(k, 0)]
+if xdp:
+    print("answered by: XDP (" + ", ".join(xdp) + ")")
+elif user:
+    print("answered by: userspace over " + "/".join(user).upper() + (" (XDP passed it up: " + ", ".join(passed) + ")" if passed else ""))
+else:
+    print("answered by: nobody?")
+PY
+}
+ask() {
+    local title=$1; shift
+    echo
+    echo "==== $title"
+    echo "\$ $*"
+    local before after
+    before=$(snapshot)
+    ip netns exec "$CLI_NS" "$@" || echo "(query failed)"
+    after=$(snapshot)
+    who "$before" "$after"
+}
+INJ=("$BIN" lab-query --iface "$CLI_IF" --dst-mac "$SRV_MAC")
+ask "Referral for www.example.jp, injected as a NIC delivers it, IPv4" "${INJ[@]}" --src "$CLI_V4" --dst "$SRV_V4" www.example.jp A
+ask "Same over IPv6, DO=1 (DS + RRSIG)" "${INJ[@]}" --src "$CLI_V6" --dst "$SRV_V6" www.example.jp A --do
+ask "Priming query . NS, injected" "${INJ[@]}" --src "$CLI_V4" --dst "$SRV_V4" . NS --bufsize 1232
+ask "A TLD that does not exist, injected" "${INJ[@]}" --src "$CLI_V4" --dst "$SRV_V4" no-such-tld A
+ask "kdig over UDP/IPv4 (socket-sent: veth gives XDP no room, userspace answers)" kdig @"$SRV_V4" www.example.jp A +norec
+ask "kdig over UDP/IPv6, a nonexistent TLD with DNSSEC" kdig @"$SRV_V6" no-such-tld A +dnssec +norec
+ask "kdig over TCP" kdig @"$SRV_V4" www.example.jp A +tcp +norec
+
+echo
+echo "==== Counters"
+ip netns exec "$SRV_NS" "$BIN" stats --iface "$SRV_IF" --control "$CTL"
+echo
+echo "demo done: stopping m-root-xdp and removing the lab"
