@@ -1,5 +1,6 @@
 //! Lab programs (no maps): `lab_tx` sends the frame it is given back out (used with BPF_PROG_RUN in
-//! live-frames mode to inject a query as a NIC would deliver it), `lab_pass` passes everything.
+//! live-frames mode to inject a query as a NIC would deliver it), `lab_reflect` is the benchmarks' bare
+//! MAC-swap reflector, `lab_pass` passes everything.
 #![cfg_attr(target_arch = "bpf", no_std)]
 #![cfg_attr(target_arch = "bpf", no_main)]
 
@@ -7,6 +8,21 @@ use aya_ebpf::{bindings::xdp_action, macros::xdp, programs::XdpContext};
 
 #[xdp]
 pub fn lab_tx(_ctx: XdpContext) -> u32 {
+    xdp_action::XDP_TX
+}
+
+/// The benchmark baseline: swap the Ethernet addresses and send the frame back (a bare reflector).
+#[xdp]
+pub fn lab_reflect(ctx: XdpContext) -> u32 {
+    let start = ctx.data();
+    if start + 12 > ctx.data_end() {
+        return xdp_action::XDP_PASS;
+    }
+    let e = unsafe { &mut *(start as *mut [u8; 12]) };
+    let dst = [e[0], e[1], e[2], e[3], e[4], e[5]];
+    let src = [e[6], e[7], e[8], e[9], e[10], e[11]];
+    e[0..6].copy_from_slice(&src);
+    e[6..12].copy_from_slice(&dst);
     xdp_action::XDP_TX
 }
 
