@@ -14,4 +14,14 @@ fi
 bash scripts/setup.sh
 cargo build --release
 # --release: the tests share the build above (and the XDP object it embeds).
-cargo test --workspace --release
+log=$(mktemp /tmp/m-root-xdp-test.XXXXXX.log)
+set +e
+cargo test --workspace --release 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+# One closing line over every test binary.
+passed=$(grep -Eo '^test result: [a-zA-Z]+\. [0-9]+ passed' "$log" | awk '{s+=$4} END {print s+0}')
+failed=$(grep -Eo '[0-9]+ failed;' "$log" | awk '{s+=$1} END {print s+0}')
+rm -f "$log"
+echo "tests: $passed passed, $failed failed"
+exit "$status"
