@@ -224,9 +224,8 @@ fn plan_apex<'z>(zone: &'z Zone, qtype: u16, dnssec: bool) -> Plan<'z> {
     let mut p = Plan { kind: Kind::Authoritative, rcode: 0, aa: true, anchor_labels: 0, blocks: Vec::new() };
     match qtype {
         rr::ANY => {
-            for set in &apex.rrsets {
-                push_rrset(&mut p.blocks, Section::Answer, &apex.name, set, dnssec, true);
-            }
+            // RFC 8482 4.1: answer ANY with one RRset of the name (the SOA, as NSD does), any transport.
+            push_rrset(&mut p.blocks, Section::Answer, &apex.name, zone.soa(), dnssec, true);
             p
         }
         rr::RRSIG => {
@@ -326,8 +325,9 @@ fn plan_chaos<'z>(cfg: &ServerConfig, q: &Query<'_>) -> Option<Plan<'z>> {
         rdata.push(0);
     }
     let block = Block { section: Section::Answer, owner: Cow::Owned(q.qname.to_vec()), rtype: rr::TXT, class: rr::CLASS_CH, ttl: 0, rdata: vec![Cow::Owned(rdata)], required: true };
-    // The owner is the whole question name: point at it (anchor = all its labels).
-    Some(Plan { kind: Kind::Chaos, rcode: 0, aa: true, anchor_labels: name::label_count(q.qname), blocks: vec![block] })
+    // The owner is the whole question name: point at it (anchor = all its labels). AA stays clear: this is
+    // no zone's data (NSD and Knot leave it clear too).
+    Some(Plan { kind: Kind::Chaos, rcode: 0, aa: false, anchor_labels: name::label_count(q.qname), blocks: vec![block] })
 }
 
 fn borrow_all(v: &[Vec<u8>]) -> Vec<Cow<'_, [u8]>> {

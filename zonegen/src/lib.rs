@@ -5,8 +5,10 @@
 
 pub mod answer;
 pub mod compile;
+pub mod diff;
 pub mod name;
 pub mod print;
+pub mod querymix;
 pub mod rr;
 pub mod tablefile;
 pub mod validate;

@@ -90,7 +90,8 @@ pub fn parse_query(msg: &[u8]) -> Result<Query<'_>, QueryError> {
     let ar = be16(msg, 10).unwrap_or(0);
     let formerr = |question, edns| QueryError::FormErr { id, flags, question, edns };
     if qd != 1 {
-        return Err(formerr(None, None));
+        // Still answer with OPT when the query carried one (RFC 6891 6.1.1).
+        return Err(formerr(None, best_effort_edns(msg, qd, an, ns, ar)));
     }
     // Question name: uncompressed (RFC 1035 4.1.4 allows pointers, but there is nothing before it to point at).
     let qlen = name::wire_len(msg, 12).ok_or_else(|| formerr(None, None))?;
@@ -149,6 +150,30 @@ pub fn parse_query(msg: &[u8]) -> Result<Query<'_>, QueryError> {
         return Err(formerr(qpos, edns));
     }
     Ok(Query { id, flags, qname, qtype, qclass, question, edns })
+}
+
+/// The OPT of a query we refuse as malformed, if the rest of it can be walked.
+fn best_effort_edns(msg: &[u8], qd: u16, an: u16, ns: u16, ar: u16) -> Option<Edns> {
+    let mut pos = 12;
+    for _ in 0..qd {
+        pos += skip_name(msg, pos)? + 4;
+    }
+    for i in 0..(an as u32 + ns as u32 + ar as u32) {
+        let owner = skip_name(msg, pos)?;
+        let p = pos + owner;
+        let rtype = be16(msg, p)?;
+        let rdlen = be16(msg, p + 8)? as usize;
+        if i >= an as u32 + ns as u32 && rtype == rr::OPT && msg.get(pos) == Some(&0) {
+            let ttl_hi = be16(msg, p + 4)?;
+            let ttl_lo = be16(msg, p + 6)?;
+            return Some(Edns { udp_size: be16(msg, p + 2)?, version: (ttl_hi & 0xff) as u8, dnssec_ok: ttl_lo & EDNS_DO != 0, nsid: false, other_options: 0 });
+        }
+        pos = p + 10 + rdlen;
+        if pos > msg.len() {
+            return None;
+        }
+    }
+    None
 }
 
 /// Length of a possibly compressed name at `off` (its bytes in place, not following pointers).

@@ -1,0 +1,191 @@
+//! Shared pieces of the privileged tests: labs (scripts/lab.sh), processes in namespaces, sockets in the
+//! client namespace. Everything started here is ended by PID and every lab is torn down on drop.
+#![allow(dead_code)]
+
+use std::fs::File;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_m-root-xdp");
+pub const SRV_MAC: &str = "02:00:c6:12:00:01";
+pub const SRV4: &str = "198.18.0.1";
+pub const SRV6: &str = "2001:db8::1";
+pub const CLI4: &str = "198.18.0.2";
+pub const CLI6: &str = "2001:db8::2";
+
+pub fn root_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+pub fn bundled_zone() -> PathBuf {
+    root_dir().join("zones/root.zone.2026073102")
+}
+
+pub fn require_root() {
+    assert_eq!(unsafe { libc::geteuid() }, 0, "this test needs root (network namespaces, BPF)");
+}
+
+/// Run a command, fail the test with its output if it fails, return stdout.
+pub fn sh(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
+    assert!(out.status.success(), "{cmd:?} failed: {}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A lab from scripts/lab.sh with its own name; down on drop, with every process started in it.
+pub struct Lab {
+    pub name: String,
+    procs: Vec<Child>,
+}
+
+impl Lab {
+    pub fn up(name: &str) -> Lab {
+        require_root();
+        let lab = Lab { name: name.into(), procs: Vec::new() };
+        let _ = lab.script("down").output();
+        sh(&mut lab.script("up"));
+        lab
+    }
+    fn script(&self, action: &str) -> Command {
+        let mut c = Command::new("bash");
+        c.arg(root_dir().join("scripts/lab.sh")).arg(action).env("LAB", &self.name).env("BIN", BIN);
+        c
+    }
+    pub fn srv_ns(&self) -> String {
+        format!("{}-srv", self.name)
+    }
+    pub fn cli_ns(&self) -> String {
+        format!("{}-cli", self.name)
+    }
+    pub fn srv_if(&self) -> String {
+        format!("{}-s", self.name)
+    }
+    pub fn cli_if(&self) -> String {
+        format!("{}-c", self.name)
+    }
+    /// A command run inside a namespace.
+    pub fn in_ns(ns: &str, args: &[&str]) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", ns]).args(args);
+        c
+    }
+    /// Start a long-running process in a namespace, output to `log`; returns its PID.
+    pub fn spawn(&mut self, ns: &str, args: &[&str], log: &Path) -> i32 {
+        let f = File::create(log).unwrap();
+        let child = Lab::in_ns(ns, args).stdout(Stdio::from(f.try_clone().unwrap())).stderr(Stdio::from(f)).spawn().expect("spawn");
+        let pid = child.id() as i32;
+        self.procs.push(child);
+        pid
+    }
+    /// End a started process (SIGCONT, SIGTERM, then SIGKILL after 5 s).
+    pub fn stop(&mut self, pid: i32) {
+        if let Some(i) = self.procs.iter().position(|c| c.id() as i32 == pid) {
+            let mut c = self.procs.remove(i);
+            end(&mut c);
+        }
+    }
+}
+
+fn end(c: &mut Child) {
+    unsafe {
+        libc::kill(c.id() as i32, libc::SIGCONT);
+        libc::kill(c.id() as i32, libc::SIGTERM);
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = c.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = c.kill();
+    let _ = c.wait();
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        for mut c in self.procs.drain(..) {
+            end(&mut c);
+        }
+        let _ = self.script("down").output();
+    }
+}
+
+/// Run `f` on a thread that has joined network namespace `ns`; sockets it makes live there.
+pub fn in_netns<T: Send>(ns: &str, f: impl FnOnce() -> T + Send) -> T {
+    let path = format!("/var/run/netns/{ns}");
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let fd = File::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+            assert_eq!(unsafe { libc::setns(fd.as_raw_fd(), libc::CLONE_NEWNET) }, 0, "setns {ns}: {}", std::io::Error::last_os_error());
+            f()
+        })
+        .join()
+        .expect("namespace thread panicked")
+    })
+}
+
+pub fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Wait until `probe` succeeds (or fail after `secs`).
+pub fn wait_for(what: &str, secs: u64, mut probe: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !probe() {
+        assert!(Instant::now() < deadline, "{what} did not come up within {secs} s");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A DNS client in the client namespace (call inside `in_netns`).
+pub struct Client {
+    v4: std::net::UdpSocket,
+    v6: std::net::UdpSocket,
+    pub timeout: Duration,
+}
+
+impl Client {
+    pub fn new() -> Client {
+        let v4 = std::net::UdpSocket::bind((CLI4, 0)).expect("bind v4 in the client namespace");
+        let v6 = std::net::UdpSocket::bind((CLI6, 0)).expect("bind v6 in the client namespace");
+        Client { v4, v6, timeout: Duration::from_millis(1500) }
+    }
+
+    /// One query over UDP to `server` (v4 or v6 by its form); None when no answer arrives in time.
+    pub fn udp(&self, server: &str, msg: &[u8]) -> Option<Vec<u8>> {
+        let v6 = server.contains(':');
+        let sock = if v6 { &self.v6 } else { &self.v4 };
+        let to: std::net::SocketAddr = if v6 { format!("[{server}]:53") } else { format!("{server}:53") }.parse().unwrap();
+        sock.set_read_timeout(Some(self.timeout)).unwrap();
+        sock.send_to(msg, to).ok()?;
+        let mut buf = vec![0u8; 65535];
+        let deadline = Instant::now() + self.timeout;
+        while Instant::now() < deadline {
+            match sock.recv_from(&mut buf) {
+                Ok((n, from)) if from == to && n >= 2 && buf[..2] == msg[..2] => return Some(buf[..n].to_vec()),
+                Ok(_) => continue,
+                Err(_) => return None,
+            }
+        }
+        None
+    }
+
+    /// One query over TCP (RFC 7766 framing).
+    pub fn tcp(&self, server: &str, msg: &[u8]) -> Option<Vec<u8>> {
+        use std::io::{Read, Write};
+        let to: std::net::SocketAddr = if server.contains(':') { format!("[{server}]:53") } else { format!("{server}:53") }.parse().unwrap();
+        let mut s = std::net::TcpStream::connect_timeout(&to, self.timeout).ok()?;
+        s.set_read_timeout(Some(self.timeout)).ok()?;
+        let mut out = (msg.len() as u16).to_be_bytes().to_vec();
+        out.extend_from_slice(msg);
+        s.write_all(&out).ok()?;
+        let mut len = [0u8; 2];
+        s.read_exact(&mut len).ok()?;
+        let mut buf = vec![0u8; u16::from_be_bytes(len) as usize];
+        s.read_exact(&mut buf).ok()?;
+        Some(buf)
+    }
+}
