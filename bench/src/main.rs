@@ -24,6 +24,13 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
+    /// Time to read, validate, verify (ZONEMD) and compile a zone: the work of a start or a reload.
+    ZoneLoad {
+        #[arg(long, default_value = "zones/root.zone.2026073102")]
+        zone: std::path::PathBuf,
+        #[arg(long, default_value_t = 10)]
+        runs: u32,
+    },
     /// Per-packet cost of each answered kind vs a bare reflector (BPF_PROG_TEST_RUN, fresh frames).
     XdpCost {
         #[arg(long, default_value = "zones/root.zone.2026073102")]
@@ -61,8 +68,33 @@ fn measure(prog: &Xdp, input: &[u8], runs: u32) -> Result<(f64, u32)> {
 
 fn main() -> Result<()> {
     match Cli::parse().cmd {
+        Cmd::ZoneLoad { zone, runs } => zone_load(&zone, runs),
         Cmd::XdpCost { zone, runs, json } => xdp_cost(&zone, runs, json),
     }
+}
+
+fn zone_load(path: &std::path::Path, runs: u32) -> Result<()> {
+    let (mut load, mut comp) = (Vec::new(), Vec::new());
+    let mut tlds = 0;
+    for _ in 0..runs.max(1) {
+        let t = Instant::now();
+        let z = Zone::load(path, &LoadOptions::default()).map_err(|e| anyhow!("{e}"))?;
+        load.push(t.elapsed().as_secs_f64() * 1e3);
+        let t = Instant::now();
+        let table = compile(&z);
+        comp.push(t.elapsed().as_secs_f64() * 1e3);
+        tlds = table.tlds.len();
+    }
+    let med = |v: &mut Vec<f64>| {
+        v.sort_by(|a, b| a.total_cmp(b));
+        v[v.len() / 2]
+    };
+    let (l, c) = (med(&mut load), med(&mut comp));
+    println!("{} ({tlds} TLDs), median of {runs} runs:", path.display());
+    println!("  parse + validate + ZONEMD  {l:>7.1} ms");
+    println!("  compile XDP table          {c:>7.1} ms");
+    println!("  total                      {:>7.1} ms  ({:.3} of the 1 s target)", l + c, (l + c) / 1000.0);
+    Ok(())
 }
 
 fn xdp_cost(zone_path: &std::path::Path, runs: u32, json: bool) -> Result<()> {

@@ -54,10 +54,31 @@ fn another_legal_layout_parses_and_answers() {
     assert!(!z.signed);
     let b = z.rrset(&name::from_text("b.root-servers.net").unwrap(), rr::AAAA).unwrap();
     assert_eq!(b.rdata[0], "2801:1b8:10::b".parse::<std::net::Ipv6Addr>().unwrap().octets().to_vec());
+    let txt = z.rrset(name::ROOT, rr::TXT).expect("TXT at the apex");
+    assert_eq!(txt.rdata[0], b"\x21quoted; with \"escapes\" and spaces\x0dsecond string".to_vec());
+    assert_eq!(z.rrset(name::ROOT, 65534).expect("generic rdata").rdata[0], vec![10, 0, 0, 1]);
     let q = wire::build_query(1, 0, &name::from_text("www.jp").unwrap(), rr::A, rr::CLASS_IN, None);
     let r = decode(&answer::answer(&z, &ServerConfig::default(), &q, Transport::Udp).unwrap()).unwrap();
     assert_eq!(r.sections[1].len(), 2, "two NS");
     assert_eq!(r.sections[2].len(), 4, "in-domain glue A + AAAA for both");
+}
+
+#[test]
+fn dnssec_consistency_is_checked_in_signed_zones() {
+    let text = std::fs::read_to_string(zones_dir().join("root.zone.2026073102")).unwrap();
+    let opts = LoadOptions { no_zonemd: true };
+    // Remove one TLD's NSEC: the chain no longer closes.
+    let nsec = text.lines().find(|l| l.starts_with("jp.") && l.contains("\tNSEC\t")).unwrap();
+    let broken = text.replacen(&format!("{nsec}\n"), "", 1);
+    let err = Zone::from_bytes(broken.as_bytes(), Path::new("r.zone"), &opts).unwrap_err().to_string();
+    assert!(err.contains("NSEC"), "{err}");
+    // Remove the RRSIG over a DS RRset.
+    let sig = text.lines().find(|l| l.starts_with("jp.") && l.contains("\tRRSIG\tDS ")).unwrap();
+    let unsigned = text.replacen(&format!("{sig}\n"), "", 1);
+    let err = Zone::from_bytes(unsigned.as_bytes(), Path::new("r.zone"), &opts).unwrap_err().to_string();
+    assert!(err.contains("no RRSIG") && err.contains("jp."), "{err}");
+    // The bundled zone's signatures expired on 2026-08-13: a warning, not a refusal.
+    assert!(root().warnings.iter().any(|w| w.contains("expired")), "{:?}", root().warnings);
 }
 
 #[test]
