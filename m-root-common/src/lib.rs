@@ -29,7 +29,7 @@ pub const MAX_PTRS: usize = 128;
 /// TLDs per table generation.
 pub const MAX_TLDS: u32 = 3072;
 /// Answer slots per TLD (see [`TldSlot`]).
-pub const TLD_SLOTS: u32 = 2;
+pub const TLD_SLOTS: u32 = 6;
 /// Apex answers per generation (qtype x DO).
 pub const MAX_APEX: u32 = 128;
 /// Answers per generation: TLD slots, apex answers, and the fixed ones (see [`FixedSlot`]).
@@ -62,7 +62,43 @@ pub enum TldSlot {
     ReferralDo0 = 0,
     /// Referral with DS + RRSIG (or the no-DS NSEC proof), DO=1.
     ReferralDo1 = 1,
+    /// `<tld> DS`: the DS RRset (or NODATA), DO=0.
+    DsDo0 = 2,
+    /// `<tld> DS` with RRSIG (or signed NODATA), DO=1.
+    DsDo1 = 3,
+    /// `<tld> NSEC`, DO=0.
+    NsecDo0 = 4,
+    /// `<tld> NSEC` with RRSIG, DO=1.
+    NsecDo1 = 5,
 }
+
+impl TldSlot {
+    pub const ALL: [TldSlot; TLD_SLOTS as usize] = [TldSlot::ReferralDo0, TldSlot::ReferralDo1, TldSlot::DsDo0, TldSlot::DsDo1, TldSlot::NsecDo0, TldSlot::NsecDo1];
+    /// (qtype asked at the TLD itself, DO) the slot answers; qtype 0 stands for "any other" (a referral).
+    pub const fn question(self) -> (u16, bool) {
+        match self {
+            TldSlot::ReferralDo0 => (0, false),
+            TldSlot::ReferralDo1 => (0, true),
+            TldSlot::DsDo0 => (43, false),
+            TldSlot::DsDo1 => (43, true),
+            TldSlot::NsecDo0 => (47, false),
+            TldSlot::NsecDo1 => (47, true),
+        }
+    }
+}
+
+/// What the XDP program leaves in the frame's metadata (bpf_xdp_adjust_meta) when it found the answer but
+/// the driver's buffer had no room for it, for the in-kernel TC companion.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct XdpHint {
+    /// [`XDP_HINT_MAGIC`]: tells a hint from other metadata.
+    pub magic: u32,
+    /// Index of the answer in the ANSWERS map.
+    pub answer: u32,
+}
+pub const XDP_HINT_MAGIC: u32 = 0x4d52_5848; // "MRXH"
+
 
 /// Index of the first answer of generation `gen`.
 pub const fn gen_base(generation: u32) -> u32 {
@@ -307,6 +343,8 @@ pub enum Counter {
     XdpAnsNxdomain,
     /// Answered by XDP_TX: apex.
     XdpAnsApex,
+    /// Answered by XDP_TX: `<tld> DS` or `<tld> NSEC` (authoritative data at the cut).
+    XdpAnsTldData,
     /// Answered by XDP_TX with TC=1 (the requester's buffer was too small for the required records);
     /// counted instead of the kind.
     XdpAnsTruncated,
@@ -314,7 +352,7 @@ pub enum Counter {
     XdpPassMalformed,
     /// Passed: query shape the fast path does not cover (CHAOS, ANY, options, DO=1 NXDOMAIN, ...).
     XdpPassUncovered,
-    /// Passed: the driver's buffer could not grow to the answer's size.
+    /// Passed: the driver's buffer could not grow to the answer's size (a hint is left in the metadata).
     XdpPassNoRoom,
     /// Passed: no table generation loaded.
     XdpPassNoTable,
@@ -326,10 +364,10 @@ pub enum Counter {
     XdpDropped,
 }
 /// Number of counter slots (keep in step with [`Counter`]).
-pub const COUNTERS: u32 = 16;
+pub const COUNTERS: u32 = 24;
 
 impl Counter {
-    pub const ALL: [Counter; 15] = [
+    pub const ALL: [Counter; 16] = [
         Counter::XdpFrames,
         Counter::XdpNotForUs,
         Counter::XdpQueries,
@@ -337,6 +375,7 @@ impl Counter {
         Counter::XdpAnsReferralDnssec,
         Counter::XdpAnsNxdomain,
         Counter::XdpAnsApex,
+        Counter::XdpAnsTldData,
         Counter::XdpAnsTruncated,
         Counter::XdpPassMalformed,
         Counter::XdpPassUncovered,
@@ -356,6 +395,7 @@ impl Counter {
             Counter::XdpAnsReferralDnssec => "xdp.answer.referral-dnssec",
             Counter::XdpAnsNxdomain => "xdp.answer.nxdomain",
             Counter::XdpAnsApex => "xdp.answer.apex",
+            Counter::XdpAnsTldData => "xdp.answer.tld-ds-nsec",
             Counter::XdpAnsTruncated => "xdp.answer.truncated",
             Counter::XdpPassMalformed => "xdp.pass.malformed",
             Counter::XdpPassUncovered => "xdp.pass.uncovered",

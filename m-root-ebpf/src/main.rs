@@ -8,14 +8,14 @@ mod splice;
 
 use aya_ebpf::{
     bindings::xdp_action,
-    helpers::generated::bpf_xdp_load_bytes,
+    helpers::generated::{bpf_xdp_adjust_meta, bpf_xdp_load_bytes},
     macros::{map, xdp},
     maps::{Array, HashMap, PerCpuArray},
     programs::XdpContext,
 };
 use m_root_common::{
     apex_answer_index, fixed_answer_index, tld_answer_index, AddrKey, Answer, ApexKey, ApexValue, Counter, FixedSlot, GenInfo, TldKey,
-    TldSlot, TldValue, ANSWERS_PER_GEN, COUNTERS as N_COUNTERS, GENERATIONS, MAX_APEX, MAX_LABEL, MAX_SERVICE_ADDRS, MAX_TLDS,
+    TldSlot, TldValue, XdpHint, ANSWERS_PER_GEN, XDP_HINT_MAGIC, COUNTERS as N_COUNTERS, GENERATIONS, MAX_APEX, MAX_LABEL, MAX_SERVICE_ADDRS, MAX_TLDS,
 };
 
 use crate::splice::Failed;
@@ -40,7 +40,6 @@ pub(crate) static SCRATCH: PerCpuArray<[u64; 4]> = PerCpuArray::with_max_entries
 
 const TYPE_NSEC: u16 = 47;
 const TYPE_DS: u16 = 43;
-const TYPE_RRSIG: u16 = 46;
 const TYPE_OPT: u16 = 41;
 const CLASS_IN: u16 = 1;
 
@@ -94,10 +93,7 @@ fn try_answer(ctx: &XdpContext) -> Result<(), Failed> {
     }
     let dnssec = q.dnssec_ok as u32;
     let (index, kind) = if q.labels == 0 {
-        // The apex: every qtype but ANY (meta, excluded above) and RRSIG.
-        if q.qtype == TYPE_RRSIG {
-            return Err(Failed::Pass(Counter::XdpPassUncovered));
-        }
+        // The apex: every qtype but ANY (meta, excluded above).
         let key = ApexKey { generation, qtype: q.qtype, dnssec_ok: dnssec as u16 };
         let index = match APEX.get_ptr(key) {
             Some(v) => apex_answer_index(generation, unsafe { (*v).apex }),
@@ -121,12 +117,15 @@ fn try_answer(ctx: &XdpContext) -> Result<(), Failed> {
         lowercase(&mut key.label);
         match TLDS.get_ptr(key) {
             Some(v) => {
-                if q.labels == 1 && (q.qtype == TYPE_DS || q.qtype == TYPE_NSEC) {
-                    // Authoritative data at the cut: userspace for now.
-                    return Err(Failed::Pass(Counter::XdpPassUncovered));
-                }
-                let slot = if q.dnssec_ok { TldSlot::ReferralDo1 } else { TldSlot::ReferralDo0 };
-                let kind = if q.dnssec_ok { Counter::XdpAnsReferralDnssec } else { Counter::XdpAnsReferral };
+                // At the TLD itself, DS and NSEC are the parent's own data; everything else is a referral.
+                let (slot, kind) = match (q.labels == 1, q.qtype, q.dnssec_ok) {
+                    (true, TYPE_DS, false) => (TldSlot::DsDo0, Counter::XdpAnsTldData),
+                    (true, TYPE_DS, true) => (TldSlot::DsDo1, Counter::XdpAnsTldData),
+                    (true, TYPE_NSEC, false) => (TldSlot::NsecDo0, Counter::XdpAnsTldData),
+                    (true, TYPE_NSEC, true) => (TldSlot::NsecDo1, Counter::XdpAnsTldData),
+                    (_, _, false) => (TldSlot::ReferralDo0, Counter::XdpAnsReferral),
+                    (_, _, true) => (TldSlot::ReferralDo1, Counter::XdpAnsReferralDnssec),
+                };
                 (tld_answer_index(generation, unsafe { (*v).ordinal }, slot as u32), kind)
             }
             None => {
@@ -142,10 +141,30 @@ fn try_answer(ctx: &XdpContext) -> Result<(), Failed> {
     if a.usable == 0 {
         return Err(Failed::Pass(Counter::XdpPassUncovered));
     }
-    let truncated = splice::respond(ctx, &f, &q, a)?;
+    let truncated = match splice::respond(ctx, &f, &q, a) {
+        Err(Failed::Pass(Counter::XdpPassNoRoom)) => {
+            leave_hint(ctx, index);
+            return Err(Failed::Pass(Counter::XdpPassNoRoom));
+        }
+        other => other?,
+    };
     count(if truncated { Counter::XdpAnsTruncated } else { kind });
     count(if f.ipv6 { Counter::XdpAnsIpv6 } else { Counter::XdpAnsIpv4 });
     Ok(())
+}
+
+/// Tell the TC companion which answer this query wants (the frame's data stays untouched).
+#[inline(always)]
+fn leave_hint(ctx: &XdpContext, answer: u32) {
+    let len = core::mem::size_of::<XdpHint>() as i32;
+    if unsafe { bpf_xdp_adjust_meta(ctx.ctx, -len) } != 0 {
+        return;
+    }
+    let meta = ctx.metadata();
+    if meta + core::mem::size_of::<XdpHint>() > ctx.data() {
+        return;
+    }
+    unsafe { *(meta as *mut XdpHint) = XdpHint { magic: XDP_HINT_MAGIC, answer } };
 }
 
 /// ASCII-lowercase the key in place, eight octets at a time (RFC 4343: only A-Z fold).

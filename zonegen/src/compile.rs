@@ -52,20 +52,27 @@ pub fn compile(zone: &Zone) -> Table {
         let mut key = [0u8; MAX_LABEL + 1];
         let label_len = tld.len() - 1; // length octet + label, without the root octet
         key[..label_len].copy_from_slice(&tld[..label_len]);
-        let slots = [TldSlot::ReferralDo0, TldSlot::ReferralDo1]
+        let slots = TldSlot::ALL
             .iter()
             .map(|slot| {
-                let dnssec = *slot == TldSlot::ReferralDo1;
-                compile_one(zone, tld, rr::A, dnssec).unwrap_or_else(|_| Box::new(Answer::zeroed()))
+                // "Any other qtype" is a referral; A stands for it.
+                let (qtype, dnssec) = slot.question();
+                let qtype = if qtype == 0 { rr::A } else { qtype };
+                compile_one(zone, tld, qtype, dnssec).unwrap_or_else(|_| Box::new(Answer::zeroed()))
             })
             .collect();
         tlds.push((key, slots));
     }
     let mut apex = Vec::new();
-    for set in &zone.apex().rrsets {
+    // Every type the apex holds, and RRSIG (all its signatures); other types get the NODATA slot.
+    let mut types: Vec<u16> = zone.apex().rrsets.iter().map(|s| s.rtype).collect();
+    if zone.signed {
+        types.push(rr::RRSIG);
+    }
+    for rtype in types {
         for dnssec in [false, true] {
-            let a = compile_one(zone, name::ROOT, set.rtype, dnssec).unwrap_or_else(|_| Box::new(Answer::zeroed()));
-            apex.push((set.rtype, dnssec, a));
+            let a = compile_one(zone, name::ROOT, rtype, dnssec).unwrap_or_else(|_| Box::new(Answer::zeroed()));
+            apex.push((rtype, dnssec, a));
         }
     }
     let mut fixed = Vec::new();

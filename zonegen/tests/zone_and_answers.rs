@@ -118,15 +118,21 @@ fn compiled_table_splices_to_the_answer_function_for_every_tld() {
         let upper = label.to_ascii_uppercase();
         for qn in [label.clone(), format!("www.example.{label}"), format!("Mixed.Case.{upper}")] {
             let qname = name::from_text(&qn).unwrap();
-            for (slot, dnssec) in [(0usize, false), (1, true)] {
+            for (slot_index, slot) in m_root_common::TldSlot::ALL.iter().enumerate() {
+                let (qtype, dnssec) = slot.question();
+                // DS/NSEC slots answer only at the TLD itself; below it every qtype is a referral.
+                if qtype != 0 && qn != label {
+                    continue;
+                }
+                let qtype = if qtype == 0 { rr::A } else { qtype };
                 for size in [None, Some(512), Some(1000), Some(1232), Some(4096)] {
                     if size.is_none() && dnssec {
                         continue;
                     }
-                    let q = wire::build_query(0x1234, wire::FLAG_RD, &qname, rr::A, rr::CLASS_IN, size.map(|s| (s, dnssec)));
+                    let q = wire::build_query(0x1234, wire::FLAG_RD, &qname, qtype, rr::CLASS_IN, size.map(|s| (s, dnssec)));
                     let want = answer::answer(z, &cfg, &q, Transport::Udp).unwrap();
-                    let got = compile::splice(&table.tlds[i].1[slot], &q).unwrap();
-                    assert_eq!(got, want, "{qn} DO={dnssec} size={size:?}");
+                    let got = compile::splice(&table.tlds[i].1[slot_index], &q).unwrap();
+                    assert_eq!(got, want, "{qn} {} DO={dnssec} size={size:?}", rr::type_name(qtype));
                     let limit = answer::size_limit(wire::parse_query(&q).unwrap().edns.as_ref(), Transport::Udp);
                     assert!(want.len() <= limit, "{qn}: {} > {limit}", want.len());
                     checked += 1;
@@ -134,7 +140,14 @@ fn compiled_table_splices_to_the_answer_function_for_every_tld() {
             }
         }
     }
-    assert!(checked > 20_000);
+    // The apex entries and the fixed ones, the same way.
+    for (qtype, dnssec, entry) in &table.apex {
+        for size in [Some(512), Some(1232), Some(4096)] {
+            let q = wire::build_query(9, 0, name::ROOT, *qtype, rr::CLASS_IN, size.map(|s| (s, *dnssec)));
+            assert_eq!(compile::splice(entry, &q).unwrap(), answer::answer(z, &cfg, &q, Transport::Udp).unwrap(), ". {} DO={dnssec}", rr::type_name(*qtype));
+        }
+    }
+    assert!(checked > 15_000, "{checked}");
 }
 
 #[test]
