@@ -27,14 +27,36 @@ pub struct Injection {
     pub timeout: Duration,
 }
 
-/// Interface index and MAC address.
+/// Interface index and MAC address, asked of the kernel in the calling thread's network namespace (not
+/// /sys, which shows the namespace it was mounted in).
 pub fn iface_info(iface: &str) -> Result<(u32, [u8; 6])> {
-    let idx: u32 = std::fs::read_to_string(format!("/sys/class/net/{iface}/ifindex"))
-        .with_context(|| format!("no interface {iface} in this network namespace"))?
-        .trim()
-        .parse()?;
-    let mac = frame::parse_mac(&std::fs::read_to_string(format!("/sys/class/net/{iface}/address"))?)?;
-    Ok((idx, mac))
+    let c = std::ffi::CString::new(iface)?;
+    // SAFETY: valid C string.
+    let idx = unsafe { libc::if_nametoindex(c.as_ptr()) };
+    if idx == 0 {
+        bail!("no interface {iface} in this network namespace");
+    }
+    // SAFETY: a throwaway datagram socket for the SIOCGIFHWADDR ioctl, with a zeroed ifreq.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
+        if fd < 0 {
+            bail!("socket: {}", std::io::Error::last_os_error());
+        }
+        let mut req: libc::ifreq = std::mem::zeroed();
+        for (d, s) in req.ifr_name.iter_mut().zip(iface.as_bytes()) {
+            *d = *s as libc::c_char;
+        }
+        let r = libc::ioctl(fd, libc::SIOCGIFHWADDR, &mut req);
+        libc::close(fd);
+        if r != 0 {
+            bail!("SIOCGIFHWADDR {iface}: {}", std::io::Error::last_os_error());
+        }
+        let mut mac = [0u8; 6];
+        for (m, b) in mac.iter_mut().zip(req.ifr_ifru.ifru_hwaddr.sa_data.iter()) {
+            *m = *b as u8;
+        }
+        Ok((idx, mac))
+    }
 }
 
 /// A loaded lab_tx program, reusable for many injections.
@@ -80,8 +102,13 @@ impl Injector {
     }
 }
 
-/// Inject one DNS message and wait for the answer on a UDP socket. Returns the answer's bytes.
+/// Inject one DNS message and wait for the answer: on a UDP socket (the client stack accepted it, so its
+/// checksums are right), or for VLAN-tagged frames, which a kernel without 802.1Q cannot deliver to a
+/// socket, as the raw frame on a packet socket, checked by frame::parse_checked. Returns the DNS answer.
 pub fn query(inj: &Injector, how: &Injection, msg: &[u8]) -> Result<Vec<u8>> {
+    if !how.vlans.is_empty() {
+        return query_raw(inj, how, msg);
+    }
     let sock = UdpSocket::bind(SocketAddr::new(how.src, 0)).with_context(|| format!("binding {} (is this the client namespace?)", how.src))?;
     let sport = sock.local_addr()?.port();
     let spec = frame::Spec { src_mac: inj.src_mac(), dst_mac: how.dst_mac, vlans: how.vlans.clone(), src: how.src, dst: how.dst, sport, dport: how.dport };
@@ -102,6 +129,103 @@ pub fn query(inj: &Injector, how: &Injection, msg: &[u8]) -> Result<Vec<u8>> {
         if Instant::now() > deadline {
             bail!("no answer from {} within {:?}", how.dst, how.timeout);
         }
+    }
+}
+
+fn query_raw(inj: &Injector, how: &Injection, msg: &[u8]) -> Result<Vec<u8>> {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    let sport = 20000 + (std::process::id() % 20000) as u16;
+    let spec = frame::Spec { src_mac: inj.src_mac(), dst_mac: how.dst_mac, vlans: how.vlans.clone(), src: how.src, dst: how.dst, sport, dport: how.dport };
+    let f = frame::build(&spec, msg);
+    // SAFETY: plain socket/bind/setsockopt/recv calls on an fd we own, with correctly sized structs.
+    let fd = unsafe {
+        let raw = libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, (libc::ETH_P_ALL as u16).to_be() as i32);
+        if raw < 0 {
+            bail!("packet socket: {}", std::io::Error::last_os_error());
+        }
+        OwnedFd::from_raw_fd(raw)
+    };
+    let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+    sll.sll_family = libc::AF_PACKET as u16;
+    sll.sll_protocol = (libc::ETH_P_ALL as u16).to_be();
+    sll.sll_ifindex = inj.ifindex as i32;
+    let tv = libc::timeval { tv_sec: how.timeout.as_secs() as i64, tv_usec: how.timeout.subsec_micros() as i64 };
+    unsafe {
+        if libc::bind(fd.as_raw_fd(), &sll as *const _ as *const libc::sockaddr, std::mem::size_of::<libc::sockaddr_ll>() as u32) != 0 {
+            bail!("binding the packet socket: {}", std::io::Error::last_os_error());
+        }
+        libc::setsockopt(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_RCVTIMEO, &tv as *const _ as *const libc::c_void, std::mem::size_of::<libc::timeval>() as u32);
+        // The receive path moves the outer VLAN tag out of the frame; auxdata gives it back.
+        let one: libc::c_int = 1;
+        libc::setsockopt(fd.as_raw_fd(), libc::SOL_PACKET, PACKET_AUXDATA, &one as *const _ as *const libc::c_void, std::mem::size_of::<libc::c_int>() as u32);
+    }
+    inj.send(&f)?;
+    let deadline = Instant::now() + how.timeout;
+    let mut buf = vec![0u8; 65536];
+    while Instant::now() < deadline {
+        let Some(frame_in) = recv_with_tag(fd.as_raw_fd(), &mut buf) else { break };
+        let frame_in = &frame_in[..];
+        // Our own outgoing frame shows up too; the answer is the one from the server to our port.
+        if let Ok(p) = frame::parse_checked(frame_in) {
+            if p.src == how.dst && p.dport == sport && p.payload.get(..2) == msg.get(..2) {
+                if p.vlans != how.vlans {
+                    bail!("answer came back with VLAN tags {:?}, sent {:?}", p.vlans, how.vlans);
+                }
+                return Ok(p.payload);
+            }
+        } else if frame_in.len() > 14 && frame_in[6..12] == how.dst_mac {
+            bail!("a frame from the server failed its checks: {}", frame::parse_checked(frame_in).err().map(|e| e.to_string()).unwrap_or_default());
+        }
+    }
+    bail!("no answer from {} within {:?}", how.dst, how.timeout)
+}
+
+const PACKET_AUXDATA: libc::c_int = 8;
+const TP_STATUS_VLAN_VALID: u32 = 1 << 4;
+const TP_STATUS_VLAN_TPID_VALID: u32 = 1 << 6;
+
+/// `struct tpacket_auxdata` (linux/if_packet.h).
+#[repr(C)]
+struct TpacketAuxdata {
+    tp_status: u32,
+    tp_len: u32,
+    tp_snaplen: u32,
+    tp_mac: u16,
+    tp_net: u16,
+    tp_vlan_tci: u16,
+    tp_vlan_tpid: u16,
+}
+
+/// Receive one frame from a packet socket, with the VLAN tag the stack took out put back in place.
+fn recv_with_tag(fd: i32, buf: &mut [u8]) -> Option<Vec<u8>> {
+    let mut cbuf = [0u8; 128];
+    let mut iov = libc::iovec { iov_base: buf.as_mut_ptr() as *mut libc::c_void, iov_len: buf.len() };
+    // SAFETY: recvmsg with a valid iovec and control buffer; the cmsg walk stays inside msg_controllen.
+    unsafe {
+        let mut mh: libc::msghdr = std::mem::zeroed();
+        mh.msg_iov = &mut iov;
+        mh.msg_iovlen = 1;
+        mh.msg_control = cbuf.as_mut_ptr() as *mut libc::c_void;
+        mh.msg_controllen = cbuf.len();
+        let n = libc::recvmsg(fd, &mut mh, 0);
+        if n <= 0 {
+            return None;
+        }
+        let mut frame = buf[..n as usize].to_vec();
+        let mut c = libc::CMSG_FIRSTHDR(&mh);
+        while !c.is_null() {
+            if (*c).cmsg_level == libc::SOL_PACKET && (*c).cmsg_type == PACKET_AUXDATA {
+                let aux = std::ptr::read_unaligned(libc::CMSG_DATA(c) as *const TpacketAuxdata);
+                if aux.tp_status & TP_STATUS_VLAN_VALID != 0 && frame.len() >= 12 {
+                    let tpid = if aux.tp_status & TP_STATUS_VLAN_TPID_VALID != 0 { aux.tp_vlan_tpid } else { 0x8100 };
+                    let mut tag = tpid.to_be_bytes().to_vec();
+                    tag.extend_from_slice(&aux.tp_vlan_tci.to_be_bytes());
+                    frame.splice(12..12, tag);
+                }
+            }
+            c = libc::CMSG_NXTHDR(&mh, c);
+        }
+        Some(frame)
     }
 }
 

@@ -6,124 +6,28 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
-use common::{in_netns, Client, Lab};
+use common::{in_netns, nsd, Client, Lab};
 use zonegen::answer::{self, Transport};
 use zonegen::diff::{compare, Difference};
 use zonegen::querymix::{Carrier, Class, Generator};
-use zonegen::print::{decode, Message};
+use zonegen::print::decode;
 use zonegen::{name, rr, wire, LoadOptions, ServerConfig, Zone};
 
-const IDENTITY: &str = "lab-srv";
 const QUERIES: usize = 6000;
+/// Service addresses of m-root-xdp in the XDP differential (NSD keeps .1 and ::1).
+const XDP4: &str = "198.18.0.3";
+const XDP6: &str = "2001:db8::3";
 const SEED: u64 = 2026;
-
-fn nsd_conf(dir: &Path, zone: &Path) -> String {
-    format!(
-        "server:\n  ip-address: {}\n  ip-address: {}\n  port: 53\n  username: \"\"\n  chroot: \"\"\n  zonesdir: \"{d}\"\n  database: \"\"\n  zonelistfile: \"{d}/zone.list\"\n  xfrdfile: \"{d}/xfrd.state\"\n  pidfile: \"{d}/nsd.pid\"\n  logfile: \"{d}/nsd.log\"\n  identity: \"{IDENTITY}\"\n  nsid: \"ascii_{IDENTITY}\"\n  hide-version: yes\n  verbosity: 1\n  server-count: 1\n  rrl-ratelimit: 0\n  rrl-whitelist-ratelimit: 0\nremote-control:\n  control-enable: no\nzone:\n  name: \".\"\n  zonefile: \"{}\"\n",
-        common::SRV4,
-        common::SRV6,
-        zone.display(),
-        d = dir.display()
-    )
-}
-
-/// Differences a standard allows, each with the reason; anything else fails the test.
-fn allowed(zone: &Zone, query: &[u8], ours: &Message, nsd: &Message, d: &Difference) -> Option<&'static str> {
-    const TC: u16 = 0x0200;
-    const AA: u16 = 0x0400;
-    let q = wire::parse_query(query).ok();
-    let both_tc = ours.flags & TC != 0 && nsd.flags & TC != 0;
-    if both_tc && matches!(d, Difference::Record { .. }) {
-        return Some("both truncated (TC=1): RFC 2181 9 and RFC 7766 say the client retries over TCP and does not use the sections; we send them empty, NSD sends what fits");
-    }
-    // RFC 9471 3.1: in-domain glue that does not fit sets TC. NSD 4.6.1 (2022) predates RFC 9471 and
-    // drops it instead; check that NSD really left some in-domain glue out.
-    if ours.flags & TC != 0 && nsd.flags & TC == 0 && ours.sections.iter().all(Vec::is_empty) {
-        if let Some(q) = &q {
-            if nsd_dropped_in_domain_glue(zone, q.qname, nsd) && matches!(d, Difference::Record { ours: false, .. } | Difference::Flag { flag: "tc", .. }) {
-                return Some("RFC 9471 3.1: in-domain glue that does not fit sets TC=1; NSD 4.6.1 predates RFC 9471 and omits the glue without TC");
-            }
-        }
-    }
-    // Minimal responses at the apex: NSD adds the apex NS RRset (and its glue) to positive answers.
-    if ours.flags & AA != 0 && ours.rcode() == 0 && !ours.sections[0].is_empty() {
-        if let Difference::Record { section, ours: false, rtype, owner } = d {
-            let apex_ns = *section == 1 && owner == "." && (*rtype == rr::NS || *rtype == rr::RRSIG);
-            let glue = *section == 2 && owner.ends_with(".root-servers.net.") && (*rtype == rr::A || *rtype == rr::AAAA);
-            if apex_ns || glue {
-                return Some("RFC 1034 4.3.2 / RFC 2181 6.1: the zone's NS in the authority section of a positive answer is optional; we answer minimally (as Knot does), NSD adds them");
-            }
-        }
-    }
-    // Sibling glue (name servers below other TLDs) is optional: how much of it fits differs.
-    if ours.flags & TC == 0 {
-        if let (Some(q), Difference::Record { section: 2, rtype, owner, .. }) = (&q, d) {
-            let tld = name::to_text(&name::lower(name::suffix(q.qname, 1)));
-            if (*rtype == rr::A || *rtype == rr::AAAA) && !owner.ends_with(&format!(".{tld}")) && nsd.flags & TC == 0 {
-                return Some("RFC 9471 3.2: sibling glue is optional and is left out without TC when it does not fit; NSD fits less of it");
-            }
-        }
-        if let Difference::Flag { flag: "tc", ours: false, .. } = d {
-            if ours.sections[2].is_empty() && ours.sections[1].iter().any(|r| r.rtype == rr::NS) && nsd.sections[2].is_empty() {
-                return Some("RFC 9471 3.2: sibling glue that does not fit does not set TC; NSD sets TC when no glue fits at all");
-            }
-        }
-    }
-    if (query.get(2).map_or(0, |f| (f >> 3) & 0xf)) == 4 && matches!(d, Difference::Rcode { ours: 4, .. } | Difference::Question | Difference::OptPresence { .. }) {
-        return Some("opcode NOTIFY (RFC 1996): we are no secondary and do not implement it, so NOTIMP (RFC 1035); NSD processes NOTIFY and answers with its own rcode");
-    }
-    match d {
-        Difference::Flag { flag: "rd", ours: true, .. } if ours.rcode() == 1 && ours.question.is_none() => {
-            Some("RFC 1035 4.1.1: RD is copied into the response; NSD clears it in FORMERR for a query without a question")
-        }
-        Difference::Rcode { ours: 1, theirs: 0 } if query.get(4..6) == Some(&[0, 0]) => {
-            Some("QDCOUNT 0: RFC 7873 5.4 gives it a meaning only with a COOKIE option, which we do not implement; BIND and Knot answer FORMERR, NSD 4.6 NOERROR")
-        }
-        Difference::OptPresence { ours: true } | Difference::Question if ours.rcode() == 4 => {
-            Some("NOTIMP: RFC 6891 6.1.1 requires OPT in the response to a query with OPT, and we echo the question as RFC 1035 does; NSD omits both")
-        }
-        Difference::OptPresence { ours: true } if ours.rcode() == 1 => {
-            Some("FORMERR: RFC 6891 6.1.1 requires OPT in the response to a query with OPT; NSD omits it when it cannot parse the question section")
-        }
-        Difference::Question if ours.rcode() == 5 && nsd.question.is_none() => Some("REFUSED: we echo the question (RFC 1035 4.1.1); NSD omits it"),
-        Difference::OptOptions { ours, theirs } if theirs.starts_with(ours.as_str()) && theirs[ours.len()..].starts_with("000f") => {
-            Some("NSD adds an Extended DNS Error (RFC 8914, optional); we send none")
-        }
-        _ => None,
-    }
-}
-
-/// Did NSD's referral leave out an address the zone has for a name server below the delegation?
-fn nsd_dropped_in_domain_glue(zone: &Zone, qname: &[u8], nsd: &Message) -> bool {
-    let tld = name::lower(name::suffix(qname, 1));
-    let Some(ns) = zone.rrset(&tld, rr::NS) else { return false };
-    ns.rdata.iter().any(|target| {
-        let in_domain = name::label_count(target) > 1 && name::lower(name::suffix(target, 1)) == tld;
-        in_domain
-            && [rr::A, rr::AAAA].iter().any(|&t| {
-                zone.rrset(target, t).is_some_and(|set| {
-                    let have = nsd.sections[2].iter().filter(|r| r.rtype == t && name::lower(&r.owner) == name::lower(target)).count();
-                    have < set.rdata.len()
-                })
-            })
-    })
-}
 
 #[test]
 fn answers_match_nsd_on_the_standard_query_mix() {
     let zone_path = common::bundled_zone();
     let zone = Zone::load(&zone_path, &LoadOptions::default()).unwrap();
-    let cfg = ServerConfig { chaos: true, identity: Some(IDENTITY.into()), version: None, nsid: true };
+    let cfg = ServerConfig { chaos: true, identity: Some(nsd::IDENTITY.into()), version: None, nsid: true };
     let mut lab = Lab::up("mrxd");
-    let dir = tempdir("m-root-xdp-nsd");
-    std::fs::write(dir.join("nsd.conf"), nsd_conf(&dir, &zone_path)).unwrap();
-    let conf = dir.join("nsd.conf");
-    lab.spawn(&lab.srv_ns(), &["nsd", "-d", "-c", conf.to_str().unwrap()], &dir.join("out.log"));
-    let probe = zonegen::wire::build_query(1, 0, b"\x00", 6, 1, None);
+    nsd::start(&mut lab, &zone_path);
     let cli = lab.cli_ns();
-    common::wait_for("nsd", 20, || in_netns(&cli, || Client::new().udp(common::SRV4, &probe).is_some()));
 
     let mut mix = Generator::new(&zone, SEED);
     let queries: Vec<_> = (0..QUERIES).map(|_| mix.next()).collect();
@@ -157,7 +61,7 @@ fn answers_match_nsd_on_the_standard_query_mix() {
         let mut bad = false;
         for d in &diffs {
             let why = match &decoded {
-                (Some(o), Some(n)) => allowed(&zone, &q.msg, o, n, d),
+                (Some(o), Some(n)) => nsd::allowed(&zone, &q.msg, o, n, d),
                 _ => None,
             };
             match why {
@@ -234,8 +138,93 @@ fn answers_match_nsd_on_the_standard_query_mix() {
     }
 }
 
-fn tempdir(prefix: &str) -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("{prefix}-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
+
+/// Does the XDP program answer this query itself? (Its rules, restated: QUERY, class IN, no meta type,
+/// at most a bare EDNS(0) OPT, and not a signed NXDOMAIN, which the table does not hold yet.)
+fn xdp_covers(zone: &Zone, msg: &[u8]) -> bool {
+    let Ok(q) = wire::parse_query(msg) else { return false };
+    if q.opcode() != 0 || q.qclass != rr::CLASS_IN || rr::is_meta(q.qtype) {
+        return false;
+    }
+    if let Some(e) = &q.edns {
+        if e.version != 0 || e.nsid || e.other_options > 0 {
+            return false;
+        }
+    }
+    if name::label_count(q.qname) == 0 || zone.is_tld(&name::lower(name::suffix(q.qname, 1))) {
+        return true;
+    }
+    !q.dnssec_ok()
+}
+
+/// The fast path against NSD: mix queries the XDP program covers, injected as a NIC delivers them with the
+/// daemon stopped, so XDP alone answers; NSD answers the same queries on its own address in the same lab.
+#[test]
+fn xdp_answers_match_nsd_with_userspace_stopped() {
+    let zone_path = common::bundled_zone();
+    let zone = Zone::load(&zone_path, &LoadOptions::default()).unwrap();
+    let cfg = ServerConfig::default();
+    let mut lab = Lab::up("mrxx");
+    let srv = lab.srv_ns();
+    let srv_if = lab.srv_if();
+    common::sh(&mut Lab::in_ns(&srv, &["ip", "addr", "add", &format!("{XDP4}/24"), "dev", &srv_if]));
+    common::sh(&mut Lab::in_ns(&srv, &["ip", "addr", "add", &format!("{XDP6}/64"), "dev", &srv_if, "nodad"]));
+    nsd::start(&mut lab, &zone_path);
+    let (pid, _control) = common::start_daemon(&mut lab, &[XDP4, XDP6]);
+    let before = common::xdp_answered(&common::xdp_counters(&lab));
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGSTOP) }, 0);
+
+    let mut mix = Generator::new(&zone, SEED + 1);
+    let queries: Vec<_> = (0..QUERIES).map(|_| mix.next()).filter(|q| q.carrier != Carrier::Tcp && xdp_covers(&zone, &q.msg)).collect();
+    let cli = lab.cli_ns();
+    let cli_if = lab.cli_if();
+    let results: Vec<(Result<Vec<u8>, String>, Option<Vec<u8>>)> = in_netns(&cli, || {
+        let inj = m_root_user::lab::Injector::new(&cli_if).expect("injector");
+        let nsd_client = Client::new();
+        queries
+            .iter()
+            .map(|q| {
+                let v6 = q.carrier == Carrier::UdpV6;
+                let how = m_root_user::lab::Injection {
+                    iface: cli_if.clone(),
+                    dst_mac: m_root_user::frame::parse_mac(common::SRV_MAC).unwrap(),
+                    vlans: vec![],
+                    src: (if v6 { common::CLI6 } else { common::CLI4 }).parse().unwrap(),
+                    dst: (if v6 { XDP6 } else { XDP4 }).parse().unwrap(),
+                    dport: 53,
+                    timeout: std::time::Duration::from_secs(1),
+                };
+                let xdp = m_root_user::lab::query(&inj, &how, &q.msg).map_err(|e| format!("{e:#}"));
+                let theirs = nsd_client.udp(if v6 { common::SRV6 } else { common::SRV4 }, &q.msg);
+                (xdp, theirs)
+            })
+            .collect()
+    });
+    let after = common::xdp_answered(&common::xdp_counters(&lab));
+    let mut unexplained: BTreeMap<String, (usize, String)> = BTreeMap::new();
+    let mut per_class: BTreeMap<Class, usize> = BTreeMap::new();
+    for (q, (xdp, theirs)) in queries.iter().zip(&results) {
+        *per_class.entry(q.class).or_default() += 1;
+        let xdp = xdp.as_ref().unwrap_or_else(|e| panic!("XDP did not answer {} ({e})", common::hex(&q.msg)));
+        let want = answer::answer(&zone, &cfg, &q.msg, Transport::Udp).unwrap();
+        assert_eq!(common::hex(xdp), common::hex(&want), "XDP answer differs from the answer function");
+        let theirs = theirs.as_ref().unwrap_or_else(|| panic!("NSD did not answer {}", common::hex(&q.msg)));
+        let (o, n) = (decode(xdp).unwrap(), decode(theirs).unwrap());
+        for d in compare(xdp, theirs) {
+            if nsd::allowed(&zone, &q.msg, &o, &n, &d).is_none() {
+                let e = unexplained.entry(format!("{}/{}", q.class.name(), d.category())).or_insert((0, String::new()));
+                e.0 += 1;
+                if e.1.is_empty() {
+                    e.1 = format!("{d:?}\nquery {}\nxdp:\n{}\nnsd:\n{}", common::hex(&q.msg), zonegen::print::to_text(xdp), zonegen::print::to_text(theirs));
+                }
+            }
+        }
+    }
+    println!("XDP vs NSD: {} covered UDP queries of {QUERIES} drawn, by class {per_class:?}", queries.len());
+    assert!(queries.len() > QUERIES / 2, "the fast path covers most of the mix");
+    assert_eq!(after - before, queries.len() as u64, "every one was answered by XDP (counters)");
+    if !unexplained.is_empty() {
+        let msg: String = unexplained.iter().map(|(k, (n, ex))| format!("\n=== {k}: {n} times; first:\n{ex}\n")).collect();
+        panic!("unexplained differences between XDP and NSD:{msg}");
+    }
 }

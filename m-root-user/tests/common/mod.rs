@@ -2,6 +2,8 @@
 //! client namespace. Everything started here is ended by PID and every lab is torn down on drop.
 #![allow(dead_code)]
 
+pub mod nsd;
+
 use std::fs::File;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
@@ -188,4 +190,34 @@ impl Client {
         s.read_exact(&mut buf).ok()?;
         Some(buf)
     }
+}
+
+/// Start `m-root-xdp run` on the lab's server end with XDP attached, serving `addrs`; waits until its
+/// control socket answers. Returns (pid, control socket path).
+pub fn start_daemon(lab: &mut Lab, addrs: &[&str]) -> (i32, PathBuf) {
+    let control = PathBuf::from(format!("/run/m-root-xdp/{}.sock", lab.name));
+    let zone = bundled_zone();
+    let iface = lab.srv_if();
+    let mut args: Vec<String> = vec![BIN.into(), "run".into(), "--zone".into(), zone.display().to_string(), "--iface".into(), iface, "--control".into(), control.display().to_string()];
+    for a in addrs {
+        args.push("--addr".into());
+        args.push(a.to_string());
+    }
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let log = std::env::temp_dir().join(format!("m-root-xdp-{}.log", lab.name));
+    let ns = lab.srv_ns();
+    let pid = lab.spawn(&ns, &argv, &log);
+    wait_for(&format!("m-root-xdp (log {})", log.display()), 30, || m_root_user::control::request(&control, "stats", Duration::from_millis(300)).is_ok());
+    (pid, control)
+}
+
+/// The XDP counters of the lab's daemon, read from the pinned map (works while the daemon is stopped).
+pub fn xdp_counters(lab: &Lab) -> serde_json::Value {
+    let out = sh(&mut Lab::in_ns(&lab.srv_ns(), &[BIN, "stats", "--iface", &lab.srv_if(), "--control", "/nonexistent", "--json"]));
+    serde_json::from_str(&out).expect("stats --json")
+}
+
+/// Sum of the XDP answer counters by kind (not the per-family ones).
+pub fn xdp_answered(c: &serde_json::Value) -> u64 {
+    ["xdp.answer.referral", "xdp.answer.referral-dnssec", "xdp.answer.nxdomain", "xdp.answer.apex", "xdp.answer.tld-ds-nsec", "xdp.answer.truncated"].iter().map(|k| c[*k].as_u64().unwrap_or(0)).sum()
 }
