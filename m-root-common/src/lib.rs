@@ -36,8 +36,8 @@ pub const MAX_APEX: u32 = 128;
 pub const ANSWERS_PER_GEN: u32 = MAX_TLDS * TLD_SLOTS + MAX_APEX + FIXED_SLOTS;
 /// Generations held at once: the one serving and the one being written by a reload.
 pub const GENERATIONS: u32 = 2;
-/// Service addresses the program answers for.
-pub const MAX_SERVICE_ADDRS: u32 = 64;
+/// Service addresses the program answers for (scanned linearly: a hash lookup costs more than this).
+pub const MAX_SERVICE_ADDRS: usize = 16;
 
 /// Answers that do not depend on a TLD.
 #[repr(u32)]
@@ -104,7 +104,7 @@ pub const XDP_HINT_MAGIC: u32 = 0x4d52_5848; // "MRXH"
 pub const fn gen_base(generation: u32) -> u32 {
     generation * ANSWERS_PER_GEN
 }
-/// Index of a TLD's answer in generation `gen` (`tld` is the TLD's ordinal in that generation).
+/// Index of a TLD's answer in generation `generation` (`tld` is the TLD's ordinal in that generation).
 pub const fn tld_answer_index(generation: u32, tld: u32, slot: u32) -> u32 {
     gen_base(generation) + tld * TLD_SLOTS + slot
 }
@@ -119,67 +119,66 @@ pub const fn fixed_answer_index(generation: u32, slot: FixedSlot) -> u32 {
 
 /// Map names, shared so both sides agree.
 pub mod maps {
-    pub const TLDS: &str = "TLDS";
-    pub const APEX: &str = "APEX";
+    pub const TLDIDX: &str = "TLDIDX";
+    pub const APEXIDX: &str = "APEXIDX";
     pub const ANSWERS: &str = "ANSWERS";
     pub const ACTIVE: &str = "ACTIVE";
     pub const GENINFO: &str = "GENINFO";
     pub const SERVICE_ADDRS: &str = "SERVICE_ADDRS";
-    pub const COUNTERS: &str = "COUNTERS";
+    /// Per-CPU state: the counters, and scratch space (one lookup per packet serves both).
+    pub const PERCPU: &str = "PERCPU";
 }
 
-/// Key of the TLD map: the generation and the TLD's label in wire form (length octet, then the label
-/// lowercased), zero-padded, so that one lookup answers both "does this TLD exist" and "where are its answers".
-/// Eight-byte aligned and sized so the XDP program can zero it with plain stores (no memset call).
-#[repr(C, align(8))]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct TldKey {
-    pub generation: u32,
-    pub reserved: u32,
-    pub label: [u8; MAX_LABEL + 1],
-}
+/// Slots of the TLD index per generation (a power of two, about three times MAX_TLDS: short probes).
+pub const TLD_BUCKETS: u32 = 8192;
+/// Longest probe sequence in the TLD index; userspace picks a hash seed under which no TLD needs more.
+pub const TLD_MAX_PROBE: u32 = 4;
+/// Apex answers are found by qtype below this (every type a root apex holds); others get NODATA or pass.
+pub const APEX_QTYPES: u32 = 256;
 
-impl TldKey {
-    /// Generation set, label zero, written word by word (see [`AddrKey::zeroed`]).
-    #[inline(always)]
-    pub fn new(generation: u32) -> Self {
-        let mut k = core::mem::MaybeUninit::<Self>::uninit();
-        let p = k.as_mut_ptr() as *mut u64;
-        // SAFETY: nine aligned u64 writes fill the 72-byte, 8-aligned struct; then the generation is set.
-        unsafe {
-            let mut i = 0;
-            while i < core::mem::size_of::<Self>() / 8 {
-                core::ptr::write_volatile(p.add(i), 0);
-                i += 1;
-            }
-            let mut k = k.assume_init();
-            k.generation = generation;
-            k
-        }
-    }
-}
+/// A TLD label as the index stores it: the label in wire form (length octet, then the label lowercased),
+/// zero-padded to 64 octets, read as eight native-endian words.
+pub type LabelWords = [u64; 8];
 
-/// Value of the TLD map: the TLD's ordinal in its generation.
+/// One slot of the TLD index (an array map, [`TLD_BUCKETS`] slots per generation, open addressing with
+/// linear probing). Array lookups are inlined by the JIT; a hash map lookup with a 64-octet key cost
+/// 45-90 ns here.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct TldValue {
+pub struct TldEntry {
+    pub label: LabelWords,
+    /// The TLD's ordinal in its generation (where its answers are).
     pub ordinal: u32,
+    /// 1 when the slot holds a TLD; an empty slot ends a probe.
+    pub used: u32,
 }
 
-/// Key of the apex map: generation, qtype and DO bit.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ApexKey {
-    pub generation: u32,
-    pub qtype: u16,
-    pub dnssec_ok: u16,
+impl TldEntry {
+    pub const EMPTY: TldEntry = TldEntry { label: [0; 8], ordinal: 0, used: 0 };
 }
 
-/// Value of the apex map: the answer's index within the generation's apex block.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ApexValue {
-    pub apex: u32,
+/// The TLD index's hash: a multiply-xor mix of the eight label words, seeded per generation.
+#[inline(always)]
+pub fn tld_hash(w: &LabelWords, seed: u64) -> u32 {
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut h = seed ^ K;
+    let mut i = 0;
+    while i < 8 {
+        h = (h ^ w[i]).wrapping_mul(K);
+        h ^= h >> 29;
+        i += 1;
+    }
+    (h >> 32) as u32 & (TLD_BUCKETS - 1)
+}
+
+/// Index of a TLD-index slot.
+pub const fn tld_bucket_index(generation: u32, bucket: u32) -> u32 {
+    generation * TLD_BUCKETS + (bucket & (TLD_BUCKETS - 1))
+}
+
+/// Index into the apex index (value: apex answer number + 1, 0 for "not held": NODATA).
+pub const fn apex_qtype_index(generation: u32, qtype: u16, dnssec_ok: bool) -> u32 {
+    (generation * APEX_QTYPES + (qtype as u32 & (APEX_QTYPES - 1))) * 2 + dnssec_ok as u32
 }
 
 /// What a generation holds besides its maps' keys.
@@ -190,6 +189,8 @@ pub struct GenInfo {
     pub serial: u32,
     /// 1 once the generation is completely written.
     pub ready: u32,
+    /// Seed of the TLD index's hash in this generation.
+    pub tld_seed: u64,
 }
 
 /// A place in an answer fragment where it may be cut: what the answer is when only the records before
@@ -364,7 +365,25 @@ pub enum Counter {
     XdpDropped,
 }
 /// Number of counter slots (keep in step with [`Counter`]).
-pub const COUNTERS: u32 = 24;
+pub const COUNTERS: usize = 24;
+
+/// The one value of the per-CPU map.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct PerCpu {
+    pub counters: [u64; COUNTERS],
+    /// For the XDP program's own use (see m-root-ebpf parse::forget); meaningless outside it.
+    pub scratch: [u64; 4],
+}
+
+/// The service addresses, as one array-map value: `addrs[..count]`, each an [`AddrKey`] as two words.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct ServiceAddrs {
+    pub count: u32,
+    pub reserved: u32,
+    pub addrs: [[u64; 2]; MAX_SERVICE_ADDRS],
+}
 
 impl Counter {
     pub const ALL: [Counter; 16] = [
@@ -412,11 +431,10 @@ impl Counter {
 mod pod {
     use super::*;
     // SAFETY: all are repr(C) plain data without padding-dependent invariants; any bit pattern is valid.
-    unsafe impl aya::Pod for TldKey {}
-    unsafe impl aya::Pod for TldValue {}
-    unsafe impl aya::Pod for ApexKey {}
-    unsafe impl aya::Pod for ApexValue {}
+    unsafe impl aya::Pod for TldEntry {}
     unsafe impl aya::Pod for GenInfo {}
     unsafe impl aya::Pod for Answer {}
     unsafe impl aya::Pod for AddrKey {}
+    unsafe impl aya::Pod for PerCpu {}
+    unsafe impl aya::Pod for ServiceAddrs {}
 }

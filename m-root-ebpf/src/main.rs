@@ -10,20 +10,21 @@ use aya_ebpf::{
     bindings::xdp_action,
     helpers::generated::{bpf_xdp_adjust_meta, bpf_xdp_load_bytes},
     macros::{map, xdp},
-    maps::{Array, HashMap, PerCpuArray},
+    maps::{Array, PerCpuArray},
     programs::XdpContext,
 };
 use m_root_common::{
-    apex_answer_index, fixed_answer_index, tld_answer_index, AddrKey, Answer, ApexKey, ApexValue, Counter, FixedSlot, GenInfo, TldKey,
-    TldSlot, TldValue, XdpHint, ANSWERS_PER_GEN, XDP_HINT_MAGIC, COUNTERS as N_COUNTERS, GENERATIONS, MAX_APEX, MAX_LABEL, MAX_SERVICE_ADDRS, MAX_TLDS,
+    apex_answer_index, apex_qtype_index, fixed_answer_index, tld_answer_index, tld_bucket_index, tld_hash, AddrKey, Answer, Counter,
+    FixedSlot, GenInfo, LabelWords, PerCpu, ServiceAddrs, TldEntry, TldSlot, XdpHint, ANSWERS_PER_GEN, APEX_QTYPES, COUNTERS as N_COUNTERS,
+    GENERATIONS, MAX_LABEL, MAX_SERVICE_ADDRS, TLD_BUCKETS, TLD_MAX_PROBE, XDP_HINT_MAGIC,
 };
 
 use crate::splice::Failed;
 
 #[map]
-static TLDS: HashMap<TldKey, TldValue> = HashMap::with_max_entries(MAX_TLDS * GENERATIONS, 0);
+static TLDIDX: Array<TldEntry> = Array::with_max_entries(TLD_BUCKETS * GENERATIONS, 0);
 #[map]
-static APEX: HashMap<ApexKey, ApexValue> = HashMap::with_max_entries(MAX_APEX * GENERATIONS, 0);
+static APEXIDX: Array<u32> = Array::with_max_entries(APEX_QTYPES * 2 * GENERATIONS, 0);
 #[map]
 static ANSWERS: Array<Answer> = Array::with_max_entries(ANSWERS_PER_GEN * GENERATIONS, 0);
 #[map]
@@ -31,12 +32,9 @@ static ACTIVE: Array<u32> = Array::with_max_entries(1, 0);
 #[map]
 static GENINFO: Array<GenInfo> = Array::with_max_entries(GENERATIONS, 0);
 #[map]
-static SERVICE_ADDRS: HashMap<AddrKey, u32> = HashMap::with_max_entries(MAX_SERVICE_ADDRS, 0);
+static SERVICE_ADDRS: Array<ServiceAddrs> = Array::with_max_entries(1, 0);
 #[map]
-static COUNTERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(N_COUNTERS, 0);
-/// Scratch slot used to make the verifier forget exact values (see parse::forget).
-#[map]
-pub(crate) static SCRATCH: PerCpuArray<[u64; 4]> = PerCpuArray::with_max_entries(1, 0);
+static PERCPU: PerCpuArray<PerCpu> = PerCpuArray::with_max_entries(1, 0);
 
 const TYPE_NSEC: u16 = 47;
 const TYPE_DS: u16 = 43;
@@ -44,26 +42,46 @@ const TYPE_OPT: u16 = 41;
 const CLASS_IN: u16 = 1;
 
 #[inline(always)]
-fn count(c: Counter) {
-    if let Some(p) = COUNTERS.get_ptr_mut(c as u32) {
-        unsafe { *p += 1 };
+fn count(pc: *mut PerCpu, c: Counter) {
+    let i = c as usize;
+    if i < N_COUNTERS {
+        unsafe { (*pc).counters[i] += 1 };
     }
 }
 
 #[xdp]
 pub fn m_root(ctx: XdpContext) -> u32 {
-    count(Counter::XdpFrames);
-    match try_answer(&ctx) {
+    // One per-CPU lookup per packet: counters and scratch live in the same value.
+    let Some(pc) = PERCPU.get_ptr_mut(0) else { return xdp_action::XDP_PASS };
+    count(pc, Counter::XdpFrames);
+    match try_answer(&ctx, pc) {
         Ok(()) => xdp_action::XDP_TX,
         Err(Failed::Pass(c)) => {
-            count(c);
+            count(pc, c);
             xdp_action::XDP_PASS
         }
         Err(Failed::Drop) => {
-            count(Counter::XdpDropped);
+            count(pc, Counter::XdpDropped);
             xdp_action::XDP_DROP
         }
     }
+}
+
+/// Is `dst` one of the service addresses? A short linear scan of one array value.
+#[inline(always)]
+fn is_service_addr(dst: &AddrKey) -> bool {
+    let Some(s) = SERVICE_ADDRS.get(0) else { return false };
+    let w = [u64::from_ne_bytes([dst.addr[0], dst.addr[1], dst.addr[2], dst.addr[3], dst.addr[4], dst.addr[5], dst.addr[6], dst.addr[7]]), u64::from_ne_bytes([dst.addr[8], dst.addr[9], dst.addr[10], dst.addr[11], dst.addr[12], dst.addr[13], dst.addr[14], dst.addr[15]])];
+    let n = s.count as usize;
+    for i in 0..MAX_SERVICE_ADDRS {
+        if i >= n {
+            break;
+        }
+        if s.addrs[i] == w {
+            return true;
+        }
+    }
+    false
 }
 
 /// Meta and query-only types (OPT, 128-255, 0) are never answered here.
@@ -73,13 +91,13 @@ fn is_meta(t: u16) -> bool {
 }
 
 #[inline(always)]
-fn try_answer(ctx: &XdpContext) -> Result<(), Failed> {
-    let f = parse::frame(ctx).map_err(Failed::Pass)?;
-    if SERVICE_ADDRS.get_ptr(f.dst).is_none() {
+fn try_answer(ctx: &XdpContext, pc: *mut PerCpu) -> Result<(), Failed> {
+    let f = parse::frame(ctx, pc).map_err(Failed::Pass)?;
+    if !is_service_addr(&f.dst) {
         return Err(Failed::Pass(Counter::XdpNotForUs));
     }
-    count(Counter::XdpQueries);
-    let q = parse::question(ctx, &f).map_err(Failed::Pass)?;
+    count(pc, Counter::XdpQueries);
+    let q = parse::question(ctx, &f, pc).map_err(Failed::Pass)?;
     if q.qclass != CLASS_IN || is_meta(q.qtype) {
         return Err(Failed::Pass(Counter::XdpPassUncovered));
     }
@@ -91,32 +109,27 @@ fn try_answer(ctx: &XdpContext) -> Result<(), Failed> {
     if info.ready == 0 {
         return Err(Failed::Pass(Counter::XdpPassNoTable));
     }
-    let dnssec = q.dnssec_ok as u32;
     let (index, kind) = if q.labels == 0 {
-        // The apex: every qtype but ANY (meta, excluded above).
-        let key = ApexKey { generation, qtype: q.qtype, dnssec_ok: dnssec as u16 };
-        let index = match APEX.get_ptr(key) {
-            Some(v) => apex_answer_index(generation, unsafe { (*v).apex }),
-            None => {
-                let slot = if q.dnssec_ok { FixedSlot::ApexNodataDo1 } else { FixedSlot::ApexNodataDo0 };
-                fixed_answer_index(generation, slot)
-            }
+        // The apex: every qtype but ANY (meta, excluded above); types it does not hold get NODATA.
+        if q.qtype as u32 >= APEX_QTYPES {
+            return Err(Failed::Pass(Counter::XdpPassUncovered));
+        }
+        let held = *APEXIDX.get(apex_qtype_index(generation, q.qtype, q.dnssec_ok)).ok_or(Failed::Pass(Counter::XdpPassNoTable))?;
+        let index = if held != 0 {
+            apex_answer_index(generation, held - 1)
+        } else {
+            let slot = if q.dnssec_ok { FixedSlot::ApexNodataDo1 } else { FixedSlot::ApexNodataDo0 };
+            fixed_answer_index(generation, slot)
         };
         (index, Counter::XdpAnsApex)
     } else {
-        let mut key = TldKey::new(generation);
         let len = q.last_len;
         if len == 0 || len > MAX_LABEL {
             return Err(Failed::Pass(Counter::XdpPassMalformed));
         }
-        key.label[0] = len as u8;
-        let r = unsafe { bpf_xdp_load_bytes(ctx.ctx, (q.last_label + 1) as u32, key.label.as_mut_ptr().add(1) as *mut _, len as u32) };
-        if r != 0 {
-            return Err(Failed::Pass(Counter::XdpPassMalformed));
-        }
-        lowercase(&mut key.label);
-        match TLDS.get_ptr(key) {
-            Some(v) => {
+        let label = tld_label(ctx, q.last_label, len).ok_or(Failed::Pass(Counter::XdpPassMalformed))?;
+        match find_tld(generation, info.tld_seed, &label) {
+            Some(ordinal) => {
                 // At the TLD itself, DS and NSEC are the parent's own data; everything else is a referral.
                 let (slot, kind) = match (q.labels == 1, q.qtype, q.dnssec_ok) {
                     (true, TYPE_DS, false) => (TldSlot::DsDo0, Counter::XdpAnsTldData),
@@ -126,7 +139,7 @@ fn try_answer(ctx: &XdpContext) -> Result<(), Failed> {
                     (_, _, false) => (TldSlot::ReferralDo0, Counter::XdpAnsReferral),
                     (_, _, true) => (TldSlot::ReferralDo1, Counter::XdpAnsReferralDnssec),
                 };
-                (tld_answer_index(generation, unsafe { (*v).ordinal }, slot as u32), kind)
+                (tld_answer_index(generation, ordinal, slot as u32), kind)
             }
             None => {
                 if q.dnssec_ok {
@@ -141,15 +154,15 @@ fn try_answer(ctx: &XdpContext) -> Result<(), Failed> {
     if a.usable == 0 {
         return Err(Failed::Pass(Counter::XdpPassUncovered));
     }
-    let truncated = match splice::respond(ctx, &f, &q, a) {
+    let truncated = match splice::respond(ctx, &f, &q, a, pc) {
         Err(Failed::Pass(Counter::XdpPassNoRoom)) => {
             leave_hint(ctx, index);
             return Err(Failed::Pass(Counter::XdpPassNoRoom));
         }
         other => other?,
     };
-    count(if truncated { Counter::XdpAnsTruncated } else { kind });
-    count(if f.ipv6 { Counter::XdpAnsIpv6 } else { Counter::XdpAnsIpv4 });
+    count(pc, if truncated { Counter::XdpAnsTruncated } else { kind });
+    count(pc, if f.ipv6 { Counter::XdpAnsIpv6 } else { Counter::XdpAnsIpv4 });
     Ok(())
 }
 
@@ -167,22 +180,54 @@ fn leave_hint(ctx: &XdpContext, answer: u32) {
     unsafe { *(meta as *mut XdpHint) = XdpHint { magic: XDP_HINT_MAGIC, answer } };
 }
 
-/// ASCII-lowercase the key in place, eight octets at a time (RFC 4343: only A-Z fold).
+/// The question's last label as the TLD index keys it: length octet and label, lowercased, zero-padded.
 #[inline(always)]
-fn lowercase(label: &mut [u8; MAX_LABEL + 1]) {
-    for chunk in label.chunks_exact_mut(8) {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(chunk);
-        let x = u64::from_le_bytes(w);
-        let ascii = !x & 0x8080_8080_8080_8080;
-        let low7 = x & 0x7f7f_7f7f_7f7f_7f7f;
-        // Per byte: high bit set when the byte is >= 'A' and (separately) when > 'Z'.
-        let ge_a = low7 + 0x3f3f_3f3f_3f3f_3f3f; // 0x80 - 'A' (0x41)
-        let gt_z = low7 + 0x2525_2525_2525_2525; // 0x80 - 'Z' - 1 (0x5b)
-        let upper = (ge_a ^ gt_z) & ascii & 0x8080_8080_8080_8080;
-        let y = x | (upper >> 2);
-        chunk.copy_from_slice(&y.to_le_bytes());
+fn tld_label(ctx: &XdpContext, at: usize, len: usize) -> Option<LabelWords> {
+    let mut w = core::mem::MaybeUninit::<LabelWords>::uninit();
+    let p = w.as_mut_ptr() as *mut u64;
+    // SAFETY: eight aligned word stores initialise the array (volatile: a zeroed literal becomes a memset
+    // call); the helper then copies len + 1 <= 64 octets into it.
+    unsafe {
+        for i in 0..8 {
+            core::ptr::write_volatile(p.add(i), 0);
+        }
+        if bpf_xdp_load_bytes(ctx.ctx, at as u32, p as *mut _, (len + 1) as u32) != 0 {
+            return None;
+        }
+        let mut w = w.assume_init();
+        for x in w.iter_mut() {
+            *x = lowercase(*x);
+        }
+        Some(w)
     }
+}
+
+/// ASCII-lowercase eight octets at once (RFC 4343: only A-Z fold).
+#[inline(always)]
+fn lowercase(x: u64) -> u64 {
+    let ascii = !x & 0x8080_8080_8080_8080;
+    let low7 = x & 0x7f7f_7f7f_7f7f_7f7f;
+    // Per byte: high bit set when the byte is >= 'A' and (separately) when > 'Z'.
+    let ge_a = low7 + 0x3f3f_3f3f_3f3f_3f3f; // 0x80 - 'A' (0x41)
+    let gt_z = low7 + 0x2525_2525_2525_2525; // 0x80 - 'Z' - 1 (0x5b)
+    let upper = (ge_a ^ gt_z) & ascii & 0x8080_8080_8080_8080;
+    x | (upper >> 2)
+}
+
+/// Look a TLD label up in the generation's index: a few linear probes from its hash.
+#[inline(always)]
+fn find_tld(generation: u32, seed: u64, label: &LabelWords) -> Option<u32> {
+    let h = tld_hash(label, seed);
+    for i in 0..TLD_MAX_PROBE {
+        let e: &TldEntry = TLDIDX.get(tld_bucket_index(generation, h + i))?;
+        if e.used == 0 {
+            return None;
+        }
+        if e.label == *label {
+            return Some(e.ordinal);
+        }
+    }
+    None
 }
 
 #[cfg(target_arch = "bpf")]

@@ -2,7 +2,7 @@
 //! against `data_end` right before it, in the form the verifier tracks.
 
 use aya_ebpf::programs::XdpContext;
-use m_root_common::{AddrKey, Counter, DNS_HEADER_LEN, MAX_LABEL, MAX_NAME};
+use m_root_common::{AddrKey, Counter, PerCpu, DNS_HEADER_LEN, MAX_LABEL, MAX_NAME};
 
 /// Ethernet header length.
 pub const ETH_LEN: usize = 14;
@@ -34,6 +34,28 @@ pub fn at<T>(ctx: &XdpContext, off: usize) -> Option<*mut T> {
     Some((start + off) as *mut T)
 }
 
+/// The frame's bounds, read once: valid until the next helper call that resizes the frame. Loops use it
+/// so each access costs one compare, not two context loads and a compare.
+#[derive(Clone, Copy)]
+pub struct Bounds {
+    pub start: usize,
+    pub end: usize,
+}
+
+impl Bounds {
+    #[inline(always)]
+    pub fn of(ctx: &XdpContext) -> Bounds {
+        Bounds { start: ctx.data(), end: ctx.data_end() }
+    }
+    #[inline(always)]
+    pub fn at<T>(self, off: usize) -> Option<*mut T> {
+        if self.start + off + core::mem::size_of::<T>() > self.end {
+            return None;
+        }
+        Some((self.start + off) as *mut T)
+    }
+}
+
 #[inline(always)]
 pub fn u8_at(ctx: &XdpContext, off: usize) -> Option<u8> {
     at::<u8>(ctx, off).map(|p| unsafe { *p })
@@ -46,9 +68,9 @@ pub fn be16_at(ctx: &XdpContext, off: usize) -> Option<u16> {
 
 /// Round-trip values through a per-CPU map: the verifier then knows only what later checks establish.
 #[inline(always)]
-pub fn forget(v: [u64; 4]) -> Option<[u64; 4]> {
-    let p = crate::SCRATCH.get_ptr_mut(0)?;
+pub fn forget(pc: *mut PerCpu, v: [u64; 4]) -> Option<[u64; 4]> {
     unsafe {
+        let p = core::ptr::addr_of_mut!((*pc).scratch);
         core::ptr::write_volatile(p, v);
         Some(core::ptr::read_volatile(p))
     }
@@ -68,7 +90,7 @@ pub struct Frame {
 /// Ethernet (0-2 VLAN tags), IPv4 without options or fragments or IPv6 without extension headers, UDP
 /// to port 53 from a port other than 0. Err(true) when the frame is not a UDP/53 packet at all.
 #[inline(always)]
-pub fn frame(ctx: &XdpContext) -> Result<Frame, Counter> {
+pub fn frame(ctx: &XdpContext, pc: *mut PerCpu) -> Result<Frame, Counter> {
     let mut proto = be16_at(ctx, 12).ok_or(Counter::XdpNotForUs)?;
     let mut l3 = ETH_LEN;
     // Up to two tags (802.1ad outer, 802.1Q inner); the response keeps them as they are.
@@ -124,7 +146,7 @@ pub fn frame(ctx: &XdpContext) -> Result<Frame, Counter> {
         return Err(Counter::XdpPassMalformed);
     }
     // Six header layouts (0-2 tags, v4/v6) would each have the rest checked on its own; see forget().
-    let [l3, l4, ipv6, udp_len] = forget([l3 as u64, l4 as u64, ipv6 as u64, udp_len as u64]).ok_or(Counter::XdpPassMalformed)?;
+    let [l3, l4, ipv6, udp_len] = forget(pc, [l3 as u64, l4 as u64, ipv6 as u64, udp_len as u64]).ok_or(Counter::XdpPassMalformed)?;
     let (l3, l4, ipv6, udp_len) = (l3 as usize, l4 as usize, ipv6 != 0, udp_len as usize);
     if l3 > ETH_LEN + 2 * VLAN_LEN || l4 > l3 + IPV6_LEN || udp_len > 0xffff || udp_len < UDP_LEN + DNS_HEADER_LEN {
         return Err(Counter::XdpPassMalformed);
@@ -156,7 +178,7 @@ pub struct Question {
 /// DNS header, question and an optional bare OPT, exactly filling the UDP payload: anything else (options,
 /// EDNS version > 0, pointers, long names, other sections) is left for userspace.
 #[inline(always)]
-pub fn question(ctx: &XdpContext, f: &Frame) -> Result<Question, Counter> {
+pub fn question(ctx: &XdpContext, f: &Frame, pc: *mut PerCpu) -> Result<Question, Counter> {
     let h = at::<[u8; DNS_HEADER_LEN]>(ctx, f.dns).ok_or(Counter::XdpPassMalformed)?;
     let h = unsafe { &*h };
     let flags = u16::from_be_bytes([h[2], h[3]]);
@@ -201,7 +223,7 @@ pub fn question(ctx: &XdpContext, f: &Frame) -> Result<Question, Counter> {
     // Each way out of the walk above carries different exact offsets, and the verifier would check the
     // rest of the program once per way. Pass the results through a map so it sees them as plain
     // bounded numbers, and the rest is checked once.
-    let [off, labels, last_label, last_len] = forget([off as u64, labels as u64, last_label as u64, last_len as u64]).ok_or(Counter::XdpPassMalformed)?;
+    let [off, labels, last_label, last_len] = forget(pc, [off as u64, labels as u64, last_label as u64, last_len as u64]).ok_or(Counter::XdpPassMalformed)?;
     let (off, labels, last_label, last_len) = (off as usize, labels as usize, last_label as usize, last_len as usize);
     // Constant bounds first: the verifier learns ranges from comparisons with constants.
     if off > MAX_QUESTION_END || last_label > MAX_QUESTION_END {

@@ -6,7 +6,7 @@
 use aya_ebpf::{helpers::generated::{bpf_xdp_adjust_tail, bpf_xdp_store_bytes}, programs::XdpContext};
 use m_root_common::{csum, Answer, Counter, CLASSIC_UDP_PAYLOAD, DNS_HEADER_LEN, MAX_CUTS, MAX_FRAG, MAX_PTRS, OPT_LEN, OUR_UDP_PAYLOAD};
 
-use crate::parse::{at, Frame, Question, IPV4_LEN, UDP_LEN};
+use crate::parse::{at, Bounds, Frame, Question, IPV4_LEN, UDP_LEN};
 
 /// Query flags copied into the response (RD, CD), as zonegen's answer function does.
 const COPIED_FLAGS: u16 = 0x0100 | 0x0010;
@@ -25,7 +25,7 @@ pub enum Failed {
 
 /// Build the response in place. On success the frame is ready for XDP_TX; returns whether it is TC=1.
 #[inline(always)]
-pub fn respond(ctx: &XdpContext, f: &Frame, q: &Question, a: &Answer) -> Result<bool, Failed> {
+pub fn respond(ctx: &XdpContext, f: &Frame, q: &Question, a: &Answer, pc: *mut m_root_common::PerCpu) -> Result<bool, Failed> {
     // The requester's buffer (zonegen's size_limit on UDP).
     let limit = if q.edns {
         let s = if q.udp_size < CLASSIC_UDP_PAYLOAD { CLASSIC_UDP_PAYLOAD } else { q.udp_size };
@@ -39,17 +39,23 @@ pub fn respond(ctx: &XdpContext, f: &Frame, q: &Question, a: &Answer) -> Result<
         return Err(Failed::Pass(Counter::XdpPassUncovered));
     }
     let avail = limit - head - opt_len;
-    // Longest cut that fits (cuts ascend in length); none means TC=1 with empty sections.
+    // Longest cut that fits; none means TC=1 with empty sections. Cuts ascend in length and the largest
+    // usually fits (EDNS 1232 and up), so search from the top.
     let ncuts = a.ncuts as usize;
     let mut chosen: Option<usize> = None;
-    for i in 0..MAX_CUTS {
-        if i >= ncuts || a.cuts[i].len as usize > avail {
+    for j in 0..MAX_CUTS {
+        if j >= ncuts {
             break;
         }
-        chosen = Some(i);
+        // The mask only restates i < MAX_CUTS (true as ncuts <= MAX_CUTS) for the verifier.
+        let i = (ncuts - 1 - j) & (MAX_CUTS - 1);
+        if a.cuts[i].len as usize <= avail {
+            chosen = Some(i);
+            break;
+        }
     }
     // One way out of the cut search per cut: forget which (see parse::forget).
-    let [chosen_slot, _, _, _] = crate::parse::forget([chosen.map_or(MAX_CUTS as u64, |i| i as u64), 0, 0, 0]).ok_or(Failed::Pass(Counter::XdpPassNoTable))?;
+    let [chosen_slot, _, _, _] = crate::parse::forget(pc, [chosen.map_or(MAX_CUTS as u64, |i| i as u64), 0, 0, 0]).ok_or(Failed::Pass(Counter::XdpPassNoTable))?;
     let chosen = if (chosen_slot as usize) < MAX_CUTS { Some(chosen_slot as usize) } else { None };
     let (frag_len, arcount, nptrs, nodd, frag_sum, flags, an, ns) = match chosen {
         Some(i) => {
@@ -87,6 +93,7 @@ pub fn respond(ctx: &XdpContext, f: &Frame, q: &Question, a: &Answer) -> Result<
     }
     // Shift compression pointers by the question's extra length (they were compiled for canon_qlen).
     if shift != 0 {
+        let b = Bounds::of(ctx);
         for i in 0..MAX_PTRS {
             if i >= nptrs {
                 break;
@@ -95,7 +102,7 @@ pub fn respond(ctx: &XdpContext, f: &Frame, q: &Question, a: &Answer) -> Result<
             if p >= MAX_FRAG {
                 return Err(Failed::Drop);
             }
-            let w = at::<[u8; 2]>(ctx, frag_off + p).ok_or(Failed::Drop)?;
+            let w = b.at::<[u8; 2]>(frag_off + p).ok_or(Failed::Drop)?;
             let v = u16::from_be_bytes(unsafe { *w }).wrapping_add(shift);
             unsafe { *w = v.to_be_bytes() };
         }
@@ -221,16 +228,17 @@ fn opt_sum(dnssec_ok: bool) -> u16 {
 /// Nothing but the sum leaves the loop, so its many exits leave the verifier one state.
 #[inline(always)]
 fn sum_region(ctx: &XdpContext, off: usize, len: usize) -> Option<u32> {
+    let b = Bounds::of(ctx);
     let mut s: u32 = 0;
     let mut k = 0usize;
     for _ in 0..(DNS_HEADER_LEN + m_root_common::MAX_NAME + 4) / 2 + 1 {
         if k + 2 <= len {
-            let w = at::<[u8; 2]>(ctx, off + k)?;
+            let w = b.at::<[u8; 2]>(off + k)?;
             s += u16::from_be_bytes(unsafe { *w }) as u32;
         } else {
             if k < len {
-                let b = at::<u8>(ctx, off + k)?;
-                s += (unsafe { *b } as u32) << 8;
+                let t = b.at::<u8>(off + k)?;
+                s += (unsafe { *t } as u32) << 8;
             }
             break;
         }

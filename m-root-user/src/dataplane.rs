@@ -5,12 +5,13 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
-use aya::maps::{Array, HashMap, Map, MapData, PerCpuArray};
+use aya::maps::{Array, Map, MapData, PerCpuArray};
 use aya::programs::{Xdp, XdpMode};
 use aya::Ebpf;
 use m_root_common::{
-    apex_answer_index, fixed_answer_index, maps, tld_answer_index, AddrKey, Answer, ApexKey, ApexValue, Counter, GenInfo, TldKey, TldValue,
-    GENERATIONS, MAX_APEX, MAX_TLDS, TLD_SLOTS,
+    apex_answer_index, apex_qtype_index, fixed_answer_index, maps, tld_answer_index, tld_bucket_index, tld_hash, AddrKey, Answer, Counter,
+    GenInfo, LabelWords, PerCpu, ServiceAddrs, TldEntry, APEX_QTYPES, GENERATIONS, MAX_APEX, MAX_SERVICE_ADDRS, MAX_TLDS, TLD_BUCKETS,
+    TLD_MAX_PROBE, TLD_SLOTS,
 };
 use zonegen::Table;
 
@@ -105,10 +106,16 @@ impl Dataplane {
 
     /// Tell the program which destination addresses are ours.
     pub fn set_service_addrs(&mut self, addrs: &[IpAddr]) -> Result<()> {
-        let mut map: HashMap<&mut MapData, AddrKey, u32> = HashMap::try_from(self.map_mut(maps::SERVICE_ADDRS)?)?;
-        for a in addrs {
-            map.insert(addr_key(a), 1, 0).with_context(|| format!("adding service address {a}"))?;
+        if addrs.len() > MAX_SERVICE_ADDRS {
+            bail!("{} service addresses; the XDP program takes at most {MAX_SERVICE_ADDRS}", addrs.len());
         }
+        let mut v = ServiceAddrs { count: addrs.len() as u32, reserved: 0, addrs: [[0; 2]; MAX_SERVICE_ADDRS] };
+        for (slot, a) in v.addrs.iter_mut().zip(addrs) {
+            let k = addr_key(a).addr;
+            *slot = [u64::from_ne_bytes(k[..8].try_into()?), u64::from_ne_bytes(k[8..].try_into()?)];
+        }
+        let mut map: Array<&mut MapData, ServiceAddrs> = Array::try_from(self.map_mut(maps::SERVICE_ADDRS)?)?;
+        map.set(0, v, 0).context("setting the service addresses")?;
         Ok(())
     }
 
@@ -132,7 +139,7 @@ impl Dataplane {
         let old = self.generation;
         {
             let mut info: Array<&mut MapData, GenInfo> = Array::try_from(self.map_mut(maps::GENINFO)?)?;
-            info.set(generation, GenInfo { serial: table.serial, ready: 0 }, 0)?;
+            info.set(generation, GenInfo { serial: table.serial, ready: 0, tld_seed: 0 }, 0)?;
         }
         {
             let mut answers: Array<&mut MapData, Answer> = Array::try_from(self.map_mut(maps::ANSWERS)?)?;
@@ -148,23 +155,29 @@ impl Dataplane {
                 answers.set(fixed_answer_index(generation, *slot), **a, 0)?;
             }
         }
+        let (tld_seed, slots) = build_tld_index(table)?;
         {
-            let mut tlds: HashMap<&mut MapData, TldKey, TldValue> = HashMap::try_from(self.map_mut(maps::TLDS)?)?;
-            for (ordinal, (label, _)) in table.tlds.iter().enumerate() {
-                let mut key = TldKey::new(generation);
-                key.label = *label;
-                tlds.insert(key, TldValue { ordinal: ordinal as u32 }, 0)?;
+            // Every slot of the generation is written, so nothing of an older use of it survives.
+            let mut idx: Array<&mut MapData, TldEntry> = Array::try_from(self.map_mut(maps::TLDIDX)?)?;
+            for (b, e) in slots.iter().enumerate() {
+                idx.set(tld_bucket_index(generation, b as u32), *e, 0)?;
             }
         }
         {
-            let mut apex: HashMap<&mut MapData, ApexKey, ApexValue> = HashMap::try_from(self.map_mut(maps::APEX)?)?;
+            let mut apex: Array<&mut MapData, u32> = Array::try_from(self.map_mut(maps::APEXIDX)?)?;
+            let mut held = vec![0u32; (APEX_QTYPES * 2) as usize];
             for (i, (qtype, dnssec, _)) in table.apex.iter().enumerate() {
-                apex.insert(ApexKey { generation, qtype: *qtype, dnssec_ok: *dnssec as u16 }, ApexValue { apex: i as u32 }, 0)?;
+                if (*qtype as u32) < APEX_QTYPES {
+                    held[(apex_qtype_index(0, *qtype, *dnssec)) as usize] = i as u32 + 1;
+                }
+            }
+            for (j, v) in held.iter().enumerate() {
+                apex.set(apex_qtype_index(generation, 0, false) + j as u32, *v, 0)?;
             }
         }
         {
             let mut info: Array<&mut MapData, GenInfo> = Array::try_from(self.map_mut(maps::GENINFO)?)?;
-            info.set(generation, GenInfo { serial: table.serial, ready: 1 }, 0)?;
+            info.set(generation, GenInfo { serial: table.serial, ready: 1, tld_seed }, 0)?;
             let mut active: Array<&mut MapData, u32> = Array::try_from(self.map_mut(maps::ACTIVE)?)?;
             active.set(0, generation, 0)?;
         }
@@ -175,22 +188,10 @@ impl Dataplane {
         Ok(generation)
     }
 
-    /// Remove a retired generation's keys (its answers are simply overwritten next time).
+    /// Retire a generation: programs stop using it (its slots are rewritten in full on its next use).
     fn clear_generation(&mut self, generation: u32) -> Result<()> {
-        {
-            let mut info: Array<&mut MapData, GenInfo> = Array::try_from(self.map_mut(maps::GENINFO)?)?;
-            info.set(generation, GenInfo { serial: 0, ready: 0 }, 0)?;
-        }
-        let mut tlds: HashMap<&mut MapData, TldKey, TldValue> = HashMap::try_from(self.map_mut(maps::TLDS)?)?;
-        let old: Vec<TldKey> = tlds.keys().filter_map(|k| k.ok()).filter(|k| k.generation == generation).collect();
-        for k in old {
-            tlds.remove(&k)?;
-        }
-        let mut apex: HashMap<&mut MapData, ApexKey, ApexValue> = HashMap::try_from(self.map_mut(maps::APEX)?)?;
-        let old: Vec<ApexKey> = apex.keys().filter_map(|k| k.ok()).filter(|k| k.generation == generation).collect();
-        for k in old {
-            apex.remove(&k)?;
-        }
+        let mut info: Array<&mut MapData, GenInfo> = Array::try_from(self.map_mut(maps::GENINFO)?)?;
+        info.set(generation, GenInfo { serial: 0, ready: 0, tld_seed: 0 }, 0)?;
         Ok(())
     }
 
@@ -198,17 +199,17 @@ impl Dataplane {
     pub fn pin_counters(&mut self, iface: &str) -> Result<()> {
         let dir = pin_root()?.join(iface);
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {} (is bpffs mounted at /sys/fs/bpf?)", dir.display()))?;
-        let path = dir.join(maps::COUNTERS);
+        let path = dir.join(maps::PERCPU);
         let _ = std::fs::remove_file(&path);
-        self.map_mut(maps::COUNTERS)?.pin(&path).with_context(|| format!("pinning counters at {}", path.display()))?;
+        self.map_mut(maps::PERCPU)?.pin(&path).with_context(|| format!("pinning counters at {}", path.display()))?;
         self.pin_dir = Some(dir);
         Ok(())
     }
 
     /// Counters summed over CPUs.
     pub fn counters(&self) -> Result<Vec<(Counter, u64)>> {
-        let map = self.ebpf.map(maps::COUNTERS).ok_or_else(|| anyhow!("counters map missing"))?;
-        let arr: PerCpuArray<&MapData, u64> = PerCpuArray::try_from(map)?;
+        let map = self.ebpf.map(maps::PERCPU).ok_or_else(|| anyhow!("per-CPU map missing"))?;
+        let arr: PerCpuArray<&MapData, PerCpu> = PerCpuArray::try_from(map)?;
         read_counters(&arr)
     }
 }
@@ -216,29 +217,53 @@ impl Dataplane {
 impl Drop for Dataplane {
     fn drop(&mut self) {
         if let Some(dir) = self.pin_dir.take() {
-            let _ = std::fs::remove_file(dir.join(maps::COUNTERS));
+            let _ = std::fs::remove_file(dir.join(maps::PERCPU));
             let _ = std::fs::remove_dir(&dir);
         }
     }
 }
 
-fn read_counters<T: std::borrow::Borrow<MapData>>(arr: &PerCpuArray<T, u64>) -> Result<Vec<(Counter, u64)>> {
-    let mut out = Vec::new();
-    for c in Counter::ALL {
-        let v = arr.get(&(c as u32), 0)?;
-        out.push((c, v.iter().sum()));
-    }
-    Ok(out)
+fn read_counters<T: std::borrow::Borrow<MapData>>(arr: &PerCpuArray<T, PerCpu>) -> Result<Vec<(Counter, u64)>> {
+    let per_cpu = arr.get(&0, 0)?;
+    Ok(Counter::ALL.iter().map(|&c| (c, per_cpu.iter().map(|v| v.counters[c as usize]).sum())).collect())
 }
 
 /// Read the pinned counters of the daemon serving `iface`.
 pub fn pinned_counters(iface: &str) -> Result<Vec<(Counter, u64)>> {
-    let candidates = [Path::new(PIN_ROOT).join(iface).join(maps::COUNTERS), Path::new(PIN_ROOT_FALLBACK).join(iface).join(maps::COUNTERS)];
+    let candidates = [Path::new(PIN_ROOT).join(iface).join(maps::PERCPU), Path::new(PIN_ROOT_FALLBACK).join(iface).join(maps::PERCPU)];
     let path = candidates.iter().find(|p| p.exists()).unwrap_or(&candidates[0]);
     let md = MapData::from_pin(path).with_context(|| format!("no XDP counters pinned at {} (is m-root-xdp running with XDP on {iface}?)", path.display()))?;
     let map = Map::PerCpuArray(md);
-    let arr: PerCpuArray<MapData, u64> = PerCpuArray::try_from(map)?;
+    let arr: PerCpuArray<MapData, PerCpu> = PerCpuArray::try_from(map)?;
     read_counters(&arr)
+}
+
+/// The TLD index of a table: a seed under which every TLD sits within TLD_MAX_PROBE slots of its hash.
+pub fn build_tld_index(table: &Table) -> Result<(u64, Vec<TldEntry>)> {
+    let words: Vec<LabelWords> = table
+        .tlds
+        .iter()
+        .map(|(label, _)| {
+            let mut w = [0u64; 8];
+            for (i, c) in label.chunks_exact(8).enumerate() {
+                w[i] = u64::from_ne_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+            }
+            w
+        })
+        .collect();
+    'seeds: for seed in 0..10_000u64 {
+        let mut slots = vec![TldEntry::EMPTY; TLD_BUCKETS as usize];
+        for (ordinal, w) in words.iter().enumerate() {
+            let h = tld_hash(w, seed);
+            let free = (0..TLD_MAX_PROBE).map(|i| ((h + i) & (TLD_BUCKETS - 1)) as usize).find(|&b| slots[b].used == 0);
+            match free {
+                Some(b) => slots[b] = TldEntry { label: *w, ordinal: ordinal as u32, used: 1 },
+                None => continue 'seeds,
+            }
+        }
+        return Ok((seed, slots));
+    }
+    bail!("no hash seed places {} TLDs within {TLD_MAX_PROBE} probes", words.len())
 }
 
 /// The service-address map key for an address.

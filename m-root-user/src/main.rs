@@ -247,7 +247,7 @@ fn detach(iface: &str) -> Result<()> {
         bail!("ip link set dev {iface} xdp off failed");
     }
     for root in [dataplane::PIN_ROOT, dataplane::PIN_ROOT_FALLBACK] {
-        let _ = std::fs::remove_file(PathBuf::from(root).join(iface).join(m_root_common::maps::COUNTERS));
+        let _ = std::fs::remove_file(PathBuf::from(root).join(iface).join(m_root_common::maps::PERCPU));
     }
     println!("XDP removed from {iface}");
     Ok(())
