@@ -15,7 +15,7 @@ APT_PACKAGES=(
     clang llvm-22-dev libpolly-22-dev libclang-22-dev zlib1g-dev libzstd-dev
     bpftool iproute2 ethtool tcpdump iputils-ping
     knot knot-dnsutils nsd ldnsutils xdp-tools dnsperf
-    python3-dnspython
+    python3-dnspython unbound-host
 )
 
 missing=()

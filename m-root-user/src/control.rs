@@ -1,5 +1,6 @@
-//! The control socket: a Unix stream socket, one request line, one JSON answer line. `stats` reports the
-//! userspace counters and the zone; `reload` comes with the daemon issue.
+//! The control socket: a Unix stream socket, one JSON request line, one JSON answer line.
+//! `{"cmd":"stats"}` reports the userspace counters and the zone; `{"cmd":"reload","zone":..,"force":..}`
+//! reloads. The bare word `stats` is accepted too.
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -7,14 +8,12 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, Result};
-use arc_swap::ArcSwap;
+use crate::daemon::Daemon;
 
-use crate::server::{State, Stats};
-
-pub const DEFAULT_SOCKET: &str = "/run/m-root-xdp.sock";
+pub const DEFAULT_SOCKET: &str = crate::config::DEFAULT_CONTROL;
 
 pub struct Control {
     path: PathBuf,
@@ -23,7 +22,7 @@ pub struct Control {
 }
 
 impl Control {
-    pub fn start(path: &Path, state: Arc<ArcSwap<State>>, stats: Arc<Stats>, started: Instant) -> Result<Control> {
+    pub fn start(path: &Path, daemon: Arc<Daemon>) -> Result<Control> {
         if path.exists() {
             // A live daemon answers; a stale socket from a killed one does not and is replaced.
             if UnixStream::connect(path).is_ok() {
@@ -42,7 +41,11 @@ impl Control {
             while !s2.load(Ordering::Relaxed) {
                 match l.accept() {
                     Ok((c, _)) => {
-                        let _ = handle(c, &state, &stats, started);
+                        // A reload takes a while; serve each client on its own thread so stats keep answering.
+                        let d = daemon.clone();
+                        let _ = std::thread::Builder::new().name("control-client".into()).spawn(move || {
+                            let _ = handle(c, &d);
+                        });
                     }
                     Err(_) => std::thread::sleep(Duration::from_millis(50)),
                 }
@@ -62,22 +65,33 @@ impl Drop for Control {
     }
 }
 
-fn handle(c: UnixStream, state: &ArcSwap<State>, stats: &Stats, started: Instant) -> Result<()> {
+fn handle(c: UnixStream, d: &Daemon) -> Result<()> {
     c.set_nonblocking(false)?;
-    c.set_read_timeout(Some(Duration::from_secs(2)))?;
+    c.set_read_timeout(Some(Duration::from_secs(5)))?;
     let mut line = String::new();
     BufReader::new(&c).read_line(&mut line)?;
-    let reply = match line.trim() {
-        "stats" => {
-            let st = state.load();
+    let line = line.trim();
+    let req: serde_json::Value = if line == "stats" { serde_json::json!({"cmd": "stats"}) } else { serde_json::from_str(line).unwrap_or(serde_json::Value::Null) };
+    let reply = match req["cmd"].as_str() {
+        Some("stats") => {
+            let st = d.state.load();
+            let (path, at, ms) = d.loaded();
             serde_json::json!({
                 "zone.serial": st.zone.serial,
                 "zone.tlds": st.zone.tlds.len(),
-                "uptime_s": started.elapsed().as_secs(),
-                "server": stats.snapshot(),
+                "zone.file": path.display().to_string(),
+                "zone.loaded_unix": at.duration_since(std::time::UNIX_EPOCH).map(|x| x.as_secs()).unwrap_or(0),
+                "zone.load_ms": ms,
+                "uptime_s": d.started.elapsed().as_secs(),
+                "server": d.stats.snapshot(),
             })
         }
-        other => serde_json::json!({ "error": format!("unknown command {other:?}") }),
+        Some("reload") => {
+            let zone = req["zone"].as_str().map(PathBuf::from);
+            let force = req["force"].as_bool().unwrap_or(false);
+            serde_json::to_value(d.reload(zone.as_deref(), force))?
+        }
+        _ => serde_json::json!({ "error": format!("unknown request {line:?}") }),
     };
     let mut w = &c;
     writeln!(w, "{reply}")?;
@@ -89,7 +103,8 @@ pub fn request(path: &Path, cmd: &str, timeout: Duration) -> Result<serde_json::
     let mut c = UnixStream::connect(path).with_context(|| format!("connecting to {}", path.display()))?;
     c.set_read_timeout(Some(timeout))?;
     c.set_write_timeout(Some(timeout))?;
-    writeln!(c, "{cmd}")?;
+    let req = if cmd.starts_with('{') { cmd.to_string() } else { serde_json::json!({ "cmd": cmd }).to_string() };
+    writeln!(c, "{req}")?;
     let mut line = String::new();
     BufReader::new(&c).read_line(&mut line).context("no answer from the daemon")?;
     Ok(serde_json::from_str(&line)?)

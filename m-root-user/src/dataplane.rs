@@ -123,9 +123,16 @@ impl Dataplane {
         self.ebpf.map_mut(name).ok_or_else(|| anyhow!("map {name} missing from the object"))
     }
 
-    /// Write `table` into the idle generation, then switch the program to it in one 4-byte store, then
-    /// clear the old generation's keys. A packet sees the old table or the new one, never a mix.
+    /// Write `table` and switch to it at once (start-up). A reload uses prepare / pause / activate so
+    /// that userspace can swap its zone in between.
     pub fn install(&mut self, table: &Table) -> Result<u32> {
+        let (generation, seed) = self.prepare(table)?;
+        self.activate(generation, table.serial, seed)?;
+        Ok(generation)
+    }
+
+    /// Write `table` into the idle generation (not yet used by the program). Returns (generation, seed).
+    pub fn prepare(&mut self, table: &Table) -> Result<(u32, u64)> {
         if table.tlds.len() > MAX_TLDS as usize {
             bail!("zone has {} TLDs; the table holds at most {MAX_TLDS}", table.tlds.len());
         }
@@ -136,7 +143,6 @@ impl Dataplane {
             Some(g) => (g + 1) % GENERATIONS,
             None => 0,
         };
-        let old = self.generation;
         {
             let mut info: Array<&mut MapData, GenInfo> = Array::try_from(self.map_mut(maps::GENINFO)?)?;
             info.set(generation, GenInfo { serial: table.serial, ready: 0, tld_seed: 0 }, 0)?;
@@ -175,17 +181,31 @@ impl Dataplane {
                 apex.set(apex_qtype_index(generation, 0, false) + j as u32, *v, 0)?;
             }
         }
+        Ok((generation, tld_seed))
+    }
+
+    /// Stop answering from the running generation: until `activate`, the program passes every query up,
+    /// so userspace can swap its zone without XDP and userspace ever answering from different zones.
+    pub fn pause(&mut self) -> Result<()> {
+        if let Some(g) = self.generation {
+            self.clear_generation(g)?;
+        }
+        Ok(())
+    }
+
+    /// Make a prepared generation the one the program answers from (one 4-byte store of ACTIVE).
+    pub fn activate(&mut self, generation: u32, serial: u32, tld_seed: u64) -> Result<()> {
         {
             let mut info: Array<&mut MapData, GenInfo> = Array::try_from(self.map_mut(maps::GENINFO)?)?;
-            info.set(generation, GenInfo { serial: table.serial, ready: 1, tld_seed }, 0)?;
+            info.set(generation, GenInfo { serial, ready: 1, tld_seed }, 0)?;
             let mut active: Array<&mut MapData, u32> = Array::try_from(self.map_mut(maps::ACTIVE)?)?;
             active.set(0, generation, 0)?;
         }
-        if let Some(old) = old {
+        if let Some(old) = self.generation.filter(|&g| g != generation) {
             self.clear_generation(old)?;
         }
         self.generation = Some(generation);
-        Ok(generation)
+        Ok(())
     }
 
     /// Retire a generation: programs stop using it (its slots are rewritten in full on its next use).

@@ -1,7 +1,9 @@
 //! m-root-xdp userspace: runs the XDP program (`dataplane`), serves what it passes up (`server`),
 //! answers operators (`control`), and drives labs (`lab`, `frame`).
 
+pub mod config;
 pub mod control;
+pub mod daemon;
 pub mod dataplane;
 pub mod frame;
 pub mod lab;

@@ -7,11 +7,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
-use arc_swap::ArcSwap;
 use clap::{Args, Parser, Subcommand};
 use m_root_user::dataplane::{self, Dataplane, Mode};
-use m_root_user::server::{ServeOptions, Server, State, Stats};
-use m_root_user::{control, frame, lab};
+use m_root_user::daemon::Daemon;
+use m_root_user::server::{ServeOptions, Server, Stats};
+use m_root_user::{config, control, frame, lab};
 use zonegen::{compile, name, print, rr, wire, LoadOptions, ServerConfig, Zone};
 
 #[derive(Parser)]
@@ -34,6 +34,17 @@ enum Cmd {
         control: PathBuf,
         #[arg(long)]
         json: bool,
+    },
+    /// Reload the zone of a running daemon (validate, verify ZONEMD, compile, swap), as SIGHUP does.
+    Reload {
+        /// Another zone file to load (default: the one running).
+        #[arg(long)]
+        zone: Option<PathBuf>,
+        /// Load even if the serial is not newer.
+        #[arg(long)]
+        force: bool,
+        #[arg(long, default_value = control::DEFAULT_SOCKET)]
+        control: PathBuf,
     },
     /// Remove an XDP program left on an interface (e.g. by a killed process using netlink attach).
     Detach {
@@ -58,19 +69,22 @@ enum Cmd {
 
 #[derive(Args)]
 struct RunArgs {
+    /// TOML config file; flags given here override its values.
+    #[arg(long)]
+    config: Option<PathBuf>,
     /// Zone file (RFC 1035 master format).
     #[arg(long)]
-    zone: PathBuf,
+    zone: Option<PathBuf>,
     /// Interface(s) to attach the XDP program to.
     #[arg(long = "iface")]
     ifaces: Vec<String>,
     /// Service address(es): queries to these are answered; everything else passes.
-    #[arg(long = "addr", required = true)]
+    #[arg(long = "addr")]
     addrs: Vec<IpAddr>,
-    #[arg(long, value_enum, default_value = "native")]
-    xdp_mode: Mode,
-    #[arg(long, default_value_t = 53)]
-    port: u16,
+    #[arg(long, value_enum)]
+    xdp_mode: Option<Mode>,
+    #[arg(long)]
+    port: Option<u16>,
     /// UDP worker threads per address (default: one per CPU).
     #[arg(long)]
     workers: Option<usize>,
@@ -83,10 +97,16 @@ struct RunArgs {
     /// Do not answer CHAOS queries at all.
     #[arg(long)]
     no_chaos: bool,
-    #[arg(long, default_value = control::DEFAULT_SOCKET)]
-    control: PathBuf,
+    #[arg(long)]
+    control: Option<PathBuf>,
+    /// error, warn, info, debug, trace.
+    #[arg(long)]
+    log_level: Option<String>,
     #[arg(long)]
     no_zonemd: bool,
+    /// Reload when the zone file changes.
+    #[arg(long)]
+    watch: bool,
 }
 
 #[derive(Args)]
@@ -127,7 +147,12 @@ struct LabQueryArgs {
 }
 
 fn main() -> std::process::ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).format_target(false).init();
+    // Everything passes the logger's own filter; the level is set by log::set_max_level (RUST_LOG, or the
+    // config's log_level once it is read).
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("trace")).format_target(false).init();
+    if std::env::var_os("RUST_LOG").is_none() {
+        log::set_max_level(log::LevelFilter::Info);
+    }
     match run(Cli::parse()) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
@@ -141,6 +166,7 @@ fn run(cli: Cli) -> Result<()> {
     match cli.cmd {
         Cmd::Run(a) => serve(a),
         Cmd::Stats { iface, control: path, json } => stats(iface.as_deref(), &path, json),
+        Cmd::Reload { zone, force, control: path } => reload(zone, force, &path),
         Cmd::Detach { iface } => detach(&iface),
         Cmd::Verify => {
             let dp = Dataplane::load()?;
@@ -160,29 +186,50 @@ fn run(cli: Cli) -> Result<()> {
 }
 
 fn serve(a: RunArgs) -> Result<()> {
-    let started = Instant::now();
-    if a.xdp_mode != Mode::Off && a.ifaces.is_empty() {
-        bail!("--iface is required unless --xdp-mode off");
-    }
-    let zone = Zone::load(&a.zone, &LoadOptions { no_zonemd: a.no_zonemd }).map_err(|e| anyhow!("zone refused: {e}"))?;
+    let file = match &a.config {
+        Some(p) => config::read_file(p)?,
+        None => config::File::default(),
+    };
+    let zone_arg = a.zone.as_ref().map(|z| std::fs::canonicalize(z).unwrap_or_else(|_| z.clone()));
+    let flags = config::Flags {
+        zone: zone_arg,
+        interfaces: a.ifaces,
+        addresses: a.addrs,
+        xdp_mode: a.xdp_mode,
+        port: a.port,
+        workers: a.workers,
+        identity: a.identity,
+        version: a.version_string,
+        no_chaos: a.no_chaos,
+        control: a.control,
+        log_level: a.log_level,
+        no_zonemd: a.no_zonemd,
+        watch: a.watch,
+    };
+    let s = config::merge(file, flags)?;
+    log::set_max_level(s.log_level.parse().unwrap_or(log::LevelFilter::Info));
+
+    let t = Instant::now();
+    let zone = Zone::load(&s.zone, &LoadOptions { no_zonemd: !s.zonemd }).map_err(|e| anyhow!("zone refused: {e}"))?;
+    let load_ms = t.elapsed().as_secs_f64() * 1e3;
     for w in &zone.warnings {
         log::warn!("zone: {w}");
     }
-    log::info!("zone {} serial {}: {} TLDs, ZONEMD {}", a.zone.display(), zone.serial, zone.tlds.len(), zone.zonemd);
-    let cfg = ServerConfig { chaos: !a.no_chaos, identity: a.identity.clone(), version: a.version_string.clone(), nsid: a.identity.is_some() };
+    log::info!("zone {} serial {}: {} TLDs, ZONEMD {}, loaded in {load_ms:.0} ms", s.zone.display(), zone.serial, zone.tlds.len(), zone.zonemd);
+    let cfg = ServerConfig { chaos: s.chaos, identity: s.identity.clone(), version: s.version.clone(), nsid: s.nsid };
 
     let mut planes = Vec::new();
-    if a.xdp_mode != Mode::Off {
+    if s.xdp_mode != Mode::Off {
         let table = compile(&zone);
-        for iface in &a.ifaces {
+        for iface in &s.interfaces {
             let mut dp = Dataplane::load()?;
-            dp.set_service_addrs(&a.addrs)?;
+            dp.set_service_addrs(&s.addresses)?;
             let generation = dp.install(&table)?;
-            dp.attach(iface, a.xdp_mode)?;
+            dp.attach(iface, s.xdp_mode)?;
             dp.pin_counters(iface)?;
             log::info!(
                 "XDP attached to {iface} ({:?} mode, driver {}), table generation {generation}: {} answers, verifier {} insns",
-                a.xdp_mode,
+                s.xdp_mode,
                 dataplane::driver_name(iface).unwrap_or_default(),
                 table.answer_count(),
                 dp.verified_insns.unwrap_or(0)
@@ -191,24 +238,55 @@ fn serve(a: RunArgs) -> Result<()> {
         }
     }
 
-    let state = Arc::new(ArcSwap::from_pointee(State { zone, cfg }));
     let stats = Arc::new(Stats::default());
-    let workers = a.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
-    let opts = ServeOptions { addrs: a.addrs.clone(), port: a.port, workers, tcp_max_connections: 512, tcp_max_per_source: 32, tcp_idle: Duration::from_secs(10) };
-    let server = Server::start(state.clone(), stats.clone(), &opts)?;
-    let ctl = control::Control::start(&a.control, state, stats, started)?;
-    log::info!("serving on {:?} port {} ({} UDP workers per address), control socket {}", a.addrs, a.port, workers, a.control.display());
+    let daemon = Arc::new(Daemon::new(zone, &s.zone, load_ms, cfg, s.zonemd, planes, stats.clone()));
+    let opts = ServeOptions {
+        addrs: s.addresses.clone(),
+        port: s.port,
+        workers: s.workers,
+        tcp_max_connections: s.tcp_max_connections,
+        tcp_max_per_source: s.tcp_max_per_source,
+        tcp_idle: s.tcp_idle,
+    };
+    let server = Server::start(daemon.state.clone(), stats, &opts)?;
+    let ctl = control::Control::start(&s.control, daemon.clone())?;
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watcher = s.watch.then(|| daemon.watch(stop.clone()));
+    log::info!("serving on {:?} port {} ({} UDP workers per address), control socket {}", s.addresses, s.port, s.workers, s.control.display());
 
-    // Wait for SIGTERM / SIGINT; then stop serving and detach (dropping the links detaches).
-    let mut signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT])?;
-    if let Some(sig) = signals.forever().next() {
+    // SIGHUP reloads; SIGTERM / SIGINT stop serving and detach (dropping the links detaches).
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP])?;
+    for sig in signals.forever() {
+        if sig == SIGHUP {
+            log::info!("SIGHUP: reloading");
+            daemon.reload(None, false);
+            continue;
+        }
         log::info!("signal {sig}: shutting down");
+        break;
+    }
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    if let Some(w) = watcher {
+        let _ = w.join();
     }
     server.stop();
     drop(ctl);
-    drop(planes);
+    daemon.planes.lock().unwrap_or_else(|p| p.into_inner()).clear();
     log::info!("stopped; XDP detached");
     Ok(())
+}
+
+fn reload(zone: Option<PathBuf>, force: bool, path: &PathBuf) -> Result<()> {
+    let zone = zone.map(|z| std::fs::canonicalize(&z).unwrap_or(z));
+    let req = serde_json::json!({ "cmd": "reload", "zone": zone.map(|z| z.display().to_string()), "force": force });
+    let r = control::request(path, &req.to_string(), Duration::from_secs(60))?;
+    if r["ok"].as_bool() == Some(true) {
+        println!("reloaded {}: serial {} -> {} in {:.0} ms", r["zone"].as_str().unwrap_or("?"), r["old_serial"], r["new_serial"], r["millis"].as_f64().unwrap_or(0.0));
+        Ok(())
+    } else {
+        bail!("reload refused ({} ms), serial {} still serving: {}", r["millis"].as_f64().unwrap_or(0.0).round(), r["old_serial"], r["error"].as_str().unwrap_or("unknown error"))
+    }
 }
 
 fn stats(iface: Option<&str>, path: &PathBuf, json: bool) -> Result<()> {
@@ -228,14 +306,30 @@ fn stats(iface: Option<&str>, path: &PathBuf, json: bool) -> Result<()> {
         println!("{}", serde_json::Value::Object(o));
         return Ok(());
     }
+    match &user {
+        Some(u) => {
+            println!("zone.serial                      {}", u["zone.serial"]);
+            println!("zone.file                        {}", u["zone.file"].as_str().unwrap_or("?"));
+            println!("zone.load-ms                     {:.0}", u["zone.load_ms"].as_f64().unwrap_or(0.0));
+            println!("uptime-s                         {}", u["uptime_s"]);
+        }
+        None => println!("userspace: no answer on {} (daemon stopped or not running)", path.display()),
+    }
     if let Some(x) = &xdp {
         for (c, v) in x {
             println!("{:<32} {v}", c.name());
         }
     }
-    match user {
-        Some(u) => println!("userspace: {u}"),
-        None => println!("userspace: no answer on {} (daemon stopped or not running)", path.display()),
+    if let Some(u) = &user {
+        let srv = &u["server"];
+        for k in ["udp_queries", "udp_responses", "tcp_queries", "tcp_responses", "tcp_connections", "tcp_refused", "truncated", "dropped"] {
+            println!("{:<32} {}", format!("server.{}", k.replace('_', "-")), srv[k]);
+        }
+        for (group, key) in [("rcode", "rcodes"), ("kind", "kinds"), ("qtype", "qtypes")] {
+            for pair in srv[key].as_array().into_iter().flatten() {
+                println!("{:<32} {}", format!("server.{group}.{}", pair[0].as_str().unwrap_or("?")), pair[1]);
+            }
+        }
     }
     Ok(())
 }

@@ -22,7 +22,6 @@ pub struct State {
 }
 
 /// Userspace counters (names follow Knot's and NSD's where they exist).
-#[derive(Default)]
 pub struct Stats {
     pub udp_queries: AtomicU64,
     pub udp_responses: AtomicU64,
@@ -39,6 +38,42 @@ pub struct Stats {
     pub kind_authoritative: AtomicU64,
     pub kind_chaos: AtomicU64,
     pub kind_error: AtomicU64,
+    /// Queries by qtype (below 256; the rest in `qtype_other`).
+    pub qtype: [AtomicU64; 256],
+    pub qtype_other: AtomicU64,
+}
+
+impl Default for Stats {
+    fn default() -> Self {
+        Stats {
+            udp_queries: AtomicU64::new(0),
+            udp_responses: AtomicU64::new(0),
+            tcp_queries: AtomicU64::new(0),
+            tcp_responses: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
+            truncated: AtomicU64::new(0),
+            tcp_connections: AtomicU64::new(0),
+            tcp_refused: AtomicU64::new(0),
+            rcode: std::array::from_fn(|_| AtomicU64::new(0)),
+            kind_referral: AtomicU64::new(0),
+            kind_nxdomain: AtomicU64::new(0),
+            kind_nodata: AtomicU64::new(0),
+            kind_authoritative: AtomicU64::new(0),
+            kind_chaos: AtomicU64::new(0),
+            kind_error: AtomicU64::new(0),
+            qtype: std::array::from_fn(|_| AtomicU64::new(0)),
+            qtype_other: AtomicU64::new(0),
+        }
+    }
+}
+
+/// The qtype of a message's first question, if it has one.
+fn question_type(msg: &[u8]) -> Option<u16> {
+    if msg.len() < 12 || msg[4..6] == [0, 0] {
+        return None;
+    }
+    let l = zonegen::name::wire_len(msg, 12)?;
+    Some(u16::from_be_bytes([*msg.get(12 + l)?, *msg.get(13 + l)?]))
 }
 
 #[derive(Serialize)]
@@ -53,6 +88,7 @@ pub struct StatsSnapshot {
     pub tcp_refused: u64,
     pub rcodes: Vec<(String, u64)>,
     pub kinds: Vec<(String, u64)>,
+    pub qtypes: Vec<(String, u64)>,
 }
 
 impl Stats {
@@ -85,10 +121,27 @@ impl Stats {
                 ("chaos".into(), l(&self.kind_chaos)),
                 ("error".into(), l(&self.kind_error)),
             ],
+            qtypes: self
+                .qtype
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| l(c) > 0)
+                .map(|(t, c)| (zonegen::rr::type_name(t as u16), l(c)))
+                .chain((l(&self.qtype_other) > 0).then(|| ("other".to_string(), l(&self.qtype_other))))
+                .collect(),
         }
     }
 
     fn record(&self, resp: &[u8], kind: Kind) {
+        match question_type(resp) {
+            Some(t) if (t as usize) < self.qtype.len() => {
+                self.qtype[t as usize].fetch_add(1, Ordering::Relaxed);
+            }
+            Some(_) => {
+                self.qtype_other.fetch_add(1, Ordering::Relaxed);
+            }
+            None => {}
+        }
         let rcode = (resp.get(3).copied().unwrap_or(0) & 0x0f) as usize;
         // Extended rcode (BADVERS) lives in OPT; the header part is enough to tell it from NOERROR here.
         if let Some(c) = self.rcode.get(rcode) {

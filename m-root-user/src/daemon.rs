@@ -1,0 +1,152 @@
+//! The running service: zone state, XDP dataplanes, counters, and reload.
+//!
+//! Reload reads, validates, verifies and compiles the new zone while the old one keeps serving; then it
+//! writes the new table into each program's idle generation, flips the programs to it, and swaps the
+//! userspace zone, back to back. Every answer comes from one zone, old or new, never from a mix.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Instant, SystemTime};
+
+use arc_swap::ArcSwap;
+use serde::Serialize;
+use zonegen::{compile, LoadOptions, ServerConfig, Zone};
+
+use crate::dataplane::Dataplane;
+use crate::server::{State, Stats};
+
+/// What a reload did, or why it did not.
+#[derive(Clone, Debug, Serialize)]
+pub struct ReloadReport {
+    pub ok: bool,
+    pub old_serial: u32,
+    pub new_serial: Option<u32>,
+    pub zone: String,
+    pub millis: f64,
+    pub error: Option<String>,
+}
+
+pub struct Daemon {
+    pub state: Arc<ArcSwap<State>>,
+    pub stats: Arc<Stats>,
+    pub planes: Mutex<Vec<Dataplane>>,
+    pub started: Instant,
+    cfg: ServerConfig,
+    zonemd: bool,
+    /// Zone path, when it was loaded, and how long loading took (ms).
+    current: Mutex<(PathBuf, SystemTime, f64)>,
+    /// Serialises reloads (control socket, SIGHUP, file watch).
+    reload_lock: Mutex<()>,
+}
+
+/// RFC 1982 serial arithmetic: is `new` after `old`?
+pub fn serial_newer(new: u32, old: u32) -> bool {
+    new != old && new.wrapping_sub(old) < 0x8000_0000
+}
+
+impl Daemon {
+    pub fn new(zone: Zone, path: &Path, load_ms: f64, cfg: ServerConfig, zonemd: bool, planes: Vec<Dataplane>, stats: Arc<Stats>) -> Daemon {
+        Daemon {
+            state: Arc::new(ArcSwap::from_pointee(State { zone, cfg: cfg.clone() })),
+            stats,
+            planes: Mutex::new(planes),
+            started: Instant::now(),
+            cfg,
+            zonemd,
+            current: Mutex::new((path.to_path_buf(), SystemTime::now(), load_ms)),
+            reload_lock: Mutex::new(()),
+        }
+    }
+
+    pub fn zone_path(&self) -> PathBuf {
+        self.current.lock().unwrap_or_else(|p| p.into_inner()).0.clone()
+    }
+
+    /// (path, loaded at, load time in ms)
+    pub fn loaded(&self) -> (PathBuf, SystemTime, f64) {
+        self.current.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Reload from `path` (the current zone file when None). Refuses, keeping the old zone serving, on any
+    /// error and on a serial that is not newer (RFC 1982) unless `force`.
+    pub fn reload(&self, path: Option<&Path>, force: bool) -> ReloadReport {
+        let _one_at_a_time = self.reload_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let t = Instant::now();
+        let path = path.map(Path::to_path_buf).unwrap_or_else(|| self.zone_path());
+        let old_serial = self.state.load().zone.serial;
+        let mut report = ReloadReport { ok: false, old_serial, new_serial: None, zone: path.display().to_string(), millis: 0.0, error: None };
+        let result = (|| -> Result<u32, String> {
+            let zone = Zone::load(&path, &LoadOptions { no_zonemd: !self.zonemd }).map_err(|e| e.to_string())?;
+            let serial = zone.serial;
+            if !force && !serial_newer(serial, old_serial) {
+                return Err(format!("serial {serial} is not newer than the running {old_serial} (RFC 1982); --force to load it anyway"));
+            }
+            let load_ms = t.elapsed().as_secs_f64() * 1e3;
+            let mut planes = self.planes.lock().unwrap_or_else(|p| p.into_inner());
+            let mut prepared = Vec::new();
+            if !planes.is_empty() {
+                let table = compile(&zone);
+                for dp in planes.iter_mut() {
+                    prepared.push(dp.prepare(&table).map_err(|e| format!("writing the XDP table: {e:#}"))?);
+                }
+            }
+            // The switch: XDP passes everything up, userspace swaps, XDP answers from the new table. A
+            // client never sees the new zone and then the old one.
+            for dp in planes.iter_mut() {
+                dp.pause().map_err(|e| format!("pausing XDP: {e:#}"))?;
+            }
+            self.state.store(Arc::new(State { zone, cfg: self.cfg.clone() }));
+            for (dp, (generation, seed)) in planes.iter_mut().zip(prepared) {
+                dp.activate(generation, serial, seed).map_err(|e| format!("activating the XDP table: {e:#}"))?;
+            }
+            *self.current.lock().unwrap_or_else(|p| p.into_inner()) = (path.clone(), SystemTime::now(), load_ms);
+            Ok(serial)
+        })();
+        report.millis = t.elapsed().as_secs_f64() * 1e3;
+        match result {
+            Ok(serial) => {
+                report.ok = true;
+                report.new_serial = Some(serial);
+                log::info!("reload: {} serial {old_serial} -> {serial} in {:.0} ms", path.display(), report.millis);
+            }
+            Err(e) => {
+                log::warn!("reload refused, serial {old_serial} still serving: {e}");
+                report.error = Some(e);
+            }
+        }
+        report
+    }
+
+    /// Reload whenever the zone file's modification time changes (checked every second).
+    pub fn watch(self: &Arc<Self>, stop: Arc<std::sync::atomic::AtomicBool>) -> std::thread::JoinHandle<()> {
+        let d = self.clone();
+        std::thread::spawn(move || {
+            let mtime = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+            let mut last = mtime(&d.zone_path());
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                std::thread::sleep(std::time::Duration::from_secs(1));
+                let now = mtime(&d.zone_path());
+                if now.is_some() && now != last {
+                    last = now;
+                    log::info!("zone file changed: reloading");
+                    d.reload(None, false);
+                }
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::serial_newer;
+
+    #[test]
+    fn rfc1982() {
+        assert!(serial_newer(2, 1));
+        assert!(!serial_newer(1, 1));
+        assert!(!serial_newer(1, 2));
+        assert!(serial_newer(0, u32::MAX));
+        assert!(serial_newer(0x7fff_ffff, 0));
+        assert!(!serial_newer(0x8000_0000, 0), "exactly half way is undefined: refuse");
+    }
+}
