@@ -50,7 +50,8 @@ up() {
     # in the root mount namespace, where every `ip netns exec` sees it and it outlives each command.
     mkdir -p "$PIN_FS"
     mountpoint -q "$PIN_FS" || mount -t bpf bpf "$PIN_FS"
-    if ! ip -n "$CLI_NS" link show "$CLI_IF" | grep -q 'prog/xdp'; then
+    # PASS=0 leaves the client end free for a generator that brings its own XDP program (kxdpgun).
+    if [ "${PASS:-1}" != 0 ] && ! ip -n "$CLI_NS" link show "$CLI_IF" | grep -q 'prog/xdp'; then
         ip netns exec "$CLI_NS" "$BIN" lab-pass --iface "$CLI_IF" --pin "$PASS_PIN_NAME"
     fi
     echo "lab $LAB up: $SRV_NS/$SRV_IF ($SRV_V4, $SRV_V6, $SRV_MAC) <-> $CLI_NS/$CLI_IF ($CLI_V4, $CLI_V6, $CLI_MAC)"

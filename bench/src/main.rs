@@ -4,6 +4,8 @@
 //! would run again on its own rewritten output). The kernel's per-run time includes the same fixed test
 //! harness overhead for both programs, so the ratio understates the program's own cost difference.
 
+mod load;
+
 use std::time::Instant;
 
 use anyhow::{anyhow, Context, Result};
@@ -24,6 +26,17 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
+    /// Servers side by side under kxdpgun in a lab: m-root-xdp with and without XDP, knotd XDP and UDP, NSD.
+    Load {
+        #[arg(long, default_value = "zones/root.zone.2026073102")]
+        zone: std::path::PathBuf,
+        /// One mix, two rates, 2 s steps (under 2 minutes).
+        #[arg(long)]
+        quick: bool,
+        /// Where load.json and load.svg go.
+        #[arg(long, default_value = "bench/results")]
+        out: std::path::PathBuf,
+    },
     /// Time to read, validate, verify (ZONEMD) and compile a zone: the work of a start or a reload.
     ZoneLoad {
         #[arg(long, default_value = "zones/root.zone.2026073102")]
@@ -72,6 +85,7 @@ fn measure(prog: &Xdp, input: &[u8], runs: u32) -> Result<(f64, u32)> {
 fn main() -> Result<()> {
     match Cli::parse().cmd {
         Cmd::ZoneLoad { zone, runs } => zone_load(&zone, runs),
+        Cmd::Load { zone, quick, out } => load::run(&load::Options { zone, quick, out }),
         Cmd::XdpCost { zone, runs, json } => xdp_cost(&zone, runs, json),
     }
 }

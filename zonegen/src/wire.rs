@@ -196,8 +196,9 @@ fn skip_name(msg: &[u8], off: usize) -> Option<usize> {
 /// A response being written, with its compression dictionary and the positions of the pointers written.
 pub struct Writer {
     pub buf: Vec<u8>,
-    /// Lowercased suffix -> offset of its first occurrence.
-    dict: Vec<(Vec<u8>, u16)>,
+    /// Compression targets: (start, end) of a lowercased suffix in `arena`, and its offset in `buf`.
+    dict: Vec<(u32, u32, u16)>,
+    arena: Vec<u8>,
     /// Offsets of every compression pointer written.
     pub ptrs: Vec<usize>,
 }
@@ -206,7 +207,7 @@ impl Writer {
     /// Start a response: header (counts zero) and the question echoed. The question's suffix of
     /// `anchor_labels` labels (and its own suffixes) may be pointed at; nothing deeper.
     pub fn new(id: u16, flags: u16, question: Option<&[u8]>, anchor_labels: usize) -> Writer {
-        let mut w = Writer { buf: Vec::with_capacity(1232), dict: Vec::new(), ptrs: Vec::new() };
+        let mut w = Writer { buf: Vec::with_capacity(1232), dict: Vec::with_capacity(64), arena: Vec::with_capacity(1024), ptrs: Vec::new() };
         w.buf.extend_from_slice(&id.to_be_bytes());
         w.buf.extend_from_slice(&flags.to_be_bytes());
         w.buf.extend_from_slice(&[0, question.is_some() as u8, 0, 0, 0, 0, 0, 0]);
@@ -219,7 +220,7 @@ impl Writer {
                     let offs = name::suffix_offsets(qname);
                     for (i, &o) in offs.iter().enumerate() {
                         if total - i <= anchor_labels {
-                            w.dict.push((name::lower(&qname[o..]), (12 + o) as u16));
+                            w.add_target(&qname[o..], (12 + o) as u16);
                         }
                     }
                 }
@@ -237,29 +238,52 @@ impl Writer {
         self.buf[2..4].copy_from_slice(&flags.to_be_bytes());
     }
 
+    fn add_target(&mut self, suffix: &[u8], at: u16) {
+        let start = self.arena.len() as u32;
+        self.arena.extend(suffix.iter().map(u8::to_ascii_lowercase));
+        self.dict.push((start, self.arena.len() as u32, at));
+    }
+
+    fn find_target(&self, suffix: &[u8]) -> Option<u16> {
+        self.dict.iter().find(|(a, b, _)| self.arena[*a as usize..*b as usize].eq_ignore_ascii_case(suffix)).map(|t| t.2)
+    }
+
     /// Write a name, compressing against earlier names when `compress`.
     pub fn name(&mut self, n: &[u8], compress: bool) {
-        let offs = name::suffix_offsets(n);
-        let lowered = name::lower(n);
+        // Label offsets on the stack: a name has at most 127 labels.
+        let mut offs = [0u8; 128];
+        let mut count = 0usize;
+        let mut pos = 0usize;
+        while let Some(&len) = n.get(pos) {
+            if len == 0 || count == offs.len() {
+                break;
+            }
+            offs[count] = pos as u8;
+            count += 1;
+            pos += 1 + len as usize;
+        }
+        let offs = &offs[..count];
         let mut hit = None;
         if compress {
             for (i, &o) in offs.iter().enumerate() {
-                if let Some((_, at)) = self.dict.iter().find(|(s, _)| s.as_slice() == &lowered[o..]) {
-                    hit = Some((i, *at));
+                if let Some(at) = self.find_target(&n[o as usize..]) {
+                    hit = Some((i, at));
                     break;
                 }
             }
         }
         let literal_labels = hit.map_or(offs.len(), |(i, _)| i);
         let start = self.buf.len();
-        for &o in offs.iter().take(literal_labels) {
-            let pos = start + o;
-            // Only names written in compressible places become targets, and only below the pointer limit.
-            if compress && pos < 0x3fff {
-                self.dict.push((lowered[o..].to_vec(), pos as u16));
+        if compress {
+            for &o in offs.iter().take(literal_labels) {
+                let p = start + o as usize;
+                // Only names written in compressible places become targets, and only below the pointer limit.
+                if p < 0x3fff {
+                    self.add_target(&n[o as usize..], p as u16);
+                }
             }
         }
-        let literal_end = offs.get(literal_labels).copied().unwrap_or(n.len() - 1);
+        let literal_end = offs.get(literal_labels).map(|&o| o as usize).unwrap_or(n.len() - 1);
         self.buf.extend_from_slice(&n[..literal_end]);
         match hit {
             Some((_, at)) => {
