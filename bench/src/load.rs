@@ -123,7 +123,23 @@ impl Drop for Running {
     }
 }
 
+/// Remove XDP programs left on the lab's ends (knotd and kxdpgun leave netlink-attached ones behind).
+fn clear_server_xdp() {
+    for (ns, dev) in [(format!("{LAB}-srv"), format!("{LAB}-s")), (format!("{LAB}-cli"), format!("{LAB}-c"))] {
+        for mode in ["xdp", "xdpgeneric"] {
+            let _ = Command::new("ip").args(["-n", &ns, "link", "set", "dev", &dev, mode, "off"]).status();
+        }
+    }
+}
+
+fn clear_client_xdp() {
+    for mode in ["xdp", "xdpgeneric"] {
+        let _ = Command::new("ip").args(["-n", &format!("{LAB}-cli"), "link", "set", "dev", &format!("{LAB}-c"), mode, "off"]).status();
+    }
+}
+
 fn start(server: Server, zone: &Path, dir: &Path) -> Result<Running> {
+    clear_server_xdp();
     let srv_ns = format!("{LAB}-srv");
     let srv_if = format!("{LAB}-s");
     let log = std::fs::File::create(dir.join(format!("{server:?}.log")))?;
@@ -285,6 +301,7 @@ pub fn run(o: &Options) -> Result<()> {
     lab("down").ok();
     lab("up")?;
     let mut rows = Vec::new();
+    let mut live: Option<serde_json::Value> = None;
     let mut done = 0;
     let result = (|| -> Result<()> {
         for server in Server::ALL {
@@ -310,13 +327,44 @@ pub fn run(o: &Options) -> Result<()> {
             }
             drop(running);
         }
+        // Live frames: the XDP path itself, against a bare reflector, same generator, same queries.
+        let mut mix = Generator::new(&zone, 7);
+        let queries: Vec<Vec<u8>> = std::iter::from_fn(|| Some(mix.next()))
+            .filter(|q| q.carrier == Carrier::UdpV4 && m_root_user::dataplane::xdp_covers(&zone, &q.msg))
+            .take(512)
+            .map(|q| q.msg)
+            .collect();
+        let srv_mac = m_root_user::frame::parse_mac(SRV_MAC)?;
+        let (srv_ns, cli_ns, srv_if, cli_if) = (format!("{LAB}-srv"), format!("{LAB}-cli"), format!("{LAB}-s"), format!("{LAB}-c"));
+        let live_secs = secs as f64;
+        eprintln!("live frames: reflector | {:.0} s elapsed", started.elapsed().as_secs_f64());
+        clear_server_xdp();
+        let refl = {
+            let _r = crate::live::attach_reflector(&srv_ns, &srv_if)?;
+            crate::live::generate(&cli_ns, &cli_if, srv_mac, CLI4, SRV4, &queries, live_secs)?
+        };
+        eprintln!("live frames: m-root-xdp (XDP) | {:.0} s elapsed", started.elapsed().as_secs_f64());
+        let xdp = {
+            let _running = start(Server::MrootXdp, &zone_path, &dir)?;
+            clear_client_xdp();
+            let a0 = xdp_answered(&srv_if).unwrap_or(0.0);
+            let r = crate::live::generate(&cli_ns, &cli_if, srv_mac, CLI4, SRV4, &queries, live_secs)?;
+            let a1 = xdp_answered(&srv_if).unwrap_or(0.0);
+            (r, (a1 - a0) / live_secs)
+        };
+        live = Some(json!({
+            "queries": queries.len(), "seconds": live_secs,
+            "reflector": {"sent_per_s": refl.sent_per_s, "replies_per_s": refl.replies_per_s},
+            "m_root_xdp": {"sent_per_s": xdp.0.sent_per_s, "replies_per_s": xdp.0.replies_per_s, "xdp_answers_per_s": xdp.1},
+            "ratio_to_reflector": xdp.0.replies_per_s / refl.replies_per_s.max(1.0),
+        }));
         Ok(())
     })();
     lab("down").ok();
     result?;
     let report = json!({
         "machine": format!("{} CPUs, kernel {}", std::thread::available_parallelism().map_or(0, |n| n.get()), std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim()),
-        "zone": zone_path.display().to_string(), "seconds_per_step": secs, "generator": "kxdpgun (knot-dnsutils), veth lab", "rows": rows,
+        "zone": zone_path.display().to_string(), "seconds_per_step": secs, "generator": "kxdpgun (knot-dnsutils), veth lab", "rows": rows, "live_frames": live,
     });
     std::fs::create_dir_all(&o.out)?;
     std::fs::write(o.out.join("load.json"), serde_json::to_string_pretty(&report)?)?;
@@ -333,6 +381,13 @@ pub fn run(o: &Options) -> Result<()> {
             r["server_cpu_s_per_s"].as_f64().unwrap_or(0.0),
             r["softirq_cpu_s_per_s"].as_f64().unwrap_or(0.0),
             r["fast_path_share"].as_f64().map(|x| format!("{:.0}%", 100.0 * x)).unwrap_or_else(|| "-".into())
+        );
+    }
+    if let Some(l) = &live {
+        println!(
+            "live frames ({} covered mix queries, {} s): reflector {:.0} replies/s, m-root-xdp XDP {:.0} replies/s ({:.0} XDP answers/s) = {:.0} % of the reflector",
+            l["queries"], l["seconds"], l["reflector"]["replies_per_s"].as_f64().unwrap_or(0.0), l["m_root_xdp"]["replies_per_s"].as_f64().unwrap_or(0.0),
+            l["m_root_xdp"]["xdp_answers_per_s"].as_f64().unwrap_or(0.0), 100.0 * l["ratio_to_reflector"].as_f64().unwrap_or(0.0)
         );
     }
     println!("wrote {} and {} ({:.0} s)", o.out.join("load.json").display(), o.out.join("load.svg").display(), started.elapsed().as_secs_f64());

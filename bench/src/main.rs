@@ -4,6 +4,7 @@
 //! would run again on its own rewritten output). The kernel's per-run time includes the same fixed test
 //! harness overhead for both programs, so the ratio understates the program's own cost difference.
 
+mod live;
 mod load;
 
 use std::time::Instant;

@@ -427,6 +427,18 @@ impl Counter {
     }
 }
 
+/// Largest frame the lab generator sends.
+pub const LAB_TEMPLATE_MAX: usize = 512;
+
+/// The lab generator's frame.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct LabTemplate {
+    pub len: u32,
+    pub reserved: u32,
+    pub data: [u8; LAB_TEMPLATE_MAX],
+}
+
 #[cfg(feature = "user")]
 mod pod {
     use super::*;
@@ -437,4 +449,5 @@ mod pod {
     unsafe impl aya::Pod for AddrKey {}
     unsafe impl aya::Pod for PerCpu {}
     unsafe impl aya::Pod for ServiceAddrs {}
+    unsafe impl aya::Pod for LabTemplate {}
 }

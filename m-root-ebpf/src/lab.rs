@@ -4,7 +4,62 @@
 #![cfg_attr(target_arch = "bpf", no_std)]
 #![cfg_attr(target_arch = "bpf", no_main)]
 
-use aya_ebpf::{bindings::xdp_action, macros::xdp, programs::XdpContext};
+use aya_ebpf::{
+    bindings::xdp_action,
+    helpers::generated::{bpf_xdp_adjust_tail, bpf_xdp_store_bytes},
+    macros::{map, xdp},
+    maps::{Array, PerCpuArray},
+    programs::XdpContext,
+};
+use m_root_common::{LabTemplate, LAB_TEMPLATE_MAX};
+
+/// The frame `lab_gen` sends.
+#[map]
+static LAB_TEMPLATE: Array<LabTemplate> = Array::with_max_entries(1, 0);
+/// UDP frames `lab_count` saw.
+#[map]
+static LAB_COUNT: PerCpuArray<u64> = PerCpuArray::with_max_entries(1, 0);
+
+/// The live-frames generator: write the template into the frame (live-frames pages come back holding
+/// whatever the peer made of them), then send it.
+#[xdp]
+pub fn lab_gen(ctx: XdpContext) -> u32 {
+    let Some(t) = LAB_TEMPLATE.get(0) else { return xdp_action::XDP_ABORTED };
+    let len = t.len as usize;
+    if len == 0 || len > LAB_TEMPLATE_MAX {
+        return xdp_action::XDP_ABORTED;
+    }
+    let delta = len as i32 - (ctx.data_end() - ctx.data()) as i32;
+    if delta != 0 && unsafe { bpf_xdp_adjust_tail(ctx.ctx, delta) } != 0 {
+        return xdp_action::XDP_ABORTED;
+    }
+    if unsafe { bpf_xdp_store_bytes(ctx.ctx, 0, t.data.as_ptr() as *mut _, len as u32) } != 0 {
+        return xdp_action::XDP_ABORTED;
+    }
+    xdp_action::XDP_TX
+}
+
+/// Count the UDP frames arriving (the answers, on the client end), and drop them.
+#[xdp]
+pub fn lab_count(ctx: XdpContext) -> u32 {
+    let start = ctx.data();
+    if start + 24 > ctx.data_end() {
+        return xdp_action::XDP_PASS;
+    }
+    let b = unsafe { &*(start as *const [u8; 24]) };
+    let udp = match [b[12], b[13]] {
+        [0x08, 0x00] => b[23] == 17,
+        [0x86, 0xdd] => b[20] == 17,
+        _ => false,
+    };
+    if !udp {
+        return xdp_action::XDP_PASS;
+    }
+    if let Some(c) = LAB_COUNT.get_ptr_mut(0) {
+        unsafe { *c += 1 };
+    }
+    xdp_action::XDP_DROP
+}
 
 #[xdp]
 pub fn lab_tx(_ctx: XdpContext) -> u32 {

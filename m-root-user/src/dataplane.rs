@@ -313,3 +313,26 @@ fn raise_memlock() {
     // SAFETY: plain syscall with a valid struct.
     unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &r) };
 }
+
+/// Does the XDP program answer this DNS query itself (with the full table loaded)? Its rules, restated for
+/// tests and benchmarks: QUERY, class IN, no meta type, at most a bare EDNS(0) OPT, an apex qtype below
+/// APEX_QTYPES, and not a signed NXDOMAIN (the table does not hold those yet).
+pub fn xdp_covers(zone: &zonegen::Zone, msg: &[u8]) -> bool {
+    use zonegen::{name, rr, wire};
+    let Ok(q) = wire::parse_query(msg) else { return false };
+    if q.opcode() != 0 || q.qclass != rr::CLASS_IN || rr::is_meta(q.qtype) {
+        return false;
+    }
+    if let Some(e) = &q.edns {
+        if e.version != 0 || e.nsid || e.other_options > 0 {
+            return false;
+        }
+    }
+    if name::label_count(q.qname) == 0 {
+        return (q.qtype as u32) < APEX_QTYPES;
+    }
+    if zone.is_tld(&name::lower(name::suffix(q.qname, 1))) {
+        return true;
+    }
+    !q.dnssec_ok()
+}

@@ -12,7 +12,7 @@ use zonegen::answer::{self, Transport};
 use zonegen::diff::{compare, Difference};
 use zonegen::querymix::{Carrier, Class, Generator};
 use zonegen::print::decode;
-use zonegen::{name, rr, wire, LoadOptions, ServerConfig, Zone};
+use zonegen::{wire, LoadOptions, ServerConfig, Zone};
 
 const QUERIES: usize = 6000;
 /// Service addresses of m-root-xdp in the XDP differential (NSD keeps .1 and ::1).
@@ -139,24 +139,6 @@ fn answers_match_nsd_on_the_standard_query_mix() {
 }
 
 
-/// Does the XDP program answer this query itself? (Its rules, restated: QUERY, class IN, no meta type,
-/// at most a bare EDNS(0) OPT, and not a signed NXDOMAIN, which the table does not hold yet.)
-fn xdp_covers(zone: &Zone, msg: &[u8]) -> bool {
-    let Ok(q) = wire::parse_query(msg) else { return false };
-    if q.opcode() != 0 || q.qclass != rr::CLASS_IN || rr::is_meta(q.qtype) {
-        return false;
-    }
-    if let Some(e) = &q.edns {
-        if e.version != 0 || e.nsid || e.other_options > 0 {
-            return false;
-        }
-    }
-    if name::label_count(q.qname) == 0 || zone.is_tld(&name::lower(name::suffix(q.qname, 1))) {
-        return true;
-    }
-    !q.dnssec_ok()
-}
-
 /// The fast path against NSD: mix queries the XDP program covers, injected as a NIC delivers them with the
 /// daemon stopped, so XDP alone answers; NSD answers the same queries on its own address in the same lab.
 #[test]
@@ -175,7 +157,7 @@ fn xdp_answers_match_nsd_with_userspace_stopped() {
     assert_eq!(unsafe { libc::kill(pid, libc::SIGSTOP) }, 0);
 
     let mut mix = Generator::new(&zone, SEED + 1);
-    let queries: Vec<_> = (0..QUERIES).map(|_| mix.next()).filter(|q| q.carrier != Carrier::Tcp && xdp_covers(&zone, &q.msg)).collect();
+    let queries: Vec<_> = (0..QUERIES).map(|_| mix.next()).filter(|q| q.carrier != Carrier::Tcp && m_root_user::dataplane::xdp_covers(&zone, &q.msg)).collect();
     let cli = lab.cli_ns();
     let cli_if = lab.cli_if();
     let results: Vec<(Result<Vec<u8>, String>, Option<Vec<u8>>)> = in_netns(&cli, || {
