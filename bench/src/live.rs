@@ -13,7 +13,7 @@ use aya::programs::{TestRun, TestRunAttrs, TestRunOptions, Xdp, XdpMode};
 use aya::Ebpf;
 use m_root_common::{LabTemplate, LAB_TEMPLATE_MAX};
 use m_root_user::frame::{self, Spec};
-use m_root_user::lab::{iface_info, LAB_OBJECT};
+use m_root_user::lab::{iface_info, XdpMd, LAB_OBJECT};
 
 /// Frames per BPF_PROG_RUN call and batch size of the kernel's live-frames loop.
 const REPEAT: u32 = 65536;
@@ -48,16 +48,6 @@ pub fn attach_reflector(srv_ns: &str, srv_if: &str) -> Result<Reflector> {
         p.attach(srv_if, XdpMode::Driver).map_err(|e| anyhow!("attaching the reflector to {srv_if}: {e:?}"))?;
         Ok(Reflector { _ebpf: ebpf })
     })
-}
-
-#[repr(C)]
-struct XdpMd {
-    data: u32,
-    data_end: u32,
-    data_meta: u32,
-    ingress_ifindex: u32,
-    rx_queue_index: u32,
-    egress_ifindex: u32,
 }
 
 /// Result of one generator run.
@@ -105,9 +95,8 @@ pub fn generate(cli_ns: &str, cli_if: &str, srv_mac: [u8; 6], src: &str, dst: &s
                 let mut m: Array<&mut MapData, LabTemplate> = Array::try_from(ebpf.map_mut("LAB_TEMPLATE").ok_or_else(|| anyhow!("LAB_TEMPLATE missing"))?)?;
                 m.set(0, tmpl, 0)?;
             }
-            let md = XdpMd { data: 0, data_end: f.len() as u32, data_meta: 0, ingress_ifindex: ifindex, rx_queue_index: 0, egress_ifindex: 0 };
-            // SAFETY: XdpMd is repr(C) plain data.
-            let ctx = unsafe { std::slice::from_raw_parts(&md as *const XdpMd as *const u8, std::mem::size_of::<XdpMd>()) };
+            let md = XdpMd::for_frame(f.len(), ifindex);
+            let ctx = md.as_bytes();
             let generator: &Xdp = ebpf.program("lab_gen").ok_or_else(|| anyhow!("lab_gen missing"))?.try_into()?;
             generator.test_run(TestRunOptions { data_in: Some(f), ctx_in: Some(ctx), repeat: REPEAT, attrs: TestRunAttrs::new().xdp_live_frames(BATCH), ..Default::default() })
                 .context("BPF_PROG_RUN live frames")?;

@@ -124,7 +124,7 @@ impl Drop for Running {
 }
 
 /// Remove XDP programs left on the lab's ends (knotd and kxdpgun leave netlink-attached ones behind).
-fn clear_server_xdp() {
+fn clear_lab_xdp() {
     for (ns, dev) in [(format!("{LAB}-srv"), format!("{LAB}-s")), (format!("{LAB}-cli"), format!("{LAB}-c"))] {
         for mode in ["xdp", "xdpgeneric"] {
             let _ = Command::new("ip").args(["-n", &ns, "link", "set", "dev", &dev, mode, "off"]).status();
@@ -139,7 +139,7 @@ fn clear_client_xdp() {
 }
 
 fn start(server: Server, zone: &Path, dir: &Path) -> Result<Running> {
-    clear_server_xdp();
+    clear_lab_xdp();
     let srv_ns = format!("{LAB}-srv");
     let srv_if = format!("{LAB}-s");
     let log = std::fs::File::create(dir.join(format!("{server:?}.log")))?;
@@ -256,10 +256,21 @@ fn kxdpgun(file: &Path, qps: u64, secs: u32) -> Result<Gun> {
     let cli_ns = format!("{LAB}-cli");
     let cli_if = format!("{LAB}-c");
     let f = file.display().to_string();
-    let out = in_ns(&cli_ns, &["kxdpgun", "-t", &secs.to_string(), "-Q", &qps.to_string(), "-i", &f, "-I", &cli_if, "-l", CLI4, "-R", SRV_MAC, SRV4])
-        .output()
-        .context("running kxdpgun")?;
-    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let mut text = String::new();
+    // The previous run's XDP socket can still be going away: clear the client end and retry a few times.
+    for attempt in 0..5 {
+        clear_client_xdp();
+        if attempt > 0 {
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        let out = in_ns(&cli_ns, &["kxdpgun", "-t", &secs.to_string(), "-Q", &qps.to_string(), "-i", &f, "-I", &cli_if, "-l", CLI4, "-R", SRV_MAC, SRV4])
+            .output()
+            .context("running kxdpgun")?;
+        text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+        if !text.contains("busy") {
+            break;
+        }
+    }
     let mut g = Gun::default();
     for line in text.lines() {
         let nums: Vec<f64> = line.split(|c: char| !c.is_ascii_digit() && c != '.').filter_map(|t| t.parse().ok()).collect();
@@ -338,7 +349,7 @@ pub fn run(o: &Options) -> Result<()> {
         let (srv_ns, cli_ns, srv_if, cli_if) = (format!("{LAB}-srv"), format!("{LAB}-cli"), format!("{LAB}-s"), format!("{LAB}-c"));
         let live_secs = secs as f64;
         eprintln!("live frames: reflector | {:.0} s elapsed", started.elapsed().as_secs_f64());
-        clear_server_xdp();
+        clear_lab_xdp();
         let refl = {
             let _r = crate::live::attach_reflector(&srv_ns, &srv_if)?;
             crate::live::generate(&cli_ns, &cli_if, srv_mac, CLI4, SRV4, &queries, live_secs)?
@@ -361,6 +372,9 @@ pub fn run(o: &Options) -> Result<()> {
         Ok(())
     })();
     lab("down").ok();
+    if result.is_err() {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
     result?;
     let report = json!({
         "machine": format!("{} CPUs, kernel {}", std::thread::available_parallelism().map_or(0, |n| n.get()), std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim()),

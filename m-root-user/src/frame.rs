@@ -18,7 +18,8 @@ pub struct Spec {
     pub dport: u16,
 }
 
-/// RFC 1071 sum over bytes, folded.
+/// RFC 1071 sum over bytes, folded. Deliberately not m_root_common::csum: the table's precomputed sums come
+/// from that code, and the tests check them with this one.
 pub fn ones_sum(data: &[u8], mut sum: u32) -> u32 {
     let mut chunks = data.chunks_exact(2);
     for c in &mut chunks {

@@ -68,13 +68,24 @@ pub struct Injector {
 
 /// The kernel's `struct xdp_md` as BPF_PROG_RUN takes it in ctx_in.
 #[repr(C)]
-struct XdpMd {
-    data: u32,
-    data_end: u32,
-    data_meta: u32,
-    ingress_ifindex: u32,
-    rx_queue_index: u32,
-    egress_ifindex: u32,
+pub struct XdpMd {
+    pub data: u32,
+    pub data_end: u32,
+    pub data_meta: u32,
+    pub ingress_ifindex: u32,
+    pub rx_queue_index: u32,
+    pub egress_ifindex: u32,
+}
+
+impl XdpMd {
+    /// ctx_in for a frame of `len` octets arriving on `ifindex`.
+    pub fn for_frame(len: usize, ifindex: u32) -> XdpMd {
+        XdpMd { data: 0, data_end: len as u32, data_meta: 0, ingress_ifindex: ifindex, rx_queue_index: 0, egress_ifindex: 0 }
+    }
+    pub fn as_bytes(&self) -> &[u8] {
+        // SAFETY: repr(C), six u32, no padding.
+        unsafe { std::slice::from_raw_parts(self as *const XdpMd as *const u8, std::mem::size_of::<XdpMd>()) }
+    }
 }
 
 impl Injector {
@@ -93,10 +104,8 @@ impl Injector {
     /// Send one frame out of the interface as if a NIC had received and bounced it.
     pub fn send(&self, frame: &[u8]) -> Result<()> {
         let p: &Xdp = self.ebpf.program("lab_tx").ok_or_else(|| anyhow!("lab_tx missing"))?.try_into()?;
-        let md = XdpMd { data: 0, data_end: frame.len() as u32, data_meta: 0, ingress_ifindex: self.ifindex, rx_queue_index: 0, egress_ifindex: 0 };
-        // SAFETY: XdpMd is repr(C) plain data.
-        let ctx = unsafe { std::slice::from_raw_parts(&md as *const XdpMd as *const u8, std::mem::size_of::<XdpMd>()) };
-        let opts = TestRunOptions { data_in: Some(frame), ctx_in: Some(ctx), repeat: 1, attrs: TestRunAttrs::new().xdp_live_frames(1), ..Default::default() };
+        let md = XdpMd::for_frame(frame.len(), self.ifindex);
+        let opts = TestRunOptions { data_in: Some(frame), ctx_in: Some(md.as_bytes()), repeat: 1, attrs: TestRunAttrs::new().xdp_live_frames(1), ..Default::default() };
         p.test_run(opts).context("BPF_PROG_RUN (live frames) failed")?;
         Ok(())
     }

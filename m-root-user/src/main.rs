@@ -321,13 +321,25 @@ fn stats(iface: Option<&str>, path: &PathBuf, json: bool) -> Result<()> {
         }
     }
     if let Some(u) = &user {
+        // Userspace counters under NSD's names (nsd-control stats) where NSD has one.
         let srv = &u["server"];
-        for k in ["udp_queries", "udp_responses", "tcp_queries", "tcp_responses", "tcp_connections", "tcp_refused", "truncated", "dropped"] {
-            println!("{:<32} {}", format!("server.{}", k.replace('_', "-")), srv[k]);
+        let n = |k: &str| srv[k].as_u64().unwrap_or(0);
+        for (name, v) in [
+            ("num.queries", n("udp_queries") + n("tcp_queries")),
+            ("num.udp", n("udp_queries")),
+            ("num.tcp", n("tcp_queries")),
+            ("num.answer.udp", n("udp_responses")),
+            ("num.answer.tcp", n("tcp_responses")),
+            ("num.truncated", n("truncated")),
+            ("num.dropped", n("dropped")),
+            ("num.tcp.connections", n("tcp_connections")),
+            ("num.tcp.refused", n("tcp_refused")),
+        ] {
+            println!("{name:<32} {v}");
         }
-        for (group, key) in [("rcode", "rcodes"), ("kind", "kinds"), ("qtype", "qtypes")] {
+        for (group, key) in [("num.rcode", "rcodes"), ("num.kind", "kinds"), ("num.type", "qtypes")] {
             for pair in srv[key].as_array().into_iter().flatten() {
-                println!("{:<32} {}", format!("server.{group}.{}", pair[0].as_str().unwrap_or("?")), pair[1]);
+                println!("{:<32} {}", format!("{group}.{}", pair[0].as_str().unwrap_or("?")), pair[1]);
             }
         }
     }

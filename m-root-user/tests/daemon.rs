@@ -147,6 +147,34 @@ fn daemon_config_tcp_validation_reload_and_malformed_input() {
     assert_eq!(answers.iter().map(|a| u16::from_be_bytes([a[0], a[1]])).collect::<Vec<_>>(), vec![1, 2, 3]);
     assert_eq!(decode(&answers[2]).unwrap().rcode(), 3);
 
+    // Slow clients cannot starve others: 32 stalled connections fill one source's share (the default
+    // tcp_max_per_source); a 33rd from it is closed unanswered; another source is answered at once; the
+    // idle timeout (5 s in the config) closes the stalled ones.
+    std::thread::sleep(Duration::from_millis(300));
+    in_netns(&cli, || {
+        let mut stalled = Vec::new();
+        for _ in 0..32 {
+            let mut s = std::net::TcpStream::connect((common::SRV4, 53)).unwrap();
+            s.write_all(&[0]).unwrap();
+            stalled.push(s);
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        let q = wire::build_query(5, 0, &name::from_text("jp").unwrap(), rr::A, rr::CLASS_IN, None);
+        let mut extra = std::net::TcpStream::connect((common::SRV4, 53)).unwrap();
+        extra.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+        let _ = extra.write_all(&[&(q.len() as u16).to_be_bytes()[..], &q[..]].concat());
+        let mut b = [0u8; 2];
+        assert!(!matches!(extra.read(&mut b), Ok(n) if n > 0), "a 33rd connection from the same source was served");
+        let t = Instant::now();
+        assert!(Client::new().tcp(common::SRV6, &q).is_some(), "another source is not starved");
+        assert!(t.elapsed() < Duration::from_secs(1));
+        std::thread::sleep(Duration::from_secs(6));
+        for mut s in stalled {
+            s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+            assert!(matches!(s.read(&mut b), Ok(0) | Err(_)), "an idle connection outlived the idle timeout");
+        }
+    });
+
     // Truncation, then the same question over TCP gets the whole answer.
     let q = wire::build_query(7, 0, name::ROOT, rr::DNSKEY, rr::CLASS_IN, Some((512, true)));
     let (udp, tcp) = in_netns(&cli, || {

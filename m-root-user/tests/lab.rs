@@ -70,21 +70,37 @@ fn xdp_answers_while_userspace_is_stopped_and_userspace_answers_the_rest() {
     sh(&mut Lab::in_ns(&cli, &["ping", "-6", "-c", "2", "-i", "0.2", "-W", "2", common::SRV6]));
     let tcp_ok = in_netns(&cli, || std::net::TcpStream::connect_timeout(&format!("{}:53", common::SRV4).parse().unwrap(), Duration::from_secs(2)).is_ok());
     assert!(tcp_ok, "TCP handshake to port 53 completes in the kernel while the daemon is stopped");
-    let no_room_before = common::xdp_counters(&lab)["xdp.pass.no-room"].as_u64().unwrap();
-    let msg = wire::build_query(0x5151, 0, &name::from_text("www.example.jp").unwrap(), rr::A, rr::CLASS_IN, None);
-    let silent = in_netns(&cli, || {
-        let mut c = Client::new();
-        c.timeout = Duration::from_millis(500);
-        c.udp(common::SRV4, &msg).is_none()
-    });
-    assert!(silent, "a socket-sent query passes up to the stopped daemon and gets no answer");
-    assert_eq!(common::xdp_counters(&lab)["xdp.pass.no-room"].as_u64().unwrap(), no_room_before + 1, "it was passed for lack of room");
+    // A socket-sent query usually reaches XDP in a buffer too tight to grow (veth copies it into one
+    // sized to the packet) and passes up to the stopped daemon: no answer. Sometimes veth hands it a
+    // page and XDP answers it; then the XDP counters say so. Try until one passes.
+    let mut passed = false;
+    for attempt in 0..10u16 {
+        let before = common::xdp_counters(&lab);
+        let msg = wire::build_query(0x5151 + attempt, 0, &name::from_text("www.example.jp").unwrap(), rr::A, rr::CLASS_IN, None);
+        let answer = in_netns(&cli, || {
+            let mut c = Client::new();
+            c.timeout = Duration::from_millis(500);
+            c.udp(common::SRV4, &msg)
+        });
+        let after = common::xdp_counters(&lab);
+        let d = |k: &str| after[k].as_u64().unwrap() - before[k].as_u64().unwrap();
+        match answer {
+            None => {
+                assert_eq!(d("xdp.pass.no-room"), 1, "an unanswered query was passed for lack of room");
+                passed = true;
+                break;
+            }
+            Some(_) => assert_eq!(common::xdp_answered(&after) - common::xdp_answered(&before), 1, "only XDP can answer while the daemon is stopped"),
+        }
+    }
+    assert!(passed, "no socket-sent query was passed up in 10 tries");
     assert_eq!(unsafe { libc::kill(pid, libc::SIGCONT) }, 0);
 
     // 2. Userspace running: socket-sent queries pass up (no room to grow on veth) and userspace answers.
     // The query the daemon got while stopped is answered now; let it drain.
     std::thread::sleep(Duration::from_millis(300));
     let u0_udp = m_root_user::control::request(&control, "stats", Duration::from_secs(2)).unwrap()["server"]["udp_responses"].as_u64().unwrap();
+    let x0 = common::xdp_answered(&common::xdp_counters(&lab));
     for (server, tcp) in [(common::SRV4, false), (common::SRV4, true), (common::SRV6, false), (common::SRV6, true)] {
         let at = format!("@{server}");
         let mut args = vec!["kdig", at.as_str(), "www.example.jp", "A", "+norec", "+nocookie"];
@@ -108,6 +124,11 @@ fn xdp_answers_while_userspace_is_stopped_and_userspace_answers_the_rest() {
         assert_eq!(got.map(|g| hex(&g)), Some(hex(&want)), "raw query to {server} tcp={tcp}");
     }
     let u1 = m_root_user::control::request(&control, "stats", Duration::from_secs(2)).unwrap()["server"].clone();
-    assert_eq!(u1["udp_responses"].as_u64().unwrap() - u0_udp, 4, "userspace answered the UDP queries: {u1}");
+    // Four UDP queries (kdig and raw, v4 and v6): userspace answers those that pass up, XDP the rare one
+    // veth gave room to; together all four, and userspace at least one.
+    let by_user = u1["udp_responses"].as_u64().unwrap() - u0_udp;
+    let by_xdp = common::xdp_answered(&common::xdp_counters(&lab)) - x0;
+    assert_eq!(by_user + by_xdp, 4, "every UDP query answered once: {u1}");
+    assert!(by_user >= 1, "userspace answered the UDP queries it was passed: {u1}");
     assert!(u1["tcp_responses"].as_u64().unwrap() >= 4, "userspace answered the TCP queries: {u1}");
 }

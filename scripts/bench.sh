@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The benchmarks in one command (as root): build, then per-packet cost (BPF_PROG_TEST_RUN), zone load time,
+# and the servers side by side under kxdpgun and the live-frames generator.
+#   scripts/bench.sh [--quick]     (--quick: under 2 minutes; the full run: under 10)
+# Results: bench/results/load.json and load.svg, and the tables on the terminal.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+[ "$(id -u)" -eq 0 ] || { echo "scripts/bench.sh must run as root" >&2; exit 1; }
+bash scripts/setup.sh
+cargo build --release
+target/release/bench xdp-cost --runs 20000
+target/release/bench zone-load
+target/release/bench load "$@"
