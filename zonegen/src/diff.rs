@@ -41,35 +41,7 @@ impl Difference {
 }
 
 fn key(r: &Record) -> (Vec<u8>, u16, u16, u32, Vec<u8>) {
-    (name::lower(&r.owner), r.rtype, r.class, r.ttl, canonical_rdata(r.rtype, &r.rdata))
-}
-
-/// Rdata with embedded names lowercased, for comparison.
-fn canonical_rdata(rtype: u16, rd: &[u8]) -> Vec<u8> {
-    let mut out = rd.to_vec();
-    let lower_at = |out: &mut Vec<u8>, off: usize| name::wire_len(out, off).map(|l| out[off..off + l].make_ascii_lowercase());
-    match rtype {
-        rr::NS | rr::CNAME | rr::PTR => {
-            lower_at(&mut out, 0);
-        }
-        rr::SOA => {
-            if let Some(m) = name::wire_len(&out, 0) {
-                lower_at(&mut out, 0);
-                lower_at(&mut out, m);
-            }
-        }
-        rr::MX => {
-            lower_at(&mut out, 2);
-        }
-        rr::RRSIG => {
-            lower_at(&mut out, 18);
-        }
-        rr::NSEC => {
-            lower_at(&mut out, 0);
-        }
-        _ => {}
-    }
-    out
+    (name::lower(&r.owner), r.rtype, r.class, r.ttl, crate::zonemd::lower_rdata_names(r.rtype, &r.rdata, true))
 }
 
 fn multiset(rs: &[Record]) -> BTreeMap<(Vec<u8>, u16, u16, u32, Vec<u8>), usize> {

@@ -104,6 +104,12 @@ pub fn digest(zone: &Zone) -> Vec<u8> {
 /// Rdata in canonical form (RFC 4034 6.2 as amended by RFC 6840 5.1): names lowercased in the types that
 /// a root zone holds and that list requires (NS, SOA, RRSIG's signer); NSEC's next name keeps its case.
 fn canonical_rdata(rtype: u16, rd: &[u8]) -> Vec<u8> {
+    lower_rdata_names(rtype, rd, false)
+}
+
+/// Rdata with the names of the listed types lowercased; `nsec_next` lowercases NSEC's next name too (for
+/// comparing answers, where case carries no meaning, RFC 4343).
+pub fn lower_rdata_names(rtype: u16, rd: &[u8], nsec_next: bool) -> Vec<u8> {
     let mut out = rd.to_vec();
     let lower_at = |out: &mut Vec<u8>, off: usize| -> Option<usize> {
         let len = name::wire_len(out, off)?;
@@ -124,6 +130,9 @@ fn canonical_rdata(rtype: u16, rd: &[u8]) -> Vec<u8> {
         }
         rr::RRSIG => {
             lower_at(&mut out, 18);
+        }
+        rr::NSEC if nsec_next => {
+            lower_at(&mut out, 0);
         }
         _ => {}
     }
