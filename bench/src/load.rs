@@ -293,7 +293,7 @@ fn kxdpgun(file: &Path, qps: u64, secs: u32) -> Result<Gun> {
 fn xdp_answered(control_ns_iface: &str) -> Option<f64> {
     let out = in_ns(&format!("{LAB}-srv"), &[&bin().display().to_string(), "stats", "--iface", control_ns_iface, "--control", "/nonexistent", "--json"]).output().ok()?;
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
-    Some(["xdp.answer.referral", "xdp.answer.referral-dnssec", "xdp.answer.nxdomain", "xdp.answer.apex", "xdp.answer.tld-ds-nsec", "xdp.answer.truncated"].iter().map(|k| v[*k].as_f64().unwrap_or(0.0)).sum())
+    Some(["xdp.answer.referral", "xdp.answer.referral-dnssec", "xdp.answer.nxdomain", "xdp.answer.nxdomain-dnssec", "xdp.answer.apex", "xdp.answer.tld-ds-nsec", "xdp.answer.truncated"].iter().map(|k| v[*k].as_f64().unwrap_or(0.0)).sum())
 }
 
 pub fn run(o: &Options) -> Result<()> {

@@ -125,13 +125,14 @@ fn xdp_cost(zone_path: &std::path::Path, runs: u32, json: bool) -> Result<()> {
     let refl: &mut Xdp = lab.program_mut("lab_reflect").ok_or_else(|| anyhow!("lab_reflect missing"))?.try_into()?;
     refl.load()?;
     let refl: &Xdp = lab.program("lab_reflect").ok_or_else(|| anyhow!("lab_reflect missing"))?.try_into()?;
-    let kinds: [(&str, &str, u16, Option<(u16, bool)>, bool); 8] = [
+    let kinds: [(&str, &str, u16, Option<(u16, bool)>, bool); 9] = [
         ("referral, short name, v4", "example.jp", rr::A, Some((1232, false)), false),
         ("referral, long name, v4", "a-rather-long-label.and-another-one.www.example.com", rr::A, Some((1232, false)), false),
         ("referral, short name, v6", "example.jp", rr::AAAA, Some((1232, false)), true),
         ("referral com, DO=1, v4", "www.example.com", rr::A, Some((1232, true)), false),
         ("referral com, no EDNS, v4", "www.example.com", rr::A, None, false),
         ("NXDOMAIN, DO=0, v4", "no-such-tld", rr::A, Some((1232, false)), false),
+        ("NXDOMAIN, DO=1 (NSEC proofs), v4", "no-such-tld", rr::A, Some((1232, true)), false),
         ("apex . NS (priming), v4", ".", rr::NS, Some((1232, false)), false),
         ("apex . DNSKEY DO=1, v6", ".", rr::DNSKEY, Some((1232, true)), true),
     ];

@@ -33,7 +33,9 @@ pub const TLD_SLOTS: u32 = 6;
 /// Apex answers per generation (qtype x DO).
 pub const MAX_APEX: u32 = 128;
 /// Answers per generation: TLD slots, apex answers, and the fixed ones (see [`FixedSlot`]).
-pub const ANSWERS_PER_GEN: u32 = MAX_TLDS * TLD_SLOTS + MAX_APEX + FIXED_SLOTS;
+pub const ANSWERS_PER_GEN: u32 = MAX_TLDS * TLD_SLOTS + MAX_APEX + FIXED_SLOTS + MAX_NSEC;
+/// Signed NXDOMAIN answers per generation: one per NSEC interval (the apex's and each TLD's).
+pub const MAX_NSEC: u32 = MAX_TLDS + 1;
 /// Generations held at once: the one serving and the one being written by a reload.
 pub const GENERATIONS: u32 = 2;
 /// Service addresses the program answers for (scanned linearly: a hash lookup costs more than this).
@@ -45,7 +47,7 @@ pub const MAX_SERVICE_ADDRS: usize = 16;
 pub enum FixedSlot {
     /// NXDOMAIN for a name whose TLD does not exist, DO=0.
     NxdomainDo0 = 0,
-    /// Signed NXDOMAIN depends on the NSEC interval; reserved (answered by userspace for now).
+    /// Unused: signed NXDOMAIN depends on the NSEC interval (see [`nsec_answer_index`]).
     NxdomainDo1 = 1,
     /// NODATA at the apex (a qtype the apex does not hold), DO=0.
     ApexNodataDo0 = 2,
@@ -112,6 +114,11 @@ pub const fn tld_answer_index(generation: u32, tld: u32, slot: u32) -> u32 {
 pub const fn apex_answer_index(generation: u32, apex: u32) -> u32 {
     gen_base(generation) + MAX_TLDS * TLD_SLOTS + apex
 }
+/// Index of the signed NXDOMAIN answer for NSEC interval `interval` (0: the apex's NSEC; k: the NSEC of
+/// the k-th TLD in canonical order, counting from 1).
+pub const fn nsec_answer_index(generation: u32, interval: u32) -> u32 {
+    gen_base(generation) + MAX_TLDS * TLD_SLOTS + MAX_APEX + FIXED_SLOTS + interval
+}
 /// Index of a fixed answer.
 pub const fn fixed_answer_index(generation: u32, slot: FixedSlot) -> u32 {
     gen_base(generation) + MAX_TLDS * TLD_SLOTS + MAX_APEX + slot as u32
@@ -120,6 +127,7 @@ pub const fn fixed_answer_index(generation: u32, slot: FixedSlot) -> u32 {
 /// Map names, shared so both sides agree.
 pub mod maps {
     pub const TLDIDX: &str = "TLDIDX";
+    pub const TLDSORT: &str = "TLDSORT";
     pub const APEXIDX: &str = "APEXIDX";
     pub const ANSWERS: &str = "ANSWERS";
     pub const ACTIVE: &str = "ACTIVE";
@@ -191,6 +199,34 @@ pub struct GenInfo {
     pub ready: u32,
     /// Seed of the TLD index's hash in this generation.
     pub tld_seed: u64,
+    /// TLDs in the sorted list (TLDSORT) of this generation.
+    pub tld_count: u32,
+    /// 1 when the signed NXDOMAIN answers are in the table (signed zone, no label the sort key cannot order).
+    pub signed_nx: u32,
+}
+
+/// A TLD label as the sorted list holds it: the label's octets lowercased, without the length octet,
+/// zero-padded to 64, read as big-endian words, so comparing the words in order is DNSSEC canonical order
+/// (RFC 4034 6.1) for labels without zero octets.
+pub type SortKey = [u64; 8];
+
+/// The sort key of a label's octets (already lowercased).
+pub fn sort_key(label: &[u8]) -> SortKey {
+    let mut b = [0u8; 64];
+    let n = if label.len() < 64 { label.len() } else { 64 };
+    b[..n].copy_from_slice(&label[..n]);
+    let mut k = [0u64; 8];
+    let mut i = 0;
+    while i < 8 {
+        k[i] = u64::from_be_bytes([b[8 * i], b[8 * i + 1], b[8 * i + 2], b[8 * i + 3], b[8 * i + 4], b[8 * i + 5], b[8 * i + 6], b[8 * i + 7]]);
+        i += 1;
+    }
+    k
+}
+
+/// Index into the sorted TLD list.
+pub const fn tld_sorted_index(generation: u32, k: u32) -> u32 {
+    generation * MAX_TLDS + (k % MAX_TLDS)
 }
 
 /// A place in an answer fragment where it may be cut: what the answer is when only the records before
@@ -340,8 +376,10 @@ pub enum Counter {
     XdpAnsReferral,
     /// Answered by XDP_TX: referral, DO=1.
     XdpAnsReferralDnssec,
-    /// Answered by XDP_TX: NXDOMAIN.
+    /// Answered by XDP_TX: NXDOMAIN, DO=0.
     XdpAnsNxdomain,
+    /// Answered by XDP_TX: NXDOMAIN with its NSEC proofs, DO=1.
+    XdpAnsNxdomainDnssec,
     /// Answered by XDP_TX: apex.
     XdpAnsApex,
     /// Answered by XDP_TX: `<tld> DS` or `<tld> NSEC` (authoritative data at the cut).
@@ -386,13 +424,14 @@ pub struct ServiceAddrs {
 }
 
 impl Counter {
-    pub const ALL: [Counter; 16] = [
+    pub const ALL: [Counter; 17] = [
         Counter::XdpFrames,
         Counter::XdpNotForUs,
         Counter::XdpQueries,
         Counter::XdpAnsReferral,
         Counter::XdpAnsReferralDnssec,
         Counter::XdpAnsNxdomain,
+        Counter::XdpAnsNxdomainDnssec,
         Counter::XdpAnsApex,
         Counter::XdpAnsTldData,
         Counter::XdpAnsTruncated,
@@ -413,6 +452,7 @@ impl Counter {
             Counter::XdpAnsReferral => "xdp.answer.referral",
             Counter::XdpAnsReferralDnssec => "xdp.answer.referral-dnssec",
             Counter::XdpAnsNxdomain => "xdp.answer.nxdomain",
+            Counter::XdpAnsNxdomainDnssec => "xdp.answer.nxdomain-dnssec",
             Counter::XdpAnsApex => "xdp.answer.apex",
             Counter::XdpAnsTldData => "xdp.answer.tld-ds-nsec",
             Counter::XdpAnsTruncated => "xdp.answer.truncated",

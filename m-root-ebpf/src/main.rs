@@ -16,13 +16,16 @@ use aya_ebpf::{
 use m_root_common::{
     apex_answer_index, apex_qtype_index, fixed_answer_index, tld_answer_index, tld_bucket_index, tld_hash, AddrKey, Answer, Counter,
     FixedSlot, GenInfo, LabelWords, PerCpu, ServiceAddrs, TldEntry, TldSlot, XdpHint, ANSWERS_PER_GEN, APEX_QTYPES, COUNTERS as N_COUNTERS,
-    GENERATIONS, MAX_LABEL, MAX_SERVICE_ADDRS, TLD_BUCKETS, TLD_MAX_PROBE, XDP_HINT_MAGIC,
+    GENERATIONS, MAX_LABEL, MAX_SERVICE_ADDRS, MAX_TLDS, TLD_BUCKETS, TLD_MAX_PROBE, XDP_HINT_MAGIC, nsec_answer_index, tld_sorted_index,
+    SortKey,
 };
 
 use crate::splice::Failed;
 
 #[map]
 static TLDIDX: Array<TldEntry> = Array::with_max_entries(TLD_BUCKETS * GENERATIONS, 0);
+#[map]
+static TLDSORT: Array<SortKey> = Array::with_max_entries(MAX_TLDS * GENERATIONS, 0);
 #[map]
 static APEXIDX: Array<u32> = Array::with_max_entries(APEX_QTYPES * 2 * GENERATIONS, 0);
 #[map]
@@ -141,13 +144,16 @@ fn try_answer(ctx: &XdpContext, pc: *mut PerCpu) -> Result<(), Failed> {
                 };
                 (tld_answer_index(generation, ordinal, slot as u32), kind)
             }
-            None => {
-                if q.dnssec_ok {
-                    // Signed NXDOMAIN depends on the NSEC interval: userspace for now.
+            None if q.dnssec_ok => {
+                // Signed NXDOMAIN: the answer of the NSEC interval the label falls in.
+                if info.signed_nx == 0 {
                     return Err(Failed::Pass(Counter::XdpPassUncovered));
                 }
-                (fixed_answer_index(generation, FixedSlot::NxdomainDo0), Counter::XdpAnsNxdomain)
+                let key = sort_key(ctx, q.last_label, len).ok_or(Failed::Pass(Counter::XdpPassUncovered))?;
+                let interval = nsec_interval(generation, info.tld_count, &key).ok_or(Failed::Pass(Counter::XdpPassNoTable))?;
+                (nsec_answer_index(generation, interval), Counter::XdpAnsNxdomainDnssec)
             }
+            None => (fixed_answer_index(generation, FixedSlot::NxdomainDo0), Counter::XdpAnsNxdomain),
         }
     };
     let a: &Answer = ANSWERS.get(index).ok_or(Failed::Pass(Counter::XdpPassNoTable))?;
@@ -200,6 +206,69 @@ fn tld_label(ctx: &XdpContext, at: usize, len: usize) -> Option<LabelWords> {
         }
         Some(w)
     }
+}
+
+/// The label's sort key (see m_root_common::SortKey); None for a label with a zero octet, which the
+/// zero-padded key cannot order.
+#[inline(always)]
+fn sort_key(ctx: &XdpContext, at: usize, len: usize) -> Option<SortKey> {
+    let mut w = core::mem::MaybeUninit::<SortKey>::uninit();
+    let p = w.as_mut_ptr() as *mut u64;
+    // SAFETY: as in tld_label; the helper copies len <= 63 octets (the label, no length octet).
+    unsafe {
+        for i in 0..8 {
+            core::ptr::write_volatile(p.add(i), 0);
+        }
+        if bpf_xdp_load_bytes(ctx.ctx, (at + 1) as u32, p as *mut _, len as u32) != 0 {
+            return None;
+        }
+        let mut w = w.assume_init();
+        for (i, x) in w.iter_mut().enumerate() {
+            let lower = lowercase(*x);
+            // Octets of the label in this word (native order: the first octet is the lowest).
+            let valid = if len >= 8 * (i + 1) { 8 } else if len > 8 * i { len - 8 * i } else { 0 };
+            let mask = if valid >= 8 { u64::MAX } else { (1u64 << (8 * valid)) - 1 };
+            let v = lower | !mask;
+            if v.wrapping_sub(0x0101_0101_0101_0101) & !v & 0x8080_8080_8080_8080 != 0 {
+                return None;
+            }
+            *x = u64::from_be(lower);
+        }
+        Some(w)
+    }
+}
+
+/// How many TLDs of the generation sort at or before `key` (binary search over the sorted list): the
+/// NSEC interval of a missing TLD.
+#[inline(always)]
+fn nsec_interval(generation: u32, count: u32, key: &SortKey) -> Option<u32> {
+    if count > MAX_TLDS {
+        return None;
+    }
+    let (mut lo, mut n) = (0u32, count);
+    // 2^12 > MAX_TLDS: twelve halvings reach n == 0.
+    for _ in 0..13 {
+        if n == 0 {
+            break;
+        }
+        let half = n / 2;
+        let mid = lo + half;
+        let k: &SortKey = TLDSORT.get(tld_sorted_index(generation, mid))?;
+        let mut le = true;
+        for i in 0..8 {
+            if k[i] != key[i] {
+                le = k[i] < key[i];
+                break;
+            }
+        }
+        if le {
+            lo = mid + 1;
+            n -= half + 1;
+        } else {
+            n = half;
+        }
+    }
+    Some(lo)
 }
 
 /// ASCII-lowercase eight octets at once (RFC 4343: only A-Z fold).

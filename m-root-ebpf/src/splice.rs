@@ -67,10 +67,15 @@ pub fn respond(ctx: &XdpContext, f: &Frame, q: &Question, a: &Answer, pc: *mut m
     if frag_len > MAX_FRAG || nptrs > MAX_PTRS {
         return Err(Failed::Pass(Counter::XdpPassNoTable));
     }
-    if q.qlen < a.canon_qlen as usize {
-        return Err(Failed::Pass(Counter::XdpPassNoTable));
-    }
-    let shift = (q.qlen - a.canon_qlen as usize) as u16;
+    // The question's length minus the canonical one's: positive or negative. Pointers move by it (two's
+    // complement wrapping add); the checksum adds it in one's complement (a negative d is !|d|).
+    let (shift, csum_shift) = if q.qlen >= a.canon_qlen as usize {
+        let d = (q.qlen - a.canon_qlen as usize) as u16;
+        (d, d)
+    } else {
+        let d = (a.canon_qlen as usize - q.qlen) as u16;
+        (d.wrapping_neg(), !d)
+    };
     let dns_len = head + frag_len + opt_len;
     let frame_len = f.dns + dns_len;
     let old_len = ctx.data_end() - ctx.data();
@@ -188,7 +193,7 @@ pub fn respond(ctx: &XdpContext, f: &Frame, q: &Question, a: &Answer, pc: *mut m
     // Fragment: precompiled sum, plus each pointer's shift (byte-swapped for pointers at odd offsets),
     // then swapped as a whole when the fragment starts at an odd offset of the UDP segment.
     let even = (nptrs as u32) - nodd;
-    let frag = frag_sum + even * shift as u32 + nodd * (shift.swap_bytes() as u32);
+    let frag = frag_sum + even * csum_shift as u32 + nodd * (csum_shift.swap_bytes() as u32);
     let frag = csum::fold(frag);
     sum += if head % 2 == 1 { frag.swap_bytes() } else { frag } as u32;
     if q.edns {

@@ -96,8 +96,8 @@ impl Daemon {
                 dp.pause().map_err(|e| format!("pausing XDP: {e:#}"))?;
             }
             self.state.store(Arc::new(State { zone, cfg: self.cfg.clone() }));
-            for (dp, (generation, seed)) in planes.iter_mut().zip(prepared) {
-                dp.activate(generation, serial, seed).map_err(|e| format!("activating the XDP table: {e:#}"))?;
+            for (dp, (generation, info)) in planes.iter_mut().zip(prepared) {
+                dp.activate(generation, info).map_err(|e| format!("activating the XDP table: {e:#}"))?;
             }
             *self.current.lock().unwrap_or_else(|p| p.into_inner()) = (path.clone(), SystemTime::now(), load_ms);
             Ok(serial)

@@ -9,7 +9,7 @@ use aya::maps::{Array, Map, MapData, PerCpuArray};
 use aya::programs::{Xdp, XdpMode};
 use aya::Ebpf;
 use m_root_common::{
-    apex_answer_index, apex_qtype_index, fixed_answer_index, maps, tld_answer_index, tld_bucket_index, tld_hash, AddrKey, Answer, Counter,
+    apex_answer_index, apex_qtype_index, fixed_answer_index, maps, nsec_answer_index, sort_key, tld_sorted_index, SortKey, tld_answer_index, tld_bucket_index, tld_hash, AddrKey, Answer, Counter,
     GenInfo, LabelWords, PerCpu, ServiceAddrs, TldEntry, APEX_QTYPES, GENERATIONS, MAX_APEX, MAX_SERVICE_ADDRS, MAX_TLDS, TLD_BUCKETS,
     TLD_MAX_PROBE, TLD_SLOTS,
 };
@@ -126,13 +126,14 @@ impl Dataplane {
     /// Write `table` and switch to it at once (start-up). A reload uses prepare / pause / activate so
     /// that userspace can swap its zone in between.
     pub fn install(&mut self, table: &Table) -> Result<u32> {
-        let (generation, seed) = self.prepare(table)?;
-        self.activate(generation, table.serial, seed)?;
+        let (generation, info) = self.prepare(table)?;
+        self.activate(generation, info)?;
         Ok(generation)
     }
 
-    /// Write `table` into the idle generation (not yet used by the program). Returns (generation, seed).
-    pub fn prepare(&mut self, table: &Table) -> Result<(u32, u64)> {
+    /// Write `table` into the idle generation (not yet used by the program). Returns the generation and
+    /// what `activate` publishes for it.
+    pub fn prepare(&mut self, table: &Table) -> Result<(u32, GenInfo)> {
         if table.tlds.len() > MAX_TLDS as usize {
             bail!("zone has {} TLDs; the table holds at most {MAX_TLDS}", table.tlds.len());
         }
@@ -145,7 +146,7 @@ impl Dataplane {
         };
         {
             let mut info: Array<&mut MapData, GenInfo> = Array::try_from(self.map_mut(maps::GENINFO)?)?;
-            info.set(generation, GenInfo { serial: table.serial, ready: 0, tld_seed: 0 }, 0)?;
+            info.set(generation, GenInfo { serial: table.serial, ready: 0, tld_seed: 0, tld_count: 0, signed_nx: 0 }, 0)?;
         }
         {
             let mut answers: Array<&mut MapData, Answer> = Array::try_from(self.map_mut(maps::ANSWERS)?)?;
@@ -181,7 +182,23 @@ impl Dataplane {
                 apex.set(apex_qtype_index(generation, 0, false) + j as u32, *v, 0)?;
             }
         }
-        Ok((generation, tld_seed))
+        // Signed NXDOMAIN: the TLDs in canonical order for the program's binary search, and one answer per
+        // NSEC interval.
+        let signed_nx = !table.nsec.is_empty() && table.nsec.len() == table.tlds.len() + 1;
+        if signed_nx {
+            {
+                let mut sorted: Array<&mut MapData, SortKey> = Array::try_from(self.map_mut(maps::TLDSORT)?)?;
+                for (k, (label, _)) in table.tlds.iter().enumerate() {
+                    let len = label[0] as usize;
+                    sorted.set(tld_sorted_index(generation, k as u32), sort_key(&label[1..1 + len]), 0)?;
+                }
+            }
+            let mut answers: Array<&mut MapData, Answer> = Array::try_from(self.map_mut(maps::ANSWERS)?)?;
+            for (i, a) in table.nsec.iter().enumerate() {
+                answers.set(nsec_answer_index(generation, i as u32), **a, 0)?;
+            }
+        }
+        Ok((generation, GenInfo { serial: table.serial, ready: 1, tld_seed, tld_count: table.tlds.len() as u32, signed_nx: signed_nx as u32 }))
     }
 
     /// Stop answering from the running generation: until `activate`, the program passes every query up,
@@ -194,10 +211,10 @@ impl Dataplane {
     }
 
     /// Make a prepared generation the one the program answers from (one 4-byte store of ACTIVE).
-    pub fn activate(&mut self, generation: u32, serial: u32, tld_seed: u64) -> Result<()> {
+    pub fn activate(&mut self, generation: u32, gen_info: GenInfo) -> Result<()> {
         {
             let mut info: Array<&mut MapData, GenInfo> = Array::try_from(self.map_mut(maps::GENINFO)?)?;
-            info.set(generation, GenInfo { serial, ready: 1, tld_seed }, 0)?;
+            info.set(generation, gen_info, 0)?;
             let mut active: Array<&mut MapData, u32> = Array::try_from(self.map_mut(maps::ACTIVE)?)?;
             active.set(0, generation, 0)?;
         }
@@ -211,7 +228,7 @@ impl Dataplane {
     /// Retire a generation: programs stop using it (its slots are rewritten in full on its next use).
     fn clear_generation(&mut self, generation: u32) -> Result<()> {
         let mut info: Array<&mut MapData, GenInfo> = Array::try_from(self.map_mut(maps::GENINFO)?)?;
-        info.set(generation, GenInfo { serial: 0, ready: 0, tld_seed: 0 }, 0)?;
+        info.set(generation, GenInfo { serial: 0, ready: 0, tld_seed: 0, tld_count: 0, signed_nx: 0 }, 0)?;
         Ok(())
     }
 
@@ -334,5 +351,7 @@ pub fn xdp_covers(zone: &zonegen::Zone, msg: &[u8]) -> bool {
     if zone.is_tld(&name::lower(name::suffix(q.qname, 1))) {
         return true;
     }
-    !q.dnssec_ok()
+    // Signed NXDOMAIN: the program orders labels by a zero-padded key, so a label with a zero octet passes.
+    let tld = name::suffix(q.qname, 1);
+    !q.dnssec_ok() || (zone.signed && !tld[1..tld.len() - 1].contains(&0))
 }

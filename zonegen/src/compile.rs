@@ -19,6 +19,9 @@ pub struct Table {
     pub apex: Vec<(u16, bool, Box<Answer>)>,
     /// Fixed answers by slot.
     pub fixed: Vec<(FixedSlot, Box<Answer>)>,
+    /// Signed NXDOMAIN per NSEC interval (index 0: the apex's NSEC, k: the k-th TLD's), empty when the zone
+    /// is unsigned or a TLD label holds a zero octet (the XDP sort key could not order it).
+    pub nsec: Vec<Box<Answer>>,
 }
 
 /// Why an answer could not go into the table (it is then left to userspace).
@@ -34,10 +37,17 @@ pub enum CompileError {
 
 impl Table {
     pub fn answer_count(&self) -> usize {
-        self.tlds.iter().map(|(_, a)| a.len()).sum::<usize>() + self.apex.len() + self.fixed.len()
+        self.tlds.iter().map(|(_, a)| a.len()).sum::<usize>() + self.apex.len() + self.fixed.len() + self.nsec.len()
     }
     pub fn usable_count(&self) -> usize {
-        self.tlds.iter().flat_map(|(_, a)| a.iter()).chain(self.apex.iter().map(|(_, _, a)| a)).chain(self.fixed.iter().map(|(_, a)| a)).filter(|a| a.usable == 1).count()
+        self.tlds
+            .iter()
+            .flat_map(|(_, a)| a.iter())
+            .chain(self.apex.iter().map(|(_, _, a)| a))
+            .chain(self.fixed.iter().map(|(_, a)| a))
+            .chain(self.nsec.iter())
+            .filter(|a| a.usable == 1)
+            .count()
     }
     /// Bytes of BPF map memory one generation of this table takes (values only).
     pub fn bytes(&self) -> usize {
@@ -89,7 +99,23 @@ pub fn compile(zone: &Zone) -> Table {
         let a = compile_one(zone, name::ROOT, nodata_type, dnssec).unwrap_or_else(|_| Box::new(Answer::zeroed()));
         fixed.push((slot, a));
     }
-    Table { serial: zone.serial, tlds, apex, fixed }
+    // Signed NXDOMAIN, one per NSEC interval: the answer for the smallest name after the interval's owner
+    // (the owner's label and a zero octet) is the answer for every missing name in the interval.
+    let mut nsec = Vec::new();
+    let orderable = zone.tlds.iter().all(|t| !t[1..t.len() - 1].contains(&0));
+    if zone.signed && orderable {
+        let mut owners: Vec<Vec<u8>> = vec![Vec::new()];
+        owners.extend(zone.tlds.iter().map(|t| t[1..t.len() - 1].to_vec()));
+        for o in owners {
+            let mut label = o.clone();
+            label.push(0);
+            let mut qname = vec![label.len() as u8];
+            qname.extend_from_slice(&label);
+            qname.push(0);
+            nsec.push(compile_one(zone, &qname, rr::A, true).unwrap_or_else(|_| Box::new(Answer::zeroed())));
+        }
+    }
+    Table { serial: zone.serial, tlds, apex, fixed, nsec }
 }
 
 /// Compile the answer for one canonical question.

@@ -7,7 +7,7 @@ use m_root_common::{Answer, FixedSlot, MAX_LABEL};
 
 use crate::compile::Table;
 
-const MAGIC: &[u8; 8] = b"MRXTBL01";
+const MAGIC: &[u8; 8] = b"MRXTBL02";
 
 /// Table file errors.
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +27,7 @@ pub fn write(table: &Table, out: &mut impl Write) -> Result<(), TableFileError> 
     out.write_all(&(table.tlds.len() as u32).to_le_bytes())?;
     out.write_all(&(table.apex.len() as u32).to_le_bytes())?;
     out.write_all(&(table.fixed.len() as u32).to_le_bytes())?;
+    out.write_all(&(table.nsec.len() as u32).to_le_bytes())?;
     for (key, answers) in &table.tlds {
         out.write_all(key)?;
         out.write_all(&(answers.len() as u32).to_le_bytes())?;
@@ -41,6 +42,9 @@ pub fn write(table: &Table, out: &mut impl Write) -> Result<(), TableFileError> 
     }
     for (slot, a) in &table.fixed {
         out.write_all(&(*slot as u32).to_le_bytes())?;
+        out.write_all(a.as_bytes())?;
+    }
+    for a in &table.nsec {
         out.write_all(a.as_bytes())?;
     }
     Ok(())
@@ -58,7 +62,7 @@ pub fn read(input: &mut impl Read) -> Result<Table, TableFileError> {
     if size != std::mem::size_of::<Answer>() {
         return Err(TableFileError::Corrupt("entry size differs from this build's"));
     }
-    let (ntld, napex, nfixed) = (r.u32()?, r.u32()?, r.u32()?);
+    let (ntld, napex, nfixed, nnsec) = (r.u32()?, r.u32()?, r.u32()?, r.u32()?);
     let mut tlds = Vec::new();
     for _ in 0..ntld {
         let mut key = [0u8; MAX_LABEL + 1];
@@ -87,7 +91,11 @@ pub fn read(input: &mut impl Read) -> Result<Table, TableFileError> {
         };
         fixed.push((slot, Box::new(r.answer()?)));
     }
-    Ok(Table { serial, tlds, apex, fixed })
+    let mut nsec = Vec::new();
+    for _ in 0..nnsec {
+        nsec.push(Box::new(r.answer()?));
+    }
+    Ok(Table { serial, tlds, apex, fixed, nsec })
 }
 
 struct Reader<'a> {

@@ -150,6 +150,55 @@ fn compiled_table_splices_to_the_answer_function_for_every_tld() {
     assert!(checked > 15_000, "{checked}");
 }
 
+/// Signed NXDOMAIN: every NSEC interval's precompiled answer, spliced, equals the answer function for names
+/// just after the interval's owner, in the middle, just before the next owner, with case variants and
+/// deeper names, at every buffer class.
+#[test]
+fn signed_nxdomain_table_matches_for_every_interval() {
+    let z = root();
+    let table = compile::compile(z);
+    assert_eq!(table.nsec.len(), z.tlds.len() + 1);
+    let cfg = ServerConfig::default();
+    let mut labels: Vec<Vec<u8>> = vec![b"0".to_vec(), b"-".to_vec(), b"\xff".to_vec(), vec![b'z'; 63], b"a".to_vec()];
+    for t in &z.tlds {
+        let l = &t[1..t.len() - 1];
+        labels.push([l, b"0"].concat());
+        labels.push([l, b"-x"].concat());
+        labels.push([l, b"zz"].concat());
+        let mut before = l.to_vec();
+        if let Some(last) = before.last_mut() {
+            if *last > b'0' {
+                *last -= 1;
+                labels.push(before.clone());
+            }
+        }
+        labels.push(l[..l.len().saturating_sub(1).max(1)].to_vec());
+    }
+    let mut checked = 0;
+    for l in labels {
+        if l.len() > 63 {
+            continue;
+        }
+        let wire_name = [&[l.len() as u8][..], &l, &[0u8][..]].concat();
+        if z.is_tld(&name::lower(&wire_name)) {
+            continue;
+        }
+        let interval = z.tlds.partition_point(|t| name::canonical_cmp(t, &wire_name) == std::cmp::Ordering::Less);
+        let upper: Vec<u8> = wire_name.to_ascii_uppercase();
+        let deep = [&b"\x03www"[..], &wire_name].concat();
+        for qn in [wire_name.clone(), upper, deep] {
+            for size in [512u16, 1232, 4096] {
+                let q = wire::build_query(3, 0, &qn, rr::A, rr::CLASS_IN, Some((size, true)));
+                let want = answer::answer(z, &cfg, &q, Transport::Udp).unwrap();
+                assert_eq!(decode(&want).unwrap().rcode(), 3);
+                assert_eq!(compile::splice(&table.nsec[interval], &q).unwrap(), want, "{} in interval {interval}", name::to_text(&qn));
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 15_000, "{checked}");
+}
+
 #[test]
 fn referral_contents() {
     let z = root();

@@ -219,5 +219,5 @@ pub fn xdp_counters(lab: &Lab) -> serde_json::Value {
 
 /// Sum of the XDP answer counters by kind (not the per-family ones).
 pub fn xdp_answered(c: &serde_json::Value) -> u64 {
-    ["xdp.answer.referral", "xdp.answer.referral-dnssec", "xdp.answer.nxdomain", "xdp.answer.apex", "xdp.answer.tld-ds-nsec", "xdp.answer.truncated"].iter().map(|k| c[*k].as_u64().unwrap_or(0)).sum()
+    ["xdp.answer.referral", "xdp.answer.referral-dnssec", "xdp.answer.nxdomain", "xdp.answer.nxdomain-dnssec", "xdp.answer.apex", "xdp.answer.tld-ds-nsec", "xdp.answer.truncated"].iter().map(|k| c[*k].as_u64().unwrap_or(0)).sum()
 }
