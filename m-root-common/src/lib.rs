@@ -128,6 +128,8 @@ pub const fn fixed_answer_index(generation: u32, slot: FixedSlot) -> u32 {
 pub mod maps {
     pub const TLDIDX: &str = "TLDIDX";
     pub const TLDSORT: &str = "TLDSORT";
+    /// Trust-anchor signals answered in XDP, per-CPU, key [`signal_key`].
+    pub const TA_SIGNALS: &str = "TA_SIGNALS";
     pub const APEXIDX: &str = "APEXIDX";
     pub const ANSWERS: &str = "ANSWERS";
     pub const ACTIVE: &str = "ACTIVE";
@@ -412,6 +414,9 @@ pub struct PerCpu {
     pub counters: [u64; COUNTERS],
     /// For the XDP program's own use (see m-root-ebpf parse::forget); meaningless outside it.
     pub scratch: [u64; 4],
+    /// Trust-anchor signals of the packet being answered, counted once it is sent (program use only).
+    pub signals: [u32; 4],
+    pub nsignals: u64,
 }
 
 /// The service addresses, as one array-map value: `addrs[..count]`, each an [`AddrKey`] as two words.
@@ -465,6 +470,17 @@ impl Counter {
             Counter::XdpDropped => "xdp.dropped",
         }
     }
+}
+
+/// Kinds of trust-anchor signal (RFC 8145 key-tag queries, RFC 8509 sentinels), as zonegen::signal has them.
+pub const SIGNAL_TA: u32 = 0;
+pub const SIGNAL_SENTINEL_IS_TA: u32 = 1;
+pub const SIGNAL_SENTINEL_NOT_TA: u32 = 2;
+/// Entries of the signal map (distinct kind and key tag pairs).
+pub const MAX_SIGNALS: u32 = 4096;
+/// Key of the signal map.
+pub const fn signal_key(kind: u32, tag: u16) -> u32 {
+    (kind << 16) | tag as u32
 }
 
 /// Largest frame the lab generator sends.

@@ -10,20 +10,22 @@ use aya_ebpf::{
     bindings::xdp_action,
     helpers::generated::{bpf_xdp_adjust_meta, bpf_xdp_load_bytes},
     macros::{map, xdp},
-    maps::{Array, PerCpuArray},
+    maps::{Array, PerCpuArray, PerCpuHashMap},
     programs::XdpContext,
 };
 use m_root_common::{
     apex_answer_index, apex_qtype_index, fixed_answer_index, tld_answer_index, tld_bucket_index, tld_hash, AddrKey, Answer, Counter,
     FixedSlot, GenInfo, LabelWords, PerCpu, ServiceAddrs, TldEntry, TldSlot, XdpHint, ANSWERS_PER_GEN, APEX_QTYPES, COUNTERS as N_COUNTERS,
     GENERATIONS, MAX_LABEL, MAX_SERVICE_ADDRS, MAX_TLDS, TLD_BUCKETS, TLD_MAX_PROBE, XDP_HINT_MAGIC, nsec_answer_index, tld_sorted_index,
-    SortKey,
+    SortKey, signal_key, MAX_SIGNALS, SIGNAL_SENTINEL_IS_TA, SIGNAL_SENTINEL_NOT_TA, SIGNAL_TA,
 };
 
 use crate::splice::Failed;
 
 #[map]
 static TLDIDX: Array<TldEntry> = Array::with_max_entries(TLD_BUCKETS * GENERATIONS, 0);
+#[map]
+static TA_SIGNALS: PerCpuHashMap<u32, u64> = PerCpuHashMap::with_max_entries(MAX_SIGNALS, 0);
 #[map]
 static TLDSORT: Array<SortKey> = Array::with_max_entries(MAX_TLDS * GENERATIONS, 0);
 #[map]
@@ -112,6 +114,9 @@ fn try_answer(ctx: &XdpContext, pc: *mut PerCpu) -> Result<(), Failed> {
     if info.ready == 0 {
         return Err(Failed::Pass(Counter::XdpPassNoTable));
     }
+    // Signals found below are parked in the per-CPU value and counted only if the answer goes out (a frame
+    // passed up is counted by userspace); parking them also keeps the verifier from carrying them along.
+    unsafe { (*pc).nsignals = 0 };
     let (index, kind) = if q.labels == 0 {
         // The apex: every qtype but ANY (meta, excluded above); types it does not hold get NODATA.
         if q.qtype as u32 >= APEX_QTYPES {
@@ -131,7 +136,15 @@ fn try_answer(ctx: &XdpContext, pc: *mut PerCpu) -> Result<(), Failed> {
             return Err(Failed::Pass(Counter::XdpPassMalformed));
         }
         let label = tld_label(ctx, q.last_label, len).ok_or(Failed::Pass(Counter::XdpPassMalformed))?;
-        match find_tld(generation, info.tld_seed, &label) {
+        let found = find_tld(generation, info.tld_seed, &label);
+        if found.is_none() {
+            let sig = ta_signals(&label);
+            unsafe {
+                (*pc).signals = sig.keys;
+                (*pc).nsignals = sig.n as u64;
+            }
+        }
+        match found {
             Some(ordinal) => {
                 // At the TLD itself, DS and NSEC are the parent's own data; everything else is a referral.
                 let (slot, kind) = match (q.labels == 1, q.qtype, q.dnssec_ok) {
@@ -168,6 +181,12 @@ fn try_answer(ctx: &XdpContext, pc: *mut PerCpu) -> Result<(), Failed> {
         other => other?,
     };
     count(pc, if truncated { Counter::XdpAnsTruncated } else { kind });
+    let (keys, n) = unsafe { ((*pc).signals, core::ptr::read_volatile(core::ptr::addr_of!((*pc).nsignals))) };
+    for i in 0..4 {
+        if (i as u64) < n {
+            count_signal(keys[i]);
+        }
+    }
     count(pc, if f.ipv6 { Counter::XdpAnsIpv6 } else { Counter::XdpAnsIpv4 });
     Ok(())
 }
@@ -205,6 +224,89 @@ fn tld_label(ctx: &XdpContext, at: usize, len: usize) -> Option<LabelWords> {
             *x = lowercase(*x);
         }
         Some(w)
+    }
+}
+
+/// Trust-anchor signals carried by a missing TLD's label (zonegen::signal restated): up to four RFC 8145
+/// key tags, or one RFC 8509 sentinel.
+struct Signals {
+    keys: [u32; 4],
+    n: usize,
+}
+
+impl Signals {
+    const NONE: Signals = Signals { keys: [0; 4], n: 0 };
+}
+
+#[inline(always)]
+fn hex_digit(c: u8) -> Option<u16> {
+    match c {
+        b'0'..=b'9' => Some((c - b'0') as u16),
+        b'a'..=b'f' => Some((c - b'a' + 10) as u16),
+        _ => None,
+    }
+}
+
+#[inline(always)]
+fn ta_signals(label: &LabelWords) -> Signals {
+    // SAFETY: eight u64 words are 64 initialised octets.
+    let b: &[u8; 64] = unsafe { &*(label as *const LabelWords as *const [u8; 64]) };
+    let len = b[0] as usize;
+    if len >= 8 && b[1] == b'_' && b[2] == b't' && b[3] == b'a' && b[4] == b'-' {
+        let mut s = Signals::NONE;
+        for g in 0..4 {
+            let p = 5 + 5 * g;
+            if p + 4 > len + 1 {
+                return Signals::NONE;
+            }
+            let mut tag = 0u16;
+            for k in 0..4 {
+                match hex_digit(b[p + k]) {
+                    Some(v) => tag = (tag << 4) | v,
+                    None => return Signals::NONE,
+                }
+            }
+            s.keys[g] = signal_key(SIGNAL_TA, tag);
+            s.n = g + 1;
+            if p + 4 == len + 1 {
+                return s;
+            }
+            if b[p + 4] != b'-' {
+                return Signals::NONE;
+            }
+        }
+        return Signals::NONE;
+    }
+    const IS: &[u8; 24] = b"root-key-sentinel-is-ta-";
+    const NOT: &[u8; 25] = b"root-key-sentinel-not-ta-";
+    let (kind, start) = if len == 29 && b[1..25] == IS[..] {
+        (SIGNAL_SENTINEL_IS_TA, 25)
+    } else if len == 30 && b[1..26] == NOT[..] {
+        (SIGNAL_SENTINEL_NOT_TA, 26)
+    } else {
+        return Signals::NONE;
+    };
+    let mut tag = 0u32;
+    for k in 0..5 {
+        let c = b[start + k];
+        if !c.is_ascii_digit() {
+            return Signals::NONE;
+        }
+        tag = tag * 10 + (c - b'0') as u32;
+    }
+    if tag > u16::MAX as u32 {
+        return Signals::NONE;
+    }
+    Signals { keys: [signal_key(kind, tag as u16), 0, 0, 0], n: 1 }
+}
+
+#[inline(always)]
+fn count_signal(key: u32) {
+    match TA_SIGNALS.get_ptr_mut(key) {
+        Some(p) => unsafe { *p += 1 },
+        None => {
+            let _ = TA_SIGNALS.insert(key, 1u64, 0);
+        }
     }
 }
 

@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
-use aya::maps::{Array, Map, MapData, PerCpuArray};
+use aya::maps::{Array, Map, MapData, PerCpuArray, PerCpuHashMap};
 use aya::programs::{Xdp, XdpMode};
 use aya::Ebpf;
 use m_root_common::{
@@ -239,8 +239,17 @@ impl Dataplane {
         let path = dir.join(maps::PERCPU);
         let _ = std::fs::remove_file(&path);
         self.map_mut(maps::PERCPU)?.pin(&path).with_context(|| format!("pinning counters at {}", path.display()))?;
+        let path = dir.join(maps::TA_SIGNALS);
+        let _ = std::fs::remove_file(&path);
+        self.map_mut(maps::TA_SIGNALS)?.pin(&path).with_context(|| format!("pinning signals at {}", path.display()))?;
         self.pin_dir = Some(dir);
         Ok(())
+    }
+
+    /// Trust-anchor signals answered in XDP: (kind, key tag, count), summed over CPUs.
+    pub fn signals(&self) -> Result<Vec<(u32, u16, u64)>> {
+        let map = self.ebpf.map(maps::TA_SIGNALS).ok_or_else(|| anyhow!("signal map missing"))?;
+        read_signals(&PerCpuHashMap::<&MapData, u32, u64>::try_from(map)?)
     }
 
     /// Counters summed over CPUs.
@@ -255,6 +264,7 @@ impl Drop for Dataplane {
     fn drop(&mut self) {
         if let Some(dir) = self.pin_dir.take() {
             let _ = std::fs::remove_file(dir.join(maps::PERCPU));
+            let _ = std::fs::remove_file(dir.join(maps::TA_SIGNALS));
             let _ = std::fs::remove_dir(&dir);
         }
     }
@@ -263,6 +273,24 @@ impl Drop for Dataplane {
 fn read_counters<T: std::borrow::Borrow<MapData>>(arr: &PerCpuArray<T, PerCpu>) -> Result<Vec<(Counter, u64)>> {
     let per_cpu = arr.get(&0, 0)?;
     Ok(Counter::ALL.iter().map(|&c| (c, per_cpu.iter().map(|v| v.counters[c as usize]).sum())).collect())
+}
+
+fn read_signals<T: std::borrow::Borrow<MapData>>(m: &PerCpuHashMap<T, u32, u64>) -> Result<Vec<(u32, u16, u64)>> {
+    let mut out = Vec::new();
+    for item in m.iter() {
+        let (k, v) = item?;
+        out.push((k >> 16, k as u16, v.iter().sum()));
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Read the pinned trust-anchor signal counts of the daemon serving `iface`.
+pub fn pinned_signals(iface: &str) -> Result<Vec<(u32, u16, u64)>> {
+    let candidates = [Path::new(PIN_ROOT).join(iface).join(maps::TA_SIGNALS), Path::new(PIN_ROOT_FALLBACK).join(iface).join(maps::TA_SIGNALS)];
+    let path = candidates.iter().find(|p| p.exists()).unwrap_or(&candidates[0]);
+    let md = MapData::from_pin(path).with_context(|| format!("no signal map pinned at {}", path.display()))?;
+    read_signals(&PerCpuHashMap::<MapData, u32, u64>::try_from(Map::PerCpuHashMap(md))?)
 }
 
 /// Read the pinned counters of the daemon serving `iface`.

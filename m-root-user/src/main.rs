@@ -319,6 +319,11 @@ fn stats(iface: Option<&str>, path: &PathBuf, json: bool) -> Result<()> {
         for (c, v) in x {
             println!("{:<32} {v}", c.name());
         }
+        if let Some(i) = iface {
+            for (kind, tag, n) in dataplane::pinned_signals(i).unwrap_or_default() {
+                println!("{:<32} {n}", format!("xdp.signal.{}", m_root_user::server::signal_name(kind, tag)));
+            }
+        }
     }
     if let Some(u) = &user {
         // Userspace counters under NSD's names (nsd-control stats) where NSD has one.
@@ -337,7 +342,7 @@ fn stats(iface: Option<&str>, path: &PathBuf, json: bool) -> Result<()> {
         ] {
             println!("{name:<32} {v}");
         }
-        for (group, key) in [("num.rcode", "rcodes"), ("num.kind", "kinds"), ("num.type", "qtypes")] {
+        for (group, key) in [("num.rcode", "rcodes"), ("num.kind", "kinds"), ("num.type", "qtypes"), ("num.signal", "signals")] {
             for pair in srv[key].as_array().into_iter().flatten() {
                 println!("{:<32} {}", format!("{group}.{}", pair[0].as_str().unwrap_or("?")), pair[1]);
             }

@@ -41,6 +41,8 @@ pub struct Stats {
     /// Queries by qtype (below 256; the rest in `qtype_other`).
     pub qtype: [AtomicU64; 256],
     pub qtype_other: AtomicU64,
+    /// Trust-anchor signals answered here: (kind, key tag) -> count.
+    pub signals: Mutex<std::collections::BTreeMap<(u8, u16), u64>>,
 }
 
 impl Default for Stats {
@@ -63,8 +65,28 @@ impl Default for Stats {
             kind_error: AtomicU64::new(0),
             qtype: std::array::from_fn(|_| AtomicU64::new(0)),
             qtype_other: AtomicU64::new(0),
+            signals: Mutex::new(Default::default()),
         }
     }
+}
+
+/// "ta.4f66", "sentinel-is-ta.20326": a signal as `stats` names it.
+pub fn signal_name(kind: u32, tag: u16) -> String {
+    match kind {
+        0 => format!("ta.{tag:04x}"),
+        k => format!("{}.{tag:05}", zonegen::signal::kind_name(k as u8)),
+    }
+}
+
+/// The last (top-level) label of a message's question name.
+fn last_label(msg: &[u8]) -> Option<&[u8]> {
+    if msg.len() < 12 || msg[4..6] == [0, 0] {
+        return None;
+    }
+    let l = zonegen::name::wire_len(msg, 12)?;
+    let q = &msg[12..12 + l];
+    let t = zonegen::name::suffix(q, 1);
+    (t.len() > 1).then(|| &t[1..t.len() - 1])
 }
 
 /// The qtype of a message's first question, if it has one.
@@ -89,6 +111,7 @@ pub struct StatsSnapshot {
     pub rcodes: Vec<(String, u64)>,
     pub kinds: Vec<(String, u64)>,
     pub qtypes: Vec<(String, u64)>,
+    pub signals: Vec<(String, u64)>,
 }
 
 impl Stats {
@@ -129,10 +152,28 @@ impl Stats {
                 .map(|(t, c)| (zonegen::rr::type_name(t as u16), l(c)))
                 .chain((l(&self.qtype_other) > 0).then(|| ("other".to_string(), l(&self.qtype_other))))
                 .collect(),
+            signals: self
+                .signals
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .iter()
+                .map(|((k, t), n)| (signal_name(*k as u32, *t), *n))
+                .collect(),
         }
     }
 
     fn record(&self, resp: &[u8], kind: Kind) {
+        if kind == Kind::Nxdomain {
+            if let Some(label) = last_label(resp) {
+                let sig = zonegen::signal::signals(label);
+                if !sig.is_empty() {
+                    let mut m = self.signals.lock().unwrap_or_else(|p| p.into_inner());
+                    for s in sig {
+                        *m.entry(s).or_insert(0) += 1;
+                    }
+                }
+            }
+        }
         match question_type(resp) {
             Some(t) if (t as usize) < self.qtype.len() => {
                 self.qtype[t as usize].fetch_add(1, Ordering::Relaxed);

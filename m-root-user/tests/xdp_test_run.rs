@@ -227,3 +227,34 @@ fn frames_not_for_the_fast_path_pass_unchanged() {
         assert_eq!(out, input, "{what}: passed frame must be unchanged");
     }
 }
+
+/// Trust-anchor signals answered in XDP are counted by kind and key tag (RFC 8145, RFC 8509), once per
+/// answered query, and only when the label is well formed.
+#[test]
+fn trust_anchor_signals_are_counted_by_key_tag() {
+    let mut h = Harness::new();
+    let s = spec(false, vec![]);
+    let cases: [(&str, u16, Option<(u16, bool)>); 6] = [
+        ("_ta-4f66", 10, None),
+        ("_TA-4F66-9728", 10, Some((1232, true))),
+        ("root-key-sentinel-is-ta-20326", rr::A, Some((1232, true))),
+        ("root-key-sentinel-not-ta-38696", rr::A, None),
+        ("_ta-4f6", 10, None),
+        ("root-key-sentinel-is-ta-99999", rr::A, None),
+    ];
+    for (n, t, e) in cases {
+        let msg = q(n, t, e);
+        let input = frame::build(&s, &msg);
+        let (action, out) = h.run(&input);
+        assert_eq!(action, XDP_TX, "{n}");
+        assert_answer(&out, &s, &msg, n);
+    }
+    let got = h.dp.signals().unwrap();
+    let want = vec![(0, 0x4f66, 2), (0, 0x9728, 1), (1, 20326, 1), (2, 38696, 1)];
+    assert_eq!(got, want);
+    // zonegen's parser agrees on what counts.
+    for (n, _, _) in cases {
+        let sig = zonegen::signal::signals(n.as_bytes());
+        assert_eq!(sig.is_empty(), n.ends_with("4f6") || n.ends_with("99999"), "{n}");
+    }
+}

@@ -10,6 +10,7 @@ pub mod name;
 pub mod print;
 pub mod querymix;
 pub mod rr;
+pub mod signal;
 pub mod tablefile;
 pub mod validate;
 pub mod wire;

@@ -1,0 +1,63 @@
+//! Trust-anchor signals in query names: RFC 8145 key-tag queries (`_ta-4f66[-9728...]`) and RFC 8509
+//! sentinel queries (`root-key-sentinel-is-ta-20326`, `root-key-sentinel-not-ta-20326`). Root operators
+//! count them by key tag to watch a KSK rollover.
+
+/// Kinds of signal.
+pub const TA_KEYTAG: u8 = 0;
+pub const SENTINEL_IS_TA: u8 = 1;
+pub const SENTINEL_NOT_TA: u8 = 2;
+
+/// The signals a label carries: (kind, key tag). Case-insensitive; malformed labels carry none.
+pub fn signals(label: &[u8]) -> Vec<(u8, u16)> {
+    let l = label.to_ascii_lowercase();
+    if let Some(rest) = l.strip_prefix(b"_ta-") {
+        let mut tags = Vec::new();
+        for group in rest.split(|&c| c == b'-') {
+            if group.len() != 4 {
+                return Vec::new();
+            }
+            let Ok(s) = std::str::from_utf8(group) else { return Vec::new() };
+            let Ok(t) = u16::from_str_radix(s, 16) else { return Vec::new() };
+            tags.push((TA_KEYTAG, t));
+        }
+        return tags;
+    }
+    for (prefix, kind) in [(&b"root-key-sentinel-is-ta-"[..], SENTINEL_IS_TA), (&b"root-key-sentinel-not-ta-"[..], SENTINEL_NOT_TA)] {
+        if let Some(d) = l.strip_prefix(prefix) {
+            if d.len() == 5 && d.iter().all(u8::is_ascii_digit) {
+                if let Ok(t) = std::str::from_utf8(d).unwrap_or("x").parse::<u32>() {
+                    if t <= u16::MAX as u32 {
+                        return vec![(kind, t as u16)];
+                    }
+                }
+            }
+        }
+    }
+    Vec::new()
+}
+
+pub fn kind_name(kind: u8) -> &'static str {
+    match kind {
+        TA_KEYTAG => "ta",
+        SENTINEL_IS_TA => "sentinel-is-ta",
+        _ => "sentinel-not-ta",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_rfc8145_and_rfc8509() {
+        assert_eq!(signals(b"_ta-4f66"), vec![(TA_KEYTAG, 0x4f66)]);
+        assert_eq!(signals(b"_TA-4F66-9728"), vec![(TA_KEYTAG, 0x4f66), (TA_KEYTAG, 0x9728)]);
+        assert_eq!(signals(b"root-key-sentinel-is-ta-20326"), vec![(SENTINEL_IS_TA, 20326)]);
+        assert_eq!(signals(b"root-key-sentinel-not-ta-38696"), vec![(SENTINEL_NOT_TA, 38696)]);
+        assert!(signals(b"_ta-4f6").is_empty());
+        assert!(signals(b"_ta-4f66-").is_empty());
+        assert!(signals(b"root-key-sentinel-is-ta-2032").is_empty());
+        assert!(signals(b"root-key-sentinel-is-ta-99999").is_empty());
+        assert!(signals(b"example").is_empty());
+    }
+}
