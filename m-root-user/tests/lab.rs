@@ -27,7 +27,9 @@ fn xdp_answers_while_userspace_is_stopped_and_userspace_answers_the_rest() {
 
     // 1. Userspace stopped: only the XDP program can answer.
     assert_eq!(unsafe { libc::kill(pid, libc::SIGSTOP) }, 0);
-    let cases: [(&str, &str, &str, Option<(u16, bool)>, &[(u16, u16)]); 8] = [
+    let cases: [(&str, &str, &str, Option<(u16, bool)>, &[(u16, u16)]); 10] = [
+        (common::CLI4, common::SRV4, "no-such-tld", Some((1232, true)), &[]),
+        (common::CLI6, common::SRV6, "Printer.LOCAL", Some((4096, true)), &[]),
         (common::CLI4, common::SRV4, "www.example.jp", None, &[]),
         (common::CLI6, common::SRV6, "www.example.jp", None, &[]),
         (common::CLI4, common::SRV4, "Www.Example.COM", Some((1232, false)), &[]),
@@ -60,8 +62,9 @@ fn xdp_answers_while_userspace_is_stopped_and_userspace_answers_the_rest() {
     let after = common::xdp_counters(&lab);
     let delta = |k: &str| after[k].as_u64().unwrap() - before[k].as_u64().unwrap();
     assert_eq!(common::xdp_answered(&after) - common::xdp_answered(&before), cases.len() as u64, "{after}");
-    assert_eq!(delta("xdp.answer.ipv4"), 4);
-    assert_eq!(delta("xdp.answer.ipv6"), 4);
+    assert_eq!(delta("xdp.answer.ipv4"), 5);
+    assert_eq!(delta("xdp.answer.ipv6"), 5);
+    assert_eq!(delta("xdp.answer.nxdomain-dnssec"), 2);
     assert_eq!(delta("xdp.dropped"), 0);
 
     // Everything else passes to the stack, whose kernel still works with the daemon stopped.

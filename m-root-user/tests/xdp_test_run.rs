@@ -258,3 +258,45 @@ fn trust_anchor_signals_are_counted_by_key_tag() {
         assert_eq!(sig.is_empty(), n.ends_with("4f6") || n.ends_with("99999"), "{n}");
     }
 }
+
+/// Signed NXDOMAIN in the kernel for every TLD boundary of the bundled zone: names just before and just after
+/// each TLD in canonical order (case variants, digits, hyphens, octets above 'z', labels of 1 and 63
+/// octets), DO=1, each buffer class: byte-identical to the answer function.
+#[test]
+fn signed_nxdomain_at_every_tld_boundary() {
+    let mut h = Harness::new();
+    let s = spec(true, vec![]);
+    let z = zone();
+    let mut labels: Vec<Vec<u8>> = vec![b"0".to_vec(), b"a".to_vec(), vec![b'z'; 63], vec![0xfe], b"-".to_vec()];
+    for t in &z.tlds {
+        let l = &t[1..t.len() - 1];
+        labels.push([l, b"0"].concat()); // just after (a digit)
+        labels.push([l, b"-"].concat());
+        labels.push([l, &[0xc3u8][..]].concat()); // an octet above 'z'
+        labels.push(l.to_ascii_uppercase().iter().chain(b"A").copied().collect()); // case variant, just after
+        let mut before = l.to_vec();
+        if let Some(last) = before.last_mut() {
+            *last -= 1; // just before: same length, last octet one lower
+        }
+        labels.push(before);
+    }
+    let mut answered = 0;
+    for l in labels {
+        if l.is_empty() || l.len() > 63 || l.contains(&0) || l.contains(&b'.') {
+            continue;
+        }
+        let qn = [&[l.len() as u8][..], &l, &[0u8][..]].concat();
+        if z.is_tld(&name::lower(&qn)) {
+            continue;
+        }
+        for size in [512u16, 1232, 4096] {
+            let msg = wire::build_query(0x77, 0, &qn, rr::A, rr::CLASS_IN, Some((size, true)));
+            let input = frame::build(&s, &msg);
+            let (action, out) = h.run(&input);
+            assert_eq!(action, XDP_TX, "{}", name::to_text(&qn));
+            assert_answer(&out, &s, &msg, &name::to_text(&qn));
+            answered += 1;
+        }
+    }
+    assert!(answered > 15_000, "{answered}");
+}
