@@ -157,7 +157,9 @@ fn xdp_answers_match_nsd_with_userspace_stopped() {
     assert_eq!(unsafe { libc::kill(pid, libc::SIGSTOP) }, 0);
 
     let mut mix = Generator::new(&zone, SEED + 1);
-    let queries: Vec<_> = (0..QUERIES).map(|_| mix.next()).filter(|q| q.carrier != Carrier::Tcp && m_root_user::dataplane::xdp_covers(&zone, &q.msg)).collect();
+    let drawn: Vec<_> = (0..QUERIES).map(|_| mix.next()).collect();
+    let udp = drawn.iter().filter(|q| q.carrier != Carrier::Tcp).count();
+    let queries: Vec<_> = drawn.into_iter().filter(|q| q.carrier != Carrier::Tcp && m_root_user::dataplane::xdp_covers(&zone, &q.msg)).collect();
     let cli = lab.cli_ns();
     let cli_if = lab.cli_if();
     let results: Vec<(Result<Vec<u8>, String>, Option<Vec<u8>>)> = in_netns(&cli, || {
@@ -202,8 +204,10 @@ fn xdp_answers_match_nsd_with_userspace_stopped() {
             }
         }
     }
-    println!("XDP vs NSD: {} covered UDP queries of {QUERIES} drawn, by class {per_class:?}", queries.len());
-    assert!(queries.len() > QUERIES / 2, "the fast path covers most of the mix");
+    let share = queries.len() as f64 / udp as f64;
+    println!("XDP vs NSD: {} of {udp} UDP queries ({:.1} %) answered by XDP, by class {per_class:?}", queries.len(), 100.0 * share);
+    // The fast-path share on the standard mix (issue: at least 90 % of UDP queries answered in XDP).
+    assert!(share >= 0.9, "fast-path share {share:.3}");
     assert_eq!(after - before, queries.len() as u64, "every one was answered by XDP (counters)");
     if !unexplained.is_empty() {
         let msg: String = unexplained.iter().map(|(k, (n, ex))| format!("\n=== {k}: {n} times; first:\n{ex}\n")).collect();
