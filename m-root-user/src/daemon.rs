@@ -10,7 +10,8 @@ use std::time::{Instant, SystemTime};
 
 use arc_swap::ArcSwap;
 use serde::Serialize;
-use zonegen::{compile, LoadOptions, ServerConfig, Zone};
+use zonegen::fast::FastTable;
+use zonegen::{compile, LoadOptions, ServerConfig, Table, Zone};
 
 use crate::dataplane::Dataplane;
 use crate::server::{State, Stats};
@@ -45,9 +46,9 @@ pub fn serial_newer(new: u32, old: u32) -> bool {
 }
 
 impl Daemon {
-    pub fn new(zone: Zone, path: &Path, load_ms: f64, cfg: ServerConfig, zonemd: bool, planes: Vec<Dataplane>, stats: Arc<Stats>) -> Daemon {
+    pub fn new(zone: Zone, table: Table, path: &Path, load_ms: f64, cfg: ServerConfig, zonemd: bool, planes: Vec<Dataplane>, stats: Arc<Stats>) -> Daemon {
         Daemon {
-            state: Arc::new(ArcSwap::from_pointee(State { zone, cfg: cfg.clone() })),
+            state: Arc::new(ArcSwap::from_pointee(State { zone, cfg: cfg.clone(), fast: FastTable::new(table) })),
             stats,
             planes: Mutex::new(planes),
             started: Instant::now(),
@@ -84,18 +85,16 @@ impl Daemon {
             let load_ms = t.elapsed().as_secs_f64() * 1e3;
             let mut planes = self.planes.lock().unwrap_or_else(|p| p.into_inner());
             let mut prepared = Vec::new();
-            if !planes.is_empty() {
-                let table = compile(&zone);
-                for dp in planes.iter_mut() {
-                    prepared.push(dp.prepare(&table).map_err(|e| format!("writing the XDP table: {e:#}"))?);
-                }
+            let table = compile(&zone);
+            for dp in planes.iter_mut() {
+                prepared.push(dp.prepare(&table).map_err(|e| format!("writing the XDP table: {e:#}"))?);
             }
             // The switch: XDP passes everything up, userspace swaps, XDP answers from the new table. A
             // client never sees the new zone and then the old one.
             for dp in planes.iter_mut() {
                 dp.pause().map_err(|e| format!("pausing XDP: {e:#}"))?;
             }
-            self.state.store(Arc::new(State { zone, cfg: self.cfg.clone() }));
+            self.state.store(Arc::new(State { zone, cfg: self.cfg.clone(), fast: FastTable::new(table) }));
             for (dp, (generation, info)) in planes.iter_mut().zip(prepared) {
                 dp.activate(generation, info).map_err(|e| format!("activating the XDP table: {e:#}"))?;
             }

@@ -219,8 +219,8 @@ fn serve(a: RunArgs) -> Result<()> {
     let cfg = ServerConfig { chaos: s.chaos, identity: s.identity.clone(), version: s.version.clone(), nsid: s.nsid };
 
     let mut planes = Vec::new();
+    let table = compile(&zone);
     if s.xdp_mode != Mode::Off {
-        let table = compile(&zone);
         for iface in &s.interfaces {
             let mut dp = Dataplane::load()?;
             dp.set_service_addrs(&s.addresses)?;
@@ -239,7 +239,7 @@ fn serve(a: RunArgs) -> Result<()> {
     }
 
     let stats = Arc::new(Stats::default());
-    let daemon = Arc::new(Daemon::new(zone, &s.zone, load_ms, cfg, s.zonemd, planes, stats.clone()));
+    let daemon = Arc::new(Daemon::new(zone, table, &s.zone, load_ms, cfg, s.zonemd, planes, stats.clone()));
     let opts = ServeOptions {
         addrs: s.addresses.clone(),
         port: s.port,

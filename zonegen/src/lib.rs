@@ -6,6 +6,7 @@
 pub mod answer;
 pub mod compile;
 pub mod diff;
+pub mod fast;
 pub mod name;
 pub mod print;
 pub mod querymix;
