@@ -62,7 +62,8 @@ down() {
     has_ns "$CLI_NS" && ip netns del "$CLI_NS"
     has_ns "$SRV_NS" && ip netns del "$SRV_NS"
     # Unmount our bpffs once nothing is pinned in it any more (another lab or a daemon may still use it).
-    if mountpoint -q "$PIN_FS" && [ -z "$(ls -A "$PIN_FS")" ]; then umount "$PIN_FS"; fi
+    # (bpffs always holds its own maps.debug and progs.debug.)
+    if mountpoint -q "$PIN_FS" && [ -z "$(ls -A "$PIN_FS" | grep -v '\.debug$')" ]; then umount "$PIN_FS"; fi
     echo "lab $LAB down"
 }
 
