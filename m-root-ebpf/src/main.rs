@@ -162,7 +162,7 @@ fn try_answer(ctx: &XdpContext, pc: *mut PerCpu) -> Result<(), Failed> {
                 if info.signed_nx == 0 {
                     return Err(Failed::Pass(Counter::XdpPassUncovered));
                 }
-                let key = sort_key(ctx, q.last_label, len).ok_or(Failed::Pass(Counter::XdpPassUncovered))?;
+                let key = sort_key(&label, len).ok_or(Failed::Pass(Counter::XdpPassUncovered))?;
                 let interval = nsec_interval(generation, info.tld_count, &key).ok_or(Failed::Pass(Counter::XdpPassNoTable))?;
                 (nsec_answer_index(generation, interval), Counter::XdpAnsNxdomainDnssec)
             }
@@ -310,34 +310,26 @@ fn count_signal(key: u32) {
     }
 }
 
-/// The label's sort key (see m_root_common::SortKey); None for a label with a zero octet, which the
-/// zero-padded key cannot order.
+/// The label's sort key (see m_root_common::SortKey), derived from the index key already loaded and
+/// lowercased (drop its length octet); None for a label with a zero octet, which the zero-padded key cannot
+/// order.
 #[inline(always)]
-fn sort_key(ctx: &XdpContext, at: usize, len: usize) -> Option<SortKey> {
-    let mut w = core::mem::MaybeUninit::<SortKey>::uninit();
-    let p = w.as_mut_ptr() as *mut u64;
-    // SAFETY: as in tld_label; the helper copies len <= 63 octets (the label, no length octet).
-    unsafe {
-        for i in 0..8 {
-            core::ptr::write_volatile(p.add(i), 0);
-        }
-        if bpf_xdp_load_bytes(ctx.ctx, (at + 1) as u32, p as *mut _, len as u32) != 0 {
+fn sort_key(label: &LabelWords, len: usize) -> Option<SortKey> {
+    let mut k = [0u64; 8];
+    for i in 0..8 {
+        // Native (little-endian) words: shifting right by one octet drops the first (the length octet).
+        let next = if i < 7 { label[i + 1] << 56 } else { 0 };
+        let x = (label[i] >> 8) | next;
+        // Octets of the label in this word (native order: the first octet is the lowest).
+        let valid = if len >= 8 * (i + 1) { 8 } else if len > 8 * i { len - 8 * i } else { 0 };
+        let mask = if valid >= 8 { u64::MAX } else { (1u64 << (8 * valid)) - 1 };
+        let v = x | !mask;
+        if v.wrapping_sub(0x0101_0101_0101_0101) & !v & 0x8080_8080_8080_8080 != 0 {
             return None;
         }
-        let mut w = w.assume_init();
-        for (i, x) in w.iter_mut().enumerate() {
-            let lower = lowercase(*x);
-            // Octets of the label in this word (native order: the first octet is the lowest).
-            let valid = if len >= 8 * (i + 1) { 8 } else if len > 8 * i { len - 8 * i } else { 0 };
-            let mask = if valid >= 8 { u64::MAX } else { (1u64 << (8 * valid)) - 1 };
-            let v = lower | !mask;
-            if v.wrapping_sub(0x0101_0101_0101_0101) & !v & 0x8080_8080_8080_8080 != 0 {
-                return None;
-            }
-            *x = u64::from_be(lower);
-        }
-        Some(w)
+        k[i] = u64::from_be(x);
     }
+    Some(k)
 }
 
 /// How many TLDs of the generation sort at or before `key` (binary search over the sorted list): the
