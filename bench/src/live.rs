@@ -3,8 +3,6 @@
 //! kxdpgun; answers are counted on the client end by `lab_count`, not by a socket. The same generator runs
 //! against a bare MAC-swap reflector on the server end, for the ratio.
 
-use std::fs::File;
-use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context, Result};
@@ -13,27 +11,11 @@ use aya::programs::{TestRun, TestRunAttrs, TestRunOptions, Xdp, XdpMode};
 use aya::Ebpf;
 use m_root_common::{LabTemplate, LAB_TEMPLATE_MAX};
 use m_root_user::frame::{self, Spec};
-use m_root_user::lab::{iface_info, XdpMd, LAB_OBJECT};
+use m_root_user::lab::{iface_info, in_netns, XdpMd, LAB_OBJECT};
 
 /// Frames per BPF_PROG_RUN call and batch size of the kernel's live-frames loop.
 const REPEAT: u32 = 65536;
 const BATCH: u32 = 64;
-
-/// Run `f` on a thread that joined network namespace `ns`.
-pub fn in_netns<T: Send>(ns: &str, f: impl FnOnce() -> Result<T> + Send) -> Result<T> {
-    let path = format!("/var/run/netns/{ns}");
-    std::thread::scope(|s| {
-        s.spawn(|| {
-            let fd = File::open(&path).with_context(|| path.clone())?;
-            if unsafe { libc::setns(fd.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-                return Err(anyhow!("setns {ns}: {}", std::io::Error::last_os_error()));
-            }
-            f()
-        })
-        .join()
-        .map_err(|_| anyhow!("namespace thread panicked"))?
-    })
-}
 
 /// Keeps a lab_reflect program attached to the server end while it lives (its Ebpf owns the link).
 pub struct Reflector {
@@ -41,13 +23,13 @@ pub struct Reflector {
 }
 
 pub fn attach_reflector(srv_ns: &str, srv_if: &str) -> Result<Reflector> {
-    in_netns(srv_ns, || {
+    in_netns(srv_ns, || -> Result<Reflector> {
         let mut ebpf = Ebpf::load(LAB_OBJECT)?;
         let p: &mut Xdp = ebpf.program_mut("lab_reflect").ok_or_else(|| anyhow!("lab_reflect missing"))?.try_into()?;
         p.load()?;
         p.attach(srv_if, XdpMode::Driver).map_err(|e| anyhow!("attaching the reflector to {srv_if}: {e:?}"))?;
         Ok(Reflector { _ebpf: ebpf })
-    })
+    })?
 }
 
 /// Result of one generator run.
@@ -60,7 +42,7 @@ pub struct Rates {
 /// Send the query messages (cycling) for `secs` seconds from the client end; count what comes back.
 pub fn generate(cli_ns: &str, cli_if: &str, srv_mac: [u8; 6], src: &str, dst: &str, queries: &[Vec<u8>], secs: f64) -> Result<Rates> {
     let (cli_if, src, dst) = (cli_if.to_string(), src.to_string(), dst.to_string());
-    in_netns(cli_ns, move || {
+    in_netns(cli_ns, move || -> Result<Rates> {
         let (ifindex, mac) = iface_info(&cli_if)?;
         let mut ebpf = Ebpf::load(LAB_OBJECT)?;
         for p in ["lab_gen", "lab_count"] {
@@ -107,5 +89,5 @@ pub fn generate(cli_ns: &str, cli_if: &str, srv_mac: [u8; 6], src: &str, dst: &s
         std::thread::sleep(Duration::from_millis(100));
         let replies = read_count(&ebpf)? - c0;
         Ok(Rates { sent_per_s: sent as f64 / wall, replies_per_s: replies as f64 / wall })
-    })
+    })?
 }

@@ -123,19 +123,20 @@ impl Drop for Running {
     }
 }
 
-/// Remove XDP programs left on the lab's ends (knotd and kxdpgun leave netlink-attached ones behind).
-fn clear_lab_xdp() {
-    for (ns, dev) in [(format!("{LAB}-srv"), format!("{LAB}-s")), (format!("{LAB}-cli"), format!("{LAB}-c"))] {
-        for mode in ["xdp", "xdpgeneric"] {
-            let _ = Command::new("ip").args(["-n", &ns, "link", "set", "dev", &dev, mode, "off"]).status();
-        }
+/// Remove an XDP program left on one end of the lab (knotd and kxdpgun leave netlink-attached ones).
+fn clear_xdp(side: &str, end: &str) {
+    for mode in ["xdp", "xdpgeneric"] {
+        let _ = Command::new("ip").args(["-n", &format!("{LAB}-{side}"), "link", "set", "dev", &format!("{LAB}-{end}"), mode, "off"]).status();
     }
 }
 
+fn clear_lab_xdp() {
+    clear_xdp("srv", "s");
+    clear_xdp("cli", "c");
+}
+
 fn clear_client_xdp() {
-    for mode in ["xdp", "xdpgeneric"] {
-        let _ = Command::new("ip").args(["-n", &format!("{LAB}-cli"), "link", "set", "dev", &format!("{LAB}-c"), mode, "off"]).status();
-    }
+    clear_xdp("cli", "c");
 }
 
 fn start(server: Server, zone: &Path, dir: &Path) -> Result<Running> {
@@ -168,10 +169,7 @@ fn start(server: Server, zone: &Path, dir: &Path) -> Result<Running> {
         Server::Nsd => {
             let ndir = dir.join("nsd");
             std::fs::create_dir_all(&ndir)?;
-            let conf = format!(
-                "server:\n  ip-address: {SRV4}\n  port: 53\n  username: \"\"\n  chroot: \"\"\n  zonesdir: \"{d}\"\n  database: \"\"\n  zonelistfile: \"{d}/zone.list\"\n  xfrdfile: \"{d}/xfrd.state\"\n  pidfile: \"{d}/nsd.pid\"\n  logfile: \"{d}/nsd.log\"\n  identity: \"bench\"\n  hide-version: yes\n  server-count: 1\n  rrl-ratelimit: 0\n  rrl-whitelist-ratelimit: 0\nremote-control:\n  control-enable: no\nzone:\n  name: \".\"\n  zonefile: \"{zs}\"\n",
-                d = ndir.display()
-            );
+            let conf = m_root_user::lab::nsd_conf(&ndir, zone, &[SRV4], "bench");
             std::fs::write(ndir.join("nsd.conf"), conf)?;
             let c = ndir.join("nsd.conf").display().to_string();
             in_ns(&srv_ns, &["nsd", "-d", "-c", &c])
@@ -293,7 +291,7 @@ fn kxdpgun(file: &Path, qps: u64, secs: u32) -> Result<Gun> {
 fn xdp_answered(control_ns_iface: &str) -> Option<f64> {
     let out = in_ns(&format!("{LAB}-srv"), &[&bin().display().to_string(), "stats", "--iface", control_ns_iface, "--control", "/nonexistent", "--json"]).output().ok()?;
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
-    Some(["xdp.answer.referral", "xdp.answer.referral-dnssec", "xdp.answer.nxdomain", "xdp.answer.nxdomain-dnssec", "xdp.answer.apex", "xdp.answer.tld-ds-nsec", "xdp.answer.truncated"].iter().map(|k| v[*k].as_f64().unwrap_or(0.0)).sum())
+    Some(m_root_user::dataplane::answered_in_stats(&v) as f64)
 }
 
 pub fn run(o: &Options) -> Result<()> {

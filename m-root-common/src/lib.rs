@@ -448,6 +448,16 @@ impl Counter {
         Counter::XdpAnsIpv6,
         Counter::XdpDropped,
     ];
+    /// The counters of answers sent by XDP_TX, one per answer (the per-family ones double them).
+    pub const ANSWERS: [Counter; 7] = [
+        Counter::XdpAnsReferral,
+        Counter::XdpAnsReferralDnssec,
+        Counter::XdpAnsNxdomain,
+        Counter::XdpAnsNxdomainDnssec,
+        Counter::XdpAnsApex,
+        Counter::XdpAnsTldData,
+        Counter::XdpAnsTruncated,
+    ];
     /// Stable name for `stats` output.
     pub const fn name(self) -> &'static str {
         match self {

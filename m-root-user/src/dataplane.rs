@@ -285,6 +285,11 @@ fn read_signals<T: std::borrow::Borrow<MapData>>(m: &PerCpuHashMap<T, u32, u64>)
     Ok(out)
 }
 
+/// Answers the XDP program sent, from `m-root-xdp stats --json` output.
+pub fn answered_in_stats(stats: &serde_json::Value) -> u64 {
+    Counter::ANSWERS.iter().map(|c| stats[c.name()].as_u64().unwrap_or(0)).sum()
+}
+
 /// Read the pinned trust-anchor signal counts of the daemon serving `iface`.
 pub fn pinned_signals(iface: &str) -> Result<Vec<(u32, u16, u64)>> {
     let candidates = [Path::new(PIN_ROOT).join(iface).join(maps::TA_SIGNALS), Path::new(PIN_ROOT_FALLBACK).join(iface).join(maps::TA_SIGNALS)];

@@ -238,6 +238,36 @@ fn recv_with_tag(fd: i32, buf: &mut [u8]) -> Option<Vec<u8>> {
     }
 }
 
+/// Run `f` on a thread that has joined network namespace `ns`; sockets it makes live there. A panic in
+/// `f` is passed on as it is.
+pub fn in_netns<T: Send>(ns: &str, f: impl FnOnce() -> T + Send) -> Result<T> {
+    use std::os::fd::AsRawFd;
+    let path = format!("/var/run/netns/{ns}");
+    std::thread::scope(|s| {
+        s.spawn(|| -> Result<T> {
+            let fd = std::fs::File::open(&path).with_context(|| format!("opening {path}"))?;
+            // SAFETY: setns on an open namespace file; it changes only this thread.
+            if unsafe { libc::setns(fd.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+                bail!("setns {ns}: {}", std::io::Error::last_os_error());
+            }
+            Ok(f())
+        })
+        .join()
+        .unwrap_or_else(|e| std::panic::resume_unwind(e))
+    })
+}
+
+/// NSD's configuration for a lab peer: the zone on `addrs` port 53, as root in `dir`, no response rate
+/// limiting (it would drop a benchmark's or a test's queries), identity and NSID `identity`.
+pub fn nsd_conf(dir: &Path, zone: &Path, addrs: &[&str], identity: &str) -> String {
+    let listen: String = addrs.iter().map(|a| format!("  ip-address: {a}\n")).collect();
+    format!(
+        "server:\n{listen}  port: 53\n  username: \"\"\n  chroot: \"\"\n  zonesdir: \"{d}\"\n  database: \"\"\n  zonelistfile: \"{d}/zone.list\"\n  xfrdfile: \"{d}/xfrd.state\"\n  pidfile: \"{d}/nsd.pid\"\n  logfile: \"{d}/nsd.log\"\n  identity: \"{identity}\"\n  nsid: \"ascii_{identity}\"\n  hide-version: yes\n  verbosity: 1\n  server-count: 1\n  rrl-ratelimit: 0\n  rrl-whitelist-ratelimit: 0\nremote-control:\n  control-enable: no\nzone:\n  name: \".\"\n  zonefile: \"{}\"\n",
+        zone.display(),
+        d = dir.display()
+    )
+}
+
 /// Attach lab_pass to an interface and pin the link so it outlives this process.
 pub fn attach_pass(iface: &str, pin: &Path) -> Result<()> {
     let mut ebpf = Ebpf::load(LAB_OBJECT).context("loading the lab eBPF object (needs root)")?;

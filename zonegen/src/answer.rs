@@ -165,12 +165,12 @@ pub fn plan_in<'z>(zone: &'z Zone, q: &Query<'_>) -> Plan<'z> {
                     None => plan_nodata(zone, &node.name, dnssec, 1),
                 };
             }
-            rr::NSEC if node.rrset(rr::NSEC).is_some() => {
-                let mut p = Plan { kind: Kind::Authoritative, rcode: 0, aa: true, anchor_labels: 1, blocks: Vec::new() };
+            rr::NSEC => {
                 if let Some(nsec) = node.rrset(rr::NSEC) {
+                    let mut p = Plan { kind: Kind::Authoritative, rcode: 0, aa: true, anchor_labels: 1, blocks: Vec::new() };
                     push_rrset(&mut p.blocks, Section::Answer, &node.name, nsec, dnssec, true);
+                    return p;
                 }
-                return p;
             }
             _ => {}
         }

@@ -5,7 +5,6 @@
 pub mod nsd;
 
 use std::fs::File;
-use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -117,16 +116,7 @@ impl Drop for Lab {
 
 /// Run `f` on a thread that has joined network namespace `ns`; sockets it makes live there.
 pub fn in_netns<T: Send>(ns: &str, f: impl FnOnce() -> T + Send) -> T {
-    let path = format!("/var/run/netns/{ns}");
-    std::thread::scope(|s| {
-        s.spawn(|| {
-            let fd = File::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-            assert_eq!(unsafe { libc::setns(fd.as_raw_fd(), libc::CLONE_NEWNET) }, 0, "setns {ns}: {}", std::io::Error::last_os_error());
-            f()
-        })
-        .join()
-        .expect("namespace thread panicked")
-    })
+    m_root_user::lab::in_netns(ns, f).unwrap_or_else(|e| panic!("{e:#}"))
 }
 
 pub fn hex(b: &[u8]) -> String {
@@ -219,5 +209,5 @@ pub fn xdp_counters(lab: &Lab) -> serde_json::Value {
 
 /// Sum of the XDP answer counters by kind (not the per-family ones).
 pub fn xdp_answered(c: &serde_json::Value) -> u64 {
-    ["xdp.answer.referral", "xdp.answer.referral-dnssec", "xdp.answer.nxdomain", "xdp.answer.nxdomain-dnssec", "xdp.answer.apex", "xdp.answer.tld-ds-nsec", "xdp.answer.truncated"].iter().map(|k| c[*k].as_u64().unwrap_or(0)).sum()
+    m_root_user::dataplane::answered_in_stats(c)
 }

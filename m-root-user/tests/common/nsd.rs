@@ -10,20 +10,10 @@ use super::{in_netns, Client, Lab};
 
 pub const IDENTITY: &str = "lab-srv";
 
-pub fn nsd_conf(dir: &Path, zone: &Path) -> String {
-    format!(
-        "server:\n  ip-address: {}\n  ip-address: {}\n  port: 53\n  username: \"\"\n  chroot: \"\"\n  zonesdir: \"{d}\"\n  database: \"\"\n  zonelistfile: \"{d}/zone.list\"\n  xfrdfile: \"{d}/xfrd.state\"\n  pidfile: \"{d}/nsd.pid\"\n  logfile: \"{d}/nsd.log\"\n  identity: \"{IDENTITY}\"\n  nsid: \"ascii_{IDENTITY}\"\n  hide-version: yes\n  verbosity: 1\n  server-count: 1\n  rrl-ratelimit: 0\n  rrl-whitelist-ratelimit: 0\nremote-control:\n  control-enable: no\nzone:\n  name: \".\"\n  zonefile: \"{}\"\n",
-        super::SRV4,
-        super::SRV6,
-        zone.display(),
-        d = dir.display()
-    )
-}
-
 /// Start NSD on the lab's server addresses (198.18.0.1, 2001:db8::1) serving `zone`; waits until it answers.
 pub fn start(lab: &mut Lab, zone: &Path) -> PathBuf {
     let dir = tempdir(&format!("m-root-xdp-nsd-{}", lab.name));
-    std::fs::write(dir.join("nsd.conf"), nsd_conf(&dir, zone)).unwrap();
+    std::fs::write(dir.join("nsd.conf"), m_root_user::lab::nsd_conf(&dir, zone, &[super::SRV4, super::SRV6], IDENTITY)).unwrap();
     let conf = dir.join("nsd.conf");
     let ns = lab.srv_ns();
     lab.spawn(&ns, &["nsd", "-d", "-c", conf.to_str().unwrap()], &dir.join("out.log"));
