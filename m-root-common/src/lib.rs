@@ -137,6 +137,7 @@ pub mod maps {
     pub const SERVICE_ADDRS: &str = "SERVICE_ADDRS";
     /// Per-CPU state: the counters, and scratch space (one lookup per packet serves both).
     pub const PERCPU: &str = "PERCPU";
+    pub const TC_MODE: &str = "TC_MODE";
 }
 
 /// Slots of the TLD index per generation (a power of two, about three times MAX_TLDS: short probes).
@@ -364,60 +365,90 @@ impl AddrKey {
     }
 }
 
-/// Per-CPU counters, one array slot each. Names follow what operators know from Knot and NSD.
+/// Per-CPU counters, one array slot per counter and hook. Names follow what operators know from Knot
+/// and NSD; `stats` prints them as `<hook>.<name>` (xdp.answer.referral, tc.pass.no-room, ...).
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Counter {
-    /// Frames seen by the XDP program.
-    XdpFrames = 0,
+    /// Frames (XDP) or packets (TC) seen by the program.
+    Frames = 0,
     /// Frames not for a service address/port (passed untouched).
-    XdpNotForUs,
-    /// DNS queries for a service address seen by XDP.
-    XdpQueries,
-    /// Answered by XDP_TX: referral, DO=0.
-    XdpAnsReferral,
-    /// Answered by XDP_TX: referral, DO=1.
-    XdpAnsReferralDnssec,
-    /// Answered by XDP_TX: NXDOMAIN, DO=0.
-    XdpAnsNxdomain,
-    /// Answered by XDP_TX: NXDOMAIN with its NSEC proofs, DO=1.
-    XdpAnsNxdomainDnssec,
-    /// Answered by XDP_TX: apex.
-    XdpAnsApex,
-    /// Answered by XDP_TX: `<tld> DS` or `<tld> NSEC` (authoritative data at the cut).
-    XdpAnsTldData,
-    /// Answered by XDP_TX with TC=1 (the requester's buffer was too small for the required records);
-    /// counted instead of the kind.
-    XdpAnsTruncated,
+    NotForUs,
+    /// DNS queries for a service address seen by the program.
+    Queries,
+    /// Answered: referral, DO=0.
+    AnsReferral,
+    /// Answered: referral, DO=1.
+    AnsReferralDnssec,
+    /// Answered: NXDOMAIN, DO=0.
+    AnsNxdomain,
+    /// Answered: NXDOMAIN with its NSEC proofs, DO=1.
+    AnsNxdomainDnssec,
+    /// Answered: apex.
+    AnsApex,
+    /// Answered: `<tld> DS` or `<tld> NSEC` (authoritative data at the cut).
+    AnsTldData,
+    /// Answered with TC=1 (the requester's buffer was too small for the required records); counted
+    /// instead of the kind.
+    AnsTruncated,
     /// Passed: malformed or unusual header, envelope or question.
-    XdpPassMalformed,
-    /// Passed: query shape the fast path does not cover (CHAOS, ANY, options, DO=1 NXDOMAIN, ...).
-    XdpPassUncovered,
-    /// Passed: the driver's buffer could not grow to the answer's size (a hint is left in the metadata).
-    XdpPassNoRoom,
+    PassMalformed,
+    /// Passed: query shape the fast path does not cover (CHAOS, ANY, options, ...).
+    PassUncovered,
+    /// Passed: the buffer could not grow to the answer's size (XDP leaves a hint in the metadata for TC).
+    PassNoRoom,
     /// Passed: no table generation loaded.
-    XdpPassNoTable,
+    PassNoTable,
     /// IPv4 queries answered.
-    XdpAnsIpv4,
+    AnsIpv4,
     /// IPv6 queries answered.
-    XdpAnsIpv6,
+    AnsIpv6,
     /// Dropped: the frame was already rewritten when a step failed (should stay 0).
-    XdpDropped,
+    Dropped,
+    /// TC only, beside XDP: a query XDP passed for a reason other than room (no hint), left to the stack.
+    PassNotHinted,
+    /// TC only: the query arrived with a partial UDP checksum (offloaded by the sender; veth, containers),
+    /// so the answer carries one too, for the device or the peer's stack to complete.
+    CsumPartial,
 }
-/// Number of counter slots (keep in step with [`Counter`]).
+/// Number of counter slots per hook (keep in step with [`Counter`]).
 pub const COUNTERS: usize = 24;
+
+/// Where a packet was answered or passed: the XDP program in the driver, or its TC companion.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Hook {
+    Xdp = 0,
+    Tc = 1,
+}
+pub const HOOKS: usize = 2;
+
+impl Hook {
+    pub const ALL: [Hook; HOOKS] = [Hook::Xdp, Hook::Tc];
+    pub const fn name(self) -> &'static str {
+        match self {
+            Hook::Xdp => "xdp",
+            Hook::Tc => "tc",
+        }
+    }
+}
 
 /// The one value of the per-CPU map.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct PerCpu {
-    pub counters: [u64; COUNTERS],
-    /// For the XDP program's own use (see m-root-ebpf parse::forget); meaningless outside it.
+    pub counters: [[u64; COUNTERS]; HOOKS],
+    /// For the programs' own use (see m-root-ebpf parse::forget); meaningless outside them.
     pub scratch: [u64; 4],
     /// Trust-anchor signals of the packet being answered, counted once it is sent (program use only).
     pub signals: [u32; 4],
     pub nsignals: u64,
 }
+
+/// What the TC program answers (the TC_MODE map's one value).
+pub const TC_MODE_HINTED: u32 = 0;
+/// TC answers every query it covers: XDP is not attached.
+pub const TC_MODE_ALL: u32 = 1;
 
 /// The service addresses, as one array-map value: `addrs[..count]`, each an [`AddrKey`] as two words.
 #[repr(C)]
@@ -429,55 +460,59 @@ pub struct ServiceAddrs {
 }
 
 impl Counter {
-    pub const ALL: [Counter; 17] = [
-        Counter::XdpFrames,
-        Counter::XdpNotForUs,
-        Counter::XdpQueries,
-        Counter::XdpAnsReferral,
-        Counter::XdpAnsReferralDnssec,
-        Counter::XdpAnsNxdomain,
-        Counter::XdpAnsNxdomainDnssec,
-        Counter::XdpAnsApex,
-        Counter::XdpAnsTldData,
-        Counter::XdpAnsTruncated,
-        Counter::XdpPassMalformed,
-        Counter::XdpPassUncovered,
-        Counter::XdpPassNoRoom,
-        Counter::XdpPassNoTable,
-        Counter::XdpAnsIpv4,
-        Counter::XdpAnsIpv6,
-        Counter::XdpDropped,
+    pub const ALL: [Counter; 19] = [
+        Counter::Frames,
+        Counter::NotForUs,
+        Counter::Queries,
+        Counter::AnsReferral,
+        Counter::AnsReferralDnssec,
+        Counter::AnsNxdomain,
+        Counter::AnsNxdomainDnssec,
+        Counter::AnsApex,
+        Counter::AnsTldData,
+        Counter::AnsTruncated,
+        Counter::PassMalformed,
+        Counter::PassUncovered,
+        Counter::PassNoRoom,
+        Counter::PassNoTable,
+        Counter::AnsIpv4,
+        Counter::AnsIpv6,
+        Counter::Dropped,
+        Counter::PassNotHinted,
+        Counter::CsumPartial,
     ];
-    /// The counters of answers sent by XDP_TX, one per answer (the per-family ones double them).
+    /// The counters of answers sent, one per answer (the per-family ones double them).
     pub const ANSWERS: [Counter; 7] = [
-        Counter::XdpAnsReferral,
-        Counter::XdpAnsReferralDnssec,
-        Counter::XdpAnsNxdomain,
-        Counter::XdpAnsNxdomainDnssec,
-        Counter::XdpAnsApex,
-        Counter::XdpAnsTldData,
-        Counter::XdpAnsTruncated,
+        Counter::AnsReferral,
+        Counter::AnsReferralDnssec,
+        Counter::AnsNxdomain,
+        Counter::AnsNxdomainDnssec,
+        Counter::AnsApex,
+        Counter::AnsTldData,
+        Counter::AnsTruncated,
     ];
-    /// Stable name for `stats` output.
+    /// Stable name for `stats` output, after the hook's name and a dot.
     pub const fn name(self) -> &'static str {
         match self {
-            Counter::XdpFrames => "xdp.frames",
-            Counter::XdpNotForUs => "xdp.pass.not-for-us",
-            Counter::XdpQueries => "xdp.queries",
-            Counter::XdpAnsReferral => "xdp.answer.referral",
-            Counter::XdpAnsReferralDnssec => "xdp.answer.referral-dnssec",
-            Counter::XdpAnsNxdomain => "xdp.answer.nxdomain",
-            Counter::XdpAnsNxdomainDnssec => "xdp.answer.nxdomain-dnssec",
-            Counter::XdpAnsApex => "xdp.answer.apex",
-            Counter::XdpAnsTldData => "xdp.answer.tld-ds-nsec",
-            Counter::XdpAnsTruncated => "xdp.answer.truncated",
-            Counter::XdpPassMalformed => "xdp.pass.malformed",
-            Counter::XdpPassUncovered => "xdp.pass.uncovered",
-            Counter::XdpPassNoRoom => "xdp.pass.no-room",
-            Counter::XdpPassNoTable => "xdp.pass.no-table",
-            Counter::XdpAnsIpv4 => "xdp.answer.ipv4",
-            Counter::XdpAnsIpv6 => "xdp.answer.ipv6",
-            Counter::XdpDropped => "xdp.dropped",
+            Counter::Frames => "frames",
+            Counter::NotForUs => "pass.not-for-us",
+            Counter::Queries => "queries",
+            Counter::AnsReferral => "answer.referral",
+            Counter::AnsReferralDnssec => "answer.referral-dnssec",
+            Counter::AnsNxdomain => "answer.nxdomain",
+            Counter::AnsNxdomainDnssec => "answer.nxdomain-dnssec",
+            Counter::AnsApex => "answer.apex",
+            Counter::AnsTldData => "answer.tld-ds-nsec",
+            Counter::AnsTruncated => "answer.truncated",
+            Counter::PassMalformed => "pass.malformed",
+            Counter::PassUncovered => "pass.uncovered",
+            Counter::PassNoRoom => "pass.no-room",
+            Counter::PassNoTable => "pass.no-table",
+            Counter::AnsIpv4 => "answer.ipv4",
+            Counter::AnsIpv6 => "answer.ipv6",
+            Counter::Dropped => "dropped",
+            Counter::PassNotHinted => "pass.not-hinted",
+            Counter::CsumPartial => "csum-partial",
         }
     }
 }

@@ -1,25 +1,29 @@
 //! m-root XDP program: answers the common root queries from the precompiled table by XDP_TX and passes
-//! everything else up untouched. It matches and splices; zonegen decided every byte of DNS meaning.
+//! everything else up untouched; its TC companion answers the same queries from the same table where the
+//! driver's buffer had no room (or XDP is not attached), and sends them back out of the interface. Both
+//! only match and splice; zonegen decided every byte of DNS meaning.
 #![cfg_attr(target_arch = "bpf", no_std)]
 #![cfg_attr(target_arch = "bpf", no_main)]
 
+mod packet;
 mod parse;
 mod splice;
 
 use aya_ebpf::{
-    bindings::xdp_action,
-    helpers::generated::{bpf_xdp_adjust_meta, bpf_xdp_load_bytes},
-    macros::{map, xdp},
+    bindings::{xdp_action, TC_ACT_OK, TC_ACT_REDIRECT, TC_ACT_SHOT},
+    helpers::generated::{bpf_redirect, bpf_skb_pull_data},
+    macros::{classifier, map, xdp},
     maps::{Array, PerCpuArray, PerCpuHashMap},
-    programs::XdpContext,
+    programs::{TcContext, XdpContext},
 };
 use m_root_common::{
     apex_answer_index, apex_qtype_index, fixed_answer_index, tld_answer_index, tld_bucket_index, tld_hash, AddrKey, Answer, Counter,
-    FixedSlot, GenInfo, LabelWords, PerCpu, ServiceAddrs, TldEntry, TldSlot, XdpHint, ANSWERS_PER_GEN, APEX_QTYPES, COUNTERS as N_COUNTERS,
-    GENERATIONS, MAX_LABEL, MAX_SERVICE_ADDRS, MAX_TLDS, TLD_BUCKETS, TLD_MAX_PROBE, XDP_HINT_MAGIC, nsec_answer_index, tld_sorted_index,
-    SortKey, signal_key, MAX_SIGNALS, SIGNAL_SENTINEL_IS_TA, SIGNAL_SENTINEL_NOT_TA, SIGNAL_TA,
+    FixedSlot, GenInfo, LabelWords, PerCpu, ServiceAddrs, TldEntry, TldSlot, ANSWERS_PER_GEN, APEX_QTYPES, COUNTERS as N_COUNTERS,
+    GENERATIONS, MAX_LABEL, MAX_SERVICE_ADDRS, MAX_TLDS, TLD_BUCKETS, TLD_MAX_PROBE, nsec_answer_index, tld_sorted_index,
+    SortKey, signal_key, MAX_SIGNALS, SIGNAL_SENTINEL_IS_TA, SIGNAL_SENTINEL_NOT_TA, SIGNAL_TA, TC_MODE_ALL,
 };
 
+use crate::packet::Packet;
 use crate::splice::Failed;
 
 #[map]
@@ -40,6 +44,9 @@ static GENINFO: Array<GenInfo> = Array::with_max_entries(GENERATIONS, 0);
 static SERVICE_ADDRS: Array<ServiceAddrs> = Array::with_max_entries(1, 0);
 #[map]
 static PERCPU: PerCpuArray<PerCpu> = PerCpuArray::with_max_entries(1, 0);
+/// TC_MODE_HINTED (beside XDP: answer what XDP had no room for) or TC_MODE_ALL (XDP not attached).
+#[map]
+static TC_MODE: Array<u32> = Array::with_max_entries(1, 0);
 
 const TYPE_NSEC: u16 = 47;
 const TYPE_DS: u16 = 43;
@@ -47,10 +54,10 @@ const TYPE_OPT: u16 = 41;
 const CLASS_IN: u16 = 1;
 
 #[inline(always)]
-fn count(pc: *mut PerCpu, c: Counter) {
+pub(crate) fn count<P: Packet>(pc: *mut PerCpu, c: Counter) {
     let i = c as usize;
     if i < N_COUNTERS {
-        unsafe { (*pc).counters[i] += 1 };
+        unsafe { (*pc).counters[P::HOOK as usize][i] += 1 };
     }
 }
 
@@ -58,16 +65,57 @@ fn count(pc: *mut PerCpu, c: Counter) {
 pub fn m_root(ctx: XdpContext) -> u32 {
     // One per-CPU lookup per packet: counters and scratch live in the same value.
     let Some(pc) = PERCPU.get_ptr_mut(0) else { return xdp_action::XDP_PASS };
-    count(pc, Counter::XdpFrames);
+    count::<XdpContext>(pc, Counter::Frames);
     match try_answer(&ctx, pc) {
         Ok(()) => xdp_action::XDP_TX,
         Err(Failed::Pass(c)) => {
-            count(pc, c);
+            count::<XdpContext>(pc, c);
             xdp_action::XDP_PASS
         }
         Err(Failed::Drop) => {
-            count(pc, Counter::XdpDropped);
+            count::<XdpContext>(pc, Counter::Dropped);
             xdp_action::XDP_DROP
+        }
+    }
+}
+
+/// The TC companion (ingress): the same answer from the same table, for what XDP could not grow in
+/// place, sent back out of the interface it came in on.
+#[classifier]
+pub fn m_root_tc(ctx: TcContext) -> i32 {
+    let Some(pc) = PERCPU.get_ptr_mut(0) else { return TC_ACT_OK };
+    count::<TcContext>(pc, Counter::Frames);
+    let all = TC_MODE.get(0).is_some_and(|m| *m == TC_MODE_ALL);
+    let hinted = packet::xdp_hint(&ctx);
+    if !all && !hinted {
+        count::<TcContext>(pc, Counter::PassNotHinted);
+        return TC_ACT_OK;
+    }
+    // The answer is built with direct access, so the whole packet must be in the linear part (it
+    // nearly always is for a query; pulling is a no-op then).
+    // (An inequality: LLVM would turn an equality into "data_end is data + len" and lose the bound.)
+    let len = ctx.len();
+    if (hinted || ctx.data_end() - ctx.data() < len as usize) && unsafe { bpf_skb_pull_data(ctx.skb.skb as *mut _, len) } != 0 {
+        count::<TcContext>(pc, Counter::PassMalformed);
+        return TC_ACT_OK;
+    }
+    match try_answer(&ctx, pc) {
+        Ok(()) => {
+            let ifindex = unsafe { (*ctx.skb.skb).ifindex };
+            // Egress of the same device (flags 0): the answer leaves where the query came in.
+            let r = unsafe { bpf_redirect(ifindex, 0) } as i32;
+            if r != TC_ACT_REDIRECT {
+                count::<TcContext>(pc, Counter::Dropped);
+            }
+            r
+        }
+        Err(Failed::Pass(c)) => {
+            count::<TcContext>(pc, c);
+            TC_ACT_OK
+        }
+        Err(Failed::Drop) => {
+            count::<TcContext>(pc, Counter::Dropped);
+            TC_ACT_SHOT
         }
     }
 }
@@ -96,23 +144,23 @@ fn is_meta(t: u16) -> bool {
 }
 
 #[inline(always)]
-fn try_answer(ctx: &XdpContext, pc: *mut PerCpu) -> Result<(), Failed> {
+fn try_answer<P: Packet>(ctx: &P, pc: *mut PerCpu) -> Result<(), Failed> {
     let f = parse::frame(ctx, pc).map_err(Failed::Pass)?;
     if !is_service_addr(&f.dst) {
-        return Err(Failed::Pass(Counter::XdpNotForUs));
+        return Err(Failed::Pass(Counter::NotForUs));
     }
-    count(pc, Counter::XdpQueries);
+    count::<P>(pc, Counter::Queries);
     let q = parse::question(ctx, &f, pc).map_err(Failed::Pass)?;
     if q.qclass != CLASS_IN || is_meta(q.qtype) {
-        return Err(Failed::Pass(Counter::XdpPassUncovered));
+        return Err(Failed::Pass(Counter::PassUncovered));
     }
-    let generation = *ACTIVE.get(0).ok_or(Failed::Pass(Counter::XdpPassNoTable))?;
+    let generation = *ACTIVE.get(0).ok_or(Failed::Pass(Counter::PassNoTable))?;
     if generation >= GENERATIONS {
-        return Err(Failed::Pass(Counter::XdpPassNoTable));
+        return Err(Failed::Pass(Counter::PassNoTable));
     }
-    let info: &GenInfo = GENINFO.get(generation).ok_or(Failed::Pass(Counter::XdpPassNoTable))?;
+    let info: &GenInfo = GENINFO.get(generation).ok_or(Failed::Pass(Counter::PassNoTable))?;
     if info.ready == 0 {
-        return Err(Failed::Pass(Counter::XdpPassNoTable));
+        return Err(Failed::Pass(Counter::PassNoTable));
     }
     // Signals found below are parked in the per-CPU value and counted only if the answer goes out (a frame
     // passed up is counted by userspace); parking them also keeps the verifier from carrying them along.
@@ -120,22 +168,22 @@ fn try_answer(ctx: &XdpContext, pc: *mut PerCpu) -> Result<(), Failed> {
     let (index, kind) = if q.labels == 0 {
         // The apex: every qtype but ANY (meta, excluded above); types it does not hold get NODATA.
         if q.qtype as u32 >= APEX_QTYPES {
-            return Err(Failed::Pass(Counter::XdpPassUncovered));
+            return Err(Failed::Pass(Counter::PassUncovered));
         }
-        let held = *APEXIDX.get(apex_qtype_index(generation, q.qtype, q.dnssec_ok)).ok_or(Failed::Pass(Counter::XdpPassNoTable))?;
+        let held = *APEXIDX.get(apex_qtype_index(generation, q.qtype, q.dnssec_ok)).ok_or(Failed::Pass(Counter::PassNoTable))?;
         let index = if held != 0 {
             apex_answer_index(generation, held - 1)
         } else {
             let slot = if q.dnssec_ok { FixedSlot::ApexNodataDo1 } else { FixedSlot::ApexNodataDo0 };
             fixed_answer_index(generation, slot)
         };
-        (index, Counter::XdpAnsApex)
+        (index, Counter::AnsApex)
     } else {
         let len = q.last_len;
         if len == 0 || len > MAX_LABEL {
-            return Err(Failed::Pass(Counter::XdpPassMalformed));
+            return Err(Failed::Pass(Counter::PassMalformed));
         }
-        let label = tld_label(ctx, q.last_label, len).ok_or(Failed::Pass(Counter::XdpPassMalformed))?;
+        let label = tld_label(ctx, q.last_label, len).ok_or(Failed::Pass(Counter::PassMalformed))?;
         let found = find_tld(generation, info.tld_seed, &label);
         if found.is_none() {
             let sig = ta_signals(&label);
@@ -148,66 +196,52 @@ fn try_answer(ctx: &XdpContext, pc: *mut PerCpu) -> Result<(), Failed> {
             Some(ordinal) => {
                 // At the TLD itself, DS and NSEC are the parent's own data; everything else is a referral.
                 let (slot, kind) = match (q.labels == 1, q.qtype, q.dnssec_ok) {
-                    (true, TYPE_DS, false) => (TldSlot::DsDo0, Counter::XdpAnsTldData),
-                    (true, TYPE_DS, true) => (TldSlot::DsDo1, Counter::XdpAnsTldData),
-                    (true, TYPE_NSEC, false) => (TldSlot::NsecDo0, Counter::XdpAnsTldData),
-                    (true, TYPE_NSEC, true) => (TldSlot::NsecDo1, Counter::XdpAnsTldData),
-                    (_, _, false) => (TldSlot::ReferralDo0, Counter::XdpAnsReferral),
-                    (_, _, true) => (TldSlot::ReferralDo1, Counter::XdpAnsReferralDnssec),
+                    (true, TYPE_DS, false) => (TldSlot::DsDo0, Counter::AnsTldData),
+                    (true, TYPE_DS, true) => (TldSlot::DsDo1, Counter::AnsTldData),
+                    (true, TYPE_NSEC, false) => (TldSlot::NsecDo0, Counter::AnsTldData),
+                    (true, TYPE_NSEC, true) => (TldSlot::NsecDo1, Counter::AnsTldData),
+                    (_, _, false) => (TldSlot::ReferralDo0, Counter::AnsReferral),
+                    (_, _, true) => (TldSlot::ReferralDo1, Counter::AnsReferralDnssec),
                 };
                 (tld_answer_index(generation, ordinal, slot as u32), kind)
             }
             None if q.dnssec_ok => {
                 // Signed NXDOMAIN: the answer of the NSEC interval the label falls in.
                 if info.signed_nx == 0 {
-                    return Err(Failed::Pass(Counter::XdpPassUncovered));
+                    return Err(Failed::Pass(Counter::PassUncovered));
                 }
-                let key = sort_key(&label, len).ok_or(Failed::Pass(Counter::XdpPassUncovered))?;
-                let interval = nsec_interval(generation, info.tld_count, &key).ok_or(Failed::Pass(Counter::XdpPassNoTable))?;
-                (nsec_answer_index(generation, interval), Counter::XdpAnsNxdomainDnssec)
+                let key = sort_key(&label, len).ok_or(Failed::Pass(Counter::PassUncovered))?;
+                let interval = nsec_interval(generation, info.tld_count, &key).ok_or(Failed::Pass(Counter::PassNoTable))?;
+                (nsec_answer_index(generation, interval), Counter::AnsNxdomainDnssec)
             }
-            None => (fixed_answer_index(generation, FixedSlot::NxdomainDo0), Counter::XdpAnsNxdomain),
+            None => (fixed_answer_index(generation, FixedSlot::NxdomainDo0), Counter::AnsNxdomain),
         }
     };
-    let a: &Answer = ANSWERS.get(index).ok_or(Failed::Pass(Counter::XdpPassNoTable))?;
+    let a: &Answer = ANSWERS.get(index).ok_or(Failed::Pass(Counter::PassNoTable))?;
     if a.usable == 0 {
-        return Err(Failed::Pass(Counter::XdpPassUncovered));
+        return Err(Failed::Pass(Counter::PassUncovered));
     }
     let truncated = match splice::respond(ctx, &f, &q, a, pc) {
-        Err(Failed::Pass(Counter::XdpPassNoRoom)) => {
-            leave_hint(ctx, index);
-            return Err(Failed::Pass(Counter::XdpPassNoRoom));
+        Err(Failed::Pass(Counter::PassNoRoom)) => {
+            ctx.no_room(index);
+            return Err(Failed::Pass(Counter::PassNoRoom));
         }
         other => other?,
     };
-    count(pc, if truncated { Counter::XdpAnsTruncated } else { kind });
+    count::<P>(pc, if truncated { Counter::AnsTruncated } else { kind });
     let (keys, n) = unsafe { ((*pc).signals, core::ptr::read_volatile(core::ptr::addr_of!((*pc).nsignals))) };
     for i in 0..4 {
         if (i as u64) < n {
             count_signal(keys[i]);
         }
     }
-    count(pc, if f.ipv6 { Counter::XdpAnsIpv6 } else { Counter::XdpAnsIpv4 });
+    count::<P>(pc, if f.ipv6 { Counter::AnsIpv6 } else { Counter::AnsIpv4 });
     Ok(())
-}
-
-/// Tell the TC companion which answer this query wants (the frame's data stays untouched).
-#[inline(always)]
-fn leave_hint(ctx: &XdpContext, answer: u32) {
-    let len = core::mem::size_of::<XdpHint>() as i32;
-    if unsafe { bpf_xdp_adjust_meta(ctx.ctx, -len) } != 0 {
-        return;
-    }
-    let meta = ctx.metadata();
-    if meta + core::mem::size_of::<XdpHint>() > ctx.data() {
-        return;
-    }
-    unsafe { *(meta as *mut XdpHint) = XdpHint { magic: XDP_HINT_MAGIC, answer } };
 }
 
 /// The question's last label as the TLD index keys it: length octet and label, lowercased, zero-padded.
 #[inline(always)]
-fn tld_label(ctx: &XdpContext, at: usize, len: usize) -> Option<LabelWords> {
+fn tld_label<P: Packet>(ctx: &P, at: usize, len: usize) -> Option<LabelWords> {
     let mut w = core::mem::MaybeUninit::<LabelWords>::uninit();
     let p = w.as_mut_ptr() as *mut u64;
     // SAFETY: eight aligned word stores initialise the array (volatile: a zeroed literal becomes a memset
@@ -216,7 +250,7 @@ fn tld_label(ctx: &XdpContext, at: usize, len: usize) -> Option<LabelWords> {
         for i in 0..8 {
             core::ptr::write_volatile(p.add(i), 0);
         }
-        if bpf_xdp_load_bytes(ctx.ctx, at as u32, p as *mut _, (len + 1) as u32) != 0 {
+        if !ctx.load(at, p as *mut u8, len + 1) {
             return None;
         }
         let mut w = w.assume_init();

@@ -1,8 +1,9 @@
 //! One small bounds-checked parser per header. Every read goes through [`at`], which checks the access
 //! against `data_end` right before it, in the form the verifier tracks.
 
-use aya_ebpf::programs::XdpContext;
 use m_root_common::{AddrKey, Counter, PerCpu, DNS_HEADER_LEN, MAX_LABEL, MAX_NAME};
+
+use crate::packet::Packet;
 
 /// Ethernet header length.
 pub const ETH_LEN: usize = 14;
@@ -25,7 +26,7 @@ const MAX_QUESTION_END: usize = ETH_LEN + 2 * VLAN_LEN + IPV6_LEN + UDP_LEN + DN
 
 /// Pointer to `T` at `off` bytes into the frame, if the frame holds it.
 #[inline(always)]
-pub fn at<T>(ctx: &XdpContext, off: usize) -> Option<*mut T> {
+pub fn at<T, P: Packet>(ctx: &P, off: usize) -> Option<*mut T> {
     let start = ctx.data();
     let end = ctx.data_end();
     if start + off + core::mem::size_of::<T>() > end {
@@ -44,7 +45,7 @@ pub struct Bounds {
 
 impl Bounds {
     #[inline(always)]
-    pub fn of(ctx: &XdpContext) -> Bounds {
+    pub fn of<P: Packet>(ctx: &P) -> Bounds {
         Bounds { start: ctx.data(), end: ctx.data_end() }
     }
     #[inline(always)]
@@ -57,13 +58,13 @@ impl Bounds {
 }
 
 #[inline(always)]
-pub fn u8_at(ctx: &XdpContext, off: usize) -> Option<u8> {
-    at::<u8>(ctx, off).map(|p| unsafe { *p })
+pub fn u8_at<P: Packet>(ctx: &P, off: usize) -> Option<u8> {
+    at::<u8, P>(ctx, off).map(|p| unsafe { *p })
 }
 
 #[inline(always)]
-pub fn be16_at(ctx: &XdpContext, off: usize) -> Option<u16> {
-    at::<[u8; 2]>(ctx, off).map(|p| u16::from_be_bytes(unsafe { *p }))
+pub fn be16_at<P: Packet>(ctx: &P, off: usize) -> Option<u16> {
+    at::<[u8; 2], P>(ctx, off).map(|p| u16::from_be_bytes(unsafe { *p }))
 }
 
 /// Round-trip values through a per-CPU map: the verifier then knows only what later checks establish.
@@ -90,70 +91,70 @@ pub struct Frame {
 /// Ethernet (0-2 VLAN tags), IPv4 without options or fragments or IPv6 without extension headers, UDP
 /// to port 53 from a port other than 0. Err(true) when the frame is not a UDP/53 packet at all.
 #[inline(always)]
-pub fn frame(ctx: &XdpContext, pc: *mut PerCpu) -> Result<Frame, Counter> {
-    let mut proto = be16_at(ctx, 12).ok_or(Counter::XdpNotForUs)?;
+pub fn frame<P: Packet>(ctx: &P, pc: *mut PerCpu) -> Result<Frame, Counter> {
+    let mut proto = be16_at(ctx, 12).ok_or(Counter::NotForUs)?;
     let mut l3 = ETH_LEN;
     // Up to two tags (802.1ad outer, 802.1Q inner); the response keeps them as they are.
     if proto == ETH_P_8021Q || proto == ETH_P_8021AD {
-        proto = be16_at(ctx, l3 + 2).ok_or(Counter::XdpNotForUs)?;
+        proto = be16_at(ctx, l3 + 2).ok_or(Counter::NotForUs)?;
         l3 += VLAN_LEN;
         if proto == ETH_P_8021Q || proto == ETH_P_8021AD {
-            proto = be16_at(ctx, l3 + 2).ok_or(Counter::XdpNotForUs)?;
+            proto = be16_at(ctx, l3 + 2).ok_or(Counter::NotForUs)?;
             l3 += VLAN_LEN;
         }
     }
     let mut dst = AddrKey::zeroed();
     let (ipv6, l4, ip_payload) = if proto == ETH_P_IP {
-        let h = at::<[u8; IPV4_LEN]>(ctx, l3).ok_or(Counter::XdpNotForUs)?;
+        let h = at::<[u8; IPV4_LEN], P>(ctx, l3).ok_or(Counter::NotForUs)?;
         let h = unsafe { &*h };
         if h[9] != IPPROTO_UDP {
-            return Err(Counter::XdpNotForUs);
+            return Err(Counter::NotForUs);
         }
         dst.addr[10] = 0xff;
         dst.addr[11] = 0xff;
         dst.addr[12..16].copy_from_slice(&h[16..20]);
         // Options or fragments: not ours to answer here.
         if h[0] != 0x45 || u16::from_be_bytes([h[6], h[7]]) & 0x3fff != 0 {
-            return Err(Counter::XdpPassMalformed);
+            return Err(Counter::PassMalformed);
         }
         let total = u16::from_be_bytes([h[2], h[3]]) as usize;
         if total < IPV4_LEN {
-            return Err(Counter::XdpPassMalformed);
+            return Err(Counter::PassMalformed);
         }
         (false, l3 + IPV4_LEN, total - IPV4_LEN)
     } else if proto == ETH_P_IPV6 {
-        let h = at::<[u8; IPV6_LEN]>(ctx, l3).ok_or(Counter::XdpNotForUs)?;
+        let h = at::<[u8; IPV6_LEN], P>(ctx, l3).ok_or(Counter::NotForUs)?;
         let h = unsafe { &*h };
         if h[6] != IPPROTO_UDP {
-            return Err(Counter::XdpNotForUs);
+            return Err(Counter::NotForUs);
         }
         dst.addr.copy_from_slice(&h[24..40]);
         if h[0] >> 4 != 6 {
-            return Err(Counter::XdpPassMalformed);
+            return Err(Counter::PassMalformed);
         }
         (true, l3 + IPV6_LEN, u16::from_be_bytes([h[4], h[5]]) as usize)
     } else {
-        return Err(Counter::XdpNotForUs);
+        return Err(Counter::NotForUs);
     };
-    let u = at::<[u8; UDP_LEN]>(ctx, l4).ok_or(Counter::XdpNotForUs)?;
+    let u = at::<[u8; UDP_LEN], P>(ctx, l4).ok_or(Counter::NotForUs)?;
     let u = unsafe { &*u };
     if u16::from_be_bytes([u[2], u[3]]) != DNS_PORT {
-        return Err(Counter::XdpNotForUs);
+        return Err(Counter::NotForUs);
     }
     let udp_len = u16::from_be_bytes([u[4], u[5]]) as usize;
     // The UDP length must agree with the IP length and the frame must hold it (trailing padding is fine).
     if u16::from_be_bytes([u[0], u[1]]) == 0 || udp_len != ip_payload || udp_len < UDP_LEN + DNS_HEADER_LEN {
-        return Err(Counter::XdpPassMalformed);
+        return Err(Counter::PassMalformed);
     }
     // Six header layouts (0-2 tags, v4/v6) would each have the rest checked on its own; see forget().
-    let [l3, l4, ipv6, udp_len] = forget(pc, [l3 as u64, l4 as u64, ipv6 as u64, udp_len as u64]).ok_or(Counter::XdpPassMalformed)?;
+    let [l3, l4, ipv6, udp_len] = forget(pc, [l3 as u64, l4 as u64, ipv6 as u64, udp_len as u64]).ok_or(Counter::PassMalformed)?;
     let (l3, l4, ipv6, udp_len) = (l3 as usize, l4 as usize, ipv6 != 0, udp_len as usize);
     if l3 > ETH_LEN + 2 * VLAN_LEN || l4 > l3 + IPV6_LEN || udp_len > 0xffff || udp_len < UDP_LEN + DNS_HEADER_LEN {
-        return Err(Counter::XdpPassMalformed);
+        return Err(Counter::PassMalformed);
     }
     let dns = l4 + UDP_LEN;
     if ctx.data() + dns + (udp_len - UDP_LEN) > ctx.data_end() {
-        return Err(Counter::XdpPassMalformed);
+        return Err(Counter::PassMalformed);
     }
     Ok(Frame { l3, ipv6, l4, dns, dns_len: udp_len - UDP_LEN, dst })
 }
@@ -178,20 +179,20 @@ pub struct Question {
 /// DNS header, question and an optional bare OPT, exactly filling the UDP payload: anything else (options,
 /// EDNS version > 0, pointers, long names, other sections) is left for userspace.
 #[inline(always)]
-pub fn question(ctx: &XdpContext, f: &Frame, pc: *mut PerCpu) -> Result<Question, Counter> {
-    let h = at::<[u8; DNS_HEADER_LEN]>(ctx, f.dns).ok_or(Counter::XdpPassMalformed)?;
+pub fn question<P: Packet>(ctx: &P, f: &Frame, pc: *mut PerCpu) -> Result<Question, Counter> {
+    let h = at::<[u8; DNS_HEADER_LEN], P>(ctx, f.dns).ok_or(Counter::PassMalformed)?;
     let h = unsafe { &*h };
     let flags = u16::from_be_bytes([h[2], h[3]]);
     // QR=0 and opcode QUERY.
     if flags & 0xf800 != 0 {
-        return Err(Counter::XdpPassMalformed);
+        return Err(Counter::PassMalformed);
     }
     let qd = u16::from_be_bytes([h[4], h[5]]);
     let an = u16::from_be_bytes([h[6], h[7]]);
     let ns = u16::from_be_bytes([h[8], h[9]]);
     let ar = u16::from_be_bytes([h[10], h[11]]);
     if qd != 1 || an != 0 || ns != 0 || ar > 1 {
-        return Err(Counter::XdpPassMalformed);
+        return Err(Counter::PassMalformed);
     }
     let qstart = f.dns + DNS_HEADER_LEN;
     let mut off = qstart;
@@ -200,59 +201,59 @@ pub fn question(ctx: &XdpContext, f: &Frame, pc: *mut PerCpu) -> Result<Question
     let mut last_len = 0usize;
     let mut done = false;
     for _ in 0..MAX_LABELS + 1 {
-        let len = u8_at(ctx, off).ok_or(Counter::XdpPassMalformed)? as usize;
+        let len = u8_at(ctx, off).ok_or(Counter::PassMalformed)? as usize;
         if len == 0 {
             done = true;
             break;
         }
         // Pointers (0xc0) and the reserved label types land here too.
         if len > MAX_LABEL {
-            return Err(Counter::XdpPassMalformed);
+            return Err(Counter::PassMalformed);
         }
         last_label = off;
         last_len = len;
         labels += 1;
         off += 1 + len;
         if off - qstart >= MAX_NAME {
-            return Err(Counter::XdpPassMalformed);
+            return Err(Counter::PassMalformed);
         }
     }
     if !done {
-        return Err(Counter::XdpPassMalformed);
+        return Err(Counter::PassMalformed);
     }
     // Each way out of the walk above carries different exact offsets, and the verifier would check the
     // rest of the program once per way. Pass the results through a map so it sees them as plain
     // bounded numbers, and the rest is checked once.
-    let [off, labels, last_label, last_len] = forget(pc, [off as u64, labels as u64, last_label as u64, last_len as u64]).ok_or(Counter::XdpPassMalformed)?;
+    let [off, labels, last_label, last_len] = forget(pc, [off as u64, labels as u64, last_label as u64, last_len as u64]).ok_or(Counter::PassMalformed)?;
     let (off, labels, last_label, last_len) = (off as usize, labels as usize, last_label as usize, last_len as usize);
     // Constant bounds first: the verifier learns ranges from comparisons with constants.
     if off > MAX_QUESTION_END || last_label > MAX_QUESTION_END {
-        return Err(Counter::XdpPassMalformed);
+        return Err(Counter::PassMalformed);
     }
     if off < qstart || off - qstart >= MAX_NAME || labels > MAX_LABELS || last_len > MAX_LABEL || last_label < qstart || (labels > 0 && last_label >= off) {
-        return Err(Counter::XdpPassMalformed);
+        return Err(Counter::PassMalformed);
     }
     let qlen = off + 1 - qstart;
-    let qtype = be16_at(ctx, off + 1).ok_or(Counter::XdpPassMalformed)?;
-    let qclass = be16_at(ctx, off + 3).ok_or(Counter::XdpPassMalformed)?;
+    let qtype = be16_at(ctx, off + 1).ok_or(Counter::PassMalformed)?;
+    let qclass = be16_at(ctx, off + 3).ok_or(Counter::PassMalformed)?;
     let qend = off + 5;
     let mut q = Question { flags, qlen, labels, last_label, last_len, qtype, qclass, edns: false, udp_size: 0, dnssec_ok: false };
     let msg_end = f.dns + f.dns_len;
     if ar == 0 {
         if qend != msg_end {
-            return Err(Counter::XdpPassMalformed);
+            return Err(Counter::PassMalformed);
         }
         return Ok(q);
     }
     // OPT: root owner, type 41, class = UDP size, TTL = ext-rcode, version, flags; no options.
-    let o = at::<[u8; 11]>(ctx, qend).ok_or(Counter::XdpPassMalformed)?;
+    let o = at::<[u8; 11], P>(ctx, qend).ok_or(Counter::PassMalformed)?;
     let o = unsafe { &*o };
     if o[0] != 0 || u16::from_be_bytes([o[1], o[2]]) != TYPE_OPT || qend + 11 != msg_end {
-        return Err(Counter::XdpPassUncovered);
+        return Err(Counter::PassUncovered);
     }
     if o[6] != 0 || o[9] != 0 || o[10] != 0 {
         // EDNS version > 0 (BADVERS) or options (NSID, cookies, padding): userspace.
-        return Err(Counter::XdpPassUncovered);
+        return Err(Counter::PassUncovered);
     }
     q.edns = true;
     q.udp_size = u16::from_be_bytes([o[3], o[4]]);

@@ -3,9 +3,9 @@
 //! append OPT, swap the addresses, and set lengths and checksums. No DNS meaning here: the entry says
 //! everything.
 
-use aya_ebpf::{helpers::generated::{bpf_xdp_adjust_tail, bpf_xdp_store_bytes}, programs::XdpContext};
 use m_root_common::{csum, Answer, Counter, CLASSIC_UDP_PAYLOAD, DNS_HEADER_LEN, MAX_CUTS, MAX_FRAG, MAX_PTRS, OPT_LEN, OUR_UDP_PAYLOAD};
 
+use crate::packet::Packet;
 use crate::parse::{at, Bounds, Frame, Question, IPV4_LEN, UDP_LEN};
 
 /// Query flags copied into the response (RD, CD), as zonegen's answer function does.
@@ -25,7 +25,7 @@ pub enum Failed {
 
 /// Build the response in place. On success the frame is ready for XDP_TX; returns whether it is TC=1.
 #[inline(always)]
-pub fn respond(ctx: &XdpContext, f: &Frame, q: &Question, a: &Answer, pc: *mut m_root_common::PerCpu) -> Result<bool, Failed> {
+pub fn respond<P: Packet>(ctx: &P, f: &Frame, q: &Question, a: &Answer, pc: *mut m_root_common::PerCpu) -> Result<bool, Failed> {
     // The requester's buffer (zonegen's size_limit on UDP).
     let limit = if q.edns {
         let s = if q.udp_size < CLASSIC_UDP_PAYLOAD { CLASSIC_UDP_PAYLOAD } else { q.udp_size };
@@ -36,7 +36,7 @@ pub fn respond(ctx: &XdpContext, f: &Frame, q: &Question, a: &Answer, pc: *mut m
     let opt_len = if q.edns { OPT_LEN } else { 0 };
     let head = DNS_HEADER_LEN + q.qlen + 4;
     if head + opt_len > limit {
-        return Err(Failed::Pass(Counter::XdpPassUncovered));
+        return Err(Failed::Pass(Counter::PassUncovered));
     }
     let avail = limit - head - opt_len;
     // Longest cut that fits; none means TC=1 with empty sections. Cuts ascend in length and the largest
@@ -55,17 +55,17 @@ pub fn respond(ctx: &XdpContext, f: &Frame, q: &Question, a: &Answer, pc: *mut m
         }
     }
     // One way out of the cut search per cut: forget which (see parse::forget).
-    let [chosen_slot, _, _, _] = crate::parse::forget(pc, [chosen.map_or(MAX_CUTS as u64, |i| i as u64), 0, 0, 0]).ok_or(Failed::Pass(Counter::XdpPassNoTable))?;
+    let [chosen_slot, _, _, _] = crate::parse::forget(pc, [chosen.map_or(MAX_CUTS as u64, |i| i as u64), 0, 0, 0]).ok_or(Failed::Pass(Counter::PassNoTable))?;
     let chosen = if (chosen_slot as usize) < MAX_CUTS { Some(chosen_slot as usize) } else { None };
     let (frag_len, arcount, nptrs, nodd, frag_sum, flags, an, ns) = match chosen {
         Some(i) => {
-            let c = a.cuts.get(i).ok_or(Failed::Pass(Counter::XdpPassNoTable))?;
+            let c = a.cuts.get(i).ok_or(Failed::Pass(Counter::PassNoTable))?;
             (c.len as usize, c.arcount, c.nptrs as usize, c.nodd as u32, c.csum, a.flags, a.ancount, a.nscount)
         }
         None => (0, 0, 0, 0, 0, a.flags | FLAG_TC, 0, 0),
     };
     if frag_len > MAX_FRAG || nptrs > MAX_PTRS {
-        return Err(Failed::Pass(Counter::XdpPassNoTable));
+        return Err(Failed::Pass(Counter::PassNoTable));
     }
     // The question's length minus the canonical one's: positive or negative. Pointers move by it (two's
     // complement wrapping add); the checksum adds it in one's complement (a negative d is !|d|).
@@ -78,11 +78,10 @@ pub fn respond(ctx: &XdpContext, f: &Frame, q: &Question, a: &Answer, pc: *mut m
     };
     let dns_len = head + frag_len + opt_len;
     let frame_len = f.dns + dns_len;
-    let old_len = ctx.data_end() - ctx.data();
-    let delta = frame_len as i32 - old_len as i32;
-    if delta != 0 && unsafe { bpf_xdp_adjust_tail(ctx.ctx, delta) } != 0 {
-        // The driver's buffer cannot hold the answer: leave it to the stack (and the TC companion).
-        return Err(Failed::Pass(Counter::XdpPassNoRoom));
+    match ctx.resize(ctx.len(), frame_len) {
+        Ok(()) => {}
+        Err(Counter::PassNoRoom) => return Err(Failed::Pass(Counter::PassNoRoom)),
+        Err(_) => return Err(Failed::Drop),
     }
     // From here on the frame is changed: failures drop.
     let frag_off = f.dns + head;
@@ -91,8 +90,7 @@ pub fn respond(ctx: &XdpContext, f: &Frame, q: &Question, a: &Answer, pc: *mut m
         return Err(Failed::Drop);
     }
     if frag_len > 0 {
-        let r = unsafe { bpf_xdp_store_bytes(ctx.ctx, frag_off as u32, a.data.as_ptr() as *mut _, frag_len as u32) };
-        if r != 0 {
+        if !ctx.store(frag_off, a.data.as_ptr(), frag_len) {
             return Err(Failed::Drop);
         }
     }
@@ -114,11 +112,11 @@ pub fn respond(ctx: &XdpContext, f: &Frame, q: &Question, a: &Answer, pc: *mut m
     }
     let dnssec_ok = q.dnssec_ok;
     if q.edns {
-        let o = at::<[u8; OPT_LEN]>(ctx, frag_off + frag_len).ok_or(Failed::Drop)?;
+        let o = at::<[u8; OPT_LEN], P>(ctx, frag_off + frag_len).ok_or(Failed::Drop)?;
         unsafe { *o = opt_bytes(dnssec_ok) };
     }
     // DNS header: ID and the question stay; flags and counts from the entry.
-    let h = at::<[u8; DNS_HEADER_LEN]>(ctx, f.dns).ok_or(Failed::Drop)?;
+    let h = at::<[u8; DNS_HEADER_LEN], P>(ctx, f.dns).ok_or(Failed::Drop)?;
     let h = unsafe { &mut *h };
     let rflags = flags | (q.flags & COPIED_FLAGS);
     h[2..4].copy_from_slice(&rflags.to_be_bytes());
@@ -127,7 +125,7 @@ pub fn respond(ctx: &XdpContext, f: &Frame, q: &Question, a: &Answer, pc: *mut m
     h[10..12].copy_from_slice(&(arcount + q.edns as u16).to_be_bytes());
 
     // Ethernet: swap MACs (VLAN tags stay as they are).
-    let e = at::<[u8; 12]>(ctx, 0).ok_or(Failed::Drop)?;
+    let e = at::<[u8; 12], P>(ctx, 0).ok_or(Failed::Drop)?;
     let e = unsafe { &mut *e };
     let dst_mac = [e[0], e[1], e[2], e[3], e[4], e[5]];
     let src_mac = [e[6], e[7], e[8], e[9], e[10], e[11]];
@@ -136,9 +134,9 @@ pub fn respond(ctx: &XdpContext, f: &Frame, q: &Question, a: &Answer, pc: *mut m
 
     let udp_len = (UDP_LEN + dns_len) as u16;
     // Pseudo-header sum: both addresses (order does not matter), protocol, UDP length.
-    let mut sum: u32 = 17 + udp_len as u32;
+    let mut pseudo: u32 = 17 + udp_len as u32;
     if f.ipv6 {
-        let ip = at::<[u8; 40]>(ctx, f.l3).ok_or(Failed::Drop)?;
+        let ip = at::<[u8; 40], P>(ctx, f.l3).ok_or(Failed::Drop)?;
         let ip = unsafe { &mut *ip };
         let mut src = [0u8; 16];
         let mut dst = [0u8; 16];
@@ -150,11 +148,11 @@ pub fn respond(ctx: &XdpContext, f: &Frame, q: &Question, a: &Answer, pc: *mut m
         ip[7] = RESPONSE_TTL;
         let mut k = 8;
         while k < 40 {
-            sum += u16::from_be_bytes([ip[k], ip[k + 1]]) as u32;
+            pseudo += u16::from_be_bytes([ip[k], ip[k + 1]]) as u32;
             k += 2;
         }
     } else {
-        let ip = at::<[u8; IPV4_LEN]>(ctx, f.l3).ok_or(Failed::Drop)?;
+        let ip = at::<[u8; IPV4_LEN], P>(ctx, f.l3).ok_or(Failed::Drop)?;
         let ip = unsafe { &mut *ip };
         let src = [ip[12], ip[13], ip[14], ip[15]];
         let dst = [ip[16], ip[17], ip[18], ip[19]];
@@ -173,11 +171,11 @@ pub fn respond(ctx: &XdpContext, f: &Frame, q: &Question, a: &Answer, pc: *mut m
         ip[10..12].copy_from_slice(&(!csum::fold(hs)).to_be_bytes());
         let mut k = 12;
         while k < 20 {
-            sum += u16::from_be_bytes([ip[k], ip[k + 1]]) as u32;
+            pseudo += u16::from_be_bytes([ip[k], ip[k + 1]]) as u32;
             k += 2;
         }
     }
-    let u = at::<[u8; UDP_LEN]>(ctx, f.l4).ok_or(Failed::Drop)?;
+    let u = at::<[u8; UDP_LEN], P>(ctx, f.l4).ok_or(Failed::Drop)?;
     let u = unsafe { &mut *u };
     let sport = [u[0], u[1]];
     u[0] = u[2];
@@ -187,7 +185,7 @@ pub fn respond(ctx: &XdpContext, f: &Frame, q: &Question, a: &Answer, pc: *mut m
     u[4..6].copy_from_slice(&udp_len.to_be_bytes());
     u[6] = 0;
     u[7] = 0;
-    sum += u16::from_be_bytes([u[0], u[1]]) as u32 + u16::from_be_bytes([u[2], u[3]]) as u32 + udp_len as u32;
+    let mut sum = pseudo + u16::from_be_bytes([u[0], u[1]]) as u32 + u16::from_be_bytes([u[2], u[3]]) as u32 + udp_len as u32;
     // DNS header and question, as they now stand in the frame.
     sum += sum_region(ctx, f.dns, head).ok_or(Failed::Drop)?;
     // Fragment: precompiled sum, plus each pointer's shift (byte-swapped for pointers at odd offsets),
@@ -204,7 +202,7 @@ pub fn respond(ctx: &XdpContext, f: &Frame, q: &Question, a: &Answer, pc: *mut m
     if c == 0 {
         c = 0xffff;
     }
-    u[6..8].copy_from_slice(&c.to_be_bytes());
+    ctx.set_udp_csum(f.l4 + 6, c, csum::fold(pseudo)).map_err(|_| Failed::Drop)?;
     Ok(chosen.is_none())
 }
 
@@ -232,7 +230,7 @@ fn opt_sum(dnssec_ok: bool) -> u16 {
 /// Sum of `len` frame bytes from `off` as big-endian words (odd tail padded), len at most 12 + 255 + 4.
 /// Nothing but the sum leaves the loop, so its many exits leave the verifier one state.
 #[inline(always)]
-fn sum_region(ctx: &XdpContext, off: usize, len: usize) -> Option<u32> {
+fn sum_region<P: Packet>(ctx: &P, off: usize, len: usize) -> Option<u32> {
     let b = Bounds::of(ctx);
     let mut s: u32 = 0;
     let mut k = 0usize;

@@ -18,6 +18,8 @@ pub struct File {
     pub interfaces: Option<Vec<String>>,
     pub addresses: Option<Vec<IpAddr>>,
     pub xdp_mode: Option<String>,
+    /// The TC companion beside XDP (default true).
+    pub tc: Option<bool>,
     pub port: Option<u16>,
     pub workers: Option<usize>,
     pub identity: Option<String>,
@@ -40,6 +42,7 @@ pub struct Settings {
     pub interfaces: Vec<String>,
     pub addresses: Vec<IpAddr>,
     pub xdp_mode: Mode,
+    pub tc: bool,
     pub port: u16,
     pub workers: usize,
     pub identity: Option<String>,
@@ -62,6 +65,7 @@ pub struct Flags {
     pub interfaces: Vec<String>,
     pub addresses: Vec<IpAddr>,
     pub xdp_mode: Option<Mode>,
+    pub no_tc: bool,
     pub port: Option<u16>,
     pub workers: Option<usize>,
     pub identity: Option<String>,
@@ -85,8 +89,9 @@ fn parse_mode(s: &str) -> Result<Mode> {
     Ok(match s {
         "native" => Mode::Native,
         "skb" => Mode::Skb,
+        "tc" => Mode::Tc,
         "off" => Mode::Off,
-        other => bail!("xdp_mode: {other:?} is not one of native, skb, off"),
+        other => bail!("xdp_mode: {other:?} is not one of native, skb, tc, off"),
     })
 }
 
@@ -106,6 +111,10 @@ pub fn merge(file: File, flags: Flags) -> Result<Settings> {
     if xdp_mode != Mode::Off && interfaces.is_empty() {
         bail!("interfaces: none given, and XDP is on (--iface, or xdp_mode = \"off\")");
     }
+    let tc = !flags.no_tc && file.tc.unwrap_or(true);
+    if xdp_mode == Mode::Tc && !tc {
+        bail!("tc: xdp_mode = \"tc\" runs the TC program only, and it is turned off (--no-tc or tc = false)");
+    }
     let workers = flags.workers.or(file.workers).unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
     if workers == 0 || workers > 1024 {
         bail!("workers: {workers} is out of range (1-1024)");
@@ -120,6 +129,7 @@ pub fn merge(file: File, flags: Flags) -> Result<Settings> {
         interfaces,
         addresses,
         xdp_mode,
+        tc,
         port: flags.port.or(file.port).unwrap_or(53),
         workers,
         nsid: file.nsid.unwrap_or(true) && identity.is_some(),

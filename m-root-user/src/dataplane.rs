@@ -6,11 +6,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
 use aya::maps::{Array, Map, MapData, PerCpuArray, PerCpuHashMap};
-use aya::programs::{Xdp, XdpMode};
+use aya::programs::{SchedClassifier, TcAttachType, Xdp, XdpMode};
 use aya::Ebpf;
 use m_root_common::{
     apex_answer_index, apex_qtype_index, fixed_answer_index, maps, nsec_answer_index, sort_key, tld_sorted_index, SortKey, tld_answer_index, tld_bucket_index, tld_hash, AddrKey, Answer, Counter,
-    GenInfo, LabelWords, PerCpu, ServiceAddrs, TldEntry, APEX_QTYPES, GENERATIONS, MAX_APEX, MAX_SERVICE_ADDRS, MAX_TLDS, TLD_BUCKETS,
+    GenInfo, Hook, LabelWords, PerCpu, ServiceAddrs, TldEntry, TC_MODE_ALL, TC_MODE_HINTED, APEX_QTYPES, GENERATIONS, MAX_APEX, MAX_SERVICE_ADDRS, MAX_TLDS, TLD_BUCKETS,
     TLD_MAX_PROBE, TLD_SLOTS,
 };
 use zonegen::Table;
@@ -19,6 +19,8 @@ use zonegen::Table;
 pub static EBPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/m-root"));
 /// The XDP program's name in the object.
 pub const XDP_PROGRAM: &str = "m_root";
+/// The TC companion's name in the object.
+pub const TC_PROGRAM: &str = "m_root_tc";
 /// Where counters are pinned, per interface, so `m-root-xdp stats` can read them even while the daemon
 /// is stopped: under the system's bpffs when it is mounted; otherwise (e.g. inside `ip netns exec`,
 /// which mounts a fresh /sys) under a bpffs of our own in /run.
@@ -52,15 +54,25 @@ pub fn pin_root() -> Result<PathBuf> {
     Ok(fb.to_path_buf())
 }
 
-/// How to attach.
+/// How to attach. Beside XDP (native or skb) the TC companion answers what XDP had no room for, unless
+/// turned off (`--no-tc`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Mode {
-    /// In the driver (the point of the product).
+    /// XDP in the driver (the point of the product).
     Native,
-    /// Generic XDP in the stack (for drivers without XDP; tight buffers, answers mostly punt).
+    /// Generic XDP in the stack (for drivers without XDP; tight buffers, TC answers most).
     Skb,
-    /// No XDP: userspace answers everything.
+    /// No XDP: the TC program answers every query it covers, in the kernel.
+    Tc,
+    /// Neither: userspace answers everything.
     Off,
+}
+
+/// What ended up attached to an interface.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Attached {
+    pub xdp: Option<Mode>,
+    pub tc: bool,
 }
 
 /// The loaded program and its maps.
@@ -69,10 +81,11 @@ pub struct Dataplane {
     generation: Option<u32>,
     pin_dir: Option<PathBuf>,
     pub verified_insns: Option<u32>,
+    pub tc_verified_insns: Option<u32>,
 }
 
 impl Dataplane {
-    /// Load the object and the XDP program into the kernel (not attached yet).
+    /// Load the object and both programs into the kernel (not attached yet).
     pub fn load() -> Result<Dataplane> {
         raise_memlock();
         let mut ebpf = Ebpf::load(EBPF_OBJECT).context("loading the eBPF object (needs root or CAP_BPF)")?;
@@ -83,25 +96,59 @@ impl Dataplane {
             .context("program type")?;
         prog.load().context("the kernel verifier refused the XDP program")?;
         let verified_insns = prog.info().ok().and_then(|i| i.verified_instruction_count());
-        Ok(Dataplane { ebpf, generation: None, pin_dir: None, verified_insns })
+        let tc: &mut SchedClassifier = ebpf
+            .program_mut(TC_PROGRAM)
+            .ok_or_else(|| anyhow!("program {TC_PROGRAM} missing from the object"))?
+            .try_into()
+            .context("program type")?;
+        tc.load().context("the kernel verifier refused the TC program")?;
+        let tc_verified_insns = tc.info().ok().and_then(|i| i.verified_instruction_count());
+        Ok(Dataplane { ebpf, generation: None, pin_dir: None, verified_insns, tc_verified_insns })
     }
 
     pub fn program(&mut self) -> Result<&mut Xdp> {
         Ok(self.ebpf.program_mut(XDP_PROGRAM).ok_or_else(|| anyhow!("program missing"))?.try_into()?)
     }
 
-    /// Attach to an interface.
-    pub fn attach(&mut self, iface: &str, mode: Mode) -> Result<()> {
+    pub fn tc_program(&mut self) -> Result<&mut SchedClassifier> {
+        Ok(self.ebpf.program_mut(TC_PROGRAM).ok_or_else(|| anyhow!("program missing"))?.try_into()?)
+    }
+
+    /// What the TC program answers: only what XDP left a hint on, or everything it covers.
+    pub fn set_tc_mode(&mut self, all: bool) -> Result<()> {
+        let mut m: Array<&mut MapData, u32> = Array::try_from(self.map_mut(maps::TC_MODE)?)?;
+        m.set(0, if all { TC_MODE_ALL } else { TC_MODE_HINTED }, 0).context("setting the TC mode")?;
+        Ok(())
+    }
+
+    /// Attach to an interface: XDP in `mode` and, with `tc`, the TC companion at ingress. When XDP cannot
+    /// be attached but TC can, TC answers everything (logged): the kernel fast path stays up.
+    pub fn attach(&mut self, iface: &str, mode: Mode, tc: bool) -> Result<Attached> {
         let xdp_mode = match mode {
-            Mode::Native => XdpMode::Driver,
-            Mode::Skb => XdpMode::Skb,
-            Mode::Off => return Ok(()),
+            Mode::Native => Some(XdpMode::Driver),
+            Mode::Skb => Some(XdpMode::Skb),
+            Mode::Tc | Mode::Off => None,
         };
         let driver = driver_name(iface).unwrap_or_else(|| "unknown driver".into());
-        self.program()?
-            .attach(iface, xdp_mode)
-            .with_context(|| format!("attaching XDP to {iface} in {mode:?} mode failed (driver: {driver}); try --xdp-mode skb, or off"))?;
-        Ok(())
+        let mut xdp = None;
+        if let Some(m) = xdp_mode {
+            match self.program()?.attach(iface, m) {
+                Ok(_) => xdp = Some(mode),
+                Err(e) if tc => log::warn!("attaching XDP to {iface} in {mode:?} mode failed (driver: {driver}): {e}; the TC program answers instead"),
+                Err(e) => return Err(anyhow::Error::new(e).context(format!("attaching XDP to {iface} in {mode:?} mode failed (driver: {driver}); try --xdp-mode skb, tc or off"))),
+            }
+        }
+        let tc = tc && mode != Mode::Off;
+        if tc {
+            self.set_tc_mode(xdp.is_none())?;
+            let prog = self.tc_program()?;
+            if let Err(first) = prog.attach(iface, TcAttachType::Ingress) {
+                // Kernels before 6.6 attach through netlink, which needs the clsact qdisc.
+                let _ = aya::programs::tc::qdisc_add_clsact(iface);
+                prog.attach(iface, TcAttachType::Ingress).with_context(|| format!("attaching the TC program to {iface} ingress failed ({first}); try --no-tc"))?;
+            }
+        }
+        Ok(Attached { xdp, tc })
     }
 
     /// Tell the program which destination addresses are ours.
@@ -253,7 +300,7 @@ impl Dataplane {
     }
 
     /// Counters summed over CPUs.
-    pub fn counters(&self) -> Result<Vec<(Counter, u64)>> {
+    pub fn counters(&self) -> Result<Vec<(String, u64)>> {
         let map = self.ebpf.map(maps::PERCPU).ok_or_else(|| anyhow!("per-CPU map missing"))?;
         let arr: PerCpuArray<&MapData, PerCpu> = PerCpuArray::try_from(map)?;
         read_counters(&arr)
@@ -270,9 +317,25 @@ impl Drop for Dataplane {
     }
 }
 
-fn read_counters<T: std::borrow::Borrow<MapData>>(arr: &PerCpuArray<T, PerCpu>) -> Result<Vec<(Counter, u64)>> {
+/// A counter's name in `stats`: `<hook>.<counter>`.
+pub fn counter_key(hook: Hook, c: Counter) -> String {
+    format!("{}.{}", hook.name(), c.name())
+}
+
+/// Every counter of both hooks, summed over CPUs, named as `stats` prints them. Counters a hook never
+/// moves (TC's own ones, for XDP) are left out.
+fn read_counters<T: std::borrow::Borrow<MapData>>(arr: &PerCpuArray<T, PerCpu>) -> Result<Vec<(String, u64)>> {
     let per_cpu = arr.get(&0, 0)?;
-    Ok(Counter::ALL.iter().map(|&c| (c, per_cpu.iter().map(|v| v.counters[c as usize]).sum())).collect())
+    let mut out = Vec::new();
+    for hook in Hook::ALL {
+        for c in Counter::ALL {
+            if hook == Hook::Xdp && matches!(c, Counter::PassNotHinted | Counter::CsumPartial) {
+                continue;
+            }
+            out.push((counter_key(hook, c), per_cpu.iter().map(|v| v.counters[hook as usize][c as usize]).sum()));
+        }
+    }
+    Ok(out)
 }
 
 fn read_signals<T: std::borrow::Borrow<MapData>>(m: &PerCpuHashMap<T, u32, u64>) -> Result<Vec<(u32, u16, u64)>> {
@@ -285,9 +348,14 @@ fn read_signals<T: std::borrow::Borrow<MapData>>(m: &PerCpuHashMap<T, u32, u64>)
     Ok(out)
 }
 
-/// Answers the XDP program sent, from `m-root-xdp stats --json` output.
+/// Answers sent in the kernel (XDP and TC), from `m-root-xdp stats --json` output.
 pub fn answered_in_stats(stats: &serde_json::Value) -> u64 {
-    Counter::ANSWERS.iter().map(|c| stats[c.name()].as_u64().unwrap_or(0)).sum()
+    Hook::ALL.iter().map(|&h| answered_by(stats, h)).sum()
+}
+
+/// Answers one hook sent, from `m-root-xdp stats --json` output.
+pub fn answered_by(stats: &serde_json::Value, hook: Hook) -> u64 {
+    Counter::ANSWERS.iter().map(|&c| stats[counter_key(hook, c)].as_u64().unwrap_or(0)).sum()
 }
 
 /// Read the pinned trust-anchor signal counts of the daemon serving `iface`.
@@ -299,7 +367,7 @@ pub fn pinned_signals(iface: &str) -> Result<Vec<(u32, u16, u64)>> {
 }
 
 /// Read the pinned counters of the daemon serving `iface`.
-pub fn pinned_counters(iface: &str) -> Result<Vec<(Counter, u64)>> {
+pub fn pinned_counters(iface: &str) -> Result<Vec<(String, u64)>> {
     let candidates = [Path::new(PIN_ROOT).join(iface).join(maps::PERCPU), Path::new(PIN_ROOT_FALLBACK).join(iface).join(maps::PERCPU)];
     let path = candidates.iter().find(|p| p.exists()).unwrap_or(&candidates[0]);
     let md = MapData::from_pin(path).with_context(|| format!("no XDP counters pinned at {} (is m-root-xdp running with XDP on {iface}?)", path.display()))?;

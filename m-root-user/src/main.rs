@@ -81,8 +81,13 @@ struct RunArgs {
     /// Service address(es): queries to these are answered; everything else passes.
     #[arg(long = "addr")]
     addrs: Vec<IpAddr>,
+    /// native / skb: XDP, with the TC companion for what XDP cannot grow in place; tc: the TC program
+    /// only; off: userspace only.
     #[arg(long, value_enum)]
     xdp_mode: Option<Mode>,
+    /// No TC companion beside XDP: queries XDP has no room for go to userspace.
+    #[arg(long)]
+    no_tc: bool,
     #[arg(long)]
     port: Option<u16>,
     /// UDP worker threads per address (default: one per CPU).
@@ -170,7 +175,9 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Detach { iface } => detach(&iface),
         Cmd::Verify => {
             let dp = Dataplane::load()?;
-            println!("XDP program loaded; verifier processed {} instructions", dp.verified_insns.map_or("?".into(), |n| n.to_string()));
+            let n = |v: Option<u32>| v.map_or("?".into(), |n| n.to_string());
+            println!("XDP program loaded; verifier processed {} instructions", n(dp.verified_insns));
+            println!("TC program loaded; verifier processed {} instructions", n(dp.tc_verified_insns));
             Ok(())
         }
         Cmd::LabQuery(a) => lab_query(a),
@@ -196,6 +203,7 @@ fn serve(a: RunArgs) -> Result<()> {
         interfaces: a.ifaces,
         addresses: a.addrs,
         xdp_mode: a.xdp_mode,
+        no_tc: a.no_tc,
         port: a.port,
         workers: a.workers,
         identity: a.identity,
@@ -225,14 +233,20 @@ fn serve(a: RunArgs) -> Result<()> {
             let mut dp = Dataplane::load()?;
             dp.set_service_addrs(&s.addresses)?;
             let generation = dp.install(&table)?;
-            dp.attach(iface, s.xdp_mode)?;
+            let on = dp.attach(iface, s.xdp_mode, s.tc)?;
             dp.pin_counters(iface)?;
             log::info!(
-                "XDP attached to {iface} ({:?} mode, driver {}), table generation {generation}: {} answers, verifier {} insns",
-                s.xdp_mode,
+                "{iface} (driver {}): XDP {}, TC {}; table generation {generation}: {} answers; verifier {} (XDP) and {} (TC) insns",
                 dataplane::driver_name(iface).unwrap_or_default(),
+                on.xdp.map_or("off".to_string(), |m| format!("{m:?}").to_lowercase()),
+                match (on.tc, on.xdp) {
+                    (false, _) => "off",
+                    (true, Some(_)) => "for what XDP has no room for",
+                    (true, None) => "answers all",
+                },
                 table.answer_count(),
-                dp.verified_insns.unwrap_or(0)
+                dp.verified_insns.unwrap_or(0),
+                dp.tc_verified_insns.unwrap_or(0)
             );
             planes.push(dp);
         }
@@ -299,7 +313,7 @@ fn stats(iface: Option<&str>, path: &PathBuf, json: bool) -> Result<()> {
         let mut o = serde_json::Map::new();
         if let Some(x) = &xdp {
             for (c, v) in x {
-                o.insert(c.name().into(), (*v).into());
+                o.insert(c.clone(), (*v).into());
             }
         }
         o.insert("userspace".into(), user.clone().unwrap_or(serde_json::Value::Null));
@@ -317,7 +331,7 @@ fn stats(iface: Option<&str>, path: &PathBuf, json: bool) -> Result<()> {
     }
     if let Some(x) = &xdp {
         for (c, v) in x {
-            println!("{:<32} {v}", c.name());
+            println!("{c:<32} {v}");
         }
         if let Some(i) = iface {
             for (kind, tag, n) in dataplane::pinned_signals(i).unwrap_or_default() {

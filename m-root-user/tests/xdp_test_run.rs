@@ -1,13 +1,16 @@
-//! The XDP program under BPF_PROG_TEST_RUN on crafted frames: every answer must be byte-identical to what
-//! zonegen's answer function returns for the same query, wrapped in swapped headers with checksums that an
-//! independent routine (frame::parse_checked) verifies; every frame it must not answer comes back
-//! XDP_PASS and unchanged. Needs root (CAP_BPF); fails, never skips, without it.
+//! The XDP program and its TC companion under BPF_PROG_TEST_RUN on crafted frames: every answer must be
+//! byte-identical to what zonegen's answer function returns for the same query, wrapped in swapped headers
+//! with checksums that an independent routine (frame::parse_checked) verifies; every frame they must not
+//! answer comes back passed (XDP_PASS, TC_ACT_OK) and unchanged. Each test runs once per hook (the TC
+//! program in its XDP-less mode, where it answers everything it covers). Needs root (CAP_BPF); fails,
+//! never skips, without it.
 
 use std::net::IpAddr;
 use std::path::Path;
 use std::sync::OnceLock;
 
-use aya::programs::{TestRun, TestRunOptions, Xdp};
+use aya::programs::{TestRun, TestRunOptions};
+use m_root_common::Hook;
 use m_root_user::dataplane::Dataplane;
 use m_root_user::frame::{self, Spec};
 use zonegen::answer::{self, Transport};
@@ -15,6 +18,16 @@ use zonegen::{compile, name, rr, wire, LoadOptions, ServerConfig, Zone};
 
 const XDP_PASS: u32 = 2;
 const XDP_TX: u32 = 3;
+const TC_ACT_OK: u32 = 0;
+const TC_ACT_REDIRECT: u32 = 7;
+
+/// What a hook did with a frame.
+#[derive(Debug, PartialEq, Eq)]
+enum Action {
+    Answered,
+    Passed,
+    Other(u32),
+}
 const SRV4: &str = "198.18.0.1";
 const CLI4: &str = "198.18.0.2";
 const SRV6: &str = "2001:db8::1";
@@ -30,27 +43,63 @@ fn zone() -> &'static Zone {
 
 struct Harness {
     dp: Dataplane,
+    hook: Hook,
 }
 
 impl Harness {
-    fn new() -> Harness {
+    fn new(hook: Hook) -> Harness {
         assert_eq!(unsafe { libc::geteuid() }, 0, "these tests load BPF programs and must run as root");
-        let mut dp = Dataplane::load().expect("XDP program loads and verifies");
+        let mut dp = Dataplane::load().expect("XDP and TC programs load and verify");
         dp.set_service_addrs(&[SRV4.parse().unwrap(), SRV6.parse().unwrap()]).unwrap();
         dp.install(&compile(zone())).unwrap();
-        Harness { dp }
+        dp.set_tc_mode(true).unwrap();
+        Harness { dp, hook }
     }
 
-    /// Run the program once on `input`; returns (action, output frame).
-    fn run(&mut self, input: &[u8]) -> (u32, Vec<u8>) {
-        let prog: &mut Xdp = self.dp.program().unwrap();
+    /// Run the hook's program once on `input`; returns what it did and the output frame.
+    fn run(&mut self, input: &[u8]) -> (Action, Vec<u8>) {
         let mut out = vec![0u8; 4096];
         let opts = TestRunOptions { data_in: Some(input), data_out: Some(&mut out), repeat: 1, ..Default::default() };
-        let r = prog.test_run(opts).expect("BPF_PROG_TEST_RUN");
+        let r = match self.hook {
+            Hook::Xdp => self.dp.program().unwrap().test_run(opts),
+            Hook::Tc => self.dp.tc_program().unwrap().test_run(opts),
+        }
+        .unwrap_or_else(|e| panic!("BPF_PROG_TEST_RUN on a {}-byte frame: {e}", input.len()));
         out.truncate(r.data_size_out as usize);
-        (r.return_value, out)
+        let action = match (self.hook, r.return_value) {
+            (Hook::Xdp, XDP_TX) | (Hook::Tc, TC_ACT_REDIRECT) => Action::Answered,
+            (Hook::Xdp, XDP_PASS) | (Hook::Tc, TC_ACT_OK) => Action::Passed,
+            (_, v) => Action::Other(v),
+        };
+        (action, out)
     }
 }
+
+/// One #[test] per hook for each check below.
+macro_rules! both_hooks {
+    ($($check:ident),+ $(,)?) => {
+        mod xdp {
+            $(#[test]
+            fn $check() {
+                super::$check(m_root_common::Hook::Xdp)
+            })+
+        }
+        mod tc {
+            $(#[test]
+            fn $check() {
+                super::$check(m_root_common::Hook::Tc)
+            })+
+        }
+    };
+}
+
+both_hooks!(
+    referrals_nxdomain_apex_are_byte_identical_to_the_answer_function,
+    long_names_and_label_lengths,
+    frames_not_for_the_fast_path_pass_unchanged,
+    trust_anchor_signals_are_counted_by_key_tag,
+    signed_nxdomain_at_every_tld_boundary,
+);
 
 fn spec(v6: bool, vlans: Vec<(u16, u16)>) -> Spec {
     let (src, dst): (IpAddr, IpAddr) = if v6 { (CLI6.parse().unwrap(), SRV6.parse().unwrap()) } else { (CLI4.parse().unwrap(), SRV4.parse().unwrap()) };
@@ -68,7 +117,7 @@ fn assert_answer(out: &[u8], s: &Spec, query: &[u8], what: &str) {
     assert_eq!(p.ttl, 64, "{what}: TTL/hop limit");
     let expected = answer::answer(zone(), &ServerConfig::default(), query, Transport::Udp).expect("answer function answers");
     if p.payload != expected {
-        panic!("{what}: XDP answer differs from the answer function\nXDP:\n{}\nexpected:\n{}", zonegen::print::to_text(&p.payload), zonegen::print::to_text(&expected));
+        panic!("{what}: kernel answer differs from the answer function\nkernel:\n{}\nexpected:\n{}", zonegen::print::to_text(&p.payload), zonegen::print::to_text(&expected));
     }
 }
 
@@ -76,9 +125,8 @@ fn q(qname: &str, qtype: u16, edns: Option<(u16, bool)>) -> Vec<u8> {
     wire::build_query(0xbeef, wire::FLAG_RD, &name::from_text(qname).unwrap(), qtype, rr::CLASS_IN, edns)
 }
 
-#[test]
-fn referrals_nxdomain_apex_are_byte_identical_to_the_answer_function() {
-    let mut h = Harness::new();
+fn referrals_nxdomain_apex_are_byte_identical_to_the_answer_function(hook: Hook) {
+    let mut h = Harness::new(hook);
     let names = ["www.example.jp", "jp", "WwW.ExAmPlE.CoM", "a.b.c.d.e.f.g.org", "xn--p1ai", "x.arpa", "nonexistent-tld", "Foo.Bar.Nope", ".", "0", "zzzzzzzzzzzzzzzz", "Aaa0", "comA", "a"];
     let envelopes = [None, Some((512, false)), Some((1232, false)), Some((4096, false)), Some((1232, true)), Some((1400, true)), Some((65535, true)), Some((100, true))];
     let mut answered = 0;
@@ -92,7 +140,7 @@ fn referrals_nxdomain_apex_are_byte_identical_to_the_answer_function() {
                         let input = frame::build(&s, &msg);
                         let (action, out) = h.run(&input);
                         let what = format!("{n} {} edns={e:?} v6={v6} vlans={}", rr::type_name(qt), s.vlans.len());
-                        assert_eq!(action, XDP_TX, "{what}: expected XDP_TX");
+                        assert_eq!(action, Action::Answered, "{what}: expected an answer");
                         assert_answer(&out, &s, &msg, &what);
                         answered += 1;
                     }
@@ -103,9 +151,8 @@ fn referrals_nxdomain_apex_are_byte_identical_to_the_answer_function() {
     assert!(answered > 3000, "answered {answered}");
 }
 
-#[test]
-fn long_names_and_label_lengths() {
-    let mut h = Harness::new();
+fn long_names_and_label_lengths(hook: Hook) {
+    let mut h = Harness::new(hook);
     let s = spec(false, vec![]);
     // Labels of 1..63 octets under an existing TLD, and names up to the 255-octet limit.
     for len in [1usize, 2, 31, 62, 63] {
@@ -114,7 +161,7 @@ fn long_names_and_label_lengths() {
         let msg = q(&n, rr::A, Some((1232, false)));
         let input = frame::build(&s, &msg);
         let (action, out) = h.run(&input);
-        assert_eq!(action, XDP_TX, "label length {len}");
+        assert_eq!(action, Action::Answered, "label length {len}");
         assert_answer(&out, &s, &msg, &format!("label length {len}"));
     }
     // 127 one-octet labels + "se": 2*127 + 4 = 258 > 255, so build just under the limit: 125 labels.
@@ -123,7 +170,7 @@ fn long_names_and_label_lengths() {
     assert!(name::from_text(&many).unwrap().len() <= 255);
     let input = frame::build(&s, &msg);
     let (action, out) = h.run(&input);
-    assert_eq!(action, XDP_TX, "125 labels");
+    assert_eq!(action, Action::Answered, "125 labels");
     assert_answer(&out, &s, &msg, "125 labels");
     // A 255-octet name under a missing TLD.
     let long = format!("{}.{}.{}.{}.zz", "a".repeat(63), "b".repeat(63), "c".repeat(63), "d".repeat(58));
@@ -131,13 +178,12 @@ fn long_names_and_label_lengths() {
     assert_eq!(name::from_text(&long).unwrap().len(), 255);
     let input = frame::build(&s, &msg);
     let (action, out) = h.run(&input);
-    assert_eq!(action, XDP_TX, "255-octet name");
+    assert_eq!(action, Action::Answered, "255-octet name");
     assert_answer(&out, &s, &msg, "255-octet name");
 }
 
-#[test]
-fn frames_not_for_the_fast_path_pass_unchanged() {
-    let mut h = Harness::new();
+fn frames_not_for_the_fast_path_pass_unchanged(hook: Hook) {
+    let mut h = Harness::new(hook);
     let s4 = spec(false, vec![]);
     let good = q("www.example.jp", rr::A, None);
     let mut cases: Vec<(String, Vec<u8>)> = Vec::new();
@@ -205,7 +251,13 @@ fn frames_not_for_the_fast_path_pass_unchanged() {
     badlen[14 + 20 + 4..14 + 20 + 6].copy_from_slice(&l.to_be_bytes());
     cases.push(("UDP length beyond the IP length".into(), badlen));
     cases.push(("truncated frame".into(), base[..base.len() - 5].to_vec()));
-    cases.push(("Ethernet only".into(), base[..14].to_vec()));
+    // (BPF_PROG_TEST_RUN refuses an skb whose IP header is cut short, so TC gets a bare header of
+    // another type.)
+    let mut eth_only = base[..14].to_vec();
+    if hook == Hook::Tc {
+        eth_only[12..14].copy_from_slice(&0x88b5u16.to_be_bytes());
+    }
+    cases.push(("Ethernet only".into(), eth_only));
     let mut arp = base.clone();
     arp[12..14].copy_from_slice(&0x0806u16.to_be_bytes());
     cases.push(("ARP ethertype".into(), arp));
@@ -223,16 +275,15 @@ fn frames_not_for_the_fast_path_pass_unchanged() {
     cases.push(("three VLAN tags".into(), frame::build(&three_tags, &good)));
     for (what, input) in cases {
         let (action, out) = h.run(&input);
-        assert_eq!(action, XDP_PASS, "{what}: expected XDP_PASS");
+        assert_eq!(action, Action::Passed, "{what}: expected a pass");
         assert_eq!(out, input, "{what}: passed frame must be unchanged");
     }
 }
 
 /// Trust-anchor signals answered in XDP are counted by kind and key tag (RFC 8145, RFC 8509), once per
 /// answered query, and only when the label is well formed.
-#[test]
-fn trust_anchor_signals_are_counted_by_key_tag() {
-    let mut h = Harness::new();
+fn trust_anchor_signals_are_counted_by_key_tag(hook: Hook) {
+    let mut h = Harness::new(hook);
     let s = spec(false, vec![]);
     let cases: [(&str, u16, Option<(u16, bool)>); 6] = [
         ("_ta-4f66", 10, None),
@@ -246,7 +297,7 @@ fn trust_anchor_signals_are_counted_by_key_tag() {
         let msg = q(n, t, e);
         let input = frame::build(&s, &msg);
         let (action, out) = h.run(&input);
-        assert_eq!(action, XDP_TX, "{n}");
+        assert_eq!(action, Action::Answered, "{n}");
         assert_answer(&out, &s, &msg, n);
     }
     let got = h.dp.signals().unwrap();
@@ -262,9 +313,8 @@ fn trust_anchor_signals_are_counted_by_key_tag() {
 /// Signed NXDOMAIN in the kernel for every TLD boundary of the bundled zone: names just before and just after
 /// each TLD in canonical order (case variants, digits, hyphens, octets above 'z', labels of 1 and 63
 /// octets), DO=1, each buffer class: byte-identical to the answer function.
-#[test]
-fn signed_nxdomain_at_every_tld_boundary() {
-    let mut h = Harness::new();
+fn signed_nxdomain_at_every_tld_boundary(hook: Hook) {
+    let mut h = Harness::new(hook);
     let s = spec(true, vec![]);
     let z = zone();
     let mut labels: Vec<Vec<u8>> = vec![b"0".to_vec(), b"a".to_vec(), vec![b'z'; 63], vec![0xfe], b"-".to_vec()];
@@ -293,7 +343,7 @@ fn signed_nxdomain_at_every_tld_boundary() {
             let msg = wire::build_query(0x77, 0, &qn, rr::A, rr::CLASS_IN, Some((size, true)));
             let input = frame::build(&s, &msg);
             let (action, out) = h.run(&input);
-            assert_eq!(action, XDP_TX, "{}", name::to_text(&qn));
+            assert_eq!(action, Action::Answered, "{}", name::to_text(&qn));
             assert_answer(&out, &s, &msg, &name::to_text(&qn));
             answered += 1;
         }

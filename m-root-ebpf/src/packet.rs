@@ -1,0 +1,148 @@
+//! Packet access for the two hooks. The DNS fast path (parse, lookup, splice) is written once against
+//! [`Packet`]; only what differs between a driver frame (XDP) and a socket buffer (TC) lives here:
+//! where the bytes are, how they are copied and resized, and how the UDP checksum is left.
+
+use aya_ebpf::{
+    bindings::{BPF_F_PSEUDO_HDR, __sk_buff},
+    helpers::generated::{bpf_l4_csum_replace, bpf_xdp_adjust_meta, bpf_skb_change_tail, bpf_skb_load_bytes, bpf_skb_store_bytes, bpf_xdp_adjust_tail, bpf_xdp_load_bytes, bpf_xdp_store_bytes},
+    programs::{TcContext, XdpContext},
+};
+use m_root_common::{Counter, Hook, XdpHint, XDP_HINT_MAGIC};
+
+pub trait Packet {
+    /// Which counters this hook's outcomes go to.
+    const HOOK: Hook;
+    /// First byte of the Ethernet header.
+    fn data(&self) -> usize;
+    /// One past the last byte the program may access directly.
+    fn data_end(&self) -> usize;
+    /// The packet's length (the directly accessible part of it, which the TC program makes the whole).
+    fn len(&self) -> usize {
+        self.data_end() - self.data()
+    }
+    /// Copy `len` bytes at `off` out of the packet. False when they are not there.
+    fn load(&self, off: usize, dst: *mut u8, len: usize) -> bool;
+    /// Copy `len` bytes into the packet at `off`.
+    fn store(&self, off: usize, src: *const u8, len: usize) -> bool;
+    /// Resize the packet at its tail from `old_len` to `new_len` bytes. Packet pointers are stale
+    /// afterwards: re-read data()/data_end(). Err is the counter that says why it could not.
+    fn resize(&self, old_len: usize, new_len: usize) -> Result<(), Counter>;
+    /// Leave the UDP checksum at `off`: `full` is the finished checksum; `pseudo` the folded
+    /// pseudo-header sum, which a packet whose checksum the device completes wants instead.
+    fn set_udp_csum(&self, off: usize, full: u16, pseudo: u16) -> Result<(), Counter>;
+    /// The answer `answer` did not fit: the packet goes up unchanged, with whatever this hook leaves
+    /// for the next one.
+    fn no_room(&self, _answer: u32) {}
+}
+
+impl Packet for XdpContext {
+    const HOOK: Hook = Hook::Xdp;
+    #[inline(always)]
+    fn data(&self) -> usize {
+        XdpContext::data(self)
+    }
+    #[inline(always)]
+    fn data_end(&self) -> usize {
+        XdpContext::data_end(self)
+    }
+    #[inline(always)]
+    fn load(&self, off: usize, dst: *mut u8, len: usize) -> bool {
+        unsafe { bpf_xdp_load_bytes(self.ctx, off as u32, dst as *mut _, len as u32) == 0 }
+    }
+    #[inline(always)]
+    fn store(&self, off: usize, src: *const u8, len: usize) -> bool {
+        unsafe { bpf_xdp_store_bytes(self.ctx, off as u32, src as *mut _, len as u32) == 0 }
+    }
+    #[inline(always)]
+    fn resize(&self, old_len: usize, new_len: usize) -> Result<(), Counter> {
+        let delta = new_len as i32 - old_len as i32;
+        // The driver's buffer cannot hold the answer: leave it to the stack (and the TC companion).
+        if delta != 0 && unsafe { bpf_xdp_adjust_tail(self.ctx, delta) } != 0 {
+            return Err(Counter::PassNoRoom);
+        }
+        Ok(())
+    }
+    #[inline(always)]
+    fn set_udp_csum(&self, off: usize, full: u16, _pseudo: u16) -> Result<(), Counter> {
+        // A frame sent by XDP_TX leaves as it is: the checksum must be complete.
+        let p = crate::parse::at::<[u8; 2], _>(self, off).ok_or(Counter::Dropped)?;
+        unsafe { *p = full.to_be_bytes() };
+        Ok(())
+    }
+    /// Tell the TC companion which answer this query wants (the frame's data stays untouched).
+    #[inline(always)]
+    fn no_room(&self, answer: u32) {
+        let len = core::mem::size_of::<XdpHint>();
+        if unsafe { bpf_xdp_adjust_meta(self.ctx, -(len as i32)) } != 0 {
+            return;
+        }
+        let meta = self.metadata();
+        if meta + len > XdpContext::data(self) {
+            return;
+        }
+        unsafe { *(meta as *mut XdpHint) = XdpHint { magic: XDP_HINT_MAGIC, answer } };
+    }
+}
+
+/// Did the XDP program pass this packet up for lack of room (its hint, at the start of the metadata)?
+#[inline(always)]
+pub fn xdp_hint(ctx: &TcContext) -> bool {
+    let meta = unsafe { (*ctx.skb.skb).data_meta } as usize;
+    if meta + core::mem::size_of::<XdpHint>() > ctx.data() {
+        return false;
+    }
+    unsafe { (*(meta as *const XdpHint)).magic == XDP_HINT_MAGIC }
+}
+
+impl Packet for TcContext {
+    const HOOK: Hook = Hook::Tc;
+    #[inline(always)]
+    fn data(&self) -> usize {
+        TcContext::data(self)
+    }
+    #[inline(always)]
+    fn data_end(&self) -> usize {
+        TcContext::data_end(self)
+    }
+    #[inline(always)]
+    fn load(&self, off: usize, dst: *mut u8, len: usize) -> bool {
+        unsafe { bpf_skb_load_bytes(self.skb.skb as *const _, off as u32, dst as *mut _, len as u32) == 0 }
+    }
+    #[inline(always)]
+    fn store(&self, off: usize, src: *const u8, len: usize) -> bool {
+        unsafe { bpf_skb_store_bytes(self.skb.skb as *mut _, off as u32, src as *const _, len as u32, 0) == 0 }
+    }
+    #[inline(always)]
+    fn resize(&self, _old_len: usize, new_len: usize) -> Result<(), Counter> {
+        if unsafe { bpf_skb_change_tail(self.skb.skb as *mut _, new_len as u32, 0) } != 0 {
+            return Err(Counter::PassNoRoom);
+        }
+        // The answer is written with direct access: the grown tail must be in the linear part.
+        if self.data_end() - self.data() < new_len {
+            return Err(Counter::Dropped);
+        }
+        Ok(())
+    }
+    #[inline(always)]
+    fn set_udp_csum(&self, off: usize, full: u16, pseudo: u16) -> Result<(), Counter> {
+        // A query sent from a local socket with checksum offload (veth, containers) arrives
+        // CHECKSUM_PARTIAL, and so leaves the answer: the device or the receiving stack completes it from
+        // the pseudo-header sum in the field. __sk_buff does not say which, but bpf_l4_csum_replace does:
+        // with a pseudo-header change of 0 -> 0 it leaves a full checksum's field as it is (0 stays 0)
+        // and complements a partial one's (0 becomes 0xffff).
+        let skb = self.skb.skb as *mut __sk_buff;
+        let p = crate::parse::at::<[u8; 2], _>(self, off).ok_or(Counter::Dropped)?;
+        unsafe { *p = [0, 0] };
+        if unsafe { bpf_l4_csum_replace(skb, off as u32, 0, 0, (BPF_F_PSEUDO_HDR | 4) as u64) } != 0 {
+            return Err(Counter::Dropped);
+        }
+        let p = crate::parse::at::<[u8; 2], _>(self, off).ok_or(Counter::Dropped)?;
+        let partial = unsafe { *p } != [0, 0];
+        unsafe { *p = if partial { pseudo } else { full }.to_be_bytes() };
+        if partial {
+            let pc = crate::PERCPU.get_ptr_mut(0).ok_or(Counter::Dropped)?;
+            crate::count::<TcContext>(pc, Counter::CsumPartial);
+        }
+        Ok(())
+    }
+}
