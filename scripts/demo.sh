@@ -46,12 +46,17 @@ who() {
     python3 - "$1" "$2" <<'PY'
 import json, sys
 a, b = json.loads(sys.argv[1]), json.loads(sys.argv[2])
-xdp = [k[len("xdp.answer."):] for k in b if k.startswith("xdp.answer.") and k.split(".")[-1] not in ("ipv4", "ipv6") and b[k] > a.get(k, 0)]
+def answers(hook):
+    p = hook + ".answer."
+    return [k[len(p):] for k in b if k.startswith(p) and k.split(".")[-1] not in ("ipv4", "ipv6") and b[k] > a.get(k, 0)]
+xdp, tc = answers("xdp"), answers("tc")
 ua, ub = (a.get("userspace") or {}).get("server", {}), (b.get("userspace") or {}).get("server", {})
 user = [p for p in ("udp", "tcp") if ub.get(p + "_responses", 0) > ua.get(p + "_responses", 0)]
 passed = [k[len("xdp.pass."):] for k in b if k.startswith("xdp.pass.") and k != "xdp.pass.not-for-us" and b[k] > a.get(k, 0)]
 if xdp:
     print("answered by: XDP (" + ", ".join(xdp) + ")")
+elif tc:
+    print("answered by: TC in the kernel (" + ", ".join(tc) + "; XDP had no room to grow the frame: " + ", ".join(passed) + ")")
 elif user:
     print("answered by: userspace over " + "/".join(user).upper() + (" (XDP passed it up: " + ", ".join(passed) + ")" if passed else ""))
 else:
@@ -74,8 +79,9 @@ ask "Referral for www.example.jp, injected as a NIC delivers it, IPv4" "${INJ[@]
 ask "Same over IPv6, DO=1 (DS + RRSIG)" "${INJ[@]}" --src "$CLI_V6" --dst "$SRV_V6" www.example.jp A --do
 ask "Priming query . NS, injected" "${INJ[@]}" --src "$CLI_V4" --dst "$SRV_V4" . NS --bufsize 1232
 ask "A TLD that does not exist, injected" "${INJ[@]}" --src "$CLI_V4" --dst "$SRV_V4" no-such-tld A
-ask "kdig over UDP/IPv4 (socket-sent: veth gives XDP no room, userspace answers)" kdig @"$SRV_V4" www.example.jp A +norec
-ask "kdig over UDP/IPv6, a nonexistent TLD with DNSSEC" kdig @"$SRV_V6" no-such-tld A +dnssec +norec
+ask "kdig over UDP/IPv4 (socket-sent: veth gives XDP no room, the TC program answers)" kdig @"$SRV_V4" www.example.jp A +norec +nocookie
+ask "kdig over UDP/IPv6, a nonexistent TLD with DNSSEC" kdig @"$SRV_V6" no-such-tld A +dnssec +norec +nocookie
+ask "kdig with a DNS cookie (an option the kernel path leaves to userspace)" kdig @"$SRV_V4" www.example.jp A +norec +cookie
 ask "kdig over TCP" kdig @"$SRV_V4" www.example.jp A +tcp +norec
 
 echo

@@ -27,6 +27,8 @@ pub struct Options {
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Server {
     MrootXdp,
+    MrootXdpOnly,
+    MrootTc,
     MrootNoXdp,
     KnotXdp,
     KnotUdp,
@@ -34,10 +36,12 @@ enum Server {
 }
 
 impl Server {
-    const ALL: [Server; 5] = [Server::MrootXdp, Server::MrootNoXdp, Server::KnotXdp, Server::KnotUdp, Server::Nsd];
+    const ALL: [Server; 7] = [Server::MrootXdp, Server::MrootXdpOnly, Server::MrootTc, Server::MrootNoXdp, Server::KnotXdp, Server::KnotUdp, Server::Nsd];
     fn label(self) -> &'static str {
         match self {
-            Server::MrootXdp => "m-root-xdp (XDP)",
+            Server::MrootXdp => "m-root-xdp (XDP + TC)",
+            Server::MrootXdpOnly => "m-root-xdp (XDP, --no-tc)",
+            Server::MrootTc => "m-root-xdp (--xdp-mode tc)",
             Server::MrootNoXdp => "m-root-xdp (--xdp-mode off)",
             Server::KnotXdp => "knotd (XDP)",
             Server::KnotUdp => "knotd (UDP)",
@@ -148,10 +152,18 @@ fn start(server: Server, zone: &Path, dir: &Path) -> Result<Running> {
     let zs = zone.display().to_string();
     let cs = control.display().to_string();
     let mut cmd = match server {
-        Server::MrootXdp | Server::MrootNoXdp => {
+        Server::MrootXdp | Server::MrootXdpOnly | Server::MrootTc | Server::MrootNoXdp => {
             let b = bin().display().to_string();
-            let mode = if server == Server::MrootXdp { "native" } else { "off" };
-            in_ns(&srv_ns, &[&b, "run", "--zone", &zs, "--iface", &srv_if, "--addr", SRV4, "--xdp-mode", mode, "--control", &cs, "--identity", "bench"])
+            let mode = match server {
+                Server::MrootTc => "tc",
+                Server::MrootNoXdp => "off",
+                _ => "native",
+            };
+            let mut args = vec![b.as_str(), "run", "--zone", &zs, "--iface", &srv_if, "--addr", SRV4, "--xdp-mode", mode, "--control", &cs, "--identity", "bench"];
+            if server == Server::MrootXdpOnly {
+                args.push("--no-tc");
+            }
+            in_ns(&srv_ns, &args)
         }
         Server::KnotXdp | Server::KnotUdp => {
             let kdir = dir.join("knot");
@@ -288,10 +300,16 @@ fn kxdpgun(file: &Path, qps: u64, secs: u32) -> Result<Gun> {
     Ok(g)
 }
 
-fn xdp_answered(control_ns_iface: &str) -> Option<f64> {
-    let out = in_ns(&format!("{LAB}-srv"), &[&bin().display().to_string(), "stats", "--iface", control_ns_iface, "--control", "/nonexistent", "--json"]).output().ok()?;
+/// Answers sent in the kernel so far: (XDP, TC).
+fn kernel_answered(iface: &str) -> Option<(f64, f64)> {
+    use m_root_common::Hook;
+    let out = in_ns(&format!("{LAB}-srv"), &[&bin().display().to_string(), "stats", "--iface", iface, "--control", "/nonexistent", "--json"]).output().ok()?;
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
-    Some(m_root_user::dataplane::answered_in_stats(&v) as f64)
+    Some((m_root_user::dataplane::answered_by(&v, Hook::Xdp) as f64, m_root_user::dataplane::answered_by(&v, Hook::Tc) as f64))
+}
+
+fn xdp_answered(iface: &str) -> Option<f64> {
+    kernel_answered(iface).map(|(x, _)| x)
 }
 
 pub fn run(o: &Options) -> Result<()> {
@@ -320,17 +338,21 @@ pub fn run(o: &Options) -> Result<()> {
                 for &rate in &rates {
                     done += 1;
                     eprintln!("[{done}/{steps}] {} | {mix} | offered {} | {:.0} s elapsed", server.label(), if rate >= 10_000_000 { "max".into() } else { rate.to_string() }, started.elapsed().as_secs_f64());
-                    let xdp0 = (server == Server::MrootXdp).then(|| xdp_answered(&format!("{LAB}-s"))).flatten();
+                    let in_kernel = matches!(server, Server::MrootXdp | Server::MrootXdpOnly | Server::MrootTc);
+                    let k0 = in_kernel.then(|| kernel_answered(&format!("{LAB}-s"))).flatten();
                     let (c0, s0, t0) = (cpu_seconds(&pids), softirq_seconds(), Instant::now());
                     let g = kxdpgun(file, rate, secs)?;
                     let wall = t0.elapsed().as_secs_f64();
                     let (cpu, sirq) = (cpu_seconds(&pids) - c0, softirq_seconds() - s0);
-                    let xdp = xdp0.and_then(|a| xdp_answered(&format!("{LAB}-s")).map(|b| b - a));
+                    let k = k0.and_then(|a| kernel_answered(&format!("{LAB}-s")).map(|b| (b.0 - a.0, b.1 - a.1)));
+                    let share = |n: f64| if g.replies > 0.0 { n / g.replies } else { 0.0 };
                     rows.push(json!({
                         "server": server.label(), "mix": mix, "offered_qps_requested": rate, "offered_qps": g.sent_pps,
                         "replies_per_s": g.reply_pps, "answered_share": if g.sent > 0.0 { g.replies / g.sent } else { 0.0 },
                         "rcodes": g.rcodes, "server_cpu_s_per_s": cpu / wall, "softirq_cpu_s_per_s": sirq / wall,
-                        "fast_path_share": xdp.map(|x| if g.replies > 0.0 { x / g.replies } else { 0.0 }),
+                        "fast_path_share": k.map(|(x, t)| share(x + t)),
+                        "xdp_share": k.map(|(x, _)| share(x)),
+                        "tc_share": k.map(|(_, t)| share(t)),
                     }));
                 }
             }
@@ -381,10 +403,10 @@ pub fn run(o: &Options) -> Result<()> {
     std::fs::create_dir_all(&o.out)?;
     std::fs::write(o.out.join("load.json"), serde_json::to_string_pretty(&report)?)?;
     std::fs::write(o.out.join("load.svg"), plot(&rows))?;
-    println!("{:<28} {:<22} {:>10} {:>10} {:>7} {:>6} {:>8} {:>6}", "server", "mix", "offered/s", "replies/s", "share", "cpu", "softirq", "xdp");
+    println!("{:<28} {:<22} {:>10} {:>10} {:>7} {:>6} {:>8} {:>6} {:>6}", "server", "mix", "offered/s", "replies/s", "share", "cpu", "softirq", "xdp", "tc");
     for r in &rows {
         println!(
-            "{:<28} {:<22} {:>10.0} {:>10.0} {:>6.0}% {:>6.2} {:>8.2} {:>6}",
+            "{:<28} {:<22} {:>10.0} {:>10.0} {:>6.0}% {:>6.2} {:>8.2} {:>6} {:>6}",
             r["server"].as_str().unwrap_or(""),
             r["mix"].as_str().unwrap_or(""),
             r["offered_qps"].as_f64().unwrap_or(0.0),
@@ -392,7 +414,8 @@ pub fn run(o: &Options) -> Result<()> {
             100.0 * r["answered_share"].as_f64().unwrap_or(0.0),
             r["server_cpu_s_per_s"].as_f64().unwrap_or(0.0),
             r["softirq_cpu_s_per_s"].as_f64().unwrap_or(0.0),
-            r["fast_path_share"].as_f64().map(|x| format!("{:.0}%", 100.0 * x)).unwrap_or_else(|| "-".into())
+            r["xdp_share"].as_f64().map(|x| format!("{:.0}%", 100.0 * x)).unwrap_or_else(|| "-".into()),
+            r["tc_share"].as_f64().map(|x| format!("{:.0}%", 100.0 * x)).unwrap_or_else(|| "-".into())
         );
     }
     if let Some(l) = &live {
@@ -415,7 +438,7 @@ fn plot(rows: &[serde_json::Value]) -> String {
     let (w, h, m) = (720.0, 440.0, 60.0);
     let x = |v: f64| m + v / max * (w - 2.0 * m);
     let y = |v: f64| h - m - v / max * (h - 2.0 * m);
-    let colours = ["#d62728", "#ff7f0e", "#1f77b4", "#17becf", "#2ca02c"];
+    let colours = ["#d62728", "#9467bd", "#8c564b", "#ff7f0e", "#1f77b4", "#17becf", "#2ca02c"];
     let mut s = String::new();
     let _ = write!(s, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" font-family=\"sans-serif\" font-size=\"12\"><rect width=\"100%\" height=\"100%\" fill=\"white\"/>");
     let _ = write!(s, "<text x=\"{}\" y=\"20\" text-anchor=\"middle\" font-size=\"14\">Replies/s vs offered queries/s — {mix}, kxdpgun, veth lab</text>", w / 2.0);

@@ -1,5 +1,6 @@
 //! `bench xdp-cost`: nanoseconds per packet of the XDP program under BPF_PROG_TEST_RUN for each answered
-//! kind, next to a bare MAC-swap reflector measured the same way in the same run. Fresh frames: every run
+//! kind, next to a bare MAC-swap reflector measured the same way in the same run, and of the TC companion
+//! (in its XDP-less mode) on the same frames. Fresh frames: every run
 //! is one BPF_PROG_TEST_RUN call with repeat 1 on a new copy of the query (with repeat > 1 the program
 //! would run again on its own rewritten output). The kernel's per-run time includes the same fixed test
 //! harness overhead for both programs, so the ratio understates the program's own cost difference.
@@ -10,7 +11,7 @@ mod load;
 use std::time::Instant;
 
 use anyhow::{anyhow, Context, Result};
-use aya::programs::{TestRun, TestRunOptions, Xdp};
+use aya::programs::{SchedClassifier, TestRun, TestRunOptions, TestRunResult, Xdp};
 use aya::Ebpf;
 use clap::{Parser, Subcommand};
 use m_root_user::dataplane::Dataplane;
@@ -68,12 +69,20 @@ fn spec(v6: bool) -> Spec {
 /// Kernel-reported duration (ns) of `runs` single runs, as the mean of the middle 80 % (the clock's
 /// granularity makes a median jump in 10 ns steps), and the action of the last one.
 fn measure(prog: &Xdp, input: &[u8], runs: u32) -> Result<(f64, u32)> {
+    measure_with(|o| prog.test_run(o), input, runs)
+}
+
+fn measure_tc(prog: &SchedClassifier, input: &[u8], runs: u32) -> Result<(f64, u32)> {
+    measure_with(|o| prog.test_run(o), input, runs)
+}
+
+fn measure_with(run: impl Fn(TestRunOptions<'_>) -> Result<TestRunResult, aya::programs::ProgramError>, input: &[u8], runs: u32) -> Result<(f64, u32)> {
     let mut d = Vec::with_capacity(runs as usize);
     let mut out = vec![0u8; 4096];
     let mut action = 0;
     for _ in 0..runs {
         let opts = TestRunOptions { data_in: Some(input), data_out: Some(&mut out), repeat: 1, ..Default::default() };
-        let r = prog.test_run(opts).context("BPF_PROG_TEST_RUN")?;
+        let r = run(opts).context("BPF_PROG_TEST_RUN")?;
         action = r.return_value;
         d.push(r.duration.as_nanos() as u64);
     }
@@ -121,6 +130,7 @@ fn xdp_cost(zone_path: &std::path::Path, runs: u32, json: bool) -> Result<()> {
     let mut dp = Dataplane::load()?;
     dp.set_service_addrs(&[SRV4.parse()?, SRV6.parse()?])?;
     dp.install(&compile(&zone))?;
+    dp.set_tc_mode(true)?;
     let mut lab = Ebpf::load(LAB_OBJECT)?;
     let refl: &mut Xdp = lab.program_mut("lab_reflect").ok_or_else(|| anyhow!("lab_reflect missing"))?.try_into()?;
     refl.load()?;
@@ -144,19 +154,24 @@ fn xdp_cost(zone_path: &std::path::Path, runs: u32, json: bool) -> Result<()> {
         let (ns_refl, _) = measure(refl, &input, runs)?;
         let (ns_xdp, action) = measure(dp.program()?, &input, runs)?;
         let (ns_refl2, _) = measure(refl, &input, runs)?;
+        let (ns_tc, tc_action) = measure_tc(dp.tc_program()?, &input, runs)?;
         let base = (ns_refl + ns_refl2) / 2.0;
-        rows.push((label, ns_xdp, base, action == 3));
+        // XDP_TX (3) and TC_ACT_REDIRECT (7): both answered.
+        rows.push((label, ns_xdp, base, ns_tc, action == 3 && tc_action == 7));
     }
     if json {
-        let v: Vec<_> = rows.iter().map(|(l, x, b, tx)| serde_json::json!({"kind": l, "xdp_ns": x, "reflector_ns": b, "ratio": x / b, "answered": tx})).collect();
-        println!("{}", serde_json::json!({"runs_per_kind": runs, "verifier_insns": dp.verified_insns, "rows": v}));
+        let v: Vec<_> = rows
+            .iter()
+            .map(|(l, x, b, tc, ok)| serde_json::json!({"kind": l, "xdp_ns": x, "reflector_ns": b, "ratio": x / b, "tc_ns": tc, "tc_to_xdp": tc / x, "answered": ok}))
+            .collect();
+        println!("{}", serde_json::json!({"runs_per_kind": runs, "verifier_insns": dp.verified_insns, "tc_verifier_insns": dp.tc_verified_insns, "rows": v}));
         return Ok(());
     }
-    println!("XDP per-packet cost under BPF_PROG_TEST_RUN, fresh frames, trimmed mean of {runs} runs each ({:.1} s)", t.elapsed().as_secs_f64());
-    println!("verifier: {} instructions processed", dp.verified_insns.unwrap_or(0));
-    println!("{:<34} {:>9} {:>12} {:>7}  {}", "kind", "xdp ns", "reflector ns", "ratio", "answered by XDP_TX");
-    for (label, x, b, tx) in &rows {
-        println!("{label:<34} {x:>9.0} {b:>12.0} {:>6.2}x  {}", x / b, if *tx { "yes" } else { "NO" });
+    println!("Per-packet cost under BPF_PROG_TEST_RUN, fresh frames, trimmed mean of {runs} runs each ({:.1} s)", t.elapsed().as_secs_f64());
+    println!("verifier: XDP {} and TC {} instructions processed", dp.verified_insns.unwrap_or(0), dp.tc_verified_insns.unwrap_or(0));
+    println!("{:<34} {:>9} {:>12} {:>7} {:>8} {:>7}  {}", "kind", "xdp ns", "reflector ns", "ratio", "tc ns", "tc/xdp", "answered by both");
+    for (label, x, b, tc, ok) in &rows {
+        println!("{label:<34} {x:>9.0} {b:>12.0} {:>6.2}x {tc:>8.0} {:>6.2}x  {}", x / b, tc / x, if *ok { "yes" } else { "NO" });
     }
     Ok(())
 }

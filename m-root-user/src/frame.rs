@@ -119,6 +119,17 @@ pub struct Parsed {
 
 /// Parse a frame and check every length and checksum; errors say which.
 pub fn parse_checked(f: &[u8]) -> Result<Parsed> {
+    parse(f, false)
+}
+
+/// As [`parse_checked`], for a frame whose UDP checksum is left for the device or the receiving stack to
+/// complete (CHECKSUM_PARTIAL; a packet socket sees TP_STATUS_CSUMNOTREADY): the field must hold the
+/// folded pseudo-header sum, which completing over the segment turns into the full checksum.
+pub fn parse_checked_partial(f: &[u8]) -> Result<Parsed> {
+    parse(f, true)
+}
+
+fn parse(f: &[u8], partial: bool) -> Result<Parsed> {
     if f.len() < 14 {
         bail!("frame shorter than Ethernet");
     }
@@ -168,7 +179,12 @@ pub fn parse_checked(f: &[u8]) -> Result<Parsed> {
         bail!("UDP length field {} does not match {udp_len}", u16::from_be_bytes([udp[4], udp[5]]));
     }
     let stored = u16::from_be_bytes([udp[6], udp[7]]);
-    if stored == 0 {
+    if partial {
+        let want = ones_sum(&[], pseudo_sum(&src, &dst, udp_len)) as u16;
+        if stored != want {
+            bail!("partial UDP checksum {stored:#06x} is not the pseudo-header sum {want:#06x}");
+        }
+    } else if stored == 0 {
         if src.is_ipv6() {
             bail!("UDP checksum 0 on IPv6 (RFC 8200 8.1 forbids it)");
         }

@@ -185,6 +185,11 @@ impl Client {
 /// Start `m-root-xdp run` on the lab's server end with XDP attached, serving `addrs`; waits until its
 /// control socket answers. Returns (pid, control socket path).
 pub fn start_daemon(lab: &mut Lab, addrs: &[&str]) -> (i32, PathBuf) {
+    start_daemon_with(lab, addrs, &[])
+}
+
+/// As [`start_daemon`], with more `run` flags.
+pub fn start_daemon_with(lab: &mut Lab, addrs: &[&str], extra: &[&str]) -> (i32, PathBuf) {
     let control = PathBuf::from(format!("/run/m-root-xdp/{}.sock", lab.name));
     let zone = bundled_zone();
     let iface = lab.srv_if();
@@ -193,6 +198,7 @@ pub fn start_daemon(lab: &mut Lab, addrs: &[&str]) -> (i32, PathBuf) {
         args.push("--addr".into());
         args.push(a.to_string());
     }
+    args.extend(extra.iter().map(|e| e.to_string()));
     let argv: Vec<&str> = args.iter().map(String::as_str).collect();
     let log = std::env::temp_dir().join(format!("m-root-xdp-{}.log", lab.name));
     let ns = lab.srv_ns();
