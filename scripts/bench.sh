@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The benchmarks in one command (as root): build, then per-packet cost (BPF_PROG_TEST_RUN), zone load time,
 # and the servers side by side under kxdpgun and the live-frames generator.
-#   scripts/bench.sh [--quick]     (--quick: under 2 minutes; the full run: under 10)
+#   scripts/bench.sh [--quick] [--no-rps] [--out DIR]   (--quick: under 2 minutes; the full run: ~13)
 # Results: bench/results/load.json and load.svg, and the tables on the terminal.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -31,7 +31,10 @@ up() {
     has_ns "$CLI_NS" || ip netns add "$CLI_NS"
     if ! ip -n "$SRV_NS" link show "$SRV_IF" >/dev/null 2>&1; then
         # Create the pair inside the server namespace, then move one end: nothing stays in the root namespace.
-        ip -n "$SRV_NS" link add "$SRV_IF" address "$SRV_MAC" type veth peer name "$CLI_IF" address "$CLI_MAC"
+        # QUEUES (default 1): rx/tx queues per end; packet generators run one thread per queue.
+        local q=${QUEUES:-1}
+        ip -n "$SRV_NS" link add "$SRV_IF" address "$SRV_MAC" numtxqueues "$q" numrxqueues "$q" type veth \
+            peer name "$CLI_IF" address "$CLI_MAC" numtxqueues "$q" numrxqueues "$q"
         ip -n "$SRV_NS" link set "$CLI_IF" netns "$CLI_NS"
     fi
     for ns in "$SRV_NS" "$CLI_NS"; do ip -n "$ns" link set lo up; done
@@ -40,6 +43,12 @@ up() {
     ip -n "$SRV_NS" addr replace "$SRV_V6/64" dev "$SRV_IF" nodad
     ip -n "$CLI_NS" addr replace "$CLI_V6/64" dev "$CLI_IF" nodad
     ip -n "$SRV_NS" link set "$SRV_IF" up
+    # RPS_CPUS (hex CPU mask, default none): steer the server end's receive processing (the stack, TC) to
+    # these CPUs. veth has one queue; without RPS everything a generator sends is processed on the
+    # generator's own CPU, in its send call, as a single-queue NIC without RSS would do.
+    if [ -n "${RPS_CPUS:-}" ]; then
+        ip netns exec "$SRV_NS" sh -c "echo $RPS_CPUS > /sys/class/net/$SRV_IF/queues/rx-0/rps_cpus"
+    fi
     ip -n "$CLI_NS" link set "$CLI_IF" up
     # Static neighbours: the injector and the packet generators need no ARP/ND round first.
     ip -n "$CLI_NS" neigh replace "$SRV_V4" lladdr "$SRV_MAC" dev "$CLI_IF" nud permanent

@@ -22,6 +22,8 @@ pub struct Options {
     pub zone: PathBuf,
     pub quick: bool,
     pub out: PathBuf,
+    /// Steer the server end's receive processing off the generator's CPU (RPS).
+    pub rps: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -58,7 +60,7 @@ fn bin() -> PathBuf {
     root().join("target/release/m-root-xdp")
 }
 
-fn lab(action: &str) -> Result<()> {
+fn lab(action: &str, rps: bool) -> Result<()> {
     let st = Command::new("bash")
         .arg(root().join("scripts/lab.sh"))
         .arg(action)
@@ -66,12 +68,22 @@ fn lab(action: &str) -> Result<()> {
         .env("BIN", bin())
         // kxdpgun brings its own XDP program for the client end.
         .env("PASS", "0")
+        // kxdpgun runs on CPU 0 (its default affinity) and veth has one queue: steer the server's receive
+        // processing to the other CPUs (RPS), as RSS spreads a NIC's queues, for every server alike.
+        .env("RPS_CPUS", if rps { rps_mask() } else { String::new() })
         .stdout(Stdio::null())
         .status()?;
     if !st.success() {
         bail!("lab.sh {action} failed");
     }
     Ok(())
+}
+
+/// Every CPU but CPU 0, as a hex mask for rps_cpus ("0": RPS off on a one-CPU machine).
+fn rps_mask() -> String {
+    let n = std::thread::available_parallelism().map_or(1, |n| n.get()).min(64);
+    let mask: u64 = if n < 2 { 0 } else { (u64::MAX >> (64 - n)) & !1 };
+    format!("{mask:x}")
 }
 
 fn in_ns(ns: &str, args: &[&str]) -> Command {
@@ -325,8 +337,8 @@ pub fn run(o: &Options) -> Result<()> {
     let (rates, secs): (Vec<u64>, u32) = if o.quick { (vec![200_000, 10_000_000], 2) } else { (vec![100_000, 250_000, 500_000, 1_000_000, 10_000_000], 3) };
     let mixes: Vec<_> = if o.quick { files.iter().take(1).collect() } else { files.iter().collect() };
     let steps = Server::ALL.len() * rates.len() * mixes.len();
-    lab("down").ok();
-    lab("up")?;
+    lab("down", o.rps).ok();
+    lab("up", o.rps)?;
     let mut rows = Vec::new();
     let mut live: Option<serde_json::Value> = None;
     let mut done = 0;
@@ -391,14 +403,14 @@ pub fn run(o: &Options) -> Result<()> {
         }));
         Ok(())
     })();
-    lab("down").ok();
+    lab("down", o.rps).ok();
     if result.is_err() {
         let _ = std::fs::remove_dir_all(&dir);
     }
     result?;
     let report = json!({
         "machine": format!("{} CPUs, kernel {}", std::thread::available_parallelism().map_or(0, |n| n.get()), std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim()),
-        "zone": zone_path.display().to_string(), "seconds_per_step": secs, "generator": "kxdpgun (knot-dnsutils), veth lab", "rows": rows, "live_frames": live,
+        "zone": zone_path.display().to_string(), "seconds_per_step": secs, "rps_cpus": if o.rps { rps_mask() } else { "off".to_string() }, "generator": "kxdpgun (knot-dnsutils), veth lab", "rows": rows, "live_frames": live,
     });
     std::fs::create_dir_all(&o.out)?;
     std::fs::write(o.out.join("load.json"), serde_json::to_string_pretty(&report)?)?;

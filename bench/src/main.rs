@@ -38,6 +38,9 @@ enum Cmd {
         /// Where load.json and load.svg go.
         #[arg(long, default_value = "bench/results")]
         out: std::path::PathBuf,
+        /// Leave all receive processing on the generator's CPU (no RPS on the server end of the veth).
+        #[arg(long)]
+        no_rps: bool,
     },
     /// Time to read, validate, verify (ZONEMD) and compile a zone: the work of a start or a reload.
     ZoneLoad {
@@ -95,7 +98,7 @@ fn measure_with(run: impl Fn(TestRunOptions<'_>) -> Result<TestRunResult, aya::p
 fn main() -> Result<()> {
     match Cli::parse().cmd {
         Cmd::ZoneLoad { zone, runs } => zone_load(&zone, runs),
-        Cmd::Load { zone, quick, out } => load::run(&load::Options { zone, quick, out }),
+        Cmd::Load { zone, quick, out, no_rps } => load::run(&load::Options { zone, quick, out, rps: !no_rps }),
         Cmd::XdpCost { zone, runs, json } => xdp_cost(&zone, runs, json),
     }
 }
