@@ -47,7 +47,7 @@ up() {
     # these CPUs. veth has one queue; without RPS everything a generator sends is processed on the
     # generator's own CPU, in its send call, as a single-queue NIC without RSS would do.
     if [ -n "${RPS_CPUS:-}" ]; then
-        ip netns exec "$SRV_NS" sh -c "echo $RPS_CPUS > /sys/class/net/$SRV_IF/queues/rx-0/rps_cpus"
+        ip netns exec "$SRV_NS" sh -c "for q in /sys/class/net/$SRV_IF/queues/rx-*; do echo $RPS_CPUS > \$q/rps_cpus; done"
     fi
     ip -n "$CLI_NS" link set "$CLI_IF" up
     # Static neighbours: the injector and the packet generators need no ARP/ND round first.

@@ -405,11 +405,15 @@ pub enum Counter {
     AnsIpv6,
     /// Dropped: the frame was already rewritten when a step failed (should stay 0).
     Dropped,
-    /// TC only, beside XDP: a query XDP passed for a reason other than room (no hint), left to the stack.
+    /// TC only, beside XDP: a packet XDP passed for a reason other than room (no hint: not DNS, not ours,
+    /// or not covered), left to the stack and the next TC program.
     PassNotHinted,
     /// TC only: the query arrived with a partial UDP checksum (offloaded by the sender; veth, containers),
     /// so the answer carries one too, for the device or the peer's stack to complete.
     CsumPartial,
+    /// XDP only: a no-room query for which the driver had no metadata room for the hint (counted
+    /// beside pass.no-room); TC cannot know to answer it, so userspace does.
+    NoHint,
 }
 /// Number of counter slots per hook (keep in step with [`Counter`]).
 pub const COUNTERS: usize = 24;
@@ -460,7 +464,7 @@ pub struct ServiceAddrs {
 }
 
 impl Counter {
-    pub const ALL: [Counter; 19] = [
+    pub const ALL: [Counter; 20] = [
         Counter::Frames,
         Counter::NotForUs,
         Counter::Queries,
@@ -480,6 +484,7 @@ impl Counter {
         Counter::Dropped,
         Counter::PassNotHinted,
         Counter::CsumPartial,
+        Counter::NoHint,
     ];
     /// The counters of answers sent, one per answer (the per-family ones double them).
     pub const ANSWERS: [Counter; 7] = [
@@ -513,6 +518,7 @@ impl Counter {
             Counter::Dropped => "dropped",
             Counter::PassNotHinted => "pass.not-hinted",
             Counter::CsumPartial => "csum-partial",
+            Counter::NoHint => "pass.no-room.no-hint",
         }
     }
 }

@@ -10,7 +10,7 @@ mod parse;
 mod splice;
 
 use aya_ebpf::{
-    bindings::{xdp_action, TC_ACT_OK, TC_ACT_REDIRECT, TC_ACT_SHOT},
+    bindings::{xdp_action, TC_ACT_REDIRECT, TC_ACT_SHOT, TC_ACT_UNSPEC},
     helpers::generated::{bpf_redirect, bpf_skb_pull_data},
     macros::{classifier, map, xdp},
     maps::{Array, PerCpuArray, PerCpuHashMap},
@@ -79,25 +79,30 @@ pub fn m_root(ctx: XdpContext) -> u32 {
     }
 }
 
+/// What the TC program returns for a packet it leaves alone: TC_ACT_UNSPEC, which under tcx is
+/// TCX_NEXT (the next program or the classic filters still see it; TC_ACT_OK would end the chain).
+const TC_PASS: i32 = TC_ACT_UNSPEC;
+
 /// The TC companion (ingress): the same answer from the same table, for what XDP could not grow in
 /// place, sent back out of the interface it came in on.
 #[classifier]
 pub fn m_root_tc(ctx: TcContext) -> i32 {
-    let Some(pc) = PERCPU.get_ptr_mut(0) else { return TC_ACT_OK };
+    let Some(pc) = PERCPU.get_ptr_mut(0) else { return TC_PASS };
     count::<TcContext>(pc, Counter::Frames);
     let all = TC_MODE.get(0).is_some_and(|m| *m == TC_MODE_ALL);
     let hinted = packet::xdp_hint(&ctx);
     if !all && !hinted {
         count::<TcContext>(pc, Counter::PassNotHinted);
-        return TC_ACT_OK;
+        return TC_PASS;
     }
-    // The answer is built with direct access, so the whole packet must be in the linear part (it
-    // nearly always is for a query; pulling is a no-op then).
-    // (An inequality: LLVM would turn an equality into "data_end is data + len" and lose the bound.)
-    let len = ctx.len();
-    if (hinted || ctx.data_end() - ctx.data() < len as usize) && unsafe { bpf_skb_pull_data(ctx.skb.skb as *mut _, len) } != 0 {
+    // The answer is built with direct access, so a query must be in the linear part. Queries nearly
+    // always are; otherwise pull at most the longest query frame we answer (never a whole large packet
+    // that turns out not to be a query). An inequality: LLVM turns an equality into "data_end is
+    // data + len" and the verifier loses the bound.
+    let want = core::cmp::min(ctx.len(), parse::MAX_QUERY_FRAME as u32);
+    if ctx.data_end() - ctx.data() < want as usize && unsafe { bpf_skb_pull_data(ctx.skb.skb as *mut _, want) } != 0 {
         count::<TcContext>(pc, Counter::PassMalformed);
-        return TC_ACT_OK;
+        return TC_PASS;
     }
     match try_answer(&ctx, pc) {
         Ok(()) => {
@@ -111,7 +116,7 @@ pub fn m_root_tc(ctx: TcContext) -> i32 {
         }
         Err(Failed::Pass(c)) => {
             count::<TcContext>(pc, c);
-            TC_ACT_OK
+            TC_PASS
         }
         Err(Failed::Drop) => {
             count::<TcContext>(pc, Counter::Dropped);

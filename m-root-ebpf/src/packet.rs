@@ -74,6 +74,10 @@ impl Packet for XdpContext {
     fn no_room(&self, answer: u32) {
         let len = core::mem::size_of::<XdpHint>();
         if unsafe { bpf_xdp_adjust_meta(self.ctx, -(len as i32)) } != 0 {
+            // A driver without XDP metadata: TC will not know to answer; userspace does.
+            if let Some(pc) = crate::PERCPU.get_ptr_mut(0) {
+                crate::count::<XdpContext>(pc, Counter::NoHint);
+            }
             return;
         }
         let meta = self.metadata();
@@ -113,9 +117,16 @@ impl Packet for TcContext {
         unsafe { bpf_skb_store_bytes(self.skb.skb as *mut _, off as u32, src as *const _, len as u32, 0) == 0 }
     }
     #[inline(always)]
-    fn resize(&self, _old_len: usize, new_len: usize) -> Result<(), Counter> {
-        if unsafe { bpf_skb_change_tail(self.skb.skb as *mut _, new_len as u32, 0) } != 0 {
+    fn resize(&self, old_len: usize, new_len: usize) -> Result<(), Counter> {
+        let skb = self.skb.skb as *mut _;
+        // Changing the length turns CHECKSUM_COMPLETE (a NIC's sum over the query) into NONE; an answer
+        // as long as its query (TC=1 with empty sections, no padding) would keep the stale sum, so it
+        // grows by one octet first. (Rare; a query for which even this fails passes unchanged.)
+        if old_len == new_len && unsafe { bpf_skb_change_tail(skb, new_len as u32 + 1, 0) } != 0 {
             return Err(Counter::PassNoRoom);
+        }
+        if unsafe { bpf_skb_change_tail(skb, new_len as u32, 0) } != 0 {
+            return Err(if old_len == new_len { Counter::Dropped } else { Counter::PassNoRoom });
         }
         // The answer is written with direct access: the grown tail must be in the linear part.
         if self.data_end() - self.data() < new_len {

@@ -23,6 +23,8 @@ pub const MAX_LABELS: usize = 127;
 const TYPE_OPT: u16 = 41;
 /// Furthest a question name can end: deepest DNS header offset (2 tags, IPv6) + header + name.
 const MAX_QUESTION_END: usize = ETH_LEN + 2 * VLAN_LEN + IPV6_LEN + UDP_LEN + DNS_HEADER_LEN + MAX_NAME;
+/// The longest query frame the fast path answers: the question at its furthest, type, class and a bare OPT.
+pub const MAX_QUERY_FRAME: usize = MAX_QUESTION_END + 4 + 11;
 
 /// Pointer to `T` at `off` bytes into the frame, if the frame holds it.
 #[inline(always)]

@@ -109,7 +109,7 @@ pub fn merge(file: File, flags: Flags) -> Result<Settings> {
         (None, None) => Mode::Native,
     };
     if xdp_mode != Mode::Off && interfaces.is_empty() {
-        bail!("interfaces: none given, and XDP is on (--iface, or xdp_mode = \"off\")");
+        bail!("interfaces: none given, and the kernel path (XDP or TC) is on (--iface, or xdp_mode = \"off\")");
     }
     let tc = !flags.no_tc && file.tc.unwrap_or(true);
     if xdp_mode == Mode::Tc && !tc {
@@ -165,5 +165,20 @@ mod tests {
         assert!(merge(file, Flags::default()).unwrap_err().to_string().contains("xdp_mode"));
         let file: File = toml::from_str("zone = \"a\"\naddresses = [\"192.0.2.1\"]\n").unwrap();
         assert!(merge(file, Flags::default()).unwrap_err().to_string().contains("interfaces"));
+    }
+
+    #[test]
+    fn the_tc_companion_is_on_unless_turned_off() {
+        let base = "zone = \"a\"\naddresses = [\"192.0.2.1\"]\ninterfaces = [\"eth1\"]\n";
+        let s = merge(toml::from_str(base).unwrap(), Flags::default()).unwrap();
+        assert!(s.tc && s.xdp_mode == Mode::Native);
+        let s = merge(toml::from_str(&format!("{base}tc = false\n")).unwrap(), Flags::default()).unwrap();
+        assert!(!s.tc);
+        let s = merge(toml::from_str(base).unwrap(), Flags { no_tc: true, ..Default::default() }).unwrap();
+        assert!(!s.tc);
+        let s = merge(toml::from_str(&format!("{base}xdp_mode = \"tc\"\n")).unwrap(), Flags::default()).unwrap();
+        assert!(s.tc && s.xdp_mode == Mode::Tc);
+        let err = merge(toml::from_str(&format!("{base}xdp_mode = \"tc\"\ntc = false\n")).unwrap(), Flags::default()).unwrap_err().to_string();
+        assert!(err.contains("tc"), "{err}");
     }
 }

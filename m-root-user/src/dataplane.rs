@@ -134,8 +134,16 @@ impl Dataplane {
         if let Some(m) = xdp_mode {
             match self.program()?.attach(iface, m) {
                 Ok(_) => xdp = Some(mode),
-                Err(e) if tc => log::warn!("attaching XDP to {iface} in {mode:?} mode failed (driver: {driver}): {e}; the TC program answers instead"),
-                Err(e) => return Err(anyhow::Error::new(e).context(format!("attaching XDP to {iface} in {mode:?} mode failed (driver: {driver}); try --xdp-mode skb, tc or off"))),
+                // The driver cannot run XDP this way: the kernel path stays up through TC. Anything else
+                // (another program already attached: EBUSY/EEXIST) stays an error, so an old program is
+                // never left answering in front from an old table.
+                Err(e) if tc && errno_in(&e).is_some_and(|n| n == libc::EOPNOTSUPP || n == libc::EINVAL) => {
+                    log::warn!("attaching XDP to {iface} in {mode:?} mode failed (driver: {driver}): {e}; the TC program answers instead")
+                }
+                Err(e) => {
+                    return Err(anyhow::Error::new(e)
+                        .context(format!("attaching XDP to {iface} in {mode:?} mode failed (driver: {driver}); if a program is left there, `m-root-xdp detach --iface {iface}`; or try --xdp-mode skb, tc or off")))
+                }
             }
         }
         let tc = tc && mode != Mode::Off;
@@ -329,7 +337,12 @@ fn read_counters<T: std::borrow::Borrow<MapData>>(arr: &PerCpuArray<T, PerCpu>) 
     let mut out = Vec::new();
     for hook in Hook::ALL {
         for c in Counter::ALL {
-            if hook == Hook::Xdp && matches!(c, Counter::PassNotHinted | Counter::CsumPartial) {
+            let own = match c {
+                Counter::PassNotHinted | Counter::CsumPartial => Some(Hook::Tc),
+                Counter::NoHint => Some(Hook::Xdp),
+                _ => None,
+            };
+            if own.is_some_and(|h| h != hook) {
                 continue;
             }
             out.push((counter_key(hook, c), per_cpu.iter().map(|v| v.counters[hook as usize][c as usize]).sum()));
@@ -402,6 +415,18 @@ pub fn build_tld_index(table: &Table) -> Result<(u64, Vec<TldEntry>)> {
         return Ok((seed, slots));
     }
     bail!("no hash seed places {} TLDs within {TLD_MAX_PROBE} probes", words.len())
+}
+
+/// The OS error number somewhere in an error's source chain.
+fn errno_in(e: &(dyn std::error::Error + 'static)) -> Option<i32> {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(x) = cur {
+        if let Some(n) = x.downcast_ref::<std::io::Error>().and_then(std::io::Error::raw_os_error) {
+            return Some(n);
+        }
+        cur = x.source();
+    }
+    None
 }
 
 /// The service-address map key for an address.

@@ -46,7 +46,7 @@ enum Cmd {
         #[arg(long, default_value = control::DEFAULT_SOCKET)]
         control: PathBuf,
     },
-    /// Remove an XDP program left on an interface (e.g. by a killed process using netlink attach).
+    /// Remove an XDP or TC program left on an interface (e.g. by a killed process using netlink attach).
     Detach {
         #[arg(long)]
         iface: String,
@@ -368,13 +368,19 @@ fn stats(iface: Option<&str>, path: &PathBuf, json: bool) -> Result<()> {
 fn detach(iface: &str) -> Result<()> {
     // Links made by `run` go away with the process; a netlink-attached program stays. `ip` removes it.
     let status = std::process::Command::new("ip").args(["link", "set", "dev", iface, "xdp", "off"]).status().context("running ip")?;
-    if !status.success() {
-        bail!("ip link set dev {iface} xdp off failed");
-    }
+    // tcx attachments are links and go with their process; a netlink (clsact) one, from a kernel before
+    // 6.6, stays: remove ours by name.
+    let tc = match aya::programs::tc::qdisc_detach_program(iface, aya::programs::TcAttachType::Ingress, dataplane::TC_PROGRAM) {
+        Ok(()) => "; netlink-attached TC program removed",
+        Err(_) => "",
+    };
     for root in [dataplane::PIN_ROOT, dataplane::PIN_ROOT_FALLBACK] {
         let _ = std::fs::remove_file(PathBuf::from(root).join(iface).join(m_root_common::maps::PERCPU));
     }
-    println!("XDP removed from {iface}");
+    if !status.success() {
+        bail!("ip link set dev {iface} xdp off failed{tc}");
+    }
+    println!("XDP removed from {iface}{tc}");
     Ok(())
 }
 

@@ -1,7 +1,7 @@
 //! The XDP program and its TC companion under BPF_PROG_TEST_RUN on crafted frames: every answer must be
 //! byte-identical to what zonegen's answer function returns for the same query, wrapped in swapped headers
 //! with checksums that an independent routine (frame::parse_checked) verifies; every frame they must not
-//! answer comes back passed (XDP_PASS, TC_ACT_OK) and unchanged. Each test runs once per hook (the TC
+//! answer comes back passed (XDP_PASS, TC_ACT_UNSPEC) and unchanged. Each test runs once per hook (the TC
 //! program in its XDP-less mode, where it answers everything it covers). Needs root (CAP_BPF); fails,
 //! never skips, without it.
 
@@ -18,7 +18,8 @@ use zonegen::{compile, name, rr, wire, LoadOptions, ServerConfig, Zone};
 
 const XDP_PASS: u32 = 2;
 const XDP_TX: u32 = 3;
-const TC_ACT_OK: u32 = 0;
+/// TC_ACT_UNSPEC (-1): tcx's "next", what the TC program returns for what it leaves alone.
+const TC_ACT_UNSPEC: u32 = u32::MAX;
 const TC_ACT_REDIRECT: u32 = 7;
 
 /// What a hook did with a frame.
@@ -68,7 +69,7 @@ impl Harness {
         out.truncate(r.data_size_out as usize);
         let action = match (self.hook, r.return_value) {
             (Hook::Xdp, XDP_TX) | (Hook::Tc, TC_ACT_REDIRECT) => Action::Answered,
-            (Hook::Xdp, XDP_PASS) | (Hook::Tc, TC_ACT_OK) => Action::Passed,
+            (Hook::Xdp, XDP_PASS) | (Hook::Tc, TC_ACT_UNSPEC) => Action::Passed,
             (_, v) => Action::Other(v),
         };
         (action, out)
@@ -349,4 +350,26 @@ fn signed_nxdomain_at_every_tld_boundary(hook: Hook) {
         }
     }
     assert!(answered > 15_000, "{answered}");
+}
+
+/// Beside XDP, the TC program answers only what XDP marked as having no room (its hint in the metadata,
+/// which BPF_PROG_TEST_RUN cannot supply): an answerable query without the hint passes unchanged, counted.
+#[test]
+fn tc_beside_xdp_leaves_unhinted_queries_alone() {
+    let mut h = Harness::new(Hook::Tc);
+    h.dp.set_tc_mode(false).unwrap();
+    let count = |h: &Harness, k: &str| h.dp.counters().unwrap().into_iter().find(|(n, _)| n == k).map(|(_, v)| v).unwrap();
+    let s = spec(false, vec![]);
+    let msg = q("www.example.jp", rr::A, Some((1232, true)));
+    let input = frame::build(&s, &msg);
+    let before = count(&h, "tc.pass.not-hinted");
+    let (action, out) = h.run(&input);
+    assert_eq!(action, Action::Passed);
+    assert_eq!(out, input, "passed unchanged");
+    assert_eq!(count(&h, "tc.pass.not-hinted"), before + 1);
+    // The same query in the XDP-less mode is answered: the pass above was the mode, not the query.
+    h.dp.set_tc_mode(true).unwrap();
+    let (action, out) = h.run(&input);
+    assert_eq!(action, Action::Answered);
+    assert_answer(&out, &s, &msg, "TC, all mode");
 }
