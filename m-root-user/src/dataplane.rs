@@ -88,30 +88,25 @@ impl Dataplane {
     /// Load the object and both programs into the kernel (not attached yet).
     pub fn load() -> Result<Dataplane> {
         raise_memlock();
-        let mut ebpf = Ebpf::load(EBPF_OBJECT).context("loading the eBPF object (needs root or CAP_BPF)")?;
-        let prog: &mut Xdp = ebpf
-            .program_mut(XDP_PROGRAM)
-            .ok_or_else(|| anyhow!("program {XDP_PROGRAM} missing from the object"))?
-            .try_into()
-            .context("program type")?;
-        prog.load().context("the kernel verifier refused the XDP program")?;
-        let verified_insns = prog.info().ok().and_then(|i| i.verified_instruction_count());
-        let tc: &mut SchedClassifier = ebpf
-            .program_mut(TC_PROGRAM)
-            .ok_or_else(|| anyhow!("program {TC_PROGRAM} missing from the object"))?
-            .try_into()
-            .context("program type")?;
+        let ebpf = Ebpf::load(EBPF_OBJECT).context("loading the eBPF object (needs root or CAP_BPF)")?;
+        let mut dp = Dataplane { ebpf, generation: None, pin_dir: None, verified_insns: None, tc_verified_insns: None };
+        let xdp = dp.program()?;
+        xdp.load().context("the kernel verifier refused the XDP program")?;
+        dp.verified_insns = xdp.info().ok().and_then(|i| i.verified_instruction_count());
+        let tc = dp.tc_program()?;
         tc.load().context("the kernel verifier refused the TC program")?;
-        let tc_verified_insns = tc.info().ok().and_then(|i| i.verified_instruction_count());
-        Ok(Dataplane { ebpf, generation: None, pin_dir: None, verified_insns, tc_verified_insns })
+        dp.tc_verified_insns = tc.info().ok().and_then(|i| i.verified_instruction_count());
+        Ok(dp)
     }
 
     pub fn program(&mut self) -> Result<&mut Xdp> {
-        Ok(self.ebpf.program_mut(XDP_PROGRAM).ok_or_else(|| anyhow!("program missing"))?.try_into()?)
+        let p = self.ebpf.program_mut(XDP_PROGRAM).ok_or_else(|| anyhow!("program {XDP_PROGRAM} missing from the object"))?;
+        p.try_into().context("program type")
     }
 
     pub fn tc_program(&mut self) -> Result<&mut SchedClassifier> {
-        Ok(self.ebpf.program_mut(TC_PROGRAM).ok_or_else(|| anyhow!("program missing"))?.try_into()?)
+        let p = self.ebpf.program_mut(TC_PROGRAM).ok_or_else(|| anyhow!("program {TC_PROGRAM} missing from the object"))?;
+        p.try_into().context("program type")
     }
 
     /// What the TC program answers: only what XDP left a hint on, or everything it covers.

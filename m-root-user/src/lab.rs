@@ -142,32 +142,11 @@ pub fn query(inj: &Injector, how: &Injection, msg: &[u8]) -> Result<Vec<u8>> {
 }
 
 fn query_raw(inj: &Injector, how: &Injection, msg: &[u8]) -> Result<Vec<u8>> {
-    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    use std::os::fd::AsRawFd;
     let sport = 20000 + (std::process::id() % 20000) as u16;
     let spec = frame::Spec { src_mac: inj.src_mac(), dst_mac: how.dst_mac, vlans: how.vlans.clone(), src: how.src, dst: how.dst, sport, dport: how.dport };
     let f = frame::build(&spec, msg);
-    // SAFETY: plain socket/bind/setsockopt/recv calls on an fd we own, with correctly sized structs.
-    let fd = unsafe {
-        let raw = libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, (libc::ETH_P_ALL as u16).to_be() as i32);
-        if raw < 0 {
-            bail!("packet socket: {}", std::io::Error::last_os_error());
-        }
-        OwnedFd::from_raw_fd(raw)
-    };
-    let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
-    sll.sll_family = libc::AF_PACKET as u16;
-    sll.sll_protocol = (libc::ETH_P_ALL as u16).to_be();
-    sll.sll_ifindex = inj.ifindex as i32;
-    let tv = libc::timeval { tv_sec: how.timeout.as_secs() as i64, tv_usec: how.timeout.subsec_micros() as i64 };
-    unsafe {
-        if libc::bind(fd.as_raw_fd(), &sll as *const _ as *const libc::sockaddr, std::mem::size_of::<libc::sockaddr_ll>() as u32) != 0 {
-            bail!("binding the packet socket: {}", std::io::Error::last_os_error());
-        }
-        libc::setsockopt(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_RCVTIMEO, &tv as *const _ as *const libc::c_void, std::mem::size_of::<libc::timeval>() as u32);
-        // The receive path moves the outer VLAN tag out of the frame; auxdata gives it back.
-        let one: libc::c_int = 1;
-        libc::setsockopt(fd.as_raw_fd(), libc::SOL_PACKET, PACKET_AUXDATA, &one as *const _ as *const libc::c_void, std::mem::size_of::<libc::c_int>() as u32);
-    }
+    let fd = packet_socket(inj.ifindex, how.timeout)?;
     inj.send(&f)?;
     let deadline = Instant::now() + how.timeout;
     let mut buf = vec![0u8; 65536];
@@ -200,29 +179,9 @@ pub struct Captured {
 /// Send `msg` from an ordinary UDP socket (as kdig would) to `server`:53 and capture the answer's frame on
 /// `iface` too. Run inside the client namespace.
 pub fn udp_query_captured(iface: &str, server: IpAddr, msg: &[u8], timeout: Duration) -> Result<Captured> {
-    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    use std::os::fd::AsRawFd;
     let (ifindex, _) = iface_info(iface)?;
-    // SAFETY: plain socket/bind/setsockopt calls on an fd we own, with correctly sized structs.
-    let fd = unsafe {
-        let raw = libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, (libc::ETH_P_ALL as u16).to_be() as i32);
-        if raw < 0 {
-            bail!("packet socket: {}", std::io::Error::last_os_error());
-        }
-        OwnedFd::from_raw_fd(raw)
-    };
-    let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
-    sll.sll_family = libc::AF_PACKET as u16;
-    sll.sll_protocol = (libc::ETH_P_ALL as u16).to_be();
-    sll.sll_ifindex = ifindex as i32;
-    let tv = libc::timeval { tv_sec: timeout.as_secs() as i64, tv_usec: timeout.subsec_micros() as i64 };
-    unsafe {
-        if libc::bind(fd.as_raw_fd(), &sll as *const _ as *const libc::sockaddr, std::mem::size_of::<libc::sockaddr_ll>() as u32) != 0 {
-            bail!("binding the packet socket: {}", std::io::Error::last_os_error());
-        }
-        libc::setsockopt(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_RCVTIMEO, &tv as *const _ as *const libc::c_void, std::mem::size_of::<libc::timeval>() as u32);
-        let one: libc::c_int = 1;
-        libc::setsockopt(fd.as_raw_fd(), libc::SOL_PACKET, PACKET_AUXDATA, &one as *const _ as *const libc::c_void, std::mem::size_of::<libc::c_int>() as u32);
-    }
+    let fd = packet_socket(ifindex, timeout)?;
     let bind: SocketAddr = if server.is_ipv6() { "[::]:0".parse()? } else { "0.0.0.0:0".parse()? };
     let sock = UdpSocket::bind(bind)?;
     sock.set_read_timeout(Some(timeout))?;
@@ -255,6 +214,34 @@ fn is_from(f: &[u8], src: IpAddr, dport: u16) -> bool {
         _ => return false,
     };
     s == src && u16::from_be_bytes([f[udp + 2], f[udp + 3]]) == dport
+}
+
+/// A packet socket on one interface that sees every frame, with a receive timeout and auxdata (the receive
+/// path moves the outer VLAN tag out of the frame; auxdata gives it back, and says how its checksum stands).
+fn packet_socket(ifindex: u32, timeout: Duration) -> Result<std::os::fd::OwnedFd> {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    // SAFETY: plain socket/bind/setsockopt calls on an fd we own, with correctly sized structs.
+    let fd = unsafe {
+        let raw = libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, (libc::ETH_P_ALL as u16).to_be() as i32);
+        if raw < 0 {
+            bail!("packet socket: {}", std::io::Error::last_os_error());
+        }
+        OwnedFd::from_raw_fd(raw)
+    };
+    let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+    sll.sll_family = libc::AF_PACKET as u16;
+    sll.sll_protocol = (libc::ETH_P_ALL as u16).to_be();
+    sll.sll_ifindex = ifindex as i32;
+    let tv = libc::timeval { tv_sec: timeout.as_secs() as i64, tv_usec: timeout.subsec_micros() as i64 };
+    unsafe {
+        if libc::bind(fd.as_raw_fd(), &sll as *const _ as *const libc::sockaddr, std::mem::size_of::<libc::sockaddr_ll>() as u32) != 0 {
+            bail!("binding the packet socket: {}", std::io::Error::last_os_error());
+        }
+        libc::setsockopt(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_RCVTIMEO, &tv as *const _ as *const libc::c_void, std::mem::size_of::<libc::timeval>() as u32);
+        let one: libc::c_int = 1;
+        libc::setsockopt(fd.as_raw_fd(), libc::SOL_PACKET, PACKET_AUXDATA, &one as *const _ as *const libc::c_void, std::mem::size_of::<libc::c_int>() as u32);
+    }
+    Ok(fd)
 }
 
 const PACKET_AUXDATA: libc::c_int = 8;
