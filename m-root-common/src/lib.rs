@@ -138,6 +138,8 @@ pub mod maps {
     /// Per-CPU state: the counters, and scratch space (one lookup per packet serves both).
     pub const PERCPU: &str = "PERCPU";
     pub const TC_MODE: &str = "TC_MODE";
+    pub const SPILL: &str = "SPILL";
+    pub const SPILL_CPUS: &str = "SPILL_CPUS";
 }
 
 /// Slots of the TLD index per generation (a power of two, about three times MAX_TLDS: short probes).
@@ -414,6 +416,9 @@ pub enum Counter {
     /// XDP only: a no-room query for which the driver had no metadata room for the hint (counted
     /// beside pass.no-room); TC cannot know to answer it, so userspace does.
     NoHint,
+    /// XDP only: a no-room query handed to another CPU (cpumap) to become an skb there, for TC (counted
+    /// beside pass.no-room).
+    Spilled,
 }
 /// Number of counter slots per hook (keep in step with [`Counter`]).
 pub const COUNTERS: usize = 24;
@@ -453,6 +458,8 @@ pub struct PerCpu {
 pub const TC_MODE_HINTED: u32 = 0;
 /// TC answers every query it covers: XDP is not attached.
 pub const TC_MODE_ALL: u32 = 1;
+/// CPUs the XDP program can hand no-room queries to (the SPILL cpumap's size).
+pub const MAX_SPILL_CPUS: u32 = 256;
 
 /// The service addresses, as one array-map value: `addrs[..count]`, each an [`AddrKey`] as two words.
 #[repr(C)]
@@ -464,7 +471,7 @@ pub struct ServiceAddrs {
 }
 
 impl Counter {
-    pub const ALL: [Counter; 20] = [
+    pub const ALL: [Counter; 21] = [
         Counter::Frames,
         Counter::NotForUs,
         Counter::Queries,
@@ -485,6 +492,7 @@ impl Counter {
         Counter::PassNotHinted,
         Counter::CsumPartial,
         Counter::NoHint,
+        Counter::Spilled,
     ];
     /// The counters of answers sent, one per answer (the per-family ones double them).
     pub const ANSWERS: [Counter; 7] = [
@@ -519,6 +527,7 @@ impl Counter {
             Counter::PassNotHinted => "pass.not-hinted",
             Counter::CsumPartial => "csum-partial",
             Counter::NoHint => "pass.no-room.no-hint",
+            Counter::Spilled => "pass.no-room.to-cpu",
         }
     }
 }

@@ -13,7 +13,7 @@ use aya_ebpf::{
     bindings::{xdp_action, TC_ACT_REDIRECT, TC_ACT_SHOT, TC_ACT_UNSPEC},
     helpers::generated::{bpf_redirect, bpf_skb_pull_data},
     macros::{classifier, map, xdp},
-    maps::{Array, PerCpuArray, PerCpuHashMap},
+    maps::{Array, CpuMap, PerCpuArray, PerCpuHashMap},
     programs::{TcContext, XdpContext},
 };
 use m_root_common::{
@@ -47,6 +47,12 @@ static PERCPU: PerCpuArray<PerCpu> = PerCpuArray::with_max_entries(1, 0);
 /// TC_MODE_HINTED (beside XDP: answer what XDP had no room for) or TC_MODE_ALL (XDP not attached).
 #[map]
 static TC_MODE: Array<u32> = Array::with_max_entries(1, 0);
+/// Where no-room queries go to become skbs (for TC) off the receiving CPU; SPILL_CPUS holds how many
+/// entries are set (0: pass them up here).
+#[map]
+static SPILL: CpuMap = CpuMap::with_max_entries(m_root_common::MAX_SPILL_CPUS, 0);
+#[map]
+static SPILL_CPUS: Array<u32> = Array::with_max_entries(1, 0);
 
 /// Furthest a question's last label can start (2 tags, IPv6, UDP, DNS header, a 255-octet name).
 const MAX_LABEL_AT: usize = 14 + 8 + 40 + 8 + m_root_common::DNS_HEADER_LEN + m_root_common::MAX_NAME;
@@ -72,6 +78,9 @@ pub fn m_root(ctx: XdpContext) -> u32 {
         Ok(()) => xdp_action::XDP_TX,
         Err(Failed::Pass(c)) => {
             count::<XdpContext>(pc, c);
+            if c == Counter::PassNoRoom {
+                return spill(pc);
+            }
             xdp_action::XDP_PASS
         }
         Err(Failed::Drop) => {
@@ -79,6 +88,23 @@ pub fn m_root(ctx: XdpContext) -> u32 {
             xdp_action::XDP_DROP
         }
     }
+}
+
+/// A query XDP had no room for (its hint already in the metadata): hand it to the next CPU through the
+/// cpumap, where the kernel builds the skb and TC answers it, so the receiving CPU (on veth: the sender's)
+/// does no more than the copy veth already made. XDP_PASS when spilling is off or the map refuses.
+#[inline(always)]
+fn spill(pc: *mut PerCpu) -> u32 {
+    let n = SPILL_CPUS.get(0).copied().unwrap_or(0);
+    if n < 2 || n > m_root_common::MAX_SPILL_CPUS {
+        return xdp_action::XDP_PASS;
+    }
+    let cpu = unsafe { aya_ebpf::helpers::bpf_get_smp_processor_id() };
+    let action = SPILL.redirect((cpu + 1) % n, xdp_action::XDP_PASS as u64).unwrap_or(xdp_action::XDP_PASS);
+    if action == xdp_action::XDP_REDIRECT {
+        count::<XdpContext>(pc, Counter::Spilled);
+    }
+    action
 }
 
 /// What the TC program returns for a packet it leaves alone: TC_ACT_UNSPEC, which under tcx is

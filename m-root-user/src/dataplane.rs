@@ -116,6 +116,22 @@ impl Dataplane {
         Ok(())
     }
 
+    /// Let the XDP program hand queries it has no room for to the next CPU (a cpumap entry per online CPU),
+    /// so the skb for TC is built there rather than on the receiving CPU. Off (and harmless) on one CPU.
+    fn set_spill(&mut self) -> Result<()> {
+        let n = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
+        let n = n.min(m_root_common::MAX_SPILL_CPUS);
+        if n >= 2 {
+            let mut map: aya::maps::CpuMap<&mut MapData> = aya::maps::CpuMap::try_from(self.map_mut(maps::SPILL)?)?;
+            for cpu in 0..n {
+                map.set(cpu, 2048, None, 0).with_context(|| format!("cpumap entry for CPU {cpu}"))?;
+            }
+        }
+        let mut cpus: Array<&mut MapData, u32> = Array::try_from(self.map_mut(maps::SPILL_CPUS)?)?;
+        cpus.set(0, if n >= 2 { n } else { 0 }, 0).context("setting the spill CPUs")?;
+        Ok(())
+    }
+
     /// Attach to an interface: XDP in `mode` and, with `tc`, the TC companion at ingress. When XDP cannot
     /// be attached but TC can, TC answers everything (logged): the kernel fast path stays up.
     pub fn attach(&mut self, iface: &str, mode: Mode, tc: bool) -> Result<Attached> {
@@ -142,6 +158,9 @@ impl Dataplane {
             }
         }
         let tc = tc && mode != Mode::Off;
+        if tc && xdp == Some(Mode::Native) {
+            self.set_spill()?;
+        }
         if tc {
             self.set_tc_mode(xdp.is_none())?;
             let prog = self.tc_program()?;
@@ -334,7 +353,7 @@ fn read_counters<T: std::borrow::Borrow<MapData>>(arr: &PerCpuArray<T, PerCpu>) 
         for c in Counter::ALL {
             let own = match c {
                 Counter::PassNotHinted | Counter::CsumPartial => Some(Hook::Tc),
-                Counter::NoHint => Some(Hook::Xdp),
+                Counter::NoHint | Counter::Spilled => Some(Hook::Xdp),
                 _ => None,
             };
             if own.is_some_and(|h| h != hook) {
