@@ -504,6 +504,14 @@ impl Counter {
         Counter::AnsTldData,
         Counter::AnsTruncated,
     ];
+    /// The one hook that moves this counter, for those only one does.
+    pub const fn only(self) -> Option<Hook> {
+        match self {
+            Counter::PassNotHinted | Counter::CsumPartial => Some(Hook::Tc),
+            Counter::NoHint | Counter::Spilled => Some(Hook::Xdp),
+            _ => None,
+        }
+    }
     /// Stable name for `stats` output, after the hook's name and a dot.
     pub const fn name(self) -> &'static str {
         match self {

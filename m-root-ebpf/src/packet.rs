@@ -16,7 +16,7 @@ pub trait Packet {
     fn data(&self) -> usize;
     /// One past the last byte the program may access directly.
     fn data_end(&self) -> usize;
-    /// The packet's length (the directly accessible part of it, which the TC program makes the whole).
+    /// The packet's whole length (for an XDP frame, its one buffer).
     fn len(&self) -> usize {
         self.data_end() - self.data()
     }
@@ -94,6 +94,12 @@ pub fn xdp_hint(ctx: &TcContext) -> bool {
 
 impl Packet for TcContext {
     const HOOK: Hook = Hook::Tc;
+    /// skb->len: the TC program pulls only a query's worth into the linear part, so the linear part
+    /// can be shorter than the packet.
+    #[inline(always)]
+    fn len(&self) -> usize {
+        TcContext::len(self) as usize
+    }
     #[inline(always)]
     fn data(&self) -> usize {
         TcContext::data(self)

@@ -159,7 +159,10 @@ impl Dataplane {
         }
         let tc = tc && mode != Mode::Off;
         if tc && xdp == Some(Mode::Native) {
-            self.set_spill()?;
+            // Without the hand-off, no-room queries still reach TC, on the receiving CPU.
+            if let Err(e) = self.set_spill() {
+                log::warn!("{iface}: no-room queries stay on the receiving CPU: {e:#}");
+            }
         }
         if tc {
             self.set_tc_mode(xdp.is_none())?;
@@ -351,12 +354,7 @@ fn read_counters<T: std::borrow::Borrow<MapData>>(arr: &PerCpuArray<T, PerCpu>) 
     let mut out = Vec::new();
     for hook in Hook::ALL {
         for c in Counter::ALL {
-            let own = match c {
-                Counter::PassNotHinted | Counter::CsumPartial => Some(Hook::Tc),
-                Counter::NoHint | Counter::Spilled => Some(Hook::Xdp),
-                _ => None,
-            };
-            if own.is_some_and(|h| h != hook) {
+            if c.only().is_some_and(|h| h != hook) {
                 continue;
             }
             out.push((counter_key(hook, c), per_cpu.iter().map(|v| v.counters[hook as usize][c as usize]).sum()));
