@@ -70,9 +70,13 @@ down() {
     rm -f "$PIN_FS/$PASS_PIN_NAME"
     has_ns "$CLI_NS" && ip netns del "$CLI_NS"
     has_ns "$SRV_NS" && ip netns del "$SRV_NS"
-    # Unmount our bpffs once nothing is pinned in it any more (another lab or a daemon may still use it).
+    # Unmount our bpffs once nothing is pinned in it any more and no other lab is up: another lab may have
+    # mounted it and not pinned yet, and a daemon started by `ip netns exec` without it would mount a
+    # private one that `stats` cannot see. Labs create their namespaces before they mount.
     # (bpffs always holds its own maps.debug and progs.debug.)
-    if mountpoint -q "$PIN_FS" && [ -z "$(ls -A "$PIN_FS" | grep -v '\.debug$')" ]; then umount "$PIN_FS"; fi
+    local others
+    others=$(ip netns list 2>/dev/null | awk '{print $1}' | grep -E -- '-(srv|cli)$' || true)
+    if [ -z "$others" ] && mountpoint -q "$PIN_FS" && [ -z "$(ls -A "$PIN_FS" | grep -v '\.debug$')" ]; then umount "$PIN_FS"; fi
     echo "lab $LAB down"
 }
 
