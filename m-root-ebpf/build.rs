@@ -5,4 +5,7 @@ fn main() {
     }
     // Rebuild when bpf-linker changes (it is an undeclared build input).
     println!("cargo:rerun-if-env-changed=PATH");
+    // bpf-linker generates the code (rustc hands it bitcode), so code-generation choices are its arguments:
+    // without allows-misaligned-mem-access every read of packet data (alignment 1) becomes byte loads.
+    println!("cargo:rustc-link-arg=--cpu-features=+allows-misaligned-mem-access");
 }

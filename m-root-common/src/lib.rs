@@ -170,17 +170,17 @@ impl TldEntry {
     pub const EMPTY: TldEntry = TldEntry { label: [0; 8], ordinal: 0, used: 0 };
 }
 
-/// The TLD index's hash: a multiply-xor mix of the eight label words, seeded per generation.
+/// The TLD index's hash: a multiply-xor mix, seeded per generation, of the first label word (length
+/// octet and seven octets) and of the other seven folded together by xor. Two dependent multiplies, not
+/// eight: most TLDs fit in the first two words, and the full key is compared on every probe anyway.
 #[inline(always)]
 pub fn tld_hash(w: &LabelWords, seed: u64) -> u32 {
     const K: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut h = seed ^ K;
-    let mut i = 0;
-    while i < 8 {
-        h = (h ^ w[i]).wrapping_mul(K);
-        h ^= h >> 29;
-        i += 1;
-    }
+    let rest = w[1] ^ w[2].rotate_left(8) ^ w[3].rotate_left(16) ^ w[4].rotate_left(24) ^ w[5].rotate_left(32) ^ w[6].rotate_left(40) ^ w[7].rotate_left(48);
+    let mut h = (seed ^ K ^ w[0]).wrapping_mul(K);
+    h ^= h >> 29;
+    h = (h ^ rest).wrapping_mul(K);
+    h ^= h >> 29;
     (h >> 32) as u32 & (TLD_BUCKETS - 1)
 }
 
@@ -252,6 +252,17 @@ pub struct Cut {
     pub csum: u32,
 }
 
+/// One compression pointer of a fragment: where it sits and what it holds as compiled. The program writes
+/// `val` plus the shift without reading the packet (a read of octets just copied in stalled on the copy).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ptr {
+    /// Offset in the fragment.
+    pub off: u16,
+    /// The pointer's two octets as compiled (0xC000 | target), as a number.
+    pub val: u16,
+}
+
 /// A precompiled answer: everything after the question, produced by zonegen's one answer function for a
 /// canonical question of `canon_qlen` octets of name. A question of another length shifts every compression
 /// pointer by the difference; the fragment never points into the question below the zone cut.
@@ -272,8 +283,8 @@ pub struct Answer {
     pub usable: u16,
     pub reserved: u16,
     pub cuts: [Cut; MAX_CUTS],
-    /// Fragment offsets of the compression pointers, ascending.
-    pub ptrs: [u16; MAX_PTRS],
+    /// The compression pointers to shift, ascending by offset.
+    pub ptrs: [Ptr; MAX_PTRS],
     pub data: [u8; MAX_FRAG],
 }
 
@@ -304,7 +315,7 @@ impl Answer {
             usable: 0,
             reserved: 0,
             cuts: [Cut { len: 0, arcount: 0, nptrs: 0, nodd: 0, csum: 0 }; MAX_CUTS],
-            ptrs: [0; MAX_PTRS],
+            ptrs: [Ptr { off: 0, val: 0 }; MAX_PTRS],
             data: [0; MAX_FRAG],
         }
     }
@@ -343,7 +354,7 @@ pub mod csum {
 }
 
 // No padding in Answer: header 8 x u16, cuts, pointers, data.
-const _: () = assert!(core::mem::size_of::<Answer>() == 16 + MAX_CUTS * 12 + MAX_PTRS * 2 + MAX_FRAG);
+const _: () = assert!(core::mem::size_of::<Answer>() == 16 + MAX_CUTS * 12 + MAX_PTRS * 4 + MAX_FRAG);
 
 /// Key of the service address map: IPv6, or IPv4 as `::ffff:a.b.c.d` (RFC 4291 2.5.5.2).
 #[repr(C, align(8))]

@@ -396,10 +396,13 @@ fn count_signal(key: u32) {
 #[inline(always)]
 fn sort_key(label: &LabelWords, len: usize) -> Option<SortKey> {
     let mut k = [0u64; 8];
+    // Whole words, read once each: LLVM would otherwise fuse the shift below into a load one octet
+    // further on, which the verifier refuses on the stack (stack accesses must be aligned).
+    let w: [u64; 8] = core::array::from_fn(|i| unsafe { core::ptr::read_volatile(&label[i]) });
     for i in 0..8 {
         // Native (little-endian) words: shifting right by one octet drops the first (the length octet).
-        let next = if i < 7 { label[i + 1] << 56 } else { 0 };
-        let x = (label[i] >> 8) | next;
+        let next = if i < 7 { w[i + 1] << 56 } else { 0 };
+        let x = (w[i] >> 8) | next;
         // Octets of the label in this word (native order: the first octet is the lowest).
         let valid = if len >= 8 * (i + 1) { 8 } else if len > 8 * i { len - 8 * i } else { 0 };
         let mask = if valid >= 8 { u64::MAX } else { (1u64 << (8 * valid)) - 1 };

@@ -101,13 +101,13 @@ pub fn respond<P: Packet>(ctx: &P, f: &Frame, q: &Question, a: &Answer, pc: *mut
             if i >= nptrs {
                 break;
             }
-            let p = a.ptrs[i] as usize;
-            if p >= MAX_FRAG {
+            let p = a.ptrs[i];
+            let off = p.off as usize;
+            if off >= MAX_FRAG {
                 return Err(Failed::Drop);
             }
-            let w = b.at::<[u8; 2]>(frag_off + p).ok_or(Failed::Drop)?;
-            let v = u16::from_be_bytes(unsafe { *w }).wrapping_add(shift);
-            unsafe { *w = v.to_be_bytes() };
+            let w = b.at::<[u8; 2]>(frag_off + off).ok_or(Failed::Drop)?;
+            unsafe { *w = p.val.wrapping_add(shift).to_be_bytes() };
         }
     }
     let dnssec_ok = q.dnssec_ok;
@@ -146,11 +146,8 @@ pub fn respond<P: Packet>(ctx: &P, f: &Frame, q: &Question, a: &Answer, pc: *mut
         ip[24..40].copy_from_slice(&src);
         ip[4..6].copy_from_slice(&udp_len.to_be_bytes());
         ip[7] = RESPONSE_TTL;
-        let mut k = 8;
-        while k < 40 {
-            pseudo += u16::from_be_bytes([ip[k], ip[k + 1]]) as u32;
-            k += 2;
-        }
+        // SAFETY: octets 8..40 of the 40-octet header.
+        pseudo += sum_fixed(unsafe { &*(ip.as_ptr().add(8) as *const [u8; 32]) }) as u32;
     } else {
         let ip = at::<[u8; IPV4_LEN], P>(ctx, f.l3).ok_or(Failed::Drop)?;
         let ip = unsafe { &mut *ip };
@@ -162,18 +159,10 @@ pub fn respond<P: Packet>(ctx: &P, f: &Frame, q: &Question, a: &Answer, pc: *mut
         ip[8] = RESPONSE_TTL;
         ip[10] = 0;
         ip[11] = 0;
-        let mut hs: u32 = 0;
-        let mut k = 0;
-        while k < IPV4_LEN {
-            hs += u16::from_be_bytes([ip[k], ip[k + 1]]) as u32;
-            k += 2;
-        }
-        ip[10..12].copy_from_slice(&(!csum::fold(hs)).to_be_bytes());
-        let mut k = 12;
-        while k < 20 {
-            pseudo += u16::from_be_bytes([ip[k], ip[k + 1]]) as u32;
-            k += 2;
-        }
+        let hs = sum_fixed(ip);
+        ip[10..12].copy_from_slice(&(!hs).to_be_bytes());
+        // SAFETY: octets 12..20 of the 20-octet header.
+        pseudo += sum_fixed(unsafe { &*(ip.as_ptr().add(12) as *const [u8; 8]) }) as u32;
     }
     let u = at::<[u8; UDP_LEN], P>(ctx, f.l4).ok_or(Failed::Drop)?;
     let u = unsafe { &mut *u };
@@ -187,7 +176,7 @@ pub fn respond<P: Packet>(ctx: &P, f: &Frame, q: &Question, a: &Answer, pc: *mut
     u[7] = 0;
     let mut sum = pseudo + u16::from_be_bytes([u[0], u[1]]) as u32 + u16::from_be_bytes([u[2], u[3]]) as u32 + udp_len as u32;
     // DNS header and question, as they now stand in the frame.
-    sum += sum_region(ctx, f.dns, head).ok_or(Failed::Drop)?;
+    sum += sum_region(ctx, f.dns, head).ok_or(Failed::Drop)? as u32;
     // Fragment: precompiled sum, plus each pointer's shift (byte-swapped for pointers at odd offsets),
     // then swapped as a whole when the fragment starts at an odd offset of the UDP segment.
     let even = (nptrs as u32) - nodd;
@@ -227,25 +216,57 @@ fn opt_sum(dnssec_ok: bool) -> u16 {
     csum::fold(s)
 }
 
-/// Sum of `len` frame bytes from `off` as big-endian words (odd tail padded), len at most 12 + 255 + 4.
-/// Nothing but the sum leaves the loop, so its many exits leave the verifier one state.
+/// Longest region [`sum_region`] sums: the DNS header and a question of the longest name.
+const MAX_HEAD: usize = DNS_HEADER_LEN + m_root_common::MAX_NAME + 4;
+
+/// One's-complement sum (RFC 1071, big-endian words, folded) of `len` frame bytes from `off`, an even
+/// offset of the UDP segment; `len` is 8..=MAX_HEAD. Read eight octets at a time (little-endian: the sum
+/// comes out byte-swapped, and is swapped back once); the last, partial word is the eight octets that
+/// end with the region, shifted down, so no read passes its end.
 #[inline(always)]
-fn sum_region<P: Packet>(ctx: &P, off: usize, len: usize) -> Option<u32> {
+fn sum_region<P: Packet>(ctx: &P, off: usize, len: usize) -> Option<u16> {
+    if len < 8 || len > MAX_HEAD {
+        return None;
+    }
     let b = Bounds::of(ctx);
-    let mut s: u32 = 0;
-    let mut k = 0usize;
-    for _ in 0..(DNS_HEADER_LEN + m_root_common::MAX_NAME + 4) / 2 + 1 {
-        if k + 2 <= len {
-            let w = b.at::<[u8; 2]>(off + k)?;
-            s += u16::from_be_bytes(unsafe { *w }) as u32;
-        } else {
-            if k < len {
-                let t = b.at::<u8>(off + k)?;
-                s += (unsafe { *t } as u32) << 8;
-            }
+    let mut s: u64 = 0;
+    let words = len / 8;
+    for i in 0..MAX_HEAD / 8 {
+        if i >= words {
             break;
         }
-        k += 2;
+        let w = u64::from_le_bytes(unsafe { *b.at::<[u8; 8]>(off + 8 * i)? });
+        s += (w & 0xffff_ffff) + (w >> 32);
     }
-    Some(s)
+    let r = len % 8;
+    if r != 0 {
+        // Through the stack, as in tld_label: LLVM would otherwise bound "data + off + len" and read
+        // below that pointer, which the verifier refuses.
+        let from = off + len - 8;
+        let from = unsafe { core::ptr::read_volatile(&from) };
+        let w = u64::from_le_bytes(unsafe { *b.at::<[u8; 8]>(from)? }) >> (8 * (8 - r));
+        s += (w & 0xffff_ffff) + (w >> 32);
+    }
+    Some(fold64(s).swap_bytes())
+}
+
+/// Fold a sum of 32-bit quantities to 16 bits (not complemented).
+#[inline(always)]
+fn fold64(s: u64) -> u16 {
+    let s = (s & 0xffff_ffff) + (s >> 32);
+    let s = (s & 0xffff_ffff) + (s >> 32);
+    csum::fold(s as u32)
+}
+
+/// One's-complement sum (big-endian words, folded) of a fixed-size header at an even offset, four
+/// octets at a time.
+#[inline(always)]
+fn sum_fixed<const N: usize>(h: &[u8; N]) -> u16 {
+    let mut s: u64 = 0;
+    let mut k = 0;
+    while k + 4 <= N {
+        s += u32::from_le_bytes([h[k], h[k + 1], h[k + 2], h[k + 3]]) as u64;
+        k += 4;
+    }
+    fold64(s).swap_bytes()
 }

@@ -2,7 +2,7 @@
 //! splices behind an echoed question. Every fragment comes from the one answer function (`answer::lay_out`
 //! on a canonical question); this module only measures it: cuts, pointer positions, checksums.
 
-use m_root_common::{csum, Answer, Cut, FixedSlot, TldSlot, MAX_CUTS, MAX_FRAG, MAX_LABEL, MAX_PTRS};
+use m_root_common::{csum, Answer, Cut, FixedSlot, Ptr, TldSlot, MAX_CUTS, MAX_FRAG, MAX_LABEL, MAX_PTRS};
 
 use crate::answer::{self, Layout};
 use crate::name;
@@ -149,7 +149,7 @@ pub fn from_layout(layout: &Layout, canon_qlen: usize) -> Result<Box<Answer>, Co
     a.ncuts = cuts.len() as u16;
     a.usable = 1;
     for (i, &p) in ptrs.iter().enumerate() {
-        a.ptrs[i] = p as u16;
+        a.ptrs[i] = Ptr { off: p as u16, val: u16::from_be_bytes([frag[p], frag[p + 1]]) };
     }
     for (i, &(len, ar)) in cuts.iter().enumerate() {
         let inside: Vec<usize> = ptrs.iter().copied().filter(|&p| p < len).collect();
@@ -184,9 +184,9 @@ pub fn splice(entry: &Answer, query: &[u8]) -> Option<Vec<u8>> {
         Some(c) => {
             let start = out.len();
             out.extend_from_slice(&entry.data[..c.len as usize]);
-            for &p in &entry.ptrs[..c.nptrs as usize] {
-                let at = start + p as usize;
-                let v = u16::from_be_bytes([out[at], out[at + 1]]) as i32 + delta;
+            for p in &entry.ptrs[..c.nptrs as usize] {
+                let at = start + p.off as usize;
+                let v = p.val as i32 + delta;
                 out[at..at + 2].copy_from_slice(&(v as u16).to_be_bytes());
             }
             (entry.flags | copied, entry.ancount, entry.nscount, c.arcount)
