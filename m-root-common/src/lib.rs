@@ -563,7 +563,7 @@ pub const fn signal_key(kind: u32, tag: u16) -> u32 {
 }
 
 /// Largest frame the lab generator sends.
-pub const LAB_TEMPLATE_MAX: usize = 512;
+pub const LAB_TEMPLATE_MAX: usize = 1536;
 
 /// The lab generator's frame.
 #[repr(C)]
