@@ -90,24 +90,12 @@ pub fn respond<P: Packet>(ctx: &P, f: &Frame, q: &Question, a: &Answer, pc: *mut
         return Err(Failed::Drop);
     }
     if frag_len > 0 {
-        if !ctx.store(frag_off, a.data.as_ptr(), frag_len) {
+        // Through the per-CPU scratch (see parse::forget): the copy loop has a way out per block, and
+        // each would leave these values narrowed differently for the verifier to check the rest with.
+        let [off, len, n, sh] = crate::parse::forget(pc, [frag_off as u64, frag_len as u64, nptrs as u64, shift as u64]).ok_or(Failed::Drop)?;
+        let job = Fill { off: off as usize, len: len as usize, nptrs: n as usize, shift: sh as u16 };
+        if !fill_fragment(Bounds::of(ctx), &job, a) {
             return Err(Failed::Drop);
-        }
-    }
-    // Shift compression pointers by the question's extra length (they were compiled for canon_qlen).
-    if shift != 0 {
-        let b = Bounds::of(ctx);
-        for i in 0..MAX_PTRS {
-            if i >= nptrs {
-                break;
-            }
-            let p = a.ptrs[i];
-            let off = p.off as usize;
-            if off >= MAX_FRAG {
-                return Err(Failed::Drop);
-            }
-            let w = b.at::<[u8; 2]>(frag_off + off).ok_or(Failed::Drop)?;
-            unsafe { *w = p.val.wrapping_add(shift).to_be_bytes() };
         }
     }
     let dnssec_ok = q.dnssec_ok;
@@ -193,6 +181,103 @@ pub fn respond<P: Packet>(ctx: &P, f: &Frame, q: &Question, a: &Answer, pc: *mut
     }
     ctx.set_udp_csum(f.l4 + 6, c, csum::fold(pseudo)).map_err(|_| Failed::Drop)?;
     Ok(chosen.is_none())
+}
+
+/// Octets [`copy_words`] moves per bounds check.
+const BLOCK: usize = 64;
+
+/// What [`fill_fragment`] needs: where the fragment goes, how much of it, and the pointers to shift
+/// (those inside the cut) and by how much.
+struct Fill {
+    off: usize,
+    len: usize,
+    nptrs: usize,
+    shift: u16,
+}
+
+/// Copy the fragment's first `len` octets into the frame and shift its compression pointers by the
+/// question's extra length (they were compiled for canon_qlen).
+#[inline(always)]
+fn fill_fragment(b: Bounds, job: &Fill, a: &Answer) -> bool {
+    // Constant bounds for the verifier (the values came back from the scratch unknown).
+    if job.off > MAX_FRAG_OFF || job.nptrs > MAX_PTRS {
+        return false;
+    }
+    if copy_words(b, job.off, a, job.len).is_none() {
+        return false;
+    }
+    if job.shift != 0 {
+        let base = b.start + job.off;
+        let (end, shift, n) = (b.end, job.shift, job.nptrs);
+        let ptrs = a.ptrs.as_ptr();
+        for i in 0..MAX_PTRS {
+            if i >= n {
+                break;
+            }
+            // The list's address is re-read each turn so that LLVM indexes it with the counter
+            // instead of keeping a second induction variable: there are not enough eBPF registers
+            // here, and that one lived on the stack, each turn storing it and the next waiting on the
+            // reload (a com referral has ~50 pointers).
+            // SAFETY: i < n <= MAX_PTRS entries of the answer's pointer list.
+            let p = unsafe { *core::ptr::read_volatile(&ptrs).add(i) };
+            // zonegen puts pointers inside the fragment (< MAX_FRAG < 2048); the mask says so to the
+            // verifier more cheaply than a compare, and the frame's end is checked anyway.
+            let w = base + (p.off as usize & 0x7ff);
+            if w + 2 > end {
+                return false;
+            }
+            // SAFETY: two octets before the frame's end.
+            unsafe { *(w as *mut [u8; 2]) = p.val.wrapping_add(shift).to_be_bytes() };
+        }
+    }
+    true
+}
+
+/// Copy, eight octets at a time with direct stores (a bpf_*_store_bytes call cost more than this whole
+/// loop); `len` is 8..=MAX_FRAG. Whole blocks, then words, then the last eight octets of the fragment
+/// again (overlapping what is already there), so no store passes the end.
+#[inline(always)]
+fn copy_words(b: Bounds, off: usize, a: &Answer, len: usize) -> Option<()> {
+    if len < 8 || len > MAX_FRAG {
+        return None;
+    }
+    let src = a.data.as_ptr();
+    let mut done = 0;
+    for _ in 0..MAX_FRAG / BLOCK {
+        if done + BLOCK > len {
+            break;
+        }
+        let d = b.at::<[u64; BLOCK / 8]>(off + done)? as *mut u64;
+        // SAFETY: done + BLOCK <= len <= MAX_FRAG octets of `data`; the frame holds the block (checked).
+        unsafe {
+            let s = src.add(done) as *const u64;
+            for k in 0..BLOCK / 8 {
+                d.add(k).write_unaligned(s.add(k).read_unaligned());
+            }
+        }
+        done += BLOCK;
+    }
+    for _ in 0..BLOCK / 8 {
+        if done + 8 > len {
+            break;
+        }
+        let d = b.at::<u64>(off + done)?;
+        // SAFETY: as above, one word.
+        unsafe { d.write_unaligned((src.add(done) as *const u64).read_unaligned()) };
+        done += 8;
+    }
+    if done < len {
+        // Through the stack: keep LLVM from rewriting the bound as "data + off + len" (see tld_label).
+        let last = len - 8;
+        let last = unsafe { core::ptr::read_volatile(&last) };
+        if last > MAX_FRAG - 8 {
+            return None;
+        }
+        let d = b.at::<u64>(off + last)?;
+        // SAFETY: octets last..last + 8 of `data` and of the frame's fragment area.
+        unsafe { d.write_unaligned((src.add(last) as *const u64).read_unaligned()) };
+    }
+    Some(())
 }
 
 /// Our OPT record (zonegen's wire::opt_record with no options).
