@@ -1,10 +1,10 @@
 //! Packet access for the two hooks. The DNS fast path (parse, lookup, splice) is written once against
 //! [`Packet`]; only what differs between a driver frame (XDP) and a socket buffer (TC) lives here:
-//! where the bytes are, how an answer is copied in and the packet resized, and how the UDP checksum is left.
+//! where the bytes are, how the packet is resized, and how the UDP checksum is left.
 
 use aya_ebpf::{
     bindings::{BPF_F_PSEUDO_HDR, __sk_buff},
-    helpers::generated::{bpf_l4_csum_replace, bpf_xdp_adjust_meta, bpf_skb_change_tail, bpf_skb_store_bytes, bpf_xdp_adjust_tail, bpf_xdp_store_bytes},
+    helpers::generated::{bpf_l4_csum_replace, bpf_xdp_adjust_meta, bpf_skb_change_tail, bpf_xdp_adjust_tail},
     programs::{TcContext, XdpContext},
 };
 use m_root_common::{Counter, Hook, XdpHint, XDP_HINT_MAGIC};
@@ -20,8 +20,6 @@ pub trait Packet {
     fn len(&self) -> usize {
         self.data_end() - self.data()
     }
-    /// Copy `len` bytes into the packet at `off`.
-    fn store(&self, off: usize, src: *const u8, len: usize) -> bool;
     /// Resize the packet at its tail from `old_len` to `new_len` bytes. Packet pointers are stale
     /// afterwards: re-read data()/data_end(). Err is the counter that says why it could not.
     fn resize(&self, old_len: usize, new_len: usize) -> Result<(), Counter>;
@@ -42,10 +40,6 @@ impl Packet for XdpContext {
     #[inline(always)]
     fn data_end(&self) -> usize {
         XdpContext::data_end(self)
-    }
-    #[inline(always)]
-    fn store(&self, off: usize, src: *const u8, len: usize) -> bool {
-        unsafe { bpf_xdp_store_bytes(self.ctx, off as u32, src as *mut _, len as u32) == 0 }
     }
     #[inline(always)]
     fn resize(&self, old_len: usize, new_len: usize) -> Result<(), Counter> {
@@ -107,10 +101,6 @@ impl Packet for TcContext {
     #[inline(always)]
     fn data_end(&self) -> usize {
         TcContext::data_end(self)
-    }
-    #[inline(always)]
-    fn store(&self, off: usize, src: *const u8, len: usize) -> bool {
-        unsafe { bpf_skb_store_bytes(self.skb.skb as *mut _, off as u32, src as *const _, len as u32, 0) == 0 }
     }
     #[inline(always)]
     fn resize(&self, old_len: usize, new_len: usize) -> Result<(), Counter> {

@@ -78,6 +78,7 @@ pub fn respond<P: Packet>(ctx: &P, f: &Frame, q: &Question, a: &Answer, pc: *mut
     };
     let dns_len = head + frag_len + opt_len;
     let frame_len = f.dns + dns_len;
+    let kept = Kept::read(ctx, f, q.qlen).ok_or(Failed::Pass(Counter::PassMalformed))?;
     match ctx.resize(ctx.len(), frame_len) {
         Ok(()) => {}
         Err(Counter::PassNoRoom) => return Err(Failed::Pass(Counter::PassNoRoom)),
@@ -98,73 +99,64 @@ pub fn respond<P: Packet>(ctx: &P, f: &Frame, q: &Question, a: &Answer, pc: *mut
             return Err(Failed::Drop);
         }
     }
+    // Only stores from here on (see Kept).
     let dnssec_ok = q.dnssec_ok;
     if q.edns {
         let o = at::<[u8; OPT_LEN], P>(ctx, frag_off + frag_len).ok_or(Failed::Drop)?;
         unsafe { *o = opt_bytes(dnssec_ok) };
     }
-    // DNS header: ID and the question stay; flags and counts from the entry.
-    let h = at::<[u8; DNS_HEADER_LEN], P>(ctx, f.dns).ok_or(Failed::Drop)?;
-    let h = unsafe { &mut *h };
+    // DNS header: ID and QDCOUNT stay; flags and the other counts from the entry.
     let rflags = flags | (q.flags & COPIED_FLAGS);
-    h[2..4].copy_from_slice(&rflags.to_be_bytes());
-    h[6..8].copy_from_slice(&an.to_be_bytes());
-    h[8..10].copy_from_slice(&ns.to_be_bytes());
-    h[10..12].copy_from_slice(&(arcount + q.edns as u16).to_be_bytes());
+    let ar = arcount + q.edns as u16;
+    let h = at::<[u8; DNS_HEADER_LEN], P>(ctx, f.dns).ok_or(Failed::Drop)?;
+    unsafe {
+        let h = h as *mut u8;
+        *(h.add(2) as *mut [u8; 2]) = rflags.to_be_bytes();
+        *(h.add(4) as *mut [u8; 8]) = ((1u64 << 48) | ((an as u64) << 32) | ((ns as u64) << 16) | ar as u64).to_be_bytes();
+    }
+    let dns_sum = kept.id as u32 + rflags as u32 + 1 + an as u32 + ns as u32 + ar as u32;
 
-    // Ethernet: swap MACs (VLAN tags stay as they are).
+    // Ethernet: swap MACs (VLAN tags stay as they are). Octets 0..6 and 6..12, from two words.
     let e = at::<[u8; 12], P>(ctx, 0).ok_or(Failed::Drop)?;
-    let e = unsafe { &mut *e };
-    let dst_mac = [e[0], e[1], e[2], e[3], e[4], e[5]];
-    let src_mac = [e[6], e[7], e[8], e[9], e[10], e[11]];
-    e[0..6].copy_from_slice(&src_mac);
-    e[6..12].copy_from_slice(&dst_mac);
+    let dst_mac = kept.mac_lo & 0xffff_ffff_ffff;
+    let src_mac = (kept.mac_lo >> 48) | ((kept.mac_hi as u64) << 16);
+    unsafe {
+        let e = e as *mut u8;
+        *(e as *mut [u8; 8]) = (src_mac | (dst_mac << 48)).to_le_bytes();
+        *(e.add(8) as *mut [u8; 4]) = ((dst_mac >> 16) as u32).to_le_bytes();
+    }
 
     let udp_len = (UDP_LEN + dns_len) as u16;
     // Pseudo-header sum: both addresses (order does not matter), protocol, UDP length.
-    let mut pseudo: u32 = 17 + udp_len as u32;
+    let pseudo: u32 = kept.addr_sum + 17 + udp_len as u32;
     if f.ipv6 {
         let ip = at::<[u8; 40], P>(ctx, f.l3).ok_or(Failed::Drop)?;
-        let ip = unsafe { &mut *ip };
-        let mut src = [0u8; 16];
-        let mut dst = [0u8; 16];
-        src.copy_from_slice(&ip[8..24]);
-        dst.copy_from_slice(&ip[24..40]);
-        ip[8..24].copy_from_slice(&dst);
-        ip[24..40].copy_from_slice(&src);
-        ip[4..6].copy_from_slice(&udp_len.to_be_bytes());
-        ip[7] = RESPONSE_TTL;
-        // SAFETY: octets 8..40 of the 40-octet header.
-        pseudo += sum_fixed(unsafe { &*(ip.as_ptr().add(8) as *const [u8; 32]) }) as u32;
+        unsafe {
+            let ip = ip as *mut u8;
+            *(ip.add(4) as *mut [u8; 2]) = udp_len.to_be_bytes();
+            *ip.add(7) = RESPONSE_TTL;
+            *(ip.add(8) as *mut [u64; 4]) = [kept.addrs[2], kept.addrs[3], kept.addrs[0], kept.addrs[1]];
+        }
     } else {
         let ip = at::<[u8; IPV4_LEN], P>(ctx, f.l3).ok_or(Failed::Drop)?;
-        let ip = unsafe { &mut *ip };
-        let src = [ip[12], ip[13], ip[14], ip[15]];
-        let dst = [ip[16], ip[17], ip[18], ip[19]];
-        ip[12..16].copy_from_slice(&dst);
-        ip[16..20].copy_from_slice(&src);
-        ip[2..4].copy_from_slice(&((IPV4_LEN as u16) + udp_len).to_be_bytes());
-        ip[8] = RESPONSE_TTL;
-        ip[10] = 0;
-        ip[11] = 0;
-        let hs = sum_fixed(ip);
-        ip[10..12].copy_from_slice(&(!hs).to_be_bytes());
-        // SAFETY: octets 12..20 of the 20-octet header.
-        pseudo += sum_fixed(unsafe { &*(ip.as_ptr().add(12) as *const [u8; 8]) }) as u32;
+        let total = (IPV4_LEN as u16) + udp_len;
+        let hs = !csum::fold(kept.ip_rest + kept.addr_sum + total as u32 + (((RESPONSE_TTL as u32) << 8) | 17));
+        unsafe {
+            let ip = ip as *mut u8;
+            *(ip.add(2) as *mut [u8; 2]) = total.to_be_bytes();
+            *ip.add(8) = RESPONSE_TTL;
+            *(ip.add(10) as *mut [u8; 2]) = hs.to_be_bytes();
+            // Source and destination swapped: the two halves of the word at 12.
+            *(ip.add(12) as *mut u64) = kept.addrs[0].rotate_left(32);
+        }
     }
     let u = at::<[u8; UDP_LEN], P>(ctx, f.l4).ok_or(Failed::Drop)?;
-    let u = unsafe { &mut *u };
-    let sport = [u[0], u[1]];
-    u[0] = u[2];
-    u[1] = u[3];
-    u[2] = sport[0];
-    u[3] = sport[1];
-    u[4..6].copy_from_slice(&udp_len.to_be_bytes());
-    u[6] = 0;
-    u[7] = 0;
-    let mut sum = pseudo + u16::from_be_bytes([u[0], u[1]]) as u32 + u16::from_be_bytes([u[2], u[3]]) as u32 + udp_len as u32;
-    // DNS header and question, as they now stand in the frame.
-    sum += sum_region(ctx, f.dns, head).ok_or(Failed::Drop)? as u32;
+    unsafe {
+        let u = u as *mut u8;
+        *(u as *mut u32) = kept.ports.rotate_left(16);
+        *(u.add(4) as *mut [u8; 2]) = udp_len.to_be_bytes();
+    }
+    let mut sum = pseudo + kept.port_sum + udp_len as u32 + dns_sum + kept.qsum as u32;
     // Fragment: precompiled sum, plus each pointer's shift (byte-swapped for pointers at odd offsets),
     // then swapped as a whole when the fragment starts at an odd offset of the UDP segment.
     let even = (nptrs as u32) - nodd;
@@ -181,6 +173,61 @@ pub fn respond<P: Packet>(ctx: &P, f: &Frame, q: &Question, a: &Answer, pc: *mut
     }
     ctx.set_udp_csum(f.l4 + 6, c, csum::fold(pseudo)).map_err(|_| Failed::Drop)?;
     Ok(chosen.is_none())
+}
+
+/// What the response keeps from the query, read before anything is written. A load that overlaps a
+/// store still waiting in the CPU's store buffer, and is not exactly that store, waits until the buffer
+/// drains, which after the fragment's copy is a couple of hundred stores: measured, re-reading the
+/// rewritten headers and question for the checksums cost 30-50 ns. So checksums come from these values,
+/// and the frame is only written after the resize.
+struct Kept {
+    /// Frame octets 0..8 and 8..12 (destination and source MAC), little-endian.
+    mac_lo: u64,
+    mac_hi: u32,
+    /// The addresses as loaded: IPv6 source (0, 1) and destination (2, 3); IPv4 source and destination
+    /// in word 0.
+    addrs: [u64; 4],
+    /// Sum of the addresses (big-endian words, unfolded).
+    addr_sum: u32,
+    /// IPv4: sum of the header words that stay (version to TOS, identification, fragment field).
+    ip_rest: u32,
+    /// UDP ports as loaded, and their sum.
+    ports: u32,
+    port_sum: u32,
+    /// DNS ID.
+    id: u16,
+    /// Sum of the question (name, type, class), folded.
+    qsum: u16,
+}
+
+impl Kept {
+    #[inline(always)]
+    fn read<P: Packet>(ctx: &P, f: &Frame, qlen: usize) -> Option<Kept> {
+        let e = at::<[u8; 12], P>(ctx, 0)?;
+        let (mac_lo, mac_hi) = unsafe { (u64::from_le_bytes(*(e as *const [u8; 8])), u32::from_le_bytes(*((e as *const u8).add(8) as *const [u8; 4]))) };
+        let mut addrs = [0u64; 4];
+        let (addr_sum, ip_rest) = if f.ipv6 {
+            let ip = at::<[u8; 40], P>(ctx, f.l3)? as *const u8;
+            let mut s: u64 = 0;
+            for k in 0..4 {
+                let w = u64::from_le_bytes(unsafe { *(ip.add(8 + 8 * k) as *const [u8; 8]) });
+                addrs[k] = w;
+                s += (w & 0xffff_ffff) + (w >> 32);
+            }
+            (fold64(s).swap_bytes() as u32, 0)
+        } else {
+            let ip = unsafe { &*at::<[u8; IPV4_LEN], P>(ctx, f.l3)? };
+            let w = |k: usize| u16::from_be_bytes([ip[k], ip[k + 1]]) as u32;
+            addrs[0] = u64::from_le_bytes([ip[12], ip[13], ip[14], ip[15], ip[16], ip[17], ip[18], ip[19]]);
+            (w(12) + w(14) + w(16) + w(18), w(0) + w(4) + w(6))
+        };
+        let u = unsafe { &*at::<[u8; UDP_LEN], P>(ctx, f.l4)? };
+        let ports = u32::from_le_bytes([u[0], u[1], u[2], u[3]]);
+        let port_sum = u16::from_be_bytes([u[0], u[1]]) as u32 + u16::from_be_bytes([u[2], u[3]]) as u32;
+        let id = crate::parse::be16_at(ctx, f.dns)?;
+        let qsum = sum_region(ctx, f.dns + DNS_HEADER_LEN, qlen + 4)?;
+        Some(Kept { mac_lo, mac_hi, addrs, addr_sum, ip_rest, ports, port_sum, id, qsum })
+    }
 }
 
 /// Octets [`copy_words`] moves per bounds check.
@@ -301,22 +348,23 @@ fn opt_sum(dnssec_ok: bool) -> u16 {
     csum::fold(s)
 }
 
-/// Longest region [`sum_region`] sums: the DNS header and a question of the longest name.
-const MAX_HEAD: usize = DNS_HEADER_LEN + m_root_common::MAX_NAME + 4;
+/// Longest region [`sum_region`] sums: a question of the longest name.
+const MAX_QUESTION: usize = m_root_common::MAX_NAME + 4;
 
 /// One's-complement sum (RFC 1071, big-endian words, folded) of `len` frame bytes from `off`, an even
-/// offset of the UDP segment; `len` is 8..=MAX_HEAD. Read eight octets at a time (little-endian: the sum
-/// comes out byte-swapped, and is swapped back once); the last, partial word is the eight octets that
-/// end with the region, shifted down, so no read passes its end.
+/// offset of the UDP segment at least 8 octets into the frame; `len` is 1..=MAX_QUESTION. Read eight
+/// octets at a time (little-endian: the sum comes out byte-swapped, and is swapped back once); the
+/// last, partial word is the eight octets that end with the region, shifted down, so no read passes its
+/// end.
 #[inline(always)]
 fn sum_region<P: Packet>(ctx: &P, off: usize, len: usize) -> Option<u16> {
-    if len < 8 || len > MAX_HEAD {
+    if len == 0 || len > MAX_QUESTION || off < 8 {
         return None;
     }
     let b = Bounds::of(ctx);
     let mut s: u64 = 0;
     let words = len / 8;
-    for i in 0..MAX_HEAD / 8 {
+    for i in 0..MAX_QUESTION / 8 {
         if i >= words {
             break;
         }
@@ -343,15 +391,3 @@ fn fold64(s: u64) -> u16 {
     csum::fold(s as u32)
 }
 
-/// One's-complement sum (big-endian words, folded) of a fixed-size header at an even offset, four
-/// octets at a time.
-#[inline(always)]
-fn sum_fixed<const N: usize>(h: &[u8; N]) -> u16 {
-    let mut s: u64 = 0;
-    let mut k = 0;
-    while k + 4 <= N {
-        s += u32::from_le_bytes([h[k], h[k + 1], h[k + 2], h[k + 3]]) as u64;
-        k += 4;
-    }
-    fold64(s).swap_bytes()
-}
