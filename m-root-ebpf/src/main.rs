@@ -217,7 +217,7 @@ fn try_answer<P: Packet>(ctx: &P, pc: *mut PerCpu) -> Result<(), Failed> {
             return Err(Failed::Pass(Counter::PassMalformed));
         }
         let label = tld_label(ctx, q.last_label, len).ok_or(Failed::Pass(Counter::PassMalformed))?;
-        let found = find_tld(generation, info.tld_seed, &label);
+        let found = find_tld(generation, info.tld_seed, &label, len + 1);
         if found.is_none() {
             let sig = ta_signals(&label);
             unsafe {
@@ -288,7 +288,9 @@ fn tld_label<P: Packet>(ctx: &P, at: usize, len: usize) -> Option<LabelWords> {
     for i in 0..8 {
         let start = 8 * i;
         let v = if start >= n {
-            0
+            // SAFETY: each of the eight words is written exactly once here.
+            unsafe { p.add(i).write(0) };
+            continue;
         } else if n - start >= 8 {
             u64::from_le_bytes(unsafe { *b.at::<[u8; 8]>(at + start)? })
         } else {
@@ -460,12 +462,17 @@ fn lowercase(x: u64) -> u64 {
     x | (upper >> 2)
 }
 
-/// Word-wise equality of two index keys. (`==` on the arrays compiles to a call of a byte-wise memcmp,
-/// which cost more than the rest of the lookup together.)
+/// Word-wise equality of two index keys of which `b` holds `n` octets (length octet and label). Only
+/// the words that hold them are compared: the first word holds the length octet, so if the keys agree
+/// there, `a` is as long and its later words are zero padding too. (`==` on the arrays compiles to a
+/// call of a byte-wise memcmp, which cost more than the rest of the lookup together.)
 #[inline(always)]
-fn same_label(a: &LabelWords, b: &LabelWords) -> bool {
+fn same_label(a: &LabelWords, b: &LabelWords, n: usize) -> bool {
     let mut d = 0u64;
     for i in 0..8 {
+        if 8 * i >= n {
+            break;
+        }
         d |= a[i] ^ b[i];
     }
     d == 0
@@ -473,14 +480,14 @@ fn same_label(a: &LabelWords, b: &LabelWords) -> bool {
 
 /// Look a TLD label up in the generation's index: a few linear probes from its hash.
 #[inline(always)]
-fn find_tld(generation: u32, seed: u64, label: &LabelWords) -> Option<u32> {
+fn find_tld(generation: u32, seed: u64, label: &LabelWords, n: usize) -> Option<u32> {
     let h = tld_hash(label, seed);
     for i in 0..TLD_MAX_PROBE {
         let e: &TldEntry = TLDIDX.get(tld_bucket_index(generation, h + i))?;
         if e.used == 0 {
             return None;
         }
-        if same_label(&e.label, label) {
+        if same_label(&e.label, label, n) {
             return Some(e.ordinal);
         }
     }
