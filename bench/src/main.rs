@@ -1,8 +1,9 @@
 //! `bench xdp-cost`: nanoseconds per packet of the XDP program under BPF_PROG_TEST_RUN for each answered
 //! kind, next to a bare MAC-swap reflector measured the same way in the same run, and of the TC companion
-//! (in its XDP-less mode) on the same frames. Fresh frames: every run
-//! is one BPF_PROG_TEST_RUN call with repeat 1 on a new copy of the query (with repeat > 1 the program
-//! would run again on its own rewritten output). The kernel's per-run time includes the same fixed test
+//! (in its XDP-less mode) on the same frames, and of lab_gen, which only grows the frame to the answer's
+//! size and copies it in. Fresh frames: every run is one BPF_PROG_TEST_RUN call with repeat 1 on a new
+//! copy of the query (with repeat > 1 the program would run again on its own rewritten output); the
+//! programs take turns run by run. The kernel's per-run time includes the same fixed test
 //! harness overhead for both programs, so the ratio understates the program's own cost difference.
 
 mod live;
@@ -11,7 +12,7 @@ mod load;
 use std::time::Instant;
 
 use anyhow::{anyhow, Context, Result};
-use aya::programs::{SchedClassifier, TestRun, TestRunOptions, TestRunResult, Xdp};
+use aya::programs::{TestRun, TestRunOptions, TestRunResult, Xdp};
 use aya::Ebpf;
 use clap::{Parser, Subcommand};
 use m_root_user::dataplane::Dataplane;
@@ -74,30 +75,37 @@ fn spec(v6: bool) -> Spec {
     Spec { src_mac: [2, 0, 0, 0, 0, 2], dst_mac: [2, 0, 0, 0, 0, 1], vlans: vec![], src: src.parse().unwrap(), dst: dst.parse().unwrap(), sport: 40000, dport: 53 }
 }
 
-/// Kernel-reported duration (ns) of `runs` single runs, as the mean of the middle 80 % (the clock's
-/// granularity makes a median jump in 10 ns steps), and the action of the last one.
-fn measure(prog: &Xdp, input: &[u8], runs: u32) -> Result<(f64, u32)> {
-    measure_with(|o| prog.test_run(o), input, runs)
-}
+/// One program under test: something that runs a frame once through BPF_PROG_TEST_RUN.
+type Runner<'a> = Box<dyn Fn(TestRunOptions<'_>) -> Result<TestRunResult, aya::programs::ProgramError> + 'a>;
 
-fn measure_tc(prog: &SchedClassifier, input: &[u8], runs: u32) -> Result<(f64, u32)> {
-    measure_with(|o| prog.test_run(o), input, runs)
-}
-
-fn measure_with(run: impl Fn(TestRunOptions<'_>) -> Result<TestRunResult, aya::programs::ProgramError>, input: &[u8], runs: u32) -> Result<(f64, u32)> {
-    let mut d = Vec::with_capacity(runs as usize);
+/// Kernel-reported durations (ns) of `runs` single runs of each program on fresh copies of `input`,
+/// interleaved run by run (A, B, C, A, B, C, ...) after a warm-up, so that drift in the VM (frequency,
+/// neighbours) falls on every program alike. Each: the mean of the middle 80 % (the clock's granularity
+/// makes a median jump in 10 ns steps), and the action of the last run.
+fn measure_interleaved(progs: &[Runner<'_>], input: &[u8], runs: u32) -> Result<Vec<(f64, u32)>> {
+    let mut d: Vec<Vec<u64>> = progs.iter().map(|_| Vec::with_capacity(runs as usize)).collect();
+    let mut actions = vec![0; progs.len()];
     let mut out = vec![0u8; 4096];
-    let mut action = 0;
-    for _ in 0..runs {
-        let opts = TestRunOptions { data_in: Some(input), data_out: Some(&mut out), repeat: 1, ..Default::default() };
-        let r = run(opts).context("BPF_PROG_TEST_RUN")?;
-        action = r.return_value;
-        d.push(r.duration.as_nanos() as u64);
+    let warmup = (runs / 10).max(100);
+    for k in 0..warmup + runs {
+        for (i, run) in progs.iter().enumerate() {
+            let opts = TestRunOptions { data_in: Some(input), data_out: Some(&mut out), repeat: 1, ..Default::default() };
+            let r = run(opts).context("BPF_PROG_TEST_RUN")?;
+            if k >= warmup {
+                d[i].push(r.duration.as_nanos() as u64);
+            }
+            actions[i] = r.return_value;
+        }
     }
-    d.sort_unstable();
-    let (lo, hi) = (d.len() / 10, d.len() - d.len() / 10);
-    let mid = &d[lo..hi.max(lo + 1)];
-    Ok((mid.iter().sum::<u64>() as f64 / mid.len() as f64, action))
+    Ok(d.into_iter()
+        .zip(actions)
+        .map(|(mut d, action)| {
+            d.sort_unstable();
+            let (lo, hi) = (d.len() / 10, d.len() - d.len() / 10);
+            let mid = &d[lo..hi.max(lo + 1)];
+            (mid.iter().sum::<u64>() as f64 / mid.len() as f64, action)
+        })
+        .collect())
 }
 
 fn main() -> Result<()> {
@@ -167,7 +175,7 @@ fn xdp_cost(zone_path: &std::path::Path, runs: u32, json: bool, only: Option<&st
         // with the two helpers an XDP answer needs at least (no parsing, lookup, pointers or checksums).
         let answer = {
             let mut out = vec![0u8; 4096];
-            let r = dp.program()?.test_run(TestRunOptions { data_in: Some(&input), data_out: Some(&mut out), repeat: 1, ..Default::default() })?;
+            let r = dp.program_ref()?.test_run(TestRunOptions { data_in: Some(&input), data_out: Some(&mut out), repeat: 1, ..Default::default() })?;
             out.truncate(r.data_size_out as usize);
             out
         };
@@ -179,12 +187,14 @@ fn xdp_cost(zone_path: &std::path::Path, runs: u32, json: bool, only: Option<&st
         Array::<&mut MapData, LabTemplate>::try_from(lab.map_mut("LAB_TEMPLATE").ok_or_else(|| anyhow!("LAB_TEMPLATE missing"))?)?.set(0, tmpl, 0)?;
         let refl: &Xdp = lab.program("lab_reflect").ok_or_else(|| anyhow!("lab_reflect missing"))?.try_into()?;
         let grow: &Xdp = lab.program("lab_gen").ok_or_else(|| anyhow!("lab_gen missing"))?.try_into()?;
-        let (ns_refl, _) = measure(refl, &input, runs)?;
-        let (ns_xdp, action) = measure(dp.program()?, &input, runs)?;
-        let (ns_refl2, _) = measure(refl, &input, runs)?;
-        let (ns_floor, _) = measure(grow, &input, runs)?;
-        let (ns_tc, tc_action) = measure_tc(dp.tc_program()?, &input, runs)?;
-        let base = (ns_refl + ns_refl2) / 2.0;
+        let (xdp, tc) = (dp.program_ref()?, dp.tc_program_ref()?);
+        // The reflector and the program take turns; the other two are timed apart, each taking turns
+        // with the reflector too (the TC harness builds an skb per run, and its footprint in the caches
+        // would fall on the next program's run).
+        let m = measure_interleaved(&[Box::new(|o| refl.test_run(o)), Box::new(|o| xdp.test_run(o))], &input, runs)?;
+        let [(base, _), (ns_xdp, action)] = [m[0], m[1]];
+        let (ns_floor, _) = measure_interleaved(&[Box::new(|o| refl.test_run(o)), Box::new(|o| grow.test_run(o))], &input, runs)?[1];
+        let (ns_tc, tc_action) = measure_interleaved(&[Box::new(|o| refl.test_run(o)), Box::new(|o| tc.test_run(o))], &input, runs)?[1];
         // XDP_TX (3) and TC_ACT_REDIRECT (7): both answered.
         rows.push((label, ns_xdp, base, ns_floor, ns_tc, action == 3 && tc_action == 7));
     }

@@ -104,6 +104,17 @@ impl Dataplane {
         p.try_into().context("program type")
     }
 
+    /// The loaded XDP program, for running it (BPF_PROG_TEST_RUN) without changing it.
+    pub fn program_ref(&self) -> Result<&Xdp> {
+        let p = self.ebpf.program(XDP_PROGRAM).ok_or_else(|| anyhow!("program {XDP_PROGRAM} missing from the object"))?;
+        p.try_into().context("program type")
+    }
+
+    pub fn tc_program_ref(&self) -> Result<&SchedClassifier> {
+        let p = self.ebpf.program(TC_PROGRAM).ok_or_else(|| anyhow!("program {TC_PROGRAM} missing from the object"))?;
+        p.try_into().context("program type")
+    }
+
     pub fn tc_program(&mut self) -> Result<&mut SchedClassifier> {
         let p = self.ebpf.program_mut(TC_PROGRAM).ok_or_else(|| anyhow!("program {TC_PROGRAM} missing from the object"))?;
         p.try_into().context("program type")
