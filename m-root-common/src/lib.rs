@@ -128,6 +128,7 @@ pub const fn fixed_answer_index(generation: u32, slot: FixedSlot) -> u32 {
 pub mod maps {
     pub const TLDIDX: &str = "TLDIDX";
     pub const TLDSORT: &str = "TLDSORT";
+    pub const TLDDIR: &str = "TLDDIR";
     /// Trust-anchor signals answered in XDP, per-CPU, key [`signal_key`].
     pub const TA_SIGNALS: &str = "TA_SIGNALS";
     pub const APEXIDX: &str = "APEXIDX";
@@ -227,6 +228,37 @@ pub fn sort_key(label: &[u8]) -> SortKey {
         i += 1;
     }
     k
+}
+
+/// Entries of [`SortDir`]: one per value of a label's first two octets, one for the end, padding.
+pub const SORT_DIR_LEN: usize = 65536 + 8;
+
+/// The sorted TLD list's directory, one value per generation: `first[p]` is how many TLDs sort before
+/// every label whose first two octets are `p` (big-endian; a one-octet label is followed by 0), and
+/// `first[65536]` the count. The TLDs a label falls among are `first[p]..first[p + 1]`: the binary search
+/// for a missing TLD's NSEC interval starts there, a few steps instead of eleven, each step a branch the
+/// CPU cannot predict.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct SortDir {
+    pub first: [u16; SORT_DIR_LEN],
+}
+
+/// The directory of a sorted list of sort keys.
+pub fn sort_dir_fill(dir: &mut SortDir, keys: &[SortKey]) {
+    let mut k = 0usize;
+    let mut p = 0usize;
+    while p <= 65536 {
+        while k < keys.len() && ((keys[k][0] >> 48) as usize) < p {
+            k += 1;
+        }
+        dir.first[p] = k as u16;
+        p += 1;
+    }
+    while p < SORT_DIR_LEN {
+        dir.first[p] = k as u16;
+        p += 1;
+    }
 }
 
 /// Index into the sorted TLD list.
@@ -581,6 +613,7 @@ mod pod {
     unsafe impl aya::Pod for TldEntry {}
     unsafe impl aya::Pod for GenInfo {}
     unsafe impl aya::Pod for Answer {}
+    unsafe impl aya::Pod for SortDir {}
     unsafe impl aya::Pod for AddrKey {}
     unsafe impl aya::Pod for PerCpu {}
     unsafe impl aya::Pod for ServiceAddrs {}

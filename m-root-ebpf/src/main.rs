@@ -33,6 +33,8 @@ static TA_SIGNALS: PerCpuHashMap<u32, u64> = PerCpuHashMap::with_max_entries(MAX
 #[map]
 static TLDSORT: Array<SortKey> = Array::with_max_entries(MAX_TLDS * GENERATIONS, 0);
 #[map]
+static TLDDIR: Array<m_root_common::SortDir> = Array::with_max_entries(GENERATIONS, 0);
+#[map]
 static APEXIDX: Array<u32> = Array::with_max_entries(APEX_QTYPES * 2 * GENERATIONS, 0);
 #[map]
 static ANSWERS: Array<Answer> = Array::with_max_entries(ANSWERS_PER_GEN * GENERATIONS, 0);
@@ -424,7 +426,14 @@ fn nsec_interval(generation: u32, count: u32, key: &SortKey) -> Option<u32> {
     if count > MAX_TLDS {
         return None;
     }
-    let (mut lo, mut n) = (0u32, count);
+    // Only the TLDs that share the label's first two octets need searching (see SortDir).
+    let dir = TLDDIR.get(generation)?;
+    let p = (key[0] >> 48) as usize & 0xffff;
+    let (lo, hi) = (dir.first[p] as u32, dir.first[p + 1] as u32);
+    if lo > hi || hi > count {
+        return None;
+    }
+    let (mut lo, mut n) = (lo, hi - lo);
     // 2^12 > MAX_TLDS: twelve halvings reach n == 0.
     for _ in 0..13 {
         if n == 0 {

@@ -9,7 +9,7 @@ use aya::maps::{Array, Map, MapData, PerCpuArray, PerCpuHashMap};
 use aya::programs::{SchedClassifier, TcAttachType, Xdp, XdpMode};
 use aya::Ebpf;
 use m_root_common::{
-    apex_answer_index, apex_qtype_index, fixed_answer_index, maps, nsec_answer_index, sort_key, tld_sorted_index, SortKey, tld_answer_index, tld_bucket_index, tld_hash, AddrKey, Answer, Counter,
+    apex_answer_index, apex_qtype_index, fixed_answer_index, maps, nsec_answer_index, sort_key, tld_sorted_index, SortKey, sort_dir_fill, SortDir, SORT_DIR_LEN, tld_answer_index, tld_bucket_index, tld_hash, AddrKey, Answer, Counter,
     GenInfo, Hook, LabelWords, PerCpu, ServiceAddrs, TldEntry, TC_MODE_ALL, TC_MODE_HINTED, APEX_QTYPES, GENERATIONS, MAX_APEX, MAX_SERVICE_ADDRS, MAX_TLDS, TLD_BUCKETS,
     TLD_MAX_PROBE, TLD_SLOTS,
 };
@@ -270,11 +270,16 @@ impl Dataplane {
         let signed_nx = !table.nsec.is_empty() && table.nsec.len() == table.tlds.len() + 1;
         if signed_nx {
             {
+                let keys: Vec<SortKey> = table.tlds.iter().map(|(label, _)| sort_key(&label[1..1 + label[0] as usize])).collect();
                 let mut sorted: Array<&mut MapData, SortKey> = Array::try_from(self.map_mut(maps::TLDSORT)?)?;
-                for (k, (label, _)) in table.tlds.iter().enumerate() {
-                    let len = label[0] as usize;
-                    sorted.set(tld_sorted_index(generation, k as u32), sort_key(&label[1..1 + len]), 0)?;
+                for (k, key) in keys.iter().enumerate() {
+                    sorted.set(tld_sorted_index(generation, k as u32), *key, 0)?;
                 }
+                // On the heap: the directory is 128 KiB.
+                let mut dir = Box::new(SortDir { first: [0; SORT_DIR_LEN] });
+                sort_dir_fill(&mut dir, &keys);
+                let mut dirs: Array<&mut MapData, SortDir> = Array::try_from(self.map_mut(maps::TLDDIR)?)?;
+                dirs.set(generation, &*dir, 0).context("writing the sorted TLD directory")?;
             }
             let mut answers: Array<&mut MapData, Answer> = Array::try_from(self.map_mut(maps::ANSWERS)?)?;
             for (i, a) in table.nsec.iter().enumerate() {
