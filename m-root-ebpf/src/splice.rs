@@ -78,7 +78,7 @@ pub fn respond<P: Packet>(ctx: &P, f: &Frame, q: &Question, a: &Answer, pc: *mut
     };
     let dns_len = head + frag_len + opt_len;
     let frame_len = f.dns + dns_len;
-    let kept = Kept::read(ctx, f, q.qlen).ok_or(Failed::Pass(Counter::PassMalformed))?;
+    let kept = Kept::read(ctx, f, q.qlen, pc).ok_or(Failed::Pass(Counter::PassMalformed))?;
     match ctx.resize(ctx.len(), frame_len) {
         Ok(()) => {}
         Err(Counter::PassNoRoom) => return Err(Failed::Pass(Counter::PassNoRoom)),
@@ -127,29 +127,43 @@ pub fn respond<P: Packet>(ctx: &P, f: &Frame, q: &Question, a: &Answer, pc: *mut
     }
 
     let udp_len = (UDP_LEN + dns_len) as u16;
+    // The IP header: each field read just before it is written, and nothing else there was written.
+    // (Reading it with the rest before the resize would put a branch on the IP version ahead of the
+    // copy and the pointers, and the verifier checked those once per version.)
     // Pseudo-header sum: both addresses (order does not matter), protocol, UDP length.
-    let pseudo: u32 = kept.addr_sum + 17 + udp_len as u32;
-    if f.ipv6 {
+    let pseudo: u32 = if f.ipv6 {
         let ip = at::<[u8; 40], P>(ctx, f.l3).ok_or(Failed::Drop)?;
         unsafe {
             let ip = ip as *mut u8;
+            let a = *(ip.add(8) as *const [u64; 4]);
             *(ip.add(4) as *mut [u8; 2]) = udp_len.to_be_bytes();
             *ip.add(7) = RESPONSE_TTL;
-            *(ip.add(8) as *mut [u64; 4]) = [kept.addrs[2], kept.addrs[3], kept.addrs[0], kept.addrs[1]];
+            *(ip.add(8) as *mut [u64; 4]) = [a[2], a[3], a[0], a[1]];
+            let mut s: u64 = 0;
+            for w in a {
+                s += (w & 0xffff_ffff) + (w >> 32);
+            }
+            fold64(s).swap_bytes() as u32 + 17 + udp_len as u32
         }
     } else {
         let ip = at::<[u8; IPV4_LEN], P>(ctx, f.l3).ok_or(Failed::Drop)?;
         let total = (IPV4_LEN as u16) + udp_len;
-        let hs = !csum::fold(kept.ip_rest + kept.addr_sum + total as u32 + (((RESPONSE_TTL as u32) << 8) | 17));
         unsafe {
             let ip = ip as *mut u8;
+            let w = |k: usize| u16::from_be_bytes(*(ip.add(k) as *const [u8; 2])) as u32;
+            // Version to TOS, identification, fragment field: kept.
+            let rest = w(0) + w(4) + w(6);
+            let addrs = *(ip.add(12) as *const u64);
+            let addr_sum = w(12) + w(14) + w(16) + w(18);
+            let hs = !csum::fold(rest + addr_sum + total as u32 + (((RESPONSE_TTL as u32) << 8) | 17));
             *(ip.add(2) as *mut [u8; 2]) = total.to_be_bytes();
             *ip.add(8) = RESPONSE_TTL;
             *(ip.add(10) as *mut [u8; 2]) = hs.to_be_bytes();
             // Source and destination swapped: the two halves of the word at 12.
-            *(ip.add(12) as *mut u64) = kept.addrs[0].rotate_left(32);
+            *(ip.add(12) as *mut u64) = addrs.rotate_left(32);
+            addr_sum + 17 + udp_len as u32
         }
-    }
+    };
     let u = at::<[u8; UDP_LEN], P>(ctx, f.l4).ok_or(Failed::Drop)?;
     unsafe {
         let u = u as *mut u8;
@@ -175,22 +189,15 @@ pub fn respond<P: Packet>(ctx: &P, f: &Frame, q: &Question, a: &Answer, pc: *mut
     Ok(chosen.is_none())
 }
 
-/// What the response keeps from the query, read before anything is written. A load that overlaps a
-/// store still waiting in the CPU's store buffer, and is not exactly that store, waits until the buffer
-/// drains, which after the fragment's copy is a couple of hundred stores: measured, re-reading the
-/// rewritten headers and question for the checksums cost 30-50 ns. So checksums come from these values,
-/// and the frame is only written after the resize.
+/// What the response keeps from the query outside the IP header, read before anything is written. A
+/// load that overlaps a store still waiting in the CPU's store buffer, and is not exactly that store,
+/// waits until the buffer drains, which after the fragment's copy is a couple of hundred stores:
+/// measured, re-reading the rewritten headers and question for the checksums cost 30-50 ns. So
+/// checksums come from values read before the writes, never from the frame as rewritten.
 struct Kept {
     /// Frame octets 0..8 and 8..12 (destination and source MAC), little-endian.
     mac_lo: u64,
     mac_hi: u32,
-    /// The addresses as loaded: IPv6 source (0, 1) and destination (2, 3); IPv4 source and destination
-    /// in word 0.
-    addrs: [u64; 4],
-    /// Sum of the addresses (big-endian words, unfolded).
-    addr_sum: u32,
-    /// IPv4: sum of the header words that stay (version to TOS, identification, fragment field).
-    ip_rest: u32,
     /// UDP ports as loaded, and their sum.
     ports: u32,
     port_sum: u32,
@@ -202,31 +209,18 @@ struct Kept {
 
 impl Kept {
     #[inline(always)]
-    fn read<P: Packet>(ctx: &P, f: &Frame, qlen: usize) -> Option<Kept> {
+    fn read<P: Packet>(ctx: &P, f: &Frame, qlen: usize, pc: *mut m_root_common::PerCpu) -> Option<Kept> {
         let e = at::<[u8; 12], P>(ctx, 0)?;
         let (mac_lo, mac_hi) = unsafe { (u64::from_le_bytes(*(e as *const [u8; 8])), u32::from_le_bytes(*((e as *const u8).add(8) as *const [u8; 4]))) };
-        let mut addrs = [0u64; 4];
-        let (addr_sum, ip_rest) = if f.ipv6 {
-            let ip = at::<[u8; 40], P>(ctx, f.l3)? as *const u8;
-            let mut s: u64 = 0;
-            for k in 0..4 {
-                let w = u64::from_le_bytes(unsafe { *(ip.add(8 + 8 * k) as *const [u8; 8]) });
-                addrs[k] = w;
-                s += (w & 0xffff_ffff) + (w >> 32);
-            }
-            (fold64(s).swap_bytes() as u32, 0)
-        } else {
-            let ip = unsafe { &*at::<[u8; IPV4_LEN], P>(ctx, f.l3)? };
-            let w = |k: usize| u16::from_be_bytes([ip[k], ip[k + 1]]) as u32;
-            addrs[0] = u64::from_le_bytes([ip[12], ip[13], ip[14], ip[15], ip[16], ip[17], ip[18], ip[19]]);
-            (w(12) + w(14) + w(16) + w(18), w(0) + w(4) + w(6))
-        };
         let u = unsafe { &*at::<[u8; UDP_LEN], P>(ctx, f.l4)? };
         let ports = u32::from_le_bytes([u[0], u[1], u[2], u[3]]);
         let port_sum = u16::from_be_bytes([u[0], u[1]]) as u32 + u16::from_be_bytes([u[2], u[3]]) as u32;
         let id = crate::parse::be16_at(ctx, f.dns)?;
-        let qsum = sum_region(ctx, f.dns + DNS_HEADER_LEN, qlen + 4)?;
-        Some(Kept { mac_lo, mac_hi, addrs, addr_sum, ip_rest, ports, port_sum, id, qsum })
+        // The question's length through the scratch (see parse::forget): the verifier links it to qlen,
+        // and each way out of the summing loop would narrow qlen differently for the rest.
+        let [len, _, _, _] = crate::parse::forget(pc, [(qlen + 4) as u64, 0, 0, 0])?;
+        let qsum = sum_region(ctx, f.dns + DNS_HEADER_LEN, len as usize)?;
+        Some(Kept { mac_lo, mac_hi, ports, port_sum, id, qsum })
     }
 }
 
