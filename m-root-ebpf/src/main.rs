@@ -404,6 +404,10 @@ fn sort_key(label: &LabelWords, len: usize) -> Option<SortKey> {
     // further on, which the verifier refuses on the stack (stack accesses must be aligned).
     let w: [u64; 8] = core::array::from_fn(|i| unsafe { core::ptr::read_volatile(&label[i]) });
     for i in 0..8 {
+        // Past the label the key is zero padding (k starts zeroed).
+        if 8 * i >= len {
+            break;
+        }
         // Native (little-endian) words: shifting right by one octet drops the first (the length octet).
         let next = if i < 7 { w[i + 1] << 56 } else { 0 };
         let x = (w[i] >> 8) | next;
