@@ -146,6 +146,13 @@ pub fn m_root_tc(ctx: TcContext) -> i32 {
         }
         Err(Failed::Pass(c)) => {
             count::<TcContext>(pc, c);
+            if hinted {
+                // XDP meant this one to be answered here and may have moved it to another CPU, where its
+                // checksum state was lost: make the checksum whole before the stack checks it.
+                if let Ok(f) = parse::frame(&ctx, pc) {
+                    let _ = splice::complete_query_csum(&ctx, &f, pc);
+                }
+            }
             TC_PASS
         }
         Err(Failed::Drop) => {

@@ -224,6 +224,40 @@ impl Kept {
     }
 }
 
+/// Put a full UDP checksum on a query that goes up to the stack after all. A query the XDP program handed
+/// to another CPU (no room to answer in place) arrives there as a new skb with no checksum state; if it
+/// was sent from a local socket with checksum offload (veth, containers), its checksum field holds only
+/// the pseudo-header sum, and the stack would drop it as corrupt. (When TC answers, the query's checksum
+/// does not matter; it passes one up only if the table was swapped in between.) A query whose checksum
+/// was already complete keeps the same value.
+#[inline(always)]
+pub fn complete_query_csum<P: Packet>(ctx: &P, f: &Frame, pc: *mut m_root_common::PerCpu) -> Option<()> {
+    let u = at::<[u8; UDP_LEN], P>(ctx, f.l4)?;
+    let (ports, udp_len) = unsafe { (*(u as *const [u8; 4]), u16::from_be_bytes([(*u)[4], (*u)[5]])) };
+    let mut sum = u16::from_be_bytes([ports[0], ports[1]]) as u32 + u16::from_be_bytes([ports[2], ports[3]]) as u32 + 2 * udp_len as u32 + 17;
+    sum += if f.ipv6 {
+        let ip = at::<[u8; 40], P>(ctx, f.l3)? as *const u8;
+        let a = unsafe { *(ip.add(8) as *const [u64; 4]) };
+        let mut s: u64 = 0;
+        for w in a {
+            s += (w & 0xffff_ffff) + (w >> 32);
+        }
+        fold64(s).swap_bytes() as u32
+    } else {
+        let ip = unsafe { &*at::<[u8; IPV4_LEN], P>(ctx, f.l3)? };
+        (12..20).step_by(2).map(|k| u16::from_be_bytes([ip[k], ip[k + 1]]) as u32).sum::<u32>()
+    };
+    let [len, _, _, _] = crate::parse::forget(pc, [f.dns_len as u64, 0, 0, 0])?;
+    sum += sum_region(ctx, f.dns, len as usize)? as u32;
+    let mut c = !csum::fold(sum);
+    if c == 0 {
+        c = 0xffff;
+    }
+    let p = at::<[u8; 2], P>(ctx, f.l4 + 6)?;
+    unsafe { *p = c.to_be_bytes() };
+    Some(())
+}
+
 /// Octets [`copy_words`] moves per bounds check.
 const BLOCK: usize = 64;
 
@@ -342,8 +376,8 @@ fn opt_sum(dnssec_ok: bool) -> u16 {
     csum::fold(s)
 }
 
-/// Longest region [`sum_region`] sums: a question of the longest name.
-const MAX_QUESTION: usize = m_root_common::MAX_NAME + 4;
+/// Longest region [`sum_region`] sums: a query message we answer (header, the longest question, OPT).
+const MAX_QUESTION: usize = DNS_HEADER_LEN + m_root_common::MAX_NAME + 4 + OPT_LEN;
 
 /// One's-complement sum (RFC 1071, big-endian words, folded) of `len` frame bytes from `off`, an even
 /// offset of the UDP segment at least 8 octets into the frame; `len` is 1..=MAX_QUESTION. Read eight

@@ -61,6 +61,7 @@ fn steady_load(lab: &Lab, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<(Vec
                 timeout: Duration::from_secs(1),
             };
             let (mut serials, mut lost) = (Vec::new(), 0);
+            let mut how_lost = Vec::new();
             let deadline = Instant::now() + Duration::from_secs(60);
             let mut i = 0u16;
             while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
@@ -69,8 +70,15 @@ fn steady_load(lab: &Lab, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<(Vec
                 let r = if i % 2 == 0 { client.udp(common::SRV4, &msg) } else { m_root_user::lab::query(&inj, &how, &msg).ok() };
                 match r.as_deref().and_then(soa_serial) {
                     Some(s) => serials.push(s),
-                    None => lost += 1,
+                    None => {
+                        lost += 1;
+                        let kind = if i % 2 == 0 { "socket" } else { "injected" };
+                        how_lost.push(format!("#{i} {kind} after {} answers: {}", serials.len(), if r.is_some() { "unparseable answer" } else { "no answer" }));
+                    }
                 }
+            }
+            if lost > 0 {
+                eprintln!("lost under load: {how_lost:?}");
             }
             (serials, lost)
         })
@@ -196,6 +204,9 @@ fn daemon_config_tcp_validation_reload_and_malformed_input() {
     std::thread::sleep(Duration::from_millis(400));
     stop.store(true, Ordering::Relaxed);
     let (serials, lost) = load.join().unwrap();
+    if lost > 0 {
+        eprintln!("counters: {}", common::xdp_counters(&lab));
+    }
     assert_eq!(lost, 0, "queries lost during the reload");
     assert_one_switch(&serials, 2023042001, 2026073102);
 
@@ -240,6 +251,9 @@ fn daemon_config_tcp_validation_reload_and_malformed_input() {
     std::thread::sleep(Duration::from_millis(400));
     stop.store(true, Ordering::Relaxed);
     let (serials, lost) = load.join().unwrap();
+    if lost > 0 {
+        eprintln!("counters: {}", common::xdp_counters(&lab));
+    }
     assert_eq!(lost, 0);
     assert_one_switch(&serials, 2026073102, 2023042001);
 
