@@ -172,7 +172,8 @@ impl TldEntry {
 }
 
 /// The TLD index's hash: a multiply-xor mix, seeded per generation, of the first label word (length
-/// octet and seven octets) and of the other seven folded together by xor. Two dependent multiplies, not
+/// octet and seven octets) and of the other seven, each rotated by its place and folded together by xor
+/// (rotated, so that equal words in different places do not cancel). Two dependent multiplies, not
 /// eight: most TLDs fit in the first two words, and the full key is compared on every probe anyway.
 #[inline(always)]
 pub fn tld_hash(w: &LabelWords, seed: u64) -> u32 {

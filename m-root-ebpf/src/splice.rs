@@ -99,7 +99,7 @@ pub fn respond<P: Packet>(ctx: &P, f: &Frame, q: &Question, a: &Answer, pc: *mut
             return Err(Failed::Drop);
         }
     }
-    // Only stores from here on (see Kept).
+    // Stores from here on, but for the IP header, read just before it is rewritten (see Kept).
     let dnssec_ok = q.dnssec_ok;
     if q.edns {
         let o = at::<[u8; OPT_LEN], P>(ctx, frag_off + frag_len).ok_or(Failed::Drop)?;
@@ -177,11 +177,7 @@ pub fn respond<P: Packet>(ctx: &P, f: &Frame, q: &Question, a: &Answer, pc: *mut
         let o = opt_sum(dnssec_ok);
         sum += if (head + frag_len) % 2 == 1 { o.swap_bytes() } else { o } as u32;
     }
-    let mut c = !csum::fold(sum);
-    if c == 0 {
-        c = 0xffff;
-    }
-    ctx.set_udp_csum(f.l4 + 6, c, csum::fold(pseudo)).map_err(|_| Failed::Drop)?;
+    ctx.set_udp_csum(f.l4 + 6, udp_checksum(sum), csum::fold(pseudo)).map_err(|_| Failed::Drop)?;
     Ok(chosen.is_none())
 }
 
@@ -256,12 +252,8 @@ pub fn complete_query_csum<P: Packet>(ctx: &P, f: &Frame, pc: *mut m_root_common
     };
     let [len, _, _, _] = crate::parse::forget(pc, [f.dns_len as u64, 0, 0, 0])?;
     sum += sum_region(ctx, f.dns, len as usize)? as u32;
-    let mut c = !csum::fold(sum);
-    if c == 0 {
-        c = 0xffff;
-    }
     let p = at::<[u8; 2], P>(ctx, f.l4 + 6)?;
-    unsafe { *p = c.to_be_bytes() };
+    unsafe { *p = udp_checksum(sum).to_be_bytes() };
     Some(())
 }
 
@@ -383,23 +375,24 @@ fn opt_sum(dnssec_ok: bool) -> u16 {
     csum::fold(s)
 }
 
-/// Longest region [`sum_region`] sums: a query message we answer (header, the longest question, OPT).
-const MAX_QUESTION: usize = DNS_HEADER_LEN + m_root_common::MAX_NAME + 4 + OPT_LEN;
+/// Longest region [`sum_region`] sums: a query message the fast path covers (header, the longest
+/// question, a bare OPT).
+const MAX_SUMMED: usize = DNS_HEADER_LEN + m_root_common::MAX_NAME + 4 + OPT_LEN;
 
 /// One's-complement sum (RFC 1071, big-endian words, folded) of `len` frame bytes from `off`, an even
-/// offset of the UDP segment at least 8 octets into the frame; `len` is 1..=MAX_QUESTION. Read eight
+/// offset of the UDP segment at least 8 octets into the frame; `len` is 1..=MAX_SUMMED. Read eight
 /// octets at a time (little-endian: the sum comes out byte-swapped, and is swapped back once); the
 /// last, partial word is the eight octets that end with the region, shifted down, so no read passes its
 /// end.
 #[inline(always)]
 fn sum_region<P: Packet>(ctx: &P, off: usize, len: usize) -> Option<u16> {
-    if len == 0 || len > MAX_QUESTION || off < 8 {
+    if len == 0 || len > MAX_SUMMED || off < 8 {
         return None;
     }
     let b = Bounds::of(ctx);
     let mut s: u64 = 0;
     let words = len / 8;
-    for i in 0..MAX_QUESTION / 8 {
+    for i in 0..MAX_SUMMED / 8 {
         if i >= words {
             break;
         }
@@ -416,6 +409,16 @@ fn sum_region<P: Packet>(ctx: &P, off: usize, len: usize) -> Option<u16> {
         s += (w & 0xffff_ffff) + (w >> 32);
     }
     Some(fold64(s).swap_bytes())
+}
+
+/// The UDP checksum field for an unfolded sum over pseudo-header and datagram: complemented, and never 0
+/// (0 means "no checksum" over IPv4 and is invalid over IPv6).
+#[inline(always)]
+fn udp_checksum(sum: u32) -> u16 {
+    match !csum::fold(sum) {
+        0 => 0xffff,
+        c => c,
+    }
 }
 
 /// Fold a sum of 32-bit quantities to 16 bits (not complemented).
