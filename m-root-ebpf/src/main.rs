@@ -4,6 +4,7 @@
 //! only match and splice; zonegen decided every byte of DNS meaning.
 #![cfg_attr(target_arch = "bpf", no_std)]
 #![cfg_attr(target_arch = "bpf", no_main)]
+#![cfg_attr(target_arch = "bpf", feature(asm_experimental_arch))]
 
 mod packet;
 mod parse;

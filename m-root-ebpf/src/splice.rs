@@ -280,29 +280,73 @@ fn fill_fragment(b: Bounds, job: &Fill, a: &Answer) -> bool {
     if copy_words(b, job.off, a, job.len).is_none() {
         return false;
     }
-    if job.shift != 0 {
-        let base = b.start + job.off;
-        let (end, shift, n) = (b.end, job.shift, job.nptrs);
-        let ptrs = a.ptrs.as_ptr();
-        for i in 0..MAX_PTRS {
-            if i >= n {
-                break;
-            }
-            // The list's address is re-read each turn so that LLVM indexes it with the counter
-            // instead of keeping a second induction variable: there are not enough eBPF registers
-            // here, and that one lived on the stack, each turn storing it and the next waiting on the
-            // reload (a com referral has ~50 pointers).
-            // SAFETY: i < n <= MAX_PTRS entries of the answer's pointer list.
-            let p = unsafe { *core::ptr::read_volatile(&ptrs).add(i) };
-            // zonegen puts pointers inside the fragment (< MAX_FRAG < 2048); the mask says so to the
-            // verifier more cheaply than a compare, and the frame's end is checked anyway.
-            let w = base + (p.off as usize & 0x7ff);
-            if w + 2 > end {
-                return false;
-            }
-            // SAFETY: two octets before the frame's end.
-            unsafe { *(w as *mut [u8; 2]) = p.val.wrapping_add(shift).to_be_bytes() };
+    job.shift == 0 || shift_pointers(b.start + job.off, b.end, a.ptrs.as_ptr(), job.nptrs, job.shift)
+}
+
+/// Add `shift` to the `n` (0..=MAX_PTRS) compression pointers listed at `ptrs`, in the fragment at
+/// `base`; false if one would pass `end`. Written in eBPF assembly: a com referral has ~50 pointers, and
+/// compiled from Rust this loop ran short of registers (everything the splice keeps for after it is live
+/// across it) and reloaded the frame's end, the shift and the list from the stack each turn, 25
+/// instructions a pointer; here it has 16 (as jited) and no memory access but the pointer's. zonegen
+/// puts pointers inside the fragment (< MAX_FRAG < 2048): the mask says so to the verifier more cheaply
+/// than a compare, and the frame's end is checked anyway.
+#[cfg(target_arch = "bpf")]
+#[inline(always)]
+fn shift_pointers(base: usize, end: usize, ptrs: *const m_root_common::Ptr, n: usize, shift: u16) -> bool {
+    // The loop below runs at least once and counts down to zero.
+    if n == 0 || n > MAX_PTRS {
+        return n == 0;
+    }
+    let ok: u64;
+    // SAFETY: reads n entries of the list (n <= MAX_PTRS, its length); each store is two octets checked
+    // against the frame's end. The verifier checks all of it again.
+    unsafe {
+        core::arch::asm!(
+            "{ok} = 1",
+            "2:",
+            "{w} = *(u16 *)({cur} + 0)",
+            "{v} = *(u16 *)({cur} + 2)",
+            "{w} &= 0x7ff",
+            "{w} += {base}",
+            "{t} = {w}",
+            "{t} += 2",
+            "if {t} > {end} goto 3f",
+            "{v} += {shift}",
+            "{v} = be16 {v}",
+            "*(u16 *)({w} + 0) = {v}",
+            "{cur} += 4",
+            "{cnt} += -1",
+            "if {cnt} > 0 goto 2b",
+            "goto 4f",
+            "3:",
+            "{ok} = 0",
+            "4:",
+            ok = out(reg) ok,
+            cur = inout(reg) ptrs as u64 => _,
+            cnt = inout(reg) n as u64 => _,
+            base = in(reg) base as u64,
+            end = in(reg) end as u64,
+            shift = in(reg) shift as u64,
+            w = out(reg) _,
+            v = out(reg) _,
+            t = out(reg) _,
+            options(nostack),
+        );
+    }
+    ok != 0
+}
+
+/// The same loop in Rust, for the host build of this crate (never run there).
+#[cfg(not(target_arch = "bpf"))]
+fn shift_pointers(base: usize, end: usize, ptrs: *const m_root_common::Ptr, n: usize, shift: u16) -> bool {
+    for i in 0..n.min(MAX_PTRS) {
+        // SAFETY: as above.
+        let p = unsafe { *ptrs.add(i) };
+        let w = base + (p.off as usize & 0x7ff);
+        if w + 2 > end {
+            return false;
         }
+        unsafe { *(w as *mut [u8; 2]) = p.val.wrapping_add(shift).to_be_bytes() };
     }
     true
 }
