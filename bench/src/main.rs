@@ -5,7 +5,10 @@
 //! copy of the query (with repeat > 1 the program would run again on its own rewritten output); the
 //! programs take turns run by run. The kernel's per-run time includes the same fixed test
 //! harness overhead for both programs, so the ratio understates the program's own cost difference.
+//! Live frames (second table): the same programs in BPF_PROG_RUN's live-frames mode, batches of 64 with
+//! warm caches as in a driver's receive loop, each frame made the query again first (see cost_live).
 
+mod cost_live;
 mod live;
 mod load;
 
@@ -15,11 +18,11 @@ use anyhow::{anyhow, Context, Result};
 use aya::programs::{TestRun, TestRunOptions, TestRunResult, Xdp};
 use aya::Ebpf;
 use clap::{Parser, Subcommand};
-use m_root_user::dataplane::Dataplane;
+use m_root_user::dataplane::{counter_key, Dataplane};
 use m_root_user::frame::{self, Spec};
 use m_root_user::lab::LAB_OBJECT;
 use aya::maps::{Array, MapData};
-use m_root_common::{LabTemplate, LAB_TEMPLATE_MAX};
+use m_root_common::{Counter, Hook, LabTemplate, LAB_TEMPLATE_MAX};
 use zonegen::{compile, name, rr, wire, LoadOptions, Zone};
 
 #[derive(Parser)]
@@ -108,6 +111,12 @@ fn measure_interleaved(progs: &[Runner<'_>], input: &[u8], runs: u32) -> Result<
         .collect())
 }
 
+/// Answers the XDP program has sent, over all CPUs.
+fn xdp_answered(dp: &Dataplane) -> Result<u64> {
+    let keys = [Counter::AnsIpv4, Counter::AnsIpv6].map(|c| counter_key(Hook::Xdp, c));
+    Ok(dp.counters()?.iter().filter(|(k, _)| keys.contains(k)).map(|(_, v)| v).sum())
+}
+
 fn main() -> Result<()> {
     match Cli::parse().cmd {
         Cmd::ZoneLoad { zone, runs } => zone_load(&zone, runs),
@@ -152,6 +161,12 @@ fn xdp_cost(zone_path: &std::path::Path, runs: u32, json: bool, only: Option<&st
     refl.load()?;
     let grow: &mut Xdp = lab.program_mut("lab_gen").ok_or_else(|| anyhow!("lab_gen missing"))?.try_into()?;
     grow.load()?;
+    let fresh: &mut Xdp = lab.program_mut("lab_fresh").ok_or_else(|| anyhow!("lab_fresh missing"))?.try_into()?;
+    fresh.load()?;
+    let tx: &mut Xdp = lab.program_mut("lab_tx").ok_or_else(|| anyhow!("lab_tx missing"))?.try_into()?;
+    tx.load()?;
+    let mut next = aya::maps::ProgramArray::try_from(lab.take_map("LAB_NEXT").ok_or_else(|| anyhow!("LAB_NEXT missing"))?)?;
+    let scratch = cost_live::ScratchNs::new()?;
     let kinds: [(&str, &str, u16, Option<(u16, bool)>, bool); 9] = [
         ("referral, short name, v4", "example.jp", rr::A, Some((1232, false)), false),
         ("referral, long name, v4", "a-rather-long-label.and-another-one.www.example.com", rr::A, Some((1232, false)), false),
@@ -164,6 +179,7 @@ fn xdp_cost(zone_path: &std::path::Path, runs: u32, json: bool, only: Option<&st
         ("apex . DNSKEY DO=1, v6", ".", rr::DNSKEY, Some((1232, true)), true),
     ];
     let mut rows = Vec::new();
+    let live_rounds = (runs / 400).max(10);
     for (label, qn, qt, edns, v6) in kinds {
         if only.is_some_and(|o| !label.contains(o)) {
             continue;
@@ -182,9 +198,13 @@ fn xdp_cost(zone_path: &std::path::Path, runs: u32, json: bool, only: Option<&st
         if answer.len() > LAB_TEMPLATE_MAX {
             return Err(anyhow!("{label}: answer of {} octets exceeds the lab template", answer.len()));
         }
-        let mut tmpl = LabTemplate { len: answer.len() as u32, reserved: 0, data: [0; LAB_TEMPLATE_MAX] };
-        tmpl.data[..answer.len()].copy_from_slice(&answer);
-        Array::<&mut MapData, LabTemplate>::try_from(lab.map_mut("LAB_TEMPLATE").ok_or_else(|| anyhow!("LAB_TEMPLATE missing"))?)?.set(0, tmpl, 0)?;
+        // Slot 0: what lab_gen sends (the answer); slot 1: what lab_fresh writes (the query).
+        let mut templates = Array::<&mut MapData, LabTemplate>::try_from(lab.map_mut("LAB_TEMPLATE").ok_or_else(|| anyhow!("LAB_TEMPLATE missing"))?)?;
+        for (slot, f) in [(0, &answer), (1, &input)] {
+            let mut tmpl = LabTemplate { len: f.len() as u32, reserved: 0, data: [0; LAB_TEMPLATE_MAX] };
+            tmpl.data[..f.len()].copy_from_slice(f);
+            templates.set(slot, tmpl, 0)?;
+        }
         let refl: &Xdp = lab.program("lab_reflect").ok_or_else(|| anyhow!("lab_reflect missing"))?.try_into()?;
         let grow: &Xdp = lab.program("lab_gen").ok_or_else(|| anyhow!("lab_gen missing"))?.try_into()?;
         let (xdp, tc) = (dp.program_ref()?, dp.tc_program_ref()?);
@@ -195,23 +215,47 @@ fn xdp_cost(zone_path: &std::path::Path, runs: u32, json: bool, only: Option<&st
         let [(base, _), (ns_xdp, action)] = [m[0], m[1]];
         let (ns_floor, _) = measure_interleaved(&[Box::new(|o| refl.test_run(o)), Box::new(|o| grow.test_run(o))], &input, runs)?[1];
         let (ns_tc, tc_action) = measure_interleaved(&[Box::new(|o| refl.test_run(o)), Box::new(|o| tc.test_run(o))], &input, runs)?[1];
+        let fresh: &Xdp = lab.program("lab_fresh").ok_or_else(|| anyhow!("lab_fresh missing"))?.try_into()?;
+        let tx: &Xdp = lab.program("lab_tx").ok_or_else(|| anyhow!("lab_tx missing"))?.try_into()?;
+        use cost_live::Target::{Bare, Fresh};
+        let answered = xdp_answered(&dp)?;
+        let (m, frames) = cost_live::measure(&scratch, fresh, &mut next, &[Fresh(refl), Fresh(xdp), Fresh(grow), Fresh(tx), Bare(tx)], &input, live_rounds)?;
+        // The program must have answered every frame it was given (live mode reports no actions).
+        let got = xdp_answered(&dp)? - answered;
+        if got != frames {
+            return Err(anyhow!("{label}: live frames: the program answered {got} of {frames} frames"));
+        }
+        // What writing the query in again costs (lab_fresh before lab_tx, less lab_tx alone), taken off
+        // both sides: the reflector is then timed as if the frames came fresh for free.
+        let rewrite = m[3] - m[4];
+        let live = [m[0] - rewrite, m[1] - rewrite, m[2] - rewrite];
         // XDP_TX (3) and TC_ACT_REDIRECT (7): both answered.
-        rows.push((label, ns_xdp, base, ns_floor, ns_tc, action == 3 && tc_action == 7));
+        rows.push((label, ns_xdp, base, ns_floor, ns_tc, action == 3 && tc_action == 7, [live[0], live[1], live[2]]));
     }
     if json {
         let v: Vec<_> = rows
             .iter()
-            .map(|(l, x, b, fl, tc, ok)| serde_json::json!({"kind": l, "xdp_ns": x, "reflector_ns": b, "ratio": x / b, "grow_copy_ns": fl, "grow_copy_ratio": fl / b, "tc_ns": tc, "tc_to_xdp": tc / x, "answered": ok}))
+            .map(|(l, x, b, fl, tc, ok, lv)| {
+                serde_json::json!({"kind": l, "xdp_ns": x, "reflector_ns": b, "ratio": x / b, "grow_copy_ns": fl, "grow_copy_ratio": fl / b, "tc_ns": tc, "tc_to_xdp": tc / x, "answered": ok,
+                    "live": {"xdp_ns": lv[1], "reflector_ns": lv[0], "ratio": lv[1] / lv[0], "grow_copy_ns": lv[2], "grow_copy_ratio": lv[2] / lv[0]}})
+            })
             .collect();
-        println!("{}", serde_json::json!({"runs_per_kind": runs, "verifier_insns": dp.verified_insns, "tc_verifier_insns": dp.tc_verified_insns, "rows": v}));
+        println!("{}", serde_json::json!({"runs_per_kind": runs, "live_calls_per_kind": live_rounds, "live_frames_per_call": cost_live::FRAMES, "verifier_insns": dp.verified_insns, "tc_verifier_insns": dp.tc_verified_insns, "rows": v}));
         return Ok(());
     }
-    println!("Per-packet cost under BPF_PROG_TEST_RUN, fresh frames, trimmed mean of {runs} runs each ({:.1} s)", t.elapsed().as_secs_f64());
-    println!("verifier: XDP {} and TC {} instructions processed", dp.verified_insns.unwrap_or(0), dp.tc_verified_insns.unwrap_or(0));
+    println!("Per-packet cost under BPF_PROG_TEST_RUN ({:.1} s); verifier: XDP {} and TC {} instructions processed", t.elapsed().as_secs_f64(), dp.verified_insns.unwrap_or(0), dp.tc_verified_insns.unwrap_or(0));
     println!("grow+copy: lab_gen, which only grows the query to the answer's size and copies the answer in with bpf_xdp_store_bytes");
+    println!();
+    println!("One run per frame (a syscall each, caches cold), trimmed mean of {runs} runs:");
     println!("{:<34} {:>7} {:>10} {:>7} {:>10} {:>7} {:>7} {:>7}  {}", "kind", "xdp ns", "reflect ns", "ratio", "grow+copy", "ratio", "tc ns", "tc/xdp", "answered by both");
-    for (label, x, b, fl, tc, ok) in &rows {
+    for (label, x, b, fl, tc, ok, _) in &rows {
         println!("{label:<34} {x:>7.0} {b:>10.0} {:>6.2}x {fl:>10.0} {:>6.2}x {tc:>7.0} {:>6.2}x  {}", x / b, fl / b, tc / x, if *ok { "yes" } else { "NO" });
+    }
+    println!();
+    println!("Live frames (batches of {}, caches warm, a fresh query each; the cost of writing the query in again taken off both), trimmed mean of {live_rounds} calls of {} frames:", cost_live::BATCH, cost_live::FRAMES);
+    println!("{:<34} {:>7} {:>10} {:>7} {:>10} {:>7}", "kind", "xdp ns", "reflect ns", "ratio", "grow+copy", "ratio");
+    for (label, _, _, _, _, _, lv) in &rows {
+        println!("{label:<34} {:>7.0} {:>10.0} {:>6.2}x {:>10.0} {:>6.2}x", lv[1], lv[0], lv[1] / lv[0], lv[2], lv[2] / lv[0]);
     }
     Ok(())
 }

@@ -1,6 +1,7 @@
-//! Lab programs (no maps): `lab_tx` sends the frame it is given back out (used with BPF_PROG_RUN in
-//! live-frames mode to inject a query as a NIC would deliver it), `lab_reflect` is the benchmarks' bare
-//! MAC-swap reflector, `lab_pass` passes everything.
+//! Lab programs: `lab_tx` sends the frame it is given back out (used with BPF_PROG_RUN in live-frames
+//! mode to inject a query as a NIC would deliver it), `lab_reflect` is the benchmarks' bare MAC-swap
+//! reflector, `lab_pass` passes everything, `lab_gen` generates load, `lab_count` counts what comes
+//! back, and `lab_fresh` gives a program under test a fresh query in live-frames mode.
 #![cfg_attr(target_arch = "bpf", no_std)]
 #![cfg_attr(target_arch = "bpf", no_main)]
 
@@ -8,35 +9,57 @@ use aya_ebpf::{
     bindings::xdp_action,
     helpers::generated::{bpf_xdp_adjust_tail, bpf_xdp_store_bytes},
     macros::{map, xdp},
-    maps::{Array, PerCpuArray},
+    maps::{Array, PerCpuArray, ProgramArray},
     programs::XdpContext,
 };
 use m_root_common::{LabTemplate, LAB_TEMPLATE_MAX};
 
-/// The frame `lab_gen` sends.
+/// Frames the lab writes: slot 0 is what `lab_gen` sends, slot 1 the query `lab_fresh` hands on.
 #[map]
-static LAB_TEMPLATE: Array<LabTemplate> = Array::with_max_entries(1, 0);
+static LAB_TEMPLATE: Array<LabTemplate> = Array::with_max_entries(2, 0);
+/// The program `lab_fresh` hands the frame to (slot 0).
+#[map]
+static LAB_NEXT: ProgramArray = ProgramArray::with_max_entries(1, 0);
 /// UDP frames `lab_count` saw.
 #[map]
 static LAB_COUNT: PerCpuArray<u64> = PerCpuArray::with_max_entries(1, 0);
+
+/// Make the frame template `slot`, whatever the frame held before.
+#[inline(always)]
+fn write_template(ctx: &XdpContext, slot: u32) -> bool {
+    let Some(t) = LAB_TEMPLATE.get(slot) else { return false };
+    let len = t.len as usize;
+    if len == 0 || len > LAB_TEMPLATE_MAX {
+        return false;
+    }
+    let delta = len as i32 - (ctx.data_end() - ctx.data()) as i32;
+    if delta != 0 && unsafe { bpf_xdp_adjust_tail(ctx.ctx, delta) } != 0 {
+        return false;
+    }
+    unsafe { bpf_xdp_store_bytes(ctx.ctx, 0, t.data.as_ptr() as *mut _, len as u32) == 0 }
+}
 
 /// The live-frames generator: write the template into the frame (live-frames pages come back holding
 /// whatever the peer made of them), then send it.
 #[xdp]
 pub fn lab_gen(ctx: XdpContext) -> u32 {
-    let Some(t) = LAB_TEMPLATE.get(0) else { return xdp_action::XDP_ABORTED };
-    let len = t.len as usize;
-    if len == 0 || len > LAB_TEMPLATE_MAX {
-        return xdp_action::XDP_ABORTED;
-    }
-    let delta = len as i32 - (ctx.data_end() - ctx.data()) as i32;
-    if delta != 0 && unsafe { bpf_xdp_adjust_tail(ctx.ctx, delta) } != 0 {
-        return xdp_action::XDP_ABORTED;
-    }
-    if unsafe { bpf_xdp_store_bytes(ctx.ctx, 0, t.data.as_ptr() as *mut _, len as u32) } != 0 {
+    if !write_template(&ctx, 0) {
         return xdp_action::XDP_ABORTED;
     }
     xdp_action::XDP_TX
+}
+
+/// For timing a program in live-frames mode (frames batched and recycled as a driver's are): the kernel
+/// hands recycled pages back as the last program left them, so write the query (slot 1) in again, then
+/// tail-call the program under test.
+#[xdp]
+pub fn lab_fresh(ctx: XdpContext) -> u32 {
+    if !write_template(&ctx, 1) {
+        return xdp_action::XDP_ABORTED;
+    }
+    // SAFETY: a tail call; it returns only if slot 0 is empty.
+    unsafe { LAB_NEXT.tail_call(&ctx, 0) };
+    xdp_action::XDP_ABORTED
 }
 
 /// Count the UDP frames arriving (the answers, on the client end), and drop them.
