@@ -9,6 +9,9 @@ export PATH="$HOME/.cargo/bin:$PATH"
 [ "$(id -u)" -eq 0 ] || { echo "scripts/bench.sh must run as root" >&2; exit 1; }
 bash scripts/setup.sh
 cargo build --release
-target/release/bench xdp-cost --runs 20000
+# --quick: fewer runs of the per-packet cost too (its two tables take ~1 minute at 20,000).
+runs=20000
+for a in "$@"; do [ "$a" = --quick ] && runs=4000; done
+target/release/bench xdp-cost --runs "$runs"
 target/release/bench zone-load
 target/release/bench load "$@"
