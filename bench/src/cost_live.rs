@@ -1,8 +1,8 @@
 //! Per-packet cost in live-frames mode: BPF_PROG_RUN hands the program frames in batches of 64 from a
 //! page pool and sends on what it returns XDP_TX, as a driver's receive loop does. Each frame then
 //! carries the work a driver does around the program (page pool, XDP_TX hand-off), which the reflector
-//! pays too; measured here, the program's own cost over the reflector is about the same as with a run
-//! of its own per frame, and the reflector's time is larger. Live-frames pages come back holding what
+//! pays too (the program's own cost over the reflector came out about the same as with a run of its own
+//! per frame on one host CPU, and larger on another; see the README). Live-frames pages come back holding what
 //! the program made of them, so `lab_fresh` writes the query in again and tail-calls the program under
 //! test; that rewrite is timed apart (lab_fresh before lab_tx, less lab_tx alone) and taken off.
 
@@ -54,11 +54,10 @@ pub enum Target<'a> {
     Bare(&'a Xdp),
 }
 
-/// Mean ns per frame of each target, `rounds` calls of FRAMES frames each, the targets taking turns call
-/// by call after a warm-up (as in the other column); the trimmed mean of the calls, as reported by the
-/// kernel. `fresh` is lab_fresh with its query template set; `next` its LAB_NEXT. Returns, too, how
-/// many frames each target was given.
-pub fn measure(ns: &ScratchNs, fresh: &Xdp, next: &mut ProgramArray<MapData>, targets: &[Target<'_>], query: &[u8], rounds: u32) -> Result<(Vec<f64>, u64)> {
+/// Ns per frame of each target in each of `rounds` calls of FRAMES frames, the targets taking turns call
+/// by call after a warm-up (as in the other column), as reported by the kernel. `fresh` is lab_fresh with
+/// its query template set; `next` its LAB_NEXT. Returns, too, how many frames each target was given.
+pub fn measure(ns: &ScratchNs, fresh: &Xdp, next: &mut ProgramArray<MapData>, targets: &[Target<'_>], query: &[u8], rounds: u32) -> Result<(Vec<Vec<f64>>, u64)> {
     let fds = targets
         .iter()
         .map(|t| match t {
@@ -67,8 +66,8 @@ pub fn measure(ns: &ScratchNs, fresh: &Xdp, next: &mut ProgramArray<MapData>, ta
         })
         .collect::<Result<Vec<_>>>()?;
     let warmup = (rounds / 10).max(3);
-    let means = in_netns(&ns.name, || -> Result<Vec<f64>> {
-        let mut d: Vec<Vec<u32>> = targets.iter().map(|_| Vec::new()).collect();
+    let per_call = in_netns(&ns.name, || -> Result<Vec<Vec<f64>>> {
+        let mut d: Vec<Vec<f64>> = targets.iter().map(|_| Vec::new()).collect();
         for k in 0..warmup + rounds {
             for (i, t) in targets.iter().enumerate() {
                 let prog = match (t, fds[i]) {
@@ -82,18 +81,11 @@ pub fn measure(ns: &ScratchNs, fresh: &Xdp, next: &mut ProgramArray<MapData>, ta
                 let opts = TestRunOptions { data_in: Some(query), repeat: FRAMES, attrs: TestRunAttrs::new().xdp_live_frames(BATCH), ..Default::default() };
                 let r = prog.test_run(opts).context("BPF_PROG_RUN live frames")?;
                 if k >= warmup {
-                    d[i].push(r.duration.as_nanos() as u32);
+                    d[i].push(r.duration.as_nanos() as f64);
                 }
             }
         }
-        Ok(d.into_iter()
-            .map(|mut d| {
-                d.sort_unstable();
-                let (lo, hi) = (d.len() / 10, d.len() - d.len() / 10);
-                let mid = &d[lo..hi.max(lo + 1)];
-                mid.iter().map(|&x| x as f64).sum::<f64>() / mid.len() as f64
-            })
-            .collect())
+        Ok(d)
     })??;
-    Ok((means, (warmup + rounds) as u64 * FRAMES as u64))
+    Ok((per_call, (warmup + rounds) as u64 * FRAMES as u64))
 }

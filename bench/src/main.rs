@@ -7,6 +7,7 @@
 //! harness overhead for both programs, so the ratio understates the program's own cost difference.
 //! Live frames (second table): the same programs in BPF_PROG_RUN's live-frames mode, batches of 64 with
 //! warm caches as in a driver's receive loop, each frame made the query again first (see cost_live).
+//! Ratios to the reflector are medians of ratios taken within short stretches (see median_ratio).
 
 mod cost_live;
 mod live;
@@ -81,12 +82,51 @@ fn spec(v6: bool) -> Spec {
 /// One program under test: something that runs a frame once through BPF_PROG_TEST_RUN.
 type Runner<'a> = Box<dyn Fn(TestRunOptions<'_>) -> Result<TestRunResult, aya::programs::ProgramError> + 'a>;
 
+/// Runs per block for [`median_ratio`]: long enough that the 10 ns clock steps average out (a block's
+/// sum is exact to ~1 %), short enough that a run holds many blocks.
+const BLOCK_RUNS: usize = 250;
+
+/// The median over blocks of `per_block` consecutive paired samples of sum(b) / sum(a). The VM's speed
+/// drifts (neighbours, frequency), by up to a half between the runs of one benchmark here; a ratio taken
+/// within each short block, where both programs ran under the same conditions, and its median over the
+/// blocks are robust to that, as a ratio of two whole-run means is not.
+fn median_ratio(a: &[f64], b: &[f64], per_block: usize) -> f64 {
+    let mut r: Vec<f64> = a
+        .chunks(per_block)
+        .zip(b.chunks(per_block))
+        .map(|(x, y)| y.iter().sum::<f64>() / x.iter().sum::<f64>())
+        .filter(|r| r.is_finite())
+        .collect();
+    if r.is_empty() {
+        return f64::NAN;
+    }
+    r.sort_by(|x, y| x.total_cmp(y));
+    r[r.len() / 2]
+}
+
+/// Mean of the middle 80 % (the clock's granularity makes a median jump in 10 ns steps).
+fn trimmed_mean(d: &[f64]) -> f64 {
+    let mut d = d.to_vec();
+    d.sort_by(|x, y| x.total_cmp(y));
+    let (lo, hi) = (d.len() / 10, d.len() - d.len() / 10);
+    let mid = &d[lo..hi.max(lo + 1)];
+    mid.iter().sum::<f64>() / mid.len() as f64
+}
+
+/// One program's timing in [`measure_interleaved`]: trimmed mean ns, its ratio to the first program
+/// (median of block ratios), and the action of its last run.
+#[derive(Clone, Copy)]
+struct Timed {
+    ns: f64,
+    ratio: f64,
+    action: u32,
+}
+
 /// Kernel-reported durations (ns) of `runs` single runs of each program on fresh copies of `input`,
 /// interleaved run by run (A, B, C, A, B, C, ...) after a warm-up, so that drift in the VM (frequency,
-/// neighbours) falls on every program alike. Each: the mean of the middle 80 % (the clock's granularity
-/// makes a median jump in 10 ns steps), and the action of the last run.
-fn measure_interleaved(progs: &[Runner<'_>], input: &[u8], runs: u32) -> Result<Vec<(f64, u32)>> {
-    let mut d: Vec<Vec<u64>> = progs.iter().map(|_| Vec::with_capacity(runs as usize)).collect();
+/// neighbours) falls on every program alike; each program's ratio to the first is taken block by block.
+fn measure_interleaved(progs: &[Runner<'_>], input: &[u8], runs: u32) -> Result<Vec<Timed>> {
+    let mut d: Vec<Vec<f64>> = progs.iter().map(|_| Vec::with_capacity(runs as usize)).collect();
     let mut actions = vec![0; progs.len()];
     let mut out = vec![0u8; 4096];
     let warmup = (runs / 10).max(100);
@@ -95,20 +135,12 @@ fn measure_interleaved(progs: &[Runner<'_>], input: &[u8], runs: u32) -> Result<
             let opts = TestRunOptions { data_in: Some(input), data_out: Some(&mut out), repeat: 1, ..Default::default() };
             let r = run(opts).context("BPF_PROG_TEST_RUN")?;
             if k >= warmup {
-                d[i].push(r.duration.as_nanos() as u64);
+                d[i].push(r.duration.as_nanos() as f64);
             }
             actions[i] = r.return_value;
         }
     }
-    Ok(d.into_iter()
-        .zip(actions)
-        .map(|(mut d, action)| {
-            d.sort_unstable();
-            let (lo, hi) = (d.len() / 10, d.len() - d.len() / 10);
-            let mid = &d[lo..hi.max(lo + 1)];
-            (mid.iter().sum::<u64>() as f64 / mid.len() as f64, action)
-        })
-        .collect())
+    Ok(d.iter().zip(actions).map(|(x, action)| Timed { ns: trimmed_mean(x), ratio: median_ratio(&d[0], x, BLOCK_RUNS), action }).collect())
 }
 
 /// Answers the XDP program has sent, over all CPUs.
@@ -147,6 +179,26 @@ fn zone_load(path: &std::path::Path, runs: u32) -> Result<()> {
     println!("  compile XDP table          {c:>7.1} ms");
     println!("  total                      {:>7.1} ms  ({:.3} of the 1 s target)", l + c, (l + c) / 1000.0);
     Ok(())
+}
+
+/// One kind's line in both tables.
+struct Row<'a> {
+    label: &'a str,
+    base: f64,
+    xdp: Timed,
+    floor: Timed,
+    tc: Timed,
+    answered: bool,
+    live: Live,
+}
+
+/// Live frames, the rewrite taken off: trimmed-mean ns and median per-call ratios to the reflector.
+struct Live {
+    reflector_ns: f64,
+    xdp_ns: f64,
+    floor_ns: f64,
+    ratio: f64,
+    floor_ratio: f64,
 }
 
 fn xdp_cost(zone_path: &std::path::Path, runs: u32, json: bool, only: Option<&str>) -> Result<()> {
@@ -212,9 +264,9 @@ fn xdp_cost(zone_path: &std::path::Path, runs: u32, json: bool, only: Option<&st
         // with the reflector too (the TC harness builds an skb per run, and its footprint in the caches
         // would fall on the next program's run).
         let m = measure_interleaved(&[Box::new(|o| refl.test_run(o)), Box::new(|o| xdp.test_run(o))], &input, runs)?;
-        let [(base, _), (ns_xdp, action)] = [m[0], m[1]];
-        let (ns_floor, _) = measure_interleaved(&[Box::new(|o| refl.test_run(o)), Box::new(|o| grow.test_run(o))], &input, runs)?[1];
-        let (ns_tc, tc_action) = measure_interleaved(&[Box::new(|o| refl.test_run(o)), Box::new(|o| tc.test_run(o))], &input, runs)?[1];
+        let (base, xdp_t) = (m[0].ns, m[1]);
+        let floor = measure_interleaved(&[Box::new(|o| refl.test_run(o)), Box::new(|o| grow.test_run(o))], &input, runs)?[1];
+        let tc_t = measure_interleaved(&[Box::new(|o| refl.test_run(o)), Box::new(|o| tc.test_run(o))], &input, runs)?[1];
         let fresh: &Xdp = lab.program("lab_fresh").ok_or_else(|| anyhow!("lab_fresh missing"))?.try_into()?;
         let tx: &Xdp = lab.program("lab_tx").ok_or_else(|| anyhow!("lab_tx missing"))?.try_into()?;
         use cost_live::Target::{Bare, Fresh};
@@ -226,36 +278,45 @@ fn xdp_cost(zone_path: &std::path::Path, runs: u32, json: bool, only: Option<&st
             return Err(anyhow!("{label}: live frames: the program answered {got} of {frames} frames"));
         }
         // What writing the query in again costs (lab_fresh before lab_tx, less lab_tx alone), taken off
-        // both sides: the reflector is then timed as if the frames came fresh for free.
-        let rewrite = m[3] - m[4];
-        let live = [m[0] - rewrite, m[1] - rewrite, m[2] - rewrite];
+        // both sides call by call: the reflector is then timed as if the frames came fresh for free.
+        let adjusted: Vec<Vec<f64>> = (0..3).map(|i| (0..m[i].len()).map(|r| m[i][r] - (m[3][r] - m[4][r])).collect()).collect();
+        let live = Live {
+            reflector_ns: trimmed_mean(&adjusted[0]),
+            xdp_ns: trimmed_mean(&adjusted[1]),
+            floor_ns: trimmed_mean(&adjusted[2]),
+            ratio: median_ratio(&adjusted[0], &adjusted[1], 1),
+            floor_ratio: median_ratio(&adjusted[0], &adjusted[2], 1),
+        };
         // XDP_TX (3) and TC_ACT_REDIRECT (7): both answered.
-        rows.push((label, ns_xdp, base, ns_floor, ns_tc, action == 3 && tc_action == 7, [live[0], live[1], live[2]]));
+        rows.push(Row { label, base, xdp: xdp_t, floor, tc: tc_t, answered: xdp_t.action == 3 && tc_t.action == 7, live });
     }
     if json {
         let v: Vec<_> = rows
             .iter()
-            .map(|(l, x, b, fl, tc, ok, lv)| {
-                serde_json::json!({"kind": l, "xdp_ns": x, "reflector_ns": b, "ratio": x / b, "grow_copy_ns": fl, "grow_copy_ratio": fl / b, "tc_ns": tc, "tc_to_xdp": tc / x, "answered": ok,
-                    "live": {"xdp_ns": lv[1], "reflector_ns": lv[0], "ratio": lv[1] / lv[0], "grow_copy_ns": lv[2], "grow_copy_ratio": lv[2] / lv[0]}})
+            .map(|r| {
+                serde_json::json!({"kind": r.label, "xdp_ns": r.xdp.ns, "reflector_ns": r.base, "ratio": r.xdp.ratio, "grow_copy_ns": r.floor.ns, "grow_copy_ratio": r.floor.ratio,
+                    "tc_ns": r.tc.ns, "tc_to_xdp": r.tc.ratio / r.xdp.ratio, "answered": r.answered,
+                    "live": {"xdp_ns": r.live.xdp_ns, "reflector_ns": r.live.reflector_ns, "ratio": r.live.ratio, "grow_copy_ns": r.live.floor_ns, "grow_copy_ratio": r.live.floor_ratio}})
             })
             .collect();
-        println!("{}", serde_json::json!({"runs_per_kind": runs, "live_calls_per_kind": live_rounds, "live_frames_per_call": cost_live::FRAMES, "verifier_insns": dp.verified_insns, "tc_verifier_insns": dp.tc_verified_insns, "rows": v}));
+        println!("{}", serde_json::json!({"runs_per_kind": runs, "ratio": format!("median over blocks of {BLOCK_RUNS} paired runs (one run per frame) or over calls (live)"), "live_calls_per_kind": live_rounds, "live_frames_per_call": cost_live::FRAMES, "verifier_insns": dp.verified_insns, "tc_verifier_insns": dp.tc_verified_insns, "rows": v}));
         return Ok(());
     }
     println!("Per-packet cost under BPF_PROG_TEST_RUN ({:.1} s); verifier: XDP {} and TC {} instructions processed", t.elapsed().as_secs_f64(), dp.verified_insns.unwrap_or(0), dp.tc_verified_insns.unwrap_or(0));
     println!("grow+copy: lab_gen, which only grows the query to the answer's size and copies the answer in with bpf_xdp_store_bytes");
+    println!("ns: trimmed means; ratios to the reflector: medians of the ratios within blocks of {BLOCK_RUNS} paired runs (one run per frame) or within each call (live)");
     println!();
-    println!("One run per frame (a syscall each, caches cold), trimmed mean of {runs} runs:");
+    println!("One run per frame (a syscall each, caches cold), {runs} runs:");
     println!("{:<34} {:>7} {:>10} {:>7} {:>10} {:>7} {:>7} {:>7}  {}", "kind", "xdp ns", "reflect ns", "ratio", "grow+copy", "ratio", "tc ns", "tc/xdp", "answered by both");
-    for (label, x, b, fl, tc, ok, _) in &rows {
-        println!("{label:<34} {x:>7.0} {b:>10.0} {:>6.2}x {fl:>10.0} {:>6.2}x {tc:>7.0} {:>6.2}x  {}", x / b, fl / b, tc / x, if *ok { "yes" } else { "NO" });
+    for r in &rows {
+        println!("{:<34} {:>7.0} {:>10.0} {:>6.2}x {:>10.0} {:>6.2}x {:>7.0} {:>6.2}x  {}", r.label, r.xdp.ns, r.base, r.xdp.ratio, r.floor.ns, r.floor.ratio, r.tc.ns, r.tc.ratio / r.xdp.ratio, if r.answered { "yes" } else { "NO" });
     }
     println!();
-    println!("Live frames (batches of {}, caches warm, a fresh query each; the cost of writing the query in again taken off both), trimmed mean of {live_rounds} calls of {} frames:", cost_live::BATCH, cost_live::FRAMES);
+    println!("Live frames (batches of {}, caches warm, a fresh query each; the cost of writing the query in again taken off both), {live_rounds} calls of {} frames:", cost_live::BATCH, cost_live::FRAMES);
     println!("{:<34} {:>7} {:>10} {:>7} {:>10} {:>7}", "kind", "xdp ns", "reflect ns", "ratio", "grow+copy", "ratio");
-    for (label, _, _, _, _, _, lv) in &rows {
-        println!("{label:<34} {:>7.0} {:>10.0} {:>6.2}x {:>10.0} {:>6.2}x", lv[1], lv[0], lv[1] / lv[0], lv[2], lv[2] / lv[0]);
+    for r in &rows {
+        let l = &r.live;
+        println!("{:<34} {:>7.0} {:>10.0} {:>6.2}x {:>10.0} {:>6.2}x", r.label, l.xdp_ns, l.reflector_ns, l.ratio, l.floor_ns, l.floor_ratio);
     }
     Ok(())
 }
