@@ -4,10 +4,12 @@
 
 use aya_ebpf::{
     bindings::{BPF_F_PSEUDO_HDR, __sk_buff},
-    helpers::generated::{bpf_l4_csum_replace, bpf_xdp_adjust_meta, bpf_skb_change_tail, bpf_xdp_adjust_tail},
+    helpers::generated::{bpf_l4_csum_replace, bpf_skb_change_tail, bpf_xdp_adjust_meta, bpf_xdp_adjust_tail, bpf_xdp_store_bytes},
     programs::{TcContext, XdpContext},
 };
-use m_root_common::{Counter, Hook, XdpHint, XDP_HINT_MAGIC};
+use m_root_common::{Counter, Hook, XdpHint, MAX_FRAG, XDP_HINT_MAGIC};
+
+use crate::parse::Bounds;
 
 pub trait Packet {
     /// Which counters this hook's outcomes go to.
@@ -29,6 +31,8 @@ pub trait Packet {
     /// The answer `answer` did not fit: the packet goes up unchanged, with whatever this hook leaves
     /// for the next one.
     fn no_room(&self, _answer: u32) {}
+    /// Copy the first `len` (8..=MAX_FRAG) octets of `src` into the packet at `off`.
+    fn copy_in(&self, off: usize, src: &[u8; MAX_FRAG], len: usize) -> Option<()>;
 }
 
 impl Packet for XdpContext {
@@ -56,6 +60,18 @@ impl Packet for XdpContext {
         let p = crate::parse::at::<[u8; 2], _>(self, off).ok_or(Counter::Dropped)?;
         unsafe { *p = full.to_be_bytes() };
         Ok(())
+    }
+    /// bpf_xdp_store_bytes (a memcpy): measured on the Intel host, a signed `com` referral under live
+    /// frames cost ~9 % less than with the direct-store loop the skb uses (the AMD host of earlier
+    /// sessions, where helper calls return through the SRSO thunk, had measured the loop cheaper).
+    #[inline(always)]
+    fn copy_in(&self, off: usize, src: &[u8; MAX_FRAG], len: usize) -> Option<()> {
+        // The constant bound lets the verifier check the source: `len` octets within the map value.
+        if len < 8 || len > MAX_FRAG {
+            return None;
+        }
+        let r = unsafe { bpf_xdp_store_bytes(self.ctx, off as u32, src.as_ptr() as *mut _, len as u32) };
+        (r == 0).then_some(())
     }
     /// Tell the TC companion which answer this query wants (the frame's data stays untouched).
     #[inline(always)]
@@ -142,4 +158,58 @@ impl Packet for TcContext {
         }
         Ok(())
     }
+    #[inline(always)]
+    fn copy_in(&self, off: usize, src: &[u8; MAX_FRAG], len: usize) -> Option<()> {
+        copy_words(Bounds::of(self), off, src, len)
+    }
+}
+
+/// Octets [`copy_words`] moves per bounds check.
+const BLOCK: usize = 64;
+
+/// The skb's copy: eight octets at a time with direct stores (bpf_skb_store_bytes was not measured
+/// against it); `len` is 8..=MAX_FRAG. Whole blocks, then words, then the last eight octets of the
+/// fragment again (overlapping what is already there), so no store passes the end.
+#[inline(always)]
+fn copy_words(b: Bounds, off: usize, src: &[u8; MAX_FRAG], len: usize) -> Option<()> {
+    if len < 8 || len > MAX_FRAG {
+        return None;
+    }
+    let src = src.as_ptr();
+    let mut done = 0;
+    for _ in 0..MAX_FRAG / BLOCK {
+        if done + BLOCK > len {
+            break;
+        }
+        let d = b.at::<[u64; BLOCK / 8]>(off + done)? as *mut u64;
+        // SAFETY: done + BLOCK <= len <= MAX_FRAG octets of `src`; the frame holds the block (checked).
+        unsafe {
+            let s = src.add(done) as *const u64;
+            for k in 0..BLOCK / 8 {
+                d.add(k).write_unaligned(s.add(k).read_unaligned());
+            }
+        }
+        done += BLOCK;
+    }
+    for _ in 0..BLOCK / 8 {
+        if done + 8 > len {
+            break;
+        }
+        let d = b.at::<u64>(off + done)?;
+        // SAFETY: as above, one word.
+        unsafe { d.write_unaligned((src.add(done) as *const u64).read_unaligned()) };
+        done += 8;
+    }
+    if done < len {
+        // Through the stack: keep LLVM from rewriting the bound as "data + off + len" (see tld_label).
+        let last = len - 8;
+        let last = unsafe { core::ptr::read_volatile(&last) };
+        if last > MAX_FRAG - 8 {
+            return None;
+        }
+        let d = b.at::<u64>(off + last)?;
+        // SAFETY: octets last..last + 8 of `src` and of the frame's fragment area.
+        unsafe { d.write_unaligned((src.add(last) as *const u64).read_unaligned()) };
+    }
+    Some(())
 }

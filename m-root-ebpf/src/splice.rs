@@ -95,7 +95,7 @@ pub fn respond<P: Packet>(ctx: &P, f: &Frame, q: &Question, a: &Answer, pc: *mut
         // each would leave these values narrowed differently for the verifier to check the rest with.
         let [off, len, n, sh] = crate::parse::forget(pc, [frag_off as u64, frag_len as u64, nptrs as u64, shift as u64]).ok_or(Failed::Drop)?;
         let job = Fill { off: off as usize, len: len as usize, nptrs: n as usize, shift: sh as u16 };
-        if !fill_fragment(Bounds::of(ctx), &job, a) {
+        if !fill_fragment(ctx, &job, a) {
             return Err(Failed::Drop);
         }
     }
@@ -257,9 +257,6 @@ pub fn complete_query_csum<P: Packet>(ctx: &P, f: &Frame, pc: *mut m_root_common
     Some(())
 }
 
-/// Octets [`copy_words`] moves per bounds check.
-const BLOCK: usize = 64;
-
 /// What [`fill_fragment`] needs: where the fragment goes, how much of it, and the pointers to shift
 /// (those inside the cut) and by how much.
 struct Fill {
@@ -272,14 +269,15 @@ struct Fill {
 /// Copy the fragment's first `len` octets into the frame and shift its compression pointers by the
 /// question's extra length (they were compiled for canon_qlen).
 #[inline(always)]
-fn fill_fragment(b: Bounds, job: &Fill, a: &Answer) -> bool {
+fn fill_fragment<P: Packet>(ctx: &P, job: &Fill, a: &Answer) -> bool {
     // Constant bounds for the verifier (the values came back from the scratch unknown).
     if job.off > MAX_FRAG_OFF || job.nptrs > MAX_PTRS {
         return false;
     }
-    if copy_words(b, job.off, a, job.len).is_none() {
+    if ctx.copy_in(job.off, &a.data, job.len).is_none() {
         return false;
     }
+    let b = Bounds::of(ctx);
     job.shift == 0 || shift_pointers(b.start + job.off, b.end, a.ptrs.as_ptr(), job.nptrs, job.shift)
 }
 
@@ -287,9 +285,12 @@ fn fill_fragment(b: Bounds, job: &Fill, a: &Answer) -> bool {
 /// `base`; false if one would pass `end`. Written in eBPF assembly: a com referral has ~50 pointers, and
 /// compiled from Rust this loop ran short of registers (everything the splice keeps for after it is live
 /// across it) and reloaded the frame's end, the shift and the list from the stack each turn, 25
-/// instructions a pointer; here it has 16 (as jited) and no memory access but the pointer's. zonegen
+/// instructions a pointer; here it has 14 (as jited) and no memory access but the pointer's. zonegen
 /// puts pointers inside the fragment (< MAX_FRAG < 2048): the mask says so to the verifier more cheaply
-/// than a compare, and the frame's end is checked anyway.
+/// than a compare, and the frame's end is checked anyway. The list's offsets are taken from `base + 2`
+/// and each store goes 2 octets back, so the bound check compares the pointer's own address with the
+/// frame's end (no separate "address + 2"); the verifier counts the constant 2 in the pointer's fixed
+/// offset and accepts the store at -2.
 #[cfg(target_arch = "bpf")]
 #[inline(always)]
 fn shift_pointers(base: usize, end: usize, ptrs: *const m_root_common::Ptr, n: usize, shift: u16) -> bool {
@@ -308,12 +309,10 @@ fn shift_pointers(base: usize, end: usize, ptrs: *const m_root_common::Ptr, n: u
             "{v} = *(u16 *)({cur} + 2)",
             "{w} &= 0x7ff",
             "{w} += {base}",
-            "{t} = {w}",
-            "{t} += 2",
-            "if {t} > {end} goto 3f",
+            "if {w} > {end} goto 3f",
             "{v} += {shift}",
             "{v} = be16 {v}",
-            "*(u16 *)({w} + 0) = {v}",
+            "*(u16 *)({w} - 2) = {v}",
             "{cur} += 4",
             "{cnt} += -1",
             "if {cnt} > 0 goto 2b",
@@ -324,12 +323,11 @@ fn shift_pointers(base: usize, end: usize, ptrs: *const m_root_common::Ptr, n: u
             ok = out(reg) ok,
             cur = inout(reg) ptrs as u64 => _,
             cnt = inout(reg) n as u64 => _,
-            base = in(reg) base as u64,
+            base = in(reg) (base + 2) as u64,
             end = in(reg) end as u64,
             shift = in(reg) shift as u64,
             w = out(reg) _,
             v = out(reg) _,
-            t = out(reg) _,
             options(nostack),
         );
     }
@@ -349,53 +347,6 @@ fn shift_pointers(base: usize, end: usize, ptrs: *const m_root_common::Ptr, n: u
         unsafe { *(w as *mut [u8; 2]) = p.val.wrapping_add(shift).to_be_bytes() };
     }
     true
-}
-
-/// Copy, eight octets at a time with direct stores (a bpf_*_store_bytes call cost more than this whole
-/// loop); `len` is 8..=MAX_FRAG. Whole blocks, then words, then the last eight octets of the fragment
-/// again (overlapping what is already there), so no store passes the end.
-#[inline(always)]
-fn copy_words(b: Bounds, off: usize, a: &Answer, len: usize) -> Option<()> {
-    if len < 8 || len > MAX_FRAG {
-        return None;
-    }
-    let src = a.data.as_ptr();
-    let mut done = 0;
-    for _ in 0..MAX_FRAG / BLOCK {
-        if done + BLOCK > len {
-            break;
-        }
-        let d = b.at::<[u64; BLOCK / 8]>(off + done)? as *mut u64;
-        // SAFETY: done + BLOCK <= len <= MAX_FRAG octets of `data`; the frame holds the block (checked).
-        unsafe {
-            let s = src.add(done) as *const u64;
-            for k in 0..BLOCK / 8 {
-                d.add(k).write_unaligned(s.add(k).read_unaligned());
-            }
-        }
-        done += BLOCK;
-    }
-    for _ in 0..BLOCK / 8 {
-        if done + 8 > len {
-            break;
-        }
-        let d = b.at::<u64>(off + done)?;
-        // SAFETY: as above, one word.
-        unsafe { d.write_unaligned((src.add(done) as *const u64).read_unaligned()) };
-        done += 8;
-    }
-    if done < len {
-        // Through the stack: keep LLVM from rewriting the bound as "data + off + len" (see tld_label).
-        let last = len - 8;
-        let last = unsafe { core::ptr::read_volatile(&last) };
-        if last > MAX_FRAG - 8 {
-            return None;
-        }
-        let d = b.at::<u64>(off + last)?;
-        // SAFETY: octets last..last + 8 of `data` and of the frame's fragment area.
-        unsafe { d.write_unaligned((src.add(last) as *const u64).read_unaligned()) };
-    }
-    Some(())
 }
 
 /// Our OPT record (zonegen's wire::opt_record with no options).
