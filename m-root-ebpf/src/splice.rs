@@ -289,8 +289,9 @@ fn fill_fragment<P: Packet>(ctx: &P, job: &Fill, a: &Answer) -> bool {
 /// puts pointers inside the fragment (< MAX_FRAG < 2048): the mask says so to the verifier more cheaply
 /// than a compare, and the frame's end is checked anyway. The list's offsets are taken from `base + 2`
 /// and each store goes 2 octets back, so the bound check compares the pointer's own address with the
-/// frame's end (no separate "address + 2"); the verifier counts the constant 2 in the pointer's fixed
-/// offset and accepts the store at -2.
+/// frame's end (no separate "address + 2"). The 2 is added here in the assembly, so the verifier sees it
+/// as a constant in the pointer's fixed offset and accepts the store at -2 (added in Rust, LLVM may fold
+/// it into the variable part, and the verifier would refuse the negative offset).
 #[cfg(target_arch = "bpf")]
 #[inline(always)]
 fn shift_pointers(base: usize, end: usize, ptrs: *const m_root_common::Ptr, n: usize, shift: u16) -> bool {
@@ -304,6 +305,7 @@ fn shift_pointers(base: usize, end: usize, ptrs: *const m_root_common::Ptr, n: u
     unsafe {
         core::arch::asm!(
             "{ok} = 1",
+            "{base} += 2",
             "2:",
             "{w} = *(u16 *)({cur} + 0)",
             "{v} = *(u16 *)({cur} + 2)",
@@ -323,7 +325,7 @@ fn shift_pointers(base: usize, end: usize, ptrs: *const m_root_common::Ptr, n: u
             ok = out(reg) ok,
             cur = inout(reg) ptrs as u64 => _,
             cnt = inout(reg) n as u64 => _,
-            base = in(reg) (base + 2) as u64,
+            base = inout(reg) base as u64 => _,
             end = in(reg) end as u64,
             shift = in(reg) shift as u64,
             w = out(reg) _,
