@@ -1,8 +1,8 @@
 //! Per-packet cost in live-frames mode: BPF_PROG_RUN hands the program frames in batches of 64 from a
 //! page pool and sends on what it returns XDP_TX, as a driver's receive loop does. Each frame then
 //! carries the work a driver does around the program (page pool, XDP_TX hand-off), which the reflector
-//! pays too (the program's own cost over the reflector came out about the same as with a run of its own
-//! per frame on one host CPU, and larger on another; see the README). Live-frames pages come back holding what
+//! pays too (on the AMD host of sessions 3-4 the program's own cost over the reflector came out about the
+//! same as with a run of its own per frame; see the README). Live-frames pages come back holding what
 //! the program made of them, so `lab_fresh` writes the query in again and tail-calls the program under
 //! test; that rewrite is timed apart (lab_fresh before lab_tx, less lab_tx alone) and taken off.
 

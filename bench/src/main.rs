@@ -295,16 +295,16 @@ fn xdp_cost(zone_path: &std::path::Path, runs: u32, json: bool, only: Option<&st
             .iter()
             .map(|r| {
                 serde_json::json!({"kind": r.label, "xdp_ns": r.xdp.ns, "reflector_ns": r.base, "ratio": r.xdp.ratio, "grow_copy_ns": r.floor.ns, "grow_copy_ratio": r.floor.ratio,
-                    "tc_ns": r.tc.ns, "tc_to_xdp": r.tc.ratio / r.xdp.ratio, "answered": r.answered,
+                    "tc_ns": r.tc.ns, "tc_ratio": r.tc.ratio, "tc_to_xdp": r.tc.ratio / r.xdp.ratio, "answered": r.answered,
                     "live": {"xdp_ns": r.live.xdp_ns, "reflector_ns": r.live.reflector_ns, "ratio": r.live.ratio, "grow_copy_ns": r.live.floor_ns, "grow_copy_ratio": r.live.floor_ratio}})
             })
             .collect();
-        println!("{}", serde_json::json!({"runs_per_kind": runs, "ratio": format!("median over blocks of {BLOCK_RUNS} paired runs (one run per frame) or over calls (live)"), "live_calls_per_kind": live_rounds, "live_frames_per_call": cost_live::FRAMES, "verifier_insns": dp.verified_insns, "tc_verifier_insns": dp.tc_verified_insns, "rows": v}));
+        println!("{}", serde_json::json!({"runs_per_kind": runs, "ratio_method": format!("median of the ratios to the reflector runs each program took turns with: blocks of {BLOCK_RUNS} paired runs (one run per frame), calls of the same round (live); tc_to_xdp is the ratio of the two ratios"), "live_calls_per_kind": live_rounds, "live_frames_per_call": cost_live::FRAMES, "verifier_insns": dp.verified_insns, "tc_verifier_insns": dp.tc_verified_insns, "rows": v}));
         return Ok(());
     }
     println!("Per-packet cost under BPF_PROG_TEST_RUN ({:.1} s); verifier: XDP {} and TC {} instructions processed", t.elapsed().as_secs_f64(), dp.verified_insns.unwrap_or(0), dp.tc_verified_insns.unwrap_or(0));
     println!("grow+copy: lab_gen, which only grows the query to the answer's size and copies the answer in with bpf_xdp_store_bytes");
-    println!("ns: trimmed means; ratios to the reflector: medians of the ratios within blocks of {BLOCK_RUNS} paired runs (one run per frame) or within each call (live)");
+    println!("ns: trimmed means. ratio: median of the ratios to the reflector runs the program took turns with (xdp, grow+copy and tc each had their own), per block of {BLOCK_RUNS} paired runs or per round of live calls; reflect ns: those of the xdp pairing; tc/xdp: the ratio of the two ratios (they were timed in different stretches, which their ns do not correct for)");
     println!();
     println!("One run per frame (a syscall each, caches cold), {runs} runs:");
     println!("{:<34} {:>7} {:>10} {:>7} {:>10} {:>7} {:>7} {:>7}  {}", "kind", "xdp ns", "reflect ns", "ratio", "grow+copy", "ratio", "tc ns", "tc/xdp", "answered by both");
