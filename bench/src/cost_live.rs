@@ -23,11 +23,28 @@ pub struct ScratchNs {
     pub name: String,
 }
 
+/// Scratch namespaces are this prefix and the bench's PID.
+const SCRATCH_PREFIX: &str = "mrx-cost-";
+
 impl ScratchNs {
     pub fn new() -> Result<ScratchNs> {
-        let name = format!("mrx-cost-{}", std::process::id());
+        remove_stale();
+        let name = format!("{SCRATCH_PREFIX}{}", std::process::id());
         ip(&["netns", "add", &name])?;
         Ok(ScratchNs { name })
+    }
+}
+
+/// Remove the scratch namespaces of runs that were killed before Drop ran: those whose process is gone
+/// (one whose PID was taken again is left alone).
+fn remove_stale() {
+    let Ok(dir) = std::fs::read_dir("/run/netns") else { return };
+    for e in dir.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name.strip_prefix(SCRATCH_PREFIX).and_then(|p| p.parse::<u32>().ok()) else { continue };
+        if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = ip(&["netns", "del", &name]);
+        }
     }
 }
 
