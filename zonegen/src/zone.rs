@@ -157,42 +157,34 @@ impl Zone {
     }
 }
 
-/// Parse every record with `domain`'s scanner; keep its line numbers.
+/// Parse every record with `domain`'s scanner, each with the line it starts on.
 fn parse(text: &[u8], file: &str) -> Result<Vec<Raw>, ZoneError> {
     let mut zf = Zonefile::with_capacity(text.len());
     zf.extend_from_slice(text);
     zf.set_origin(Name::<Bytes>::root());
+    // RFC 1035 5.1 lets a record omit its class and take the last one stated, but gives none for records
+    // before any class is stated; `domain` then refuses them ("missing last class"). BIND, NSD and Knot read
+    // them as the zone's class, and a root zone is IN. This also makes an explicit other class an error at
+    // its own line (domain's RFC 1035 5.2 "different class" check), wherever it appears.
+    zf.set_default_class(Class::IN);
     let mut out = Vec::with_capacity(32 * 1024);
-    // Line accounting: `domain` reports lines only for errors, so count newlines up to each entry's start.
-    let mut counted_to = 0usize;
-    let mut line = 1usize;
+    // `domain` gives no position for the entries it returns, and its byte offset lags behind its reading
+    // (it trims its buffer only as far as the tokens it converts in place), so the lines come from our own
+    // pass over the same lexical structure: the n-th entry it returns is the n-th one that pass found.
+    let entries = entry_lines(text);
+    let mut next = 0usize;
     loop {
-        let start = zf.current_offset();
         let entry = match zf.next_entry() {
             Ok(Some(e)) => e,
             Ok(None) => break,
-            Err(e) => {
-                // domain's error text starts with "line:col:"; report the file with it.
-                return Err(ZoneError::Whole { file: file.to_string(), reason: format!("line {e}") });
-            }
+            Err(e) => return Err(scan_error(&e.to_string(), &entries[next.min(entries.len())..], file)),
         };
-        // Skip blank lines and comments before the record so the reported line is the record's own.
-        let mut first = start.min(text.len());
-        while first < text.len() {
-            match text[first] {
-                b' ' | b'\t' | b'\r' | b'\n' => first += 1,
-                b';' => {
-                    while first < text.len() && text[first] != b'\n' {
-                        first += 1;
-                    }
-                }
-                _ => break,
-            }
+        // $ORIGIN and $TTL are consumed inside next_entry; the entry returned is the next one after them.
+        while entries.get(next).is_some_and(|e| e.internal) {
+            next += 1;
         }
-        if first > counted_to {
-            line += text[counted_to..first].iter().filter(|&&c| c == b'\n').count();
-            counted_to = first;
-        }
+        let line = entries.get(next).or(entries.last()).map_or(0, |e| e.line);
+        next += 1;
         match entry {
             Entry::Record(rec) => {
                 let owner = rec.owner().to_vec().into_octets();
@@ -218,6 +210,100 @@ fn parse(text: &[u8], file: &str) -> Result<Vec<Raw>, ZoneError> {
         }
     }
     Ok(out)
+}
+
+/// Where one entry of the file sits, as `domain`'s scanner delimits entries.
+struct EntryLines {
+    /// Line of its first token.
+    line: usize,
+    /// Line of its last token's start: where an entry cut short was found to be.
+    last: usize,
+    /// `$ORIGIN` or `$TTL`, which `domain` applies without returning them.
+    internal: bool,
+}
+
+/// Entry positions by `domain`'s lexical rules (inplace.rs `next_item`): tokens end at blanks, parentheses,
+/// `;` and `"`; `\` escapes the next character; an unescaped line feed counts a line, and ends the entry
+/// outside parentheses; a `$` token at column 1 starting an entry is a directive.
+fn entry_lines(text: &[u8]) -> Vec<EntryLines> {
+    let mut entries: Vec<EntryLines> = Vec::with_capacity(text.len() / 64);
+    let (mut line, mut parens, mut open, mut i) = (1usize, 0usize, false, 0usize);
+    while let Some(&c) = text.get(i) {
+        match c {
+            b'\n' => {
+                line += 1;
+                open &= parens > 0;
+                i += 1;
+                continue;
+            }
+            b' ' | b'\t' | b'\r' => {
+                i += 1;
+                continue;
+            }
+            b'(' | b')' => {
+                parens = if c == b'(' { parens + 1 } else { parens.saturating_sub(1) };
+                i += 1;
+                continue;
+            }
+            b';' => {
+                i += text[i..].iter().position(|&c| c == b'\n').unwrap_or(text.len() - i);
+                continue;
+            }
+            _ => {}
+        }
+        let (token_line, token_start) = (line, i);
+        if c == b'"' {
+            i += 1;
+            while let Some(&c) = text.get(i) {
+                match c {
+                    b'"' => break,
+                    b'\\' => i += 1,
+                    b'\n' => line += 1,
+                    _ => {}
+                }
+                i += 1;
+            }
+            i += 1;
+        } else {
+            while let Some(&c) = text.get(i) {
+                if matches!(c, b' ' | b'\t' | b'\r' | b'\n' | b'(' | b')' | b';' | b'"') {
+                    break;
+                }
+                i += if c == b'\\' { 2 } else { 1 };
+            }
+        }
+        if open {
+            if let Some(e) = entries.last_mut() {
+                e.last = token_line;
+            }
+            continue;
+        }
+        open = true;
+        let token = text.get(token_start..i.min(text.len())).unwrap_or_default();
+        let column_one = token_start.checked_sub(1).and_then(|p| text.get(p)).is_none_or(|&c| c == b'\n');
+        let internal = column_one && (token.eq_ignore_ascii_case(b"$ORIGIN") || token.eq_ignore_ascii_case(b"$TTL"));
+        entries.push(EntryLines { line: token_line, last: token_line, internal });
+    }
+    entries
+}
+
+/// A scanner error, at the line of the fault. `domain` says "LINE:COL: msg"; when it only noticed a record
+/// was cut short on reading the line feed after it, that is column 1 of the next line, and the record's own
+/// last line is named instead. `pending` holds the entries from the one `domain` was reading on.
+fn scan_error(text: &str, pending: &[EntryLines], file: &str) -> ZoneError {
+    let whole = |reason: String| ZoneError::Whole { file: file.to_string(), reason };
+    let mut parts = text.splitn(3, ':');
+    let line = parts.next().and_then(|s| s.parse::<usize>().ok());
+    let col = parts.next().and_then(|s| s.parse::<usize>().ok());
+    let (Some(line), Some(col), Some(msg)) = (line, col, parts.next()) else {
+        return whole(format!("line {text}"));
+    };
+    let msg = msg.trim_start();
+    let cut_short = if col == 1 { pending.iter().rev().find(|e| e.line < line).filter(|e| e.last < line) } else { None };
+    match cut_short {
+        Some(e) => whole(format!("line {}: {msg} (at the end of the line)", e.last)),
+        None => whole(format!("line {line}:{col}: {msg}")),
+    }
 }
 
 /// Group records into nodes and RRsets, attaching RRSIGs to the RRset they cover.
