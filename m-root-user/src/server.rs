@@ -378,13 +378,22 @@ struct Conns {
     per_source: Mutex<std::collections::HashMap<IpAddr, usize>>,
 }
 
+/// Block until `fd` is readable or `timeout_ms` passes.
+fn wait_readable(fd: &impl std::os::fd::AsRawFd, timeout_ms: i32) {
+    let mut p = libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+    // SAFETY: one valid pollfd for the duration of the call.
+    unsafe { libc::poll(&mut p, 1, timeout_ms) };
+}
+
 fn tcp_acceptor(listener: TcpListener, state: Arc<ArcSwap<State>>, stats: Arc<Stats>, stop: Arc<AtomicBool>, opts: ServeOptions) {
     let conns = Arc::new(Conns { total: AtomicUsize::new(0), per_source: Mutex::new(Default::default()) });
     while !stop.load(Ordering::Relaxed) {
         let (stream, peer) = match listener.accept() {
             Ok(x) => x,
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                std::thread::sleep(Duration::from_millis(20));
+                // Wake as a connection arrives (a fixed sleep here added ~10 ms to every lone TCP
+                // query), and at least every 100 ms to see `stop`.
+                wait_readable(&listener, 100);
                 continue;
             }
             Err(e) => {
