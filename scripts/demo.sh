@@ -56,7 +56,7 @@ passed = [k[len("xdp.pass."):] for k in b if k.startswith("xdp.pass.") and k != 
 if xdp:
     print("answered by: XDP (" + ", ".join(xdp) + ")")
 elif tc:
-    print("answered by: TC in the kernel (" + ", ".join(tc) + "; XDP had no room to grow the frame: " + ", ".join(passed) + ")")
+    print("answered by: TC in the kernel (" + ", ".join(tc) + "; XDP handed it over: " + ", ".join(passed) + ")")
 elif user:
     print("answered by: userspace over " + "/".join(user).upper() + (" (XDP passed it up: " + ", ".join(passed) + ")" if passed else ""))
 else:

@@ -2,11 +2,16 @@
 # A two-namespace lab: server and client joined by one veth pair, both ends inside namespaces.
 #   scripts/lab.sh up|down|status
 # Addresses (documentation/benchmark ranges only): server 198.18.0.1 / 2001:db8::1, client 198.18.0.2 / 2001:db8::2.
-# The client end carries a pass-through XDP program: veth hands XDP_TX'd frames only to a peer running XDP.
+# PEER says what the client end is (veth hands XDP_TX'd frames only to a peer running XDP):
+#   bare (default): nothing attached, GRO off, as a new veth is (a container's host side, any plain peer);
+#   gro: nothing attached, GRO on (XDP_TX'd frames are then lost without an error counted);
+#   xdp: a pass-through XDP program, the one peer that takes XDP_TX'd frames.
 # LAB (default "mrx") prefixes every name, so several labs can coexist.
 set -euo pipefail
 
 LAB=${LAB:-mrx}
+PEER=${PEER:-bare}
+case "$PEER" in bare|gro|xdp) ;; *) echo "lab.sh: PEER=$PEER is not one of bare, gro, xdp" >&2; exit 2 ;; esac
 SRV_NS=${LAB}-srv
 CLI_NS=${LAB}-cli
 SRV_IF=${LAB}-s
@@ -59,11 +64,17 @@ up() {
     # in the root mount namespace, where every `ip netns exec` sees it and it outlives each command.
     mkdir -p "$PIN_FS"
     mountpoint -q "$PIN_FS" || mount -t bpf bpf "$PIN_FS"
-    # PASS=0 leaves the client end free for a generator that brings its own XDP program (kxdpgun).
-    if [ "${PASS:-1}" != 0 ] && ! ip -n "$CLI_NS" link show "$CLI_IF" | grep -q 'prog/xdp'; then
-        ip netns exec "$CLI_NS" "$BIN" lab-pass --iface "$CLI_IF" --pin "$PASS_PIN_NAME"
-    fi
-    echo "lab $LAB up: $SRV_NS/$SRV_IF ($SRV_V4, $SRV_V6, $SRV_MAC) <-> $CLI_NS/$CLI_IF ($CLI_V4, $CLI_V6, $CLI_MAC)"
+    # A generator that brings its own XDP program (kxdpgun, the bench's counter) wants PEER=bare.
+    case "$PEER" in
+        bare) ip netns exec "$CLI_NS" ethtool -K "$CLI_IF" gro off >/dev/null ;;
+        gro) ip netns exec "$CLI_NS" ethtool -K "$CLI_IF" gro on >/dev/null ;;
+        xdp)
+            if ! ip -n "$CLI_NS" link show "$CLI_IF" | grep -q 'prog/xdp'; then
+                ip netns exec "$CLI_NS" "$BIN" lab-pass --iface "$CLI_IF" --pin "$PASS_PIN_NAME"
+            fi
+            ;;
+    esac
+    echo "lab $LAB up (client end: $PEER peer): $SRV_NS/$SRV_IF ($SRV_V4, $SRV_V6, $SRV_MAC) <-> $CLI_NS/$CLI_IF ($CLI_V4, $CLI_V6, $CLI_MAC)"
 }
 
 down() {

@@ -67,7 +67,7 @@ fn lab(action: &str, rps: bool) -> Result<()> {
         .env("LAB", LAB)
         .env("BIN", bin())
         // kxdpgun brings its own XDP program for the client end.
-        .env("PASS", "0")
+        .env("PEER", "bare")
         // kxdpgun runs on CPU 0 (its default affinity) and veth has one queue: steer the server's receive
         // processing to the other CPUs (RPS), as RSS spreads a NIC's queues, for every server alike.
         .env("RPS_CPUS", if rps { rps_mask() } else { String::new() })

@@ -208,6 +208,7 @@ fn xdp_cost(zone_path: &std::path::Path, runs: u32, json: bool, only: Option<&st
     dp.set_service_addrs(&[SRV4.parse()?, SRV6.parse()?])?;
     dp.install(&compile(&zone))?;
     dp.set_tc_mode(true)?;
+    dp.set_xdp_tx(true)?;
     let mut lab = Ebpf::load(LAB_OBJECT)?;
     let refl: &mut Xdp = lab.program_mut("lab_reflect").ok_or_else(|| anyhow!("lab_reflect missing"))?.try_into()?;
     refl.load()?;

@@ -29,7 +29,7 @@ pub const MAX_PTRS: usize = 128;
 /// TLDs per table generation.
 pub const MAX_TLDS: u32 = 3072;
 /// Answer slots per TLD (see [`TldSlot`]).
-pub const TLD_SLOTS: u32 = 6;
+pub const TLD_SLOTS: u32 = 4;
 /// Apex answers per generation (qtype x DO).
 pub const MAX_APEX: u32 = 128;
 /// Answers per generation: TLD slots, apex answers, and the fixed ones (see [`FixedSlot`]).
@@ -68,23 +68,39 @@ pub enum TldSlot {
     DsDo0 = 2,
     /// `<tld> DS` with RRSIG (or signed NODATA), DO=1.
     DsDo1 = 3,
-    /// `<tld> NSEC`, DO=0.
-    NsecDo0 = 4,
-    /// `<tld> NSEC` with RRSIG, DO=1.
-    NsecDo1 = 5,
 }
 
+/// The DS type, the one the parent answers for at a cut.
+const TYPE_DS: u16 = 43;
+
 impl TldSlot {
-    pub const ALL: [TldSlot; TLD_SLOTS as usize] = [TldSlot::ReferralDo0, TldSlot::ReferralDo1, TldSlot::DsDo0, TldSlot::DsDo1, TldSlot::NsecDo0, TldSlot::NsecDo1];
+    pub const ALL: [TldSlot; TLD_SLOTS as usize] = [TldSlot::ReferralDo0, TldSlot::ReferralDo1, TldSlot::DsDo0, TldSlot::DsDo1];
     /// (qtype asked at the TLD itself, DO) the slot answers; qtype 0 stands for "any other" (a referral).
     pub const fn question(self) -> (u16, bool) {
         match self {
             TldSlot::ReferralDo0 => (0, false),
             TldSlot::ReferralDo1 => (0, true),
-            TldSlot::DsDo0 => (43, false),
-            TldSlot::DsDo1 => (43, true),
-            TldSlot::NsecDo0 => (47, false),
-            TldSlot::NsecDo1 => (47, true),
+            TldSlot::DsDo0 => (TYPE_DS, false),
+            TldSlot::DsDo1 => (TYPE_DS, true),
+        }
+    }
+    /// The slot that answers a question under an existing TLD: at the TLD itself (`at_tld`) DS is the
+    /// parent's own data (RFC 4035 3.1.4.1); every other qtype, there or below, is a referral (as NSD,
+    /// BIND and Knot answer `<tld> NSEC` too). The one rule for the kernel and the userspace splice.
+    pub const fn for_question(at_tld: bool, qtype: u16, dnssec: bool) -> TldSlot {
+        match (at_tld && qtype == TYPE_DS, dnssec) {
+            (true, false) => TldSlot::DsDo0,
+            (true, true) => TldSlot::DsDo1,
+            (false, false) => TldSlot::ReferralDo0,
+            (false, true) => TldSlot::ReferralDo1,
+        }
+    }
+    /// The counter of an answer from this slot.
+    pub const fn counter(self) -> Counter {
+        match self {
+            TldSlot::ReferralDo0 => Counter::AnsReferral,
+            TldSlot::ReferralDo1 => Counter::AnsReferralDnssec,
+            TldSlot::DsDo0 | TldSlot::DsDo1 => Counter::AnsTldDs,
         }
     }
 }
@@ -139,6 +155,8 @@ pub mod maps {
     /// Per-CPU state: the counters, and scratch space (one lookup per packet serves both).
     pub const PERCPU: &str = "PERCPU";
     pub const TC_MODE: &str = "TC_MODE";
+    /// [`super::XDP_TX_ON`] or [`super::XDP_TX_OFF`].
+    pub const XDP_TX: &str = "XDP_TX";
     pub const SPILL: &str = "SPILL";
     pub const SPILL_CPUS: &str = "SPILL_CPUS";
 }
@@ -432,8 +450,8 @@ pub enum Counter {
     AnsNxdomainDnssec,
     /// Answered: apex.
     AnsApex,
-    /// Answered: `<tld> DS` or `<tld> NSEC` (authoritative data at the cut).
-    AnsTldData,
+    /// Answered: `<tld> DS` (the parent's own data at the cut).
+    AnsTldDs,
     /// Answered with TC=1 (the requester's buffer was too small for the required records); counted
     /// instead of the kind.
     AnsTruncated,
@@ -460,12 +478,19 @@ pub enum Counter {
     /// XDP only: a no-room query for which the driver had no metadata room for the hint (counted
     /// beside pass.no-room); TC cannot know to answer it, so userspace does.
     NoHint,
-    /// XDP only: a no-room query handed to another CPU (cpumap) to become an skb there, for TC (counted
-    /// beside pass.no-room).
+    /// XDP only: a no-room or to-TC query handed to another CPU (cpumap) to become an skb there, for TC
+    /// (counted beside pass.no-room or pass.to-tc).
     Spilled,
+    /// XDP only: a covered query handed to TC (with the hint) because XDP_TX is off on this device: the
+    /// device cannot deliver it (veth with a peer that runs no XDP program), or its transmit errors moved.
+    PassToTc,
+    /// XDP only: a query handed to another CPU that arrived there (the cpumap's program counts it);
+    /// pass.no-room.to-cpu less this is what the cpumap's queue dropped (a few may be in flight).
+    SpillArrived,
 }
-/// Number of counter slots per hook (keep in step with [`Counter`]).
+/// Number of counter slots per hook.
 pub const COUNTERS: usize = 24;
+const _: () = assert!(Counter::ALL.len() <= COUNTERS && Counter::ALL[Counter::ALL.len() - 1] as usize == Counter::ALL.len() - 1);
 
 /// Where a packet was answered or passed: the XDP program in the driver, or its TC companion.
 #[repr(u32)]
@@ -502,6 +527,10 @@ pub struct PerCpu {
 pub const TC_MODE_HINTED: u32 = 0;
 /// TC answers every query it covers: XDP is not attached.
 pub const TC_MODE_ALL: u32 = 1;
+/// Whether the XDP program may send answers with XDP_TX (the XDP_TX map's one value). Off (the map's
+/// zero) it hands every covered query to TC instead: the safe state until userspace has decided.
+pub const XDP_TX_OFF: u32 = 0;
+pub const XDP_TX_ON: u32 = 1;
 /// CPUs the XDP program can hand no-room queries to (the SPILL cpumap's size).
 pub const MAX_SPILL_CPUS: u32 = 256;
 
@@ -515,7 +544,7 @@ pub struct ServiceAddrs {
 }
 
 impl Counter {
-    pub const ALL: [Counter; 21] = [
+    pub const ALL: [Counter; 23] = [
         Counter::Frames,
         Counter::NotForUs,
         Counter::Queries,
@@ -524,7 +553,7 @@ impl Counter {
         Counter::AnsNxdomain,
         Counter::AnsNxdomainDnssec,
         Counter::AnsApex,
-        Counter::AnsTldData,
+        Counter::AnsTldDs,
         Counter::AnsTruncated,
         Counter::PassMalformed,
         Counter::PassUncovered,
@@ -537,6 +566,8 @@ impl Counter {
         Counter::CsumPartial,
         Counter::NoHint,
         Counter::Spilled,
+        Counter::PassToTc,
+        Counter::SpillArrived,
     ];
     /// The counters of answers sent, one per answer (the per-family ones double them).
     pub const ANSWERS: [Counter; 7] = [
@@ -545,14 +576,14 @@ impl Counter {
         Counter::AnsNxdomain,
         Counter::AnsNxdomainDnssec,
         Counter::AnsApex,
-        Counter::AnsTldData,
+        Counter::AnsTldDs,
         Counter::AnsTruncated,
     ];
     /// The one hook that moves this counter, for those only one does.
     pub const fn only(self) -> Option<Hook> {
         match self {
             Counter::PassNotHinted | Counter::CsumPartial => Some(Hook::Tc),
-            Counter::NoHint | Counter::Spilled => Some(Hook::Xdp),
+            Counter::NoHint | Counter::Spilled | Counter::PassToTc | Counter::SpillArrived => Some(Hook::Xdp),
             _ => None,
         }
     }
@@ -567,7 +598,7 @@ impl Counter {
             Counter::AnsNxdomain => "answer.nxdomain",
             Counter::AnsNxdomainDnssec => "answer.nxdomain-dnssec",
             Counter::AnsApex => "answer.apex",
-            Counter::AnsTldData => "answer.tld-ds-nsec",
+            Counter::AnsTldDs => "answer.tld-ds",
             Counter::AnsTruncated => "answer.truncated",
             Counter::PassMalformed => "pass.malformed",
             Counter::PassUncovered => "pass.uncovered",
@@ -580,6 +611,8 @@ impl Counter {
             Counter::CsumPartial => "csum-partial",
             Counter::NoHint => "pass.no-room.no-hint",
             Counter::Spilled => "pass.no-room.to-cpu",
+            Counter::PassToTc => "pass.to-tc",
+            Counter::SpillArrived => "pass.no-room.to-cpu.arrived",
         }
     }
 }

@@ -21,7 +21,7 @@ use m_root_common::{
     apex_answer_index, apex_qtype_index, fixed_answer_index, tld_answer_index, tld_bucket_index, tld_hash, AddrKey, Answer, Counter,
     FixedSlot, GenInfo, LabelWords, PerCpu, ServiceAddrs, TldEntry, TldSlot, ANSWERS_PER_GEN, APEX_QTYPES, COUNTERS as N_COUNTERS,
     GENERATIONS, MAX_LABEL, MAX_SERVICE_ADDRS, MAX_TLDS, TLD_BUCKETS, TLD_MAX_PROBE, nsec_answer_index, tld_sorted_index,
-    SortKey, signal_key, MAX_SIGNALS, SIGNAL_SENTINEL_IS_TA, SIGNAL_SENTINEL_NOT_TA, SIGNAL_TA, TC_MODE_ALL,
+    SortKey, signal_key, MAX_SIGNALS, SIGNAL_SENTINEL_IS_TA, SIGNAL_SENTINEL_NOT_TA, SIGNAL_TA, TC_MODE_ALL, XDP_TX_ON,
 };
 
 use crate::packet::Packet;
@@ -56,11 +56,19 @@ static TC_MODE: Array<u32> = Array::with_max_entries(1, 0);
 static SPILL: CpuMap = CpuMap::with_max_entries(m_root_common::MAX_SPILL_CPUS, 0);
 #[map]
 static SPILL_CPUS: Array<u32> = Array::with_max_entries(1, 0);
+/// XDP_TX_ON: answers leave by XDP_TX; XDP_TX_OFF (the zero a new map holds): the device cannot deliver
+/// them, so covered queries go to TC with the hint.
+#[map]
+static XDP_TX: Array<u32> = Array::with_max_entries(1, 0);
+
+/// May the XDP program send this answer itself?
+#[inline(always)]
+pub(crate) fn xdp_tx_on() -> bool {
+    XDP_TX.get(0).is_some_and(|v| *v == XDP_TX_ON)
+}
 
 /// Furthest a question's last label can start (2 tags, IPv6, UDP, DNS header, a 255-octet name).
 const MAX_LABEL_AT: usize = 14 + 8 + 40 + 8 + m_root_common::DNS_HEADER_LEN + m_root_common::MAX_NAME;
-const TYPE_NSEC: u16 = 47;
-const TYPE_DS: u16 = 43;
 const TYPE_OPT: u16 = 41;
 const CLASS_IN: u16 = 1;
 
@@ -81,7 +89,7 @@ pub fn m_root(ctx: XdpContext) -> u32 {
         Ok(()) => xdp_action::XDP_TX,
         Err(Failed::Pass(c)) => {
             count::<XdpContext>(pc, c);
-            if c == Counter::PassNoRoom {
+            if c == Counter::PassNoRoom || c == Counter::PassToTc {
                 return spill(pc);
             }
             xdp_action::XDP_PASS
@@ -93,7 +101,17 @@ pub fn m_root(ctx: XdpContext) -> u32 {
     }
 }
 
-/// A query XDP had no room for (its hint already in the metadata): hand it to the next CPU through the
+/// Runs on the CPU a spilled query was handed to, before the kernel builds its skb: counts the arrival,
+/// so what the cpumap's queue dropped shows as pass.no-room.to-cpu less this.
+#[xdp(map = "cpumap")]
+pub fn m_root_spilled(_ctx: XdpContext) -> u32 {
+    if let Some(pc) = PERCPU.get_ptr_mut(0) {
+        count::<XdpContext>(pc, Counter::SpillArrived);
+    }
+    xdp_action::XDP_PASS
+}
+
+/// A query XDP had no room for, or may not send itself (its hint already in the metadata): hand it to the next CPU through the
 /// cpumap, where the kernel builds the skb and TC answers it, so the receiving CPU (on veth: the sender's)
 /// does no more than the copy veth already made. XDP_PASS when spilling is off or the map refuses.
 #[inline(always)]
@@ -237,15 +255,8 @@ fn try_answer<P: Packet>(ctx: &P, pc: *mut PerCpu) -> Result<(), Failed> {
         }
         match found {
             Some(ordinal) => {
-                // At the TLD itself, DS and NSEC are the parent's own data; everything else is a referral.
-                let (slot, kind) = match (q.labels == 1, q.qtype, q.dnssec_ok) {
-                    (true, TYPE_DS, false) => (TldSlot::DsDo0, Counter::AnsTldData),
-                    (true, TYPE_DS, true) => (TldSlot::DsDo1, Counter::AnsTldData),
-                    (true, TYPE_NSEC, false) => (TldSlot::NsecDo0, Counter::AnsTldData),
-                    (true, TYPE_NSEC, true) => (TldSlot::NsecDo1, Counter::AnsTldData),
-                    (_, _, false) => (TldSlot::ReferralDo0, Counter::AnsReferral),
-                    (_, _, true) => (TldSlot::ReferralDo1, Counter::AnsReferralDnssec),
-                };
+                let slot = TldSlot::for_question(q.labels == 1, q.qtype, q.dnssec_ok);
+                let kind = slot.counter();
                 (tld_answer_index(generation, ordinal, slot as u32), kind)
             }
             None if q.dnssec_ok => {
@@ -265,9 +276,10 @@ fn try_answer<P: Packet>(ctx: &P, pc: *mut PerCpu) -> Result<(), Failed> {
         return Err(Failed::Pass(Counter::PassUncovered));
     }
     let truncated = match splice::respond(ctx, &f, &q, a, pc) {
-        Err(Failed::Pass(Counter::PassNoRoom)) => {
+        // The answer is TC's to send: no room here, or XDP_TX off.
+        Err(Failed::Pass(c @ (Counter::PassNoRoom | Counter::PassToTc))) => {
             ctx.no_room(index);
-            return Err(Failed::Pass(Counter::PassNoRoom));
+            return Err(Failed::Pass(c));
         }
         other => other?,
     };

@@ -47,6 +47,10 @@ impl Packet for XdpContext {
     }
     #[inline(always)]
     fn resize(&self, old_len: usize, new_len: usize) -> Result<(), Counter> {
+        // XDP_TX off: the device cannot deliver what XDP sends; TC answers, and nothing is written yet.
+        if !crate::xdp_tx_on() {
+            return Err(Counter::PassToTc);
+        }
         let delta = new_len as i32 - old_len as i32;
         // The driver's buffer cannot hold the answer: leave it to the stack (and the TC companion).
         if delta != 0 && unsafe { bpf_xdp_adjust_tail(self.ctx, delta) } != 0 {

@@ -81,7 +81,7 @@ pub fn respond<P: Packet>(ctx: &P, f: &Frame, q: &Question, a: &Answer, pc: *mut
     let kept = Kept::read(ctx, f, q.qlen, pc).ok_or(Failed::Pass(Counter::PassMalformed))?;
     match ctx.resize(ctx.len(), frame_len) {
         Ok(()) => {}
-        Err(Counter::PassNoRoom) => return Err(Failed::Pass(Counter::PassNoRoom)),
+        Err(c @ (Counter::PassNoRoom | Counter::PassToTc)) => return Err(Failed::Pass(c)),
         Err(_) => return Err(Failed::Drop),
     }
     // From here on the frame is changed: failures drop.

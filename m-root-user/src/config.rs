@@ -20,6 +20,9 @@ pub struct File {
     pub xdp_mode: Option<String>,
     /// The TC companion beside XDP (default true).
     pub tc: Option<bool>,
+    /// The interfaces' peers take XDP_TX'd frames (veth whose far end runs XDP); `auto` then lets XDP
+    /// answer by XDP_TX on virtual devices too (default false).
+    pub xdp_tx_peer: Option<bool>,
     pub port: Option<u16>,
     pub workers: Option<usize>,
     pub identity: Option<String>,
@@ -43,6 +46,7 @@ pub struct Settings {
     pub addresses: Vec<IpAddr>,
     pub xdp_mode: Mode,
     pub tc: bool,
+    pub xdp_tx_peer: bool,
     pub port: u16,
     pub workers: usize,
     pub identity: Option<String>,
@@ -66,6 +70,7 @@ pub struct Flags {
     pub addresses: Vec<IpAddr>,
     pub xdp_mode: Option<Mode>,
     pub no_tc: bool,
+    pub xdp_tx_peer: bool,
     pub port: Option<u16>,
     pub workers: Option<usize>,
     pub identity: Option<String>,
@@ -86,13 +91,7 @@ pub fn read_file(path: &Path) -> Result<File> {
 }
 
 fn parse_mode(s: &str) -> Result<Mode> {
-    Ok(match s {
-        "native" => Mode::Native,
-        "skb" => Mode::Skb,
-        "tc" => Mode::Tc,
-        "off" => Mode::Off,
-        other => bail!("xdp_mode: {other:?} is not one of native, skb, tc, off"),
-    })
+    Mode::parse(s).with_context(|| format!("xdp_mode: {s:?} is not one of auto, native, skb, tc, off"))
 }
 
 /// Merge: a flag given wins over the file, the file over the default.
@@ -106,7 +105,7 @@ pub fn merge(file: File, flags: Flags) -> Result<Settings> {
     let xdp_mode = match (flags.xdp_mode, file.xdp_mode) {
         (Some(m), _) => m,
         (None, Some(s)) => parse_mode(&s)?,
-        (None, None) => Mode::Native,
+        (None, None) => Mode::Auto,
     };
     if xdp_mode != Mode::Off && interfaces.is_empty() {
         bail!("interfaces: none given, and the kernel path (XDP or TC) is on (--iface, or xdp_mode = \"off\")");
@@ -130,6 +129,7 @@ pub fn merge(file: File, flags: Flags) -> Result<Settings> {
         addresses,
         xdp_mode,
         tc,
+        xdp_tx_peer: flags.xdp_tx_peer || file.xdp_tx_peer.unwrap_or(false),
         port: flags.port.or(file.port).unwrap_or(53),
         workers,
         nsid: file.nsid.unwrap_or(true) && identity.is_some(),
@@ -171,7 +171,9 @@ mod tests {
     fn the_tc_companion_is_on_unless_turned_off() {
         let base = "zone = \"a\"\naddresses = [\"192.0.2.1\"]\ninterfaces = [\"eth1\"]\n";
         let s = merge(toml::from_str(base).unwrap(), Flags::default()).unwrap();
-        assert!(s.tc && s.xdp_mode == Mode::Native);
+        assert!(s.tc && s.xdp_mode == Mode::Auto && !s.xdp_tx_peer);
+        let s = merge(toml::from_str(&format!("{base}xdp_tx_peer = true\nxdp_mode = \"native\"\n")).unwrap(), Flags::default()).unwrap();
+        assert!(s.xdp_tx_peer && s.xdp_mode == Mode::Native);
         let s = merge(toml::from_str(&format!("{base}tc = false\n")).unwrap(), Flags::default()).unwrap();
         assert!(!s.tc);
         let s = merge(toml::from_str(base).unwrap(), Flags { no_tc: true, ..Default::default() }).unwrap();

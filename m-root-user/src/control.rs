@@ -1,5 +1,5 @@
 //! The control socket: a Unix stream socket, one JSON request line, one JSON answer line.
-//! `{"cmd":"stats"}` reports the userspace counters and the zone; `{"cmd":"reload","zone":..,"force":..}`
+//! `{"cmd":"stats"}` reports the zone, the userspace counters and the kernel programs' (`kernel`); `{"cmd":"reload","zone":..,"force":..}`
 //! reloads. The bare word `stats` is accepted too.
 
 use std::io::{BufRead, BufReader, Write};
@@ -84,6 +84,7 @@ fn handle(c: UnixStream, d: &Daemon) -> Result<()> {
                 "zone.load_ms": ms,
                 "uptime_s": d.started.elapsed().as_secs(),
                 "server": d.stats.snapshot(),
+                "kernel": crate::kstats::of_daemon(&d.planes.lock().unwrap_or_else(|p| p.into_inner())),
             })
         }
         Some("reload") => {

@@ -7,10 +7,11 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, bail, Context, Result};
 use aya::maps::{Array, Map, MapData, PerCpuArray, PerCpuHashMap};
 use aya::programs::{SchedClassifier, TcAttachType, Xdp, XdpMode};
+use crate::deploy::Plan;
 use aya::Ebpf;
 use m_root_common::{
     apex_answer_index, apex_qtype_index, fixed_answer_index, maps, nsec_answer_index, sort_key, tld_sorted_index, SortKey, sort_dir_fill, SortDir, SORT_DIR_LEN, tld_answer_index, tld_bucket_index, tld_hash, AddrKey, Answer, Counter,
-    GenInfo, Hook, LabelWords, PerCpu, ServiceAddrs, TldEntry, TC_MODE_ALL, TC_MODE_HINTED, APEX_QTYPES, GENERATIONS, MAX_APEX, MAX_SERVICE_ADDRS, MAX_TLDS, TLD_BUCKETS,
+    GenInfo, Hook, LabelWords, PerCpu, ServiceAddrs, TldEntry, TC_MODE_ALL, TC_MODE_HINTED, XDP_TX_OFF, XDP_TX_ON, APEX_QTYPES, GENERATIONS, MAX_APEX, MAX_SERVICE_ADDRS, MAX_TLDS, TLD_BUCKETS,
     TLD_MAX_PROBE, TLD_SLOTS,
 };
 use zonegen::Table;
@@ -21,6 +22,8 @@ pub static EBPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DI
 pub const XDP_PROGRAM: &str = "m_root";
 /// The TC companion's name in the object.
 pub const TC_PROGRAM: &str = "m_root_tc";
+/// The program run on the CPU a spilled query is handed to (it counts arrivals).
+pub const SPILL_PROGRAM: &str = "m_root_spilled";
 /// Where counters are pinned, per interface, so `m-root-xdp stats` can read them even while the daemon
 /// is stopped: under the system's bpffs when it is mounted; otherwise (e.g. inside `ip netns exec`,
 /// which mounts a fresh /sys) under a bpffs of our own in /run.
@@ -54,30 +57,26 @@ pub fn pin_root() -> Result<PathBuf> {
     Ok(fb.to_path_buf())
 }
 
-/// How to attach. Beside XDP (native or skb) the TC companion answers what XDP had no room for, unless
-/// turned off (`--no-tc`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum Mode {
-    /// XDP in the driver (the point of the product).
-    Native,
-    /// Generic XDP in the stack (for drivers without XDP; tight buffers, TC answers most).
-    Skb,
-    /// No XDP: the TC program answers every query it covers, in the kernel.
-    Tc,
-    /// Neither: userspace answers everything.
-    Off,
-}
+pub use crate::deploy::Mode;
 
 /// What ended up attached to an interface.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Attached {
-    pub xdp: Option<Mode>,
+    pub xdp: Option<XdpMode>,
     pub tc: bool,
 }
 
 /// The loaded program and its maps.
 pub struct Dataplane {
     pub ebpf: Ebpf,
+    /// The interface it is attached to and how (set by `attach`).
+    pub attached: Option<(String, Plan, Attached)>,
+    /// The device's XDP transmit error counters as last read (txwatch), and how much they moved
+    /// while this program answered by XDP_TX.
+    pub tx_errors: Option<u64>,
+    pub tx_errors_seen: u64,
+    /// When an explicit mode last logged transmit errors (once a minute while they go on).
+    pub tx_warned: Option<std::time::Instant>,
     generation: Option<u32>,
     pin_dir: Option<PathBuf>,
     pub verified_insns: Option<u32>,
@@ -89,13 +88,15 @@ impl Dataplane {
     pub fn load() -> Result<Dataplane> {
         raise_memlock();
         let ebpf = Ebpf::load(EBPF_OBJECT).context("loading the eBPF object (needs root or CAP_BPF)")?;
-        let mut dp = Dataplane { ebpf, generation: None, pin_dir: None, verified_insns: None, tc_verified_insns: None };
+        let mut dp = Dataplane { ebpf, attached: None, tx_errors: None, tx_errors_seen: 0, tx_warned: None, generation: None, pin_dir: None, verified_insns: None, tc_verified_insns: None };
         let xdp = dp.program()?;
         xdp.load().context("the kernel verifier refused the XDP program")?;
         dp.verified_insns = xdp.info().ok().and_then(|i| i.verified_instruction_count());
         let tc = dp.tc_program()?;
         tc.load().context("the kernel verifier refused the TC program")?;
         dp.tc_verified_insns = tc.info().ok().and_then(|i| i.verified_instruction_count());
+        let spilled: &mut Xdp = dp.ebpf.program_mut(SPILL_PROGRAM).ok_or_else(|| anyhow!("program {SPILL_PROGRAM} missing from the object"))?.try_into()?;
+        spilled.load().context("the kernel verifier refused the cpumap program")?;
         Ok(dp)
     }
 
@@ -127,15 +128,31 @@ impl Dataplane {
         Ok(())
     }
 
+    /// May the XDP program answer by XDP_TX (else it hands every covered query to TC)?
+    pub fn set_xdp_tx(&mut self, on: bool) -> Result<()> {
+        let mut m: Array<&mut MapData, u32> = Array::try_from(self.map_mut(maps::XDP_TX)?)?;
+        m.set(0, if on { XDP_TX_ON } else { XDP_TX_OFF }, 0).context("setting XDP_TX")?;
+        Ok(())
+    }
+
+    /// Does the XDP program answer by XDP_TX now?
+    pub fn xdp_tx(&self) -> Result<bool> {
+        let m = self.ebpf.map(maps::XDP_TX).ok_or_else(|| anyhow!("map {} missing from the object", maps::XDP_TX))?;
+        Ok(Array::<&MapData, u32>::try_from(m)?.get(&0, 0)? == XDP_TX_ON)
+    }
+
     /// Let the XDP program hand queries it has no room for to the next CPU (a cpumap entry per online CPU),
     /// so the skb for TC is built there rather than on the receiving CPU. Off (and harmless) on one CPU.
+    /// Each entry runs the spill program, which counts what arrives, so queue drops show in the counters.
     fn set_spill(&mut self) -> Result<()> {
         let n = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
         let n = n.min(m_root_common::MAX_SPILL_CPUS);
         if n >= 2 {
+            let spilled: &Xdp = self.ebpf.program(SPILL_PROGRAM).ok_or_else(|| anyhow!("program {SPILL_PROGRAM} missing"))?.try_into()?;
+            let fd = spilled.fd()?.try_clone()?;
             let mut map: aya::maps::CpuMap<&mut MapData> = aya::maps::CpuMap::try_from(self.map_mut(maps::SPILL)?)?;
             for cpu in 0..n {
-                map.set(cpu, 2048, None, 0).with_context(|| format!("cpumap entry for CPU {cpu}"))?;
+                map.set(cpu, 2048, Some(&fd), 0).with_context(|| format!("cpumap entry for CPU {cpu}"))?;
             }
         }
         let mut cpus: Array<&mut MapData, u32> = Array::try_from(self.map_mut(maps::SPILL_CPUS)?)?;
@@ -143,39 +160,34 @@ impl Dataplane {
         Ok(())
     }
 
-    /// Attach to an interface: XDP in `mode` and, with `tc`, the TC companion at ingress. When XDP cannot
-    /// be attached but TC can, TC answers everything (logged): the kernel fast path stays up.
-    pub fn attach(&mut self, iface: &str, mode: Mode, tc: bool) -> Result<Attached> {
-        let xdp_mode = match mode {
-            Mode::Native => Some(XdpMode::Driver),
-            Mode::Skb => Some(XdpMode::Skb),
-            Mode::Tc | Mode::Off => None,
-        };
+    /// Attach to an interface as `plan` says (deploy::plan). When XDP cannot be attached but TC can, TC
+    /// answers everything (logged): the kernel fast path stays up.
+    pub fn attach(&mut self, iface: &str, plan: &Plan) -> Result<Attached> {
         let driver = driver_name(iface).unwrap_or_else(|| "unknown driver".into());
         let mut xdp = None;
-        if let Some(m) = xdp_mode {
+        if let Some(m) = plan.xdp {
             match self.program()?.attach(iface, m) {
-                Ok(_) => xdp = Some(mode),
+                Ok(_) => xdp = Some(m),
                 // The driver cannot run XDP this way: the kernel path stays up through TC. Anything else
                 // (another program already attached: EBUSY/EEXIST) stays an error, so an old program is
                 // never left answering in front from an old table.
-                Err(e) if tc && errno_in(&e).is_some_and(|n| n == libc::EOPNOTSUPP || n == libc::EINVAL) => {
-                    log::warn!("attaching XDP to {iface} in {mode:?} mode failed (driver: {driver}): {e}; the TC program answers instead")
+                Err(e) if plan.tc && errno_in(&e).is_some_and(|n| n == libc::EOPNOTSUPP || n == libc::EINVAL) => {
+                    log::warn!("attaching XDP to {iface} in {m:?} mode failed (driver: {driver}): {e}; the TC program answers instead")
                 }
                 Err(e) => {
                     return Err(anyhow::Error::new(e)
-                        .context(format!("attaching XDP to {iface} in {mode:?} mode failed (driver: {driver}); if a program is left there, `m-root-xdp detach --iface {iface}`; or try --xdp-mode skb, tc or off")))
+                        .context(format!("attaching XDP to {iface} in {m:?} mode failed (driver: {driver}); if a program is left there, `m-root-xdp detach --iface {iface}`; or try --xdp-mode skb, tc or off")))
                 }
             }
         }
-        let tc = tc && mode != Mode::Off;
-        if tc && xdp == Some(Mode::Native) {
+        self.set_xdp_tx(xdp.is_some() && plan.xdp_tx)?;
+        if plan.tc && xdp == Some(XdpMode::Driver) {
             // Without the hand-off, no-room queries still reach TC, on the receiving CPU.
             if let Err(e) = self.set_spill() {
                 log::warn!("{iface}: no-room queries stay on the receiving CPU: {e:#}");
             }
         }
-        if tc {
+        if plan.tc {
             self.set_tc_mode(xdp.is_none())?;
             let prog = self.tc_program()?;
             if let Err(first) = prog.attach(iface, TcAttachType::Ingress) {
@@ -184,7 +196,9 @@ impl Dataplane {
                 prog.attach(iface, TcAttachType::Ingress).with_context(|| format!("attaching the TC program to {iface} ingress failed ({first}); try --no-tc"))?;
             }
         }
-        Ok(Attached { xdp, tc })
+        let on = Attached { xdp, tc: plan.tc };
+        self.attached = Some((iface.to_string(), plan.clone(), on));
+        Ok(on)
     }
 
     /// Tell the program which destination addresses are ours.
@@ -467,15 +481,9 @@ pub fn addr_key(a: &IpAddr) -> AddrKey {
     k
 }
 
-/// The interface's driver, for error messages.
+/// The interface's driver, for messages.
 pub fn driver_name(iface: &str) -> Option<String> {
-    let link = std::fs::read_link(format!("/sys/class/net/{iface}/device/driver")).ok();
-    if let Some(l) = link {
-        return l.file_name().map(|n| n.to_string_lossy().into_owned());
-    }
-    // Virtual devices have no device link; their kind is in uevent (veth, bond, ...).
-    let uevent = std::fs::read_to_string(format!("/sys/class/net/{iface}/uevent")).ok()?;
-    uevent.lines().find_map(|l| l.strip_prefix("DEVTYPE=").map(str::to_string)).or_else(|| Some("virtual".into()))
+    Some(crate::deploy::Device::of(iface).driver)
 }
 
 /// Kernels before 5.11 charge BPF memory to RLIMIT_MEMLOCK; raise it so large tables load there too.

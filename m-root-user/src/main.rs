@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand};
 use m_root_user::dataplane::{self, Dataplane, Mode};
 use m_root_user::daemon::Daemon;
 use m_root_user::server::{ServeOptions, Server, Stats};
-use m_root_user::{config, control, frame, lab};
+use m_root_user::{config, control, deploy, frame, kstats, lab, txwatch};
 use zonegen::{compile, name, print, rr, wire, LoadOptions, ServerConfig, Zone};
 
 #[derive(Parser)]
@@ -25,9 +25,10 @@ struct Cli {
 enum Cmd {
     /// Load the zone, attach the XDP program, and serve.
     Run(RunArgs),
-    /// Print counters: XDP (from the pinned map, works while the daemon is stopped) and userspace.
+    /// Print every counter, kernel and userspace, as the running daemon reports them on its control
+    /// socket; with --iface and no daemon answering, the kernel counters from the pinned maps.
     Stats {
-        /// Interface whose XDP counters to read.
+        /// Interface whose pinned counters to read when the daemon does not answer.
         #[arg(long)]
         iface: Option<String>,
         #[arg(long, default_value = control::DEFAULT_SOCKET)]
@@ -81,13 +82,18 @@ struct RunArgs {
     /// Service address(es): queries to these are answered; everything else passes.
     #[arg(long = "addr")]
     addrs: Vec<IpAddr>,
-    /// native / skb: XDP, with the TC companion for what XDP cannot grow in place; tc: the TC program
-    /// only; off: userspace only.
+    /// auto (default): from the device (XDP + TC on a NIC; on a virtual device XDP hands answers to
+    /// TC); native / skb: XDP answering by XDP_TX, with the TC companion for what XDP cannot grow in
+    /// place; tc: the TC program only; off: userspace only.
     #[arg(long, value_enum)]
     xdp_mode: Option<Mode>,
     /// No TC companion beside XDP: queries XDP has no room for go to userspace.
     #[arg(long)]
     no_tc: bool,
+    /// The interfaces' peers take XDP_TX'd frames (e.g. a veth whose far end runs an XDP program), so
+    /// auto lets XDP answer by XDP_TX on virtual devices too.
+    #[arg(long)]
+    xdp_tx_peer: bool,
     #[arg(long)]
     port: Option<u16>,
     /// UDP worker threads per address (default: one per CPU).
@@ -204,6 +210,7 @@ fn serve(a: RunArgs) -> Result<()> {
         addresses: a.addrs,
         xdp_mode: a.xdp_mode,
         no_tc: a.no_tc,
+        xdp_tx_peer: a.xdp_tx_peer,
         port: a.port,
         workers: a.workers,
         identity: a.identity,
@@ -230,18 +237,29 @@ fn serve(a: RunArgs) -> Result<()> {
     let table = compile(&zone);
     if s.xdp_mode != Mode::Off {
         for iface in &s.interfaces {
+            let device = deploy::Device::of(iface);
+            let plan = deploy::plan(s.xdp_mode, s.tc, s.xdp_tx_peer, &device);
+            log::info!("{iface}: {}", plan.reason);
+            if let Some(w) = &plan.warning {
+                log::warn!("{iface}: {w}");
+            }
             let mut dp = Dataplane::load()?;
             dp.set_service_addrs(&s.addresses)?;
             let generation = dp.install(&table)?;
-            let on = dp.attach(iface, s.xdp_mode, s.tc)?;
+            let on = dp.attach(iface, &plan)?;
             dp.pin_counters(iface)?;
             log::info!(
-                "{iface} (driver {}): XDP {}, TC {}; table generation {generation}: {} answers; verifier {} (XDP) and {} (TC) insns",
-                dataplane::driver_name(iface).unwrap_or_default(),
-                on.xdp.map_or("off".to_string(), |m| format!("{m:?}").to_lowercase()),
+                "{iface} (driver {}): XDP {}{}, TC {}; table generation {generation}: {} answers; verifier {} (XDP) and {} (TC) insns",
+                device.driver,
+                on.xdp.map_or("off", deploy::xdp_mode_name),
+                match (on.xdp, dp.xdp_tx()?) {
+                    (None, _) => "",
+                    (Some(_), true) => " answering by XDP_TX",
+                    (Some(_), false) => " handing answers to TC",
+                },
                 match (on.tc, on.xdp) {
                     (false, _) => "off",
-                    (true, Some(_)) => "for what XDP has no room for",
+                    (true, Some(_)) => "for what XDP does not send",
                     (true, None) => "answers all",
                 },
                 table.answer_count(),
@@ -250,6 +268,8 @@ fn serve(a: RunArgs) -> Result<()> {
             );
             planes.push(dp);
         }
+        // The transmit error counters as they are before the first answer: what moves after is ours.
+        txwatch::check(&mut planes);
     }
 
     let stats = Arc::new(Stats::default());
@@ -266,6 +286,7 @@ fn serve(a: RunArgs) -> Result<()> {
     let ctl = control::Control::start(&s.control, daemon.clone())?;
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let watcher = s.watch.then(|| daemon.watch(stop.clone()));
+    let tx_watcher = txwatch::start(daemon.clone(), stop.clone())?;
     log::info!("serving on {:?} port {} ({} UDP workers per address), control socket {}", s.addresses, s.port, s.workers, s.control.display());
 
     // SIGHUP reloads; SIGTERM / SIGINT stop serving and detach (dropping the links detaches).
@@ -284,6 +305,7 @@ fn serve(a: RunArgs) -> Result<()> {
     if let Some(w) = watcher {
         let _ = w.join();
     }
+    let _ = tx_watcher.join();
     server.stop();
     drop(ctl);
     daemon.planes.lock().unwrap_or_else(|p| p.into_inner()).clear();
@@ -304,19 +326,24 @@ fn reload(zone: Option<PathBuf>, force: bool, path: &PathBuf) -> Result<()> {
 }
 
 fn stats(iface: Option<&str>, path: &PathBuf, json: bool) -> Result<()> {
-    let xdp = match iface {
-        Some(i) => Some(dataplane::pinned_counters(i)?),
-        None => None,
+    let user = control::request(path, "stats", Duration::from_secs(2));
+    let kernel = match (&user, iface) {
+        (Ok(u), _) => u["kernel"].clone(),
+        (Err(_), Some(i)) => kstats::report(vec![(i.to_string(), serde_json::json!({ "from": "pinned maps" }), kstats::Counts::pinned(i)?)]),
+        (Err(e), None) => bail!("no daemon answers on {} ({e:#}); give --control PATH, or --iface IFACE for the pinned kernel counters of a stopped daemon", path.display()),
     };
-    let user = control::request(path, "stats", Duration::from_millis(500)).ok();
+    let user = user.ok();
     if json {
-        let mut o = serde_json::Map::new();
-        if let Some(x) = &xdp {
-            for (c, v) in x {
-                o.insert(c.clone(), (*v).into());
-            }
+        // The kernel counters at the top level, the daemon's own report under "userspace".
+        let mut o = match kernel {
+            serde_json::Value::Object(o) => o,
+            _ => serde_json::Map::new(),
+        };
+        let mut u = user.unwrap_or(serde_json::Value::Null);
+        if let serde_json::Value::Object(m) = &mut u {
+            m.remove("kernel");
         }
-        o.insert("userspace".into(), user.clone().unwrap_or(serde_json::Value::Null));
+        o.insert("userspace".into(), u);
         println!("{}", serde_json::Value::Object(o));
         return Ok(());
     }
@@ -329,13 +356,20 @@ fn stats(iface: Option<&str>, path: &PathBuf, json: bool) -> Result<()> {
         }
         None => println!("userspace: no answer on {} (daemon stopped or not running)", path.display()),
     }
-    if let Some(x) = &xdp {
-        for (c, v) in x {
+    if let Some(k) = kernel.as_object() {
+        for (c, v) in k {
+            if v.is_u64() {
+                println!("{c:<32} {v}");
+            }
+        }
+        for (c, v) in k.get("signals").and_then(|s| s.as_object()).into_iter().flatten() {
             println!("{c:<32} {v}");
         }
-        if let Some(i) = iface {
-            for (kind, tag, n) in dataplane::pinned_signals(i).unwrap_or_default() {
-                println!("{:<32} {n}", format!("xdp.signal.{}", m_root_user::server::signal_name(kind, tag)));
+        for (i, d) in k.get("interfaces").and_then(|s| s.as_object()).into_iter().flatten() {
+            for key in ["driver", "mode", "xdp", "tc", "xdp_tx", "reason", "device.xdp_tx_errors", "xdp_tx_errors_while_sending", "xdp.pass.no-room.to-cpu.lost"] {
+                if let Some(v) = d.get(key).filter(|v| !v.is_null()) {
+                    println!("{:<32} {}", format!("iface.{i}.{key}"), v.as_str().map_or_else(|| v.to_string(), str::to_string));
+                }
             }
         }
     }

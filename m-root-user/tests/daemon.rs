@@ -44,7 +44,7 @@ fn reload(control: &Path, zone: &Path, force: bool) -> (bool, String) {
 }
 
 /// Ask `. SOA` over and over from the client namespace (alternately from a socket, which userspace
-/// answers, and injected, which XDP answers) until `stop`; returns (serials in order, lost queries).
+/// answers, and injected, which the kernel answers) until `stop`; returns (serials in order, lost queries).
 fn steady_load(lab: &Lab, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<(Vec<u32>, usize)> {
     let (cli, cli_if) = (lab.cli_ns(), lab.cli_if());
     std::thread::spawn(move || {
@@ -105,7 +105,7 @@ fn daemon_config_tcp_validation_reload_and_malformed_input() {
     std::fs::write(
         &config,
         format!(
-            "zone = \"{}\"\ninterfaces = [\"{}\"]\naddresses = [\"{}\", \"{}\"]\nxdp_mode = \"native\"\nidentity = \"from-file\"\ncontrol = \"{}\"\nworkers = 2\ntcp_idle_seconds = 5\n",
+            "zone = \"{}\"\ninterfaces = [\"{}\"]\naddresses = [\"{}\", \"{}\"]\nxdp_mode = \"auto\"\nidentity = \"from-file\"\ncontrol = \"{}\"\nworkers = 2\ntcp_idle_seconds = 5\n",
             running_zone.display(),
             lab.srv_if(),
             common::SRV4,

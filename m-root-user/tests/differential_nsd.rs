@@ -146,13 +146,14 @@ fn xdp_answers_match_nsd_with_userspace_stopped() {
     let zone_path = common::bundled_zone();
     let zone = Zone::load(&zone_path, &LoadOptions::default()).unwrap();
     let cfg = ServerConfig::default();
-    let mut lab = Lab::up("mrxx");
+    // Injected answers sent by XDP_TX reach the client only through a peer that runs XDP.
+    let mut lab = Lab::up_with("mrxx", common::Peer::Xdp);
     let srv = lab.srv_ns();
     let srv_if = lab.srv_if();
     common::sh(&mut Lab::in_ns(&srv, &["ip", "addr", "add", &format!("{XDP4}/24"), "dev", &srv_if]));
     common::sh(&mut Lab::in_ns(&srv, &["ip", "addr", "add", &format!("{XDP6}/64"), "dev", &srv_if, "nodad"]));
     nsd::start(&mut lab, &zone_path);
-    let (pid, _control) = common::start_daemon(&mut lab, &[XDP4, XDP6]);
+    let (pid, _control) = common::start_daemon_with(&mut lab, &[XDP4, XDP6], &["--xdp-tx-peer"]);
     let before = common::xdp_answered(&common::xdp_counters(&lab));
     assert_eq!(unsafe { libc::kill(pid, libc::SIGSTOP) }, 0);
 

@@ -13,7 +13,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{hex, in_netns, sh, Client, Lab, SRV_MAC};
+use common::{hex, in_netns, sh, Client, Lab, Peer, SRV_MAC};
 use m_root_user::lab::{self, Injection, Injector};
 use zonegen::answer::{self, Transport};
 use zonegen::{name, rr, wire, LoadOptions, ServerConfig, Zone};
@@ -21,9 +21,11 @@ use zonegen::{name, rr, wire, LoadOptions, ServerConfig, Zone};
 #[test]
 fn xdp_answers_while_userspace_is_stopped_and_userspace_answers_the_rest() {
     let zone = Zone::load(&common::bundled_zone(), &LoadOptions::default()).unwrap();
-    let mut lab = Lab::up("mrxt");
+    // The one peer that takes XDP_TX'd frames on veth: a pass-through XDP program (see deployment.rs for
+    // the bare peers users have).
+    let mut lab = Lab::up_with("mrxt", Peer::Xdp);
     // XDP alone (--no-tc): socket-sent queries it has no room for go up to userspace.
-    let (pid, control) = common::start_daemon_with(&mut lab, &[common::SRV4, common::SRV6], &["--no-tc"]);
+    let (pid, control) = common::start_daemon_with(&mut lab, &[common::SRV4, common::SRV6], &["--no-tc", "--xdp-tx-peer"]);
     let before = common::xdp_counters(&lab);
 
     // 1. Userspace stopped: only the XDP program can answer.

@@ -1,7 +1,7 @@
 //! The TC companion in the lab: queries sent from ordinary sockets reach XDP on veth in buffers too tight
 //! to grow, so XDP passes them with a hint and the TC program answers them in the kernel.
 //!
-//! 1. XDP + TC (the default), userspace stopped (SIGSTOP): every kind the fast path covers, over IPv4 and
+//! 1. XDP + TC with a peer that runs XDP (`--xdp-tx-peer`), userspace stopped (SIGSTOP): every kind the fast path covers, over IPv4 and
 //!    IPv6, from a raw UDP socket (byte-identical to the answer function, the answer's frame captured
 //!    and its checksum checked), from dnspython, and from kdig, all answered; the counters say TC
 //!    answered them. With the client's checksum offload on (queries arrive CHECKSUM_PARTIAL, and so leave
@@ -17,7 +17,7 @@ use std::io::Write;
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::{hex, in_netns, sh, Lab, SRV_MAC};
+use common::{hex, in_netns, sh, Lab, Peer, SRV_MAC};
 use m_root_common::Hook;
 use m_root_user::dataplane::answered_by;
 use m_root_user::lab::{self, Injection, Injector};
@@ -59,8 +59,10 @@ fn delta(a: &serde_json::Value, b: &serde_json::Value, k: &str) -> u64 {
 fn tc_answers_socket_sent_queries_while_userspace_is_stopped() {
     let zone = Zone::load(&common::bundled_zone(), &LoadOptions::default()).unwrap();
     let cfg = ServerConfig::default();
-    let mut lab = Lab::up("mrxc");
-    let (pid, _control) = common::start_daemon(&mut lab, &[common::SRV4, common::SRV6]);
+    // A peer that takes XDP_TX'd frames, so XDP answers what it has room for (deployment.rs runs the
+    // bare peers, where XDP hands everything to TC).
+    let mut lab = Lab::up_with("mrxc", Peer::Xdp);
+    let (pid, _control) = common::start_daemon_with(&mut lab, &[common::SRV4, common::SRV6], &["--xdp-tx-peer"]);
     assert_eq!(unsafe { libc::kill(pid, libc::SIGSTOP) }, 0);
     let cli = lab.cli_ns();
     let cli_if = lab.cli_if();

@@ -54,6 +54,7 @@ impl Harness {
         dp.set_service_addrs(&[SRV4.parse().unwrap(), SRV6.parse().unwrap()]).unwrap();
         dp.install(&compile(zone())).unwrap();
         dp.set_tc_mode(true).unwrap();
+        dp.set_xdp_tx(true).unwrap();
         Harness { dp, hook }
     }
 
@@ -408,4 +409,39 @@ fn tc_beside_xdp_leaves_unhinted_queries_alone() {
     let (action, out) = h.run(&input);
     assert_eq!(action, Action::Answered);
     assert_answer(&out, &s, &msg, "TC, all mode");
+}
+
+/// With XDP_TX off (auto on a virtual device, or after transmit errors) the XDP program sends nothing
+/// itself: every covered query passes unchanged, counted as handed to TC, and no answer is counted.
+#[test]
+fn with_xdp_tx_off_covered_queries_go_to_tc_unchanged() {
+    let mut h = Harness::new(Hook::Xdp);
+    h.dp.set_xdp_tx(false).unwrap();
+    assert!(!h.dp.xdp_tx().unwrap());
+    let count = |h: &Harness, k: &str| h.dp.counters().unwrap().into_iter().find(|(n, _)| n == k).map(|(_, v)| v).unwrap();
+    let answered = |h: &Harness| m_root_common::Counter::ANSWERS.iter().map(|c| count(h, &format!("xdp.{}", c.name()))).sum::<u64>();
+    let (to_tc, ans) = (count(&h, "xdp.pass.to-tc"), answered(&h));
+    let queries = [
+        q("www.example.jp", rr::A, None),
+        q("com", rr::DS, Some((1232, true))),
+        q("nonexistent-tld", rr::A, Some((1232, true))),
+        q("nonexistent-tld", rr::A, None),
+        q(".", rr::SOA, Some((1232, false))),
+        q(".", rr::MX, None),
+    ];
+    for v6 in [false, true] {
+        let s = spec(v6, vec![]);
+        for msg in &queries {
+            let input = frame::build(&s, msg);
+            let (action, out) = h.run(&input);
+            assert_eq!(action, Action::Passed, "XDP_TX off: passed, not sent");
+            assert!(out.ends_with(&input), "the frame passes unchanged (a hint may precede it)");
+        }
+    }
+    assert_eq!(count(&h, "xdp.pass.to-tc") - to_tc, 2 * queries.len() as u64);
+    assert_eq!(answered(&h), ans, "nothing counted as answered by XDP");
+    // On again: the same queries are answered.
+    h.dp.set_xdp_tx(true).unwrap();
+    let input = frame::build(&spec(false, vec![]), &queries[0]);
+    assert_eq!(h.run(&input).0, Action::Answered);
 }

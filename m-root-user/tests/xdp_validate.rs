@@ -33,6 +33,7 @@ fn xdp_signed_denials_validate() {
                 let mut dp = Dataplane::load().unwrap();
                 dp.set_service_addrs(&[common::SRV4.parse().unwrap()]).unwrap();
                 dp.install(&compile(&zone)).unwrap();
+                dp.set_xdp_tx(true).unwrap();
                 let sock = UdpSocket::bind((common::SRV4, 53)).unwrap();
                 sock.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
                 let mut buf = vec![0u8; 4096];

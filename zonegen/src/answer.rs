@@ -152,28 +152,19 @@ pub fn plan_in<'z>(zone: &'z Zone, q: &Query<'_>) -> Plan<'z> {
     let Some(node) = zone.node(&tld) else {
         return plan_nxdomain(zone, q.qname, dnssec);
     };
-    if labels == 1 {
-        // Data the parent is authoritative for at the cut (RFC 4035 3.1.4.1: DS; the NSEC of the cut).
-        match q.qtype {
-            rr::DS => {
-                return match node.rrset(rr::DS) {
-                    Some(ds) => {
-                        let mut p = Plan { kind: Kind::Authoritative, rcode: 0, aa: true, anchor_labels: 1, blocks: Vec::new() };
-                        push_rrset(&mut p.blocks, Section::Answer, &node.name, ds, dnssec, true);
-                        p
-                    }
-                    None => plan_nodata(zone, &node.name, dnssec, 1),
-                };
+    // At the cut the parent answers DS from its own data (RFC 4035 3.1.4.1); every other qtype, NSEC
+    // included, is a referral, as NSD, BIND and Knot answer (the cut's NSEC belongs to the parent side
+    // only as proof inside referrals and negative answers). m_root_common::TldSlot::for_question is
+    // this rule for the compiled table.
+    if labels == 1 && q.qtype == rr::DS {
+        return match node.rrset(rr::DS) {
+            Some(ds) => {
+                let mut p = Plan { kind: Kind::Authoritative, rcode: 0, aa: true, anchor_labels: 1, blocks: Vec::new() };
+                push_rrset(&mut p.blocks, Section::Answer, &node.name, ds, dnssec, true);
+                p
             }
-            rr::NSEC => {
-                if let Some(nsec) = node.rrset(rr::NSEC) {
-                    let mut p = Plan { kind: Kind::Authoritative, rcode: 0, aa: true, anchor_labels: 1, blocks: Vec::new() };
-                    push_rrset(&mut p.blocks, Section::Answer, &node.name, nsec, dnssec, true);
-                    return p;
-                }
-            }
-            _ => {}
-        }
+            None => plan_nodata(zone, &node.name, dnssec, 1),
+        };
     }
     plan_referral(zone, &node.name, dnssec)
 }

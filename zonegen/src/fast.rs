@@ -60,14 +60,7 @@ impl FastTable {
             let label = tld[1..tld.len() - 1].to_ascii_lowercase();
             match self.tlds.get(&label) {
                 Some(&i) => {
-                    let slot = match (labels == 1, q.qtype, dnssec) {
-                        (true, rr::DS, false) => TldSlot::DsDo0,
-                        (true, rr::DS, true) => TldSlot::DsDo1,
-                        (true, rr::NSEC, false) => TldSlot::NsecDo0,
-                        (true, rr::NSEC, true) => TldSlot::NsecDo1,
-                        (_, _, false) => TldSlot::ReferralDo0,
-                        (_, _, true) => TldSlot::ReferralDo1,
-                    };
+                    let slot = TldSlot::for_question(labels == 1, q.qtype, dnssec);
                     self.table.tlds[i].1.get(slot as usize)?
                 }
                 None if dnssec => {

@@ -303,3 +303,32 @@ fn fast_table_equals_the_answer_function_on_the_mix() {
     }
     assert!(taken * 10 > n * 8, "fast table took {taken} of {n}");
 }
+
+/// `<tld> NSEC` is a referral (only DS is the parent's own data at a cut, RFC 4035 3.1.4.1), as NSD,
+/// BIND and Knot answer it; `<tld> DS` is answered with AA from the parent side.
+#[test]
+fn at_a_cut_only_ds_is_answered_from_the_parent_side() {
+    let z = root();
+    let cfg = ServerConfig::default();
+    let ask = |qn: &str, qt: u16, dnssec: bool| {
+        let q = wire::build_query(9, 0, &name::from_text(qn).unwrap(), qt, rr::CLASS_IN, Some((1232, dnssec)));
+        (q.clone(), decode(&answer::answer(z, &cfg, &q, Transport::Udp).unwrap()).unwrap())
+    };
+    for dnssec in [false, true] {
+        let (_, referral) = ask("jp", rr::NS, dnssec);
+        let (_, r) = ask("jp", rr::NSEC, dnssec);
+        assert_eq!(r.flags & 0x0400, 0, "jp NSEC: AA clear (a referral)");
+        assert!(r.sections[0].is_empty(), "jp NSEC: nothing in the answer section");
+        assert_eq!(r.sections, referral.sections, "jp NSEC DO={dnssec}: the same sections as any referral to jp");
+        let (_, ds) = ask("jp", rr::DS, dnssec);
+        assert_ne!(ds.flags & 0x0400, 0, "jp DS: AA");
+        assert!(ds.sections[0].iter().any(|x| x.rtype == rr::DS));
+    }
+    // The compiled table answers it the same way (the splice gives the answer function's bytes).
+    let table = compile::compile(z);
+    let fast = zonegen::fast::FastTable::new(table);
+    for dnssec in [false, true] {
+        let (q, _) = ask("jp", rr::NSEC, dnssec);
+        assert_eq!(fast.answer_udp(&q), answer::answer(z, &cfg, &q, Transport::Udp), "fast path, jp NSEC DO={dnssec}");
+    }
+}

@@ -35,23 +35,49 @@ pub fn sh(cmd: &mut Command) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// What the client end of the lab's veth is (scripts/lab.sh PEER).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Peer {
+    /// Nothing attached, GRO off: what a new veth is, and what most peers are.
+    Bare,
+    /// Nothing attached, GRO on.
+    Gro,
+    /// A pass-through XDP program: the one peer that takes XDP_TX'd frames.
+    Xdp,
+}
+
+impl Peer {
+    pub fn name(self) -> &'static str {
+        match self {
+            Peer::Bare => "bare",
+            Peer::Gro => "gro",
+            Peer::Xdp => "xdp",
+        }
+    }
+}
+
 /// A lab from scripts/lab.sh with its own name; down on drop, with every process started in it.
 pub struct Lab {
     pub name: String,
+    pub peer: Peer,
     procs: Vec<Child>,
 }
 
 impl Lab {
+    /// A lab whose client end is a bare peer.
     pub fn up(name: &str) -> Lab {
+        Lab::up_with(name, Peer::Bare)
+    }
+    pub fn up_with(name: &str, peer: Peer) -> Lab {
         require_root();
-        let lab = Lab { name: name.into(), procs: Vec::new() };
+        let lab = Lab { name: name.into(), peer, procs: Vec::new() };
         let _ = lab.script("down").output();
         sh(&mut lab.script("up"));
         lab
     }
     fn script(&self, action: &str) -> Command {
         let mut c = Command::new("bash");
-        c.arg(root_dir().join("scripts/lab.sh")).arg(action).env("LAB", &self.name).env("BIN", BIN);
+        c.arg(root_dir().join("scripts/lab.sh")).arg(action).env("LAB", &self.name).env("BIN", BIN).env("PEER", self.peer.name());
         c
     }
     pub fn srv_ns(&self) -> String {
@@ -207,9 +233,15 @@ pub fn start_daemon_with(lab: &mut Lab, addrs: &[&str], extra: &[&str]) -> (i32,
     (pid, control)
 }
 
-/// The XDP counters of the lab's daemon, read from the pinned map (works while the daemon is stopped).
+/// The kernel counters of the lab's daemon, read from the pinned maps (works while the daemon is stopped).
 pub fn xdp_counters(lab: &Lab) -> serde_json::Value {
     let out = sh(&mut Lab::in_ns(&lab.srv_ns(), &[BIN, "stats", "--iface", &lab.srv_if(), "--control", "/nonexistent", "--json"]));
+    serde_json::from_str(&out).expect("stats --json")
+}
+
+/// Every counter of the running daemon, as `stats --json` asks it over its control socket.
+pub fn daemon_stats(control: &Path) -> serde_json::Value {
+    let out = sh(Command::new(BIN).args(["stats", "--json", "--control"]).arg(control));
     serde_json::from_str(&out).expect("stats --json")
 }
 

@@ -1,0 +1,188 @@
+//! How the kernel path is deployed on one interface: which XDP mode, whether the TC companion runs, and
+//! whether XDP may send answers itself (XDP_TX). `auto` (the default) decides from what the device is,
+//! so that no answer is sent where the device cannot deliver it; the explicit modes do what they say and
+//! warn where that can lose answers.
+//!
+//! What each device kind delivers (measured on veth, kernel 6.18; see docs in the README):
+//! - a physical NIC driver with native XDP: XDP_TX leaves through the NIC's own transmit ring;
+//! - veth: an XDP_TX'd frame reaches the peer only if the peer runs an XDP program; with a bare peer it
+//!   is dropped (counted as `rx_queue_N_xdp_tx_errors`), with GRO on at the peer it is lost uncounted;
+//! - generic (skb) XDP on any device: XDP_TX goes through the device's ordinary transmit and arrives;
+//! - TC: the answer is an skb redirected to the device's egress, which every device delivers.
+
+use std::path::Path;
+
+use aya::programs::XdpMode;
+
+/// The operator's choice (`xdp_mode` / `--xdp-mode`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Decide from the device: XDP + TC on a NIC; on a virtual device XDP hands every answer to TC
+    /// (unless the peer is known to take XDP_TX), and it switches to that if transmit errors appear.
+    Auto,
+    /// XDP in the driver, answering by XDP_TX, with TC for what XDP has no room for.
+    Native,
+    /// Generic XDP in the stack (for drivers without XDP; tight buffers, TC answers most).
+    Skb,
+    /// No XDP: the TC program answers every query it covers, in the kernel.
+    Tc,
+    /// Neither: userspace answers everything.
+    Off,
+}
+
+impl Mode {
+    pub fn parse(s: &str) -> Option<Mode> {
+        Some(match s {
+            "auto" => Mode::Auto,
+            "native" => Mode::Native,
+            "skb" => Mode::Skb,
+            "tc" => Mode::Tc,
+            "off" => Mode::Off,
+            _ => return None,
+        })
+    }
+}
+
+/// An XDP attach mode as the operator names it.
+pub fn xdp_mode_name(m: XdpMode) -> &'static str {
+    match m {
+        XdpMode::Driver => "native",
+        XdpMode::Skb => "skb",
+        XdpMode::Hardware => "hardware",
+        XdpMode::Default => "default",
+    }
+}
+
+/// What kind of device an interface is, as far as delivering XDP_TX goes.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Device {
+    /// Backed by a bus device (PCI, virtio, ...): a NIC driver, whose XDP_TX uses its own ring.
+    pub physical: bool,
+    /// Driver (physical) or device type (veth, bond, ...; "virtual" when sysfs says neither).
+    pub driver: String,
+}
+
+impl Device {
+    /// From sysfs (`/sys/class/net/<iface>`), as seen in the caller's network namespace.
+    pub fn of(iface: &str) -> Device {
+        Device::from_sysfs(&Path::new("/sys/class/net").join(iface))
+    }
+
+    fn from_sysfs(dir: &Path) -> Device {
+        if let Ok(link) = std::fs::read_link(dir.join("device/driver")) {
+            let driver = link.file_name().map_or_else(|| "unknown".into(), |n| n.to_string_lossy().into_owned());
+            return Device { physical: true, driver };
+        }
+        let uevent = std::fs::read_to_string(dir.join("uevent")).unwrap_or_default();
+        let devtype = uevent.lines().find_map(|l| l.strip_prefix("DEVTYPE=").map(str::to_string));
+        // veth, tun, bridges and the like have no bus device; the driver says what they are.
+        let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let driver = devtype.or_else(|| crate::ethtool::driver_name(&name).ok().flatten()).unwrap_or_else(|| "virtual".into());
+        Device { physical: false, driver }
+    }
+}
+
+/// What to attach to one interface, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Plan {
+    /// The operator's mode this plan came from.
+    pub mode: Mode,
+    pub xdp: Option<XdpMode>,
+    pub tc: bool,
+    /// XDP may send answers by XDP_TX; off, it hands them to TC (or, without TC, to userspace).
+    pub xdp_tx: bool,
+    /// Only `auto` turns XDP_TX off by itself when the device's transmit errors move.
+    pub adapts: bool,
+    /// One line for the log: what was chosen and why.
+    pub reason: String,
+    /// Set when the plan can lose answers.
+    pub warning: Option<String>,
+}
+
+/// Decide for one interface. `tc`: the TC companion is allowed (not `--no-tc`); `xdp_tx_peer`: the
+/// operator says the device's peer takes XDP_TX'd frames (a peer running XDP, on veth).
+pub fn plan(mode: Mode, tc: bool, xdp_tx_peer: bool, dev: &Device) -> Plan {
+    let kind = if dev.physical { format!("NIC driver {}", dev.driver) } else { format!("virtual device ({})", dev.driver) };
+    let p = |xdp, tc, xdp_tx, reason: String, warning: Option<String>| Plan { mode, xdp, tc, xdp_tx, adapts: mode == Mode::Auto, reason, warning };
+    let lossy_tx = || {
+        (!dev.physical && !xdp_tx_peer).then(|| {
+            format!("XDP_TX on a {kind} reaches the peer only if the peer runs an XDP program; answers sent so may be lost (use xdp_mode auto, or say xdp_tx_peer = true if the peer does)")
+        })
+    };
+    match mode {
+        Mode::Off => p(None, false, false, "xdp_mode off: userspace answers everything".into(), None),
+        Mode::Tc if !tc => p(None, false, false, "xdp_mode tc with the TC program turned off".into(), None),
+        Mode::Tc => p(None, true, false, "xdp_mode tc: the TC program answers every query it covers".into(), None),
+        Mode::Skb => p(Some(XdpMode::Skb), tc, true, format!("xdp_mode skb on a {kind}: generic XDP answers by XDP_TX through the device's own transmit"), None),
+        Mode::Native => p(Some(XdpMode::Driver), tc, true, format!("xdp_mode native on a {kind}: XDP answers by XDP_TX"), lossy_tx()),
+        Mode::Auto if dev.physical => p(Some(XdpMode::Driver), tc, true, format!("auto on a {kind}: XDP answers by XDP_TX, TC what XDP has no room for"), None),
+        Mode::Auto if xdp_tx_peer => p(Some(XdpMode::Driver), tc, true, format!("auto on a {kind} whose peer takes XDP_TX (xdp_tx_peer): XDP answers by XDP_TX"), None),
+        Mode::Auto if tc => p(
+            Some(XdpMode::Driver),
+            true,
+            false,
+            format!("auto on a {kind}: XDP_TX may not reach its peer, so XDP hands every answer to TC (xdp_tx_peer = true if the peer runs XDP)"),
+            None,
+        ),
+        Mode::Auto => p(Some(XdpMode::Driver), false, false, format!("auto on a {kind} without TC: XDP_TX may not reach its peer, so userspace answers"), None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nic() -> Device {
+        Device { physical: true, driver: "mlx5_core".into() }
+    }
+    fn veth() -> Device {
+        Device { physical: false, driver: "veth".into() }
+    }
+
+    #[test]
+    fn auto_never_sends_xdp_tx_on_a_virtual_device_unless_told_the_peer_takes_it() {
+        let p = plan(Mode::Auto, true, false, &veth());
+        assert_eq!((p.xdp, p.tc, p.xdp_tx, p.adapts), (Some(XdpMode::Driver), true, false, true));
+        assert!(p.warning.is_none());
+        let p = plan(Mode::Auto, true, true, &veth());
+        assert!(p.xdp_tx && p.tc && p.adapts);
+        let p = plan(Mode::Auto, false, false, &veth());
+        assert!(!p.xdp_tx && !p.tc);
+        let p = plan(Mode::Auto, true, false, &nic());
+        assert_eq!((p.xdp, p.tc, p.xdp_tx), (Some(XdpMode::Driver), true, true));
+    }
+
+    #[test]
+    fn explicit_modes_do_what_they_say_and_warn_where_answers_can_be_lost() {
+        let p = plan(Mode::Native, true, false, &veth());
+        assert!(p.xdp_tx && !p.adapts);
+        assert!(p.warning.as_deref().is_some_and(|w| w.contains("xdp_tx_peer")));
+        assert!(plan(Mode::Native, true, true, &veth()).warning.is_none());
+        assert!(plan(Mode::Native, true, false, &nic()).warning.is_none());
+        let p = plan(Mode::Skb, true, false, &veth());
+        assert_eq!((p.xdp, p.xdp_tx), (Some(XdpMode::Skb), true));
+        assert!(p.warning.is_none());
+        let p = plan(Mode::Tc, true, false, &nic());
+        assert_eq!((p.xdp, p.tc, p.xdp_tx), (None, true, false));
+        let p = plan(Mode::Off, true, false, &nic());
+        assert_eq!((p.xdp, p.tc), (None, false));
+    }
+
+    #[test]
+    fn the_device_kind_comes_from_sysfs() {
+        let d = std::env::temp_dir().join(format!("mrx-sysfs-{}", std::process::id()));
+        let nic = d.join("eth0");
+        std::fs::create_dir_all(nic.join("device")).unwrap();
+        std::os::unix::fs::symlink("/sys/bus/pci/drivers/ixgbe", nic.join("device/driver")).unwrap();
+        assert_eq!(Device::from_sysfs(&nic), Device { physical: true, driver: "ixgbe".into() });
+        let v = d.join("veth0");
+        std::fs::create_dir_all(&v).unwrap();
+        std::fs::write(v.join("uevent"), "DEVTYPE=veth\nINTERFACE=veth0\n").unwrap();
+        assert_eq!(Device::from_sysfs(&v), Device { physical: false, driver: "veth".into() });
+        let b = d.join("mrx-nodev0");
+        std::fs::create_dir_all(&b).unwrap();
+        assert_eq!(Device::from_sysfs(&b), Device { physical: false, driver: "virtual".into() });
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+}

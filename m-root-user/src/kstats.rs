@@ -1,0 +1,88 @@
+//! The kernel side of `stats`: the XDP and TC programs' counters (summed over CPUs, and over interfaces
+//! at the top level), their trust-anchor signals, and per interface how it is deployed. The daemon
+//! builds this for its control socket, so `stats` works from wherever the socket is reachable (another
+//! mount namespace, `ip netns exec`, a container); `stats --iface` builds it from the pinned maps while
+//! the daemon is stopped.
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Map, Value};
+
+use crate::dataplane::{self, Dataplane};
+use crate::server::signal_name;
+
+/// Counters and signals of one program instance, as `stats` names them.
+pub struct Counts {
+    pub counters: Vec<(String, u64)>,
+    pub signals: Vec<(u32, u16, u64)>,
+}
+
+impl Counts {
+    pub fn of(dp: &Dataplane) -> anyhow::Result<Counts> {
+        Ok(Counts { counters: dp.counters()?, signals: dp.signals()? })
+    }
+
+    pub fn pinned(iface: &str) -> anyhow::Result<Counts> {
+        Ok(Counts { counters: dataplane::pinned_counters(iface)?, signals: dataplane::pinned_signals(iface).unwrap_or_default() })
+    }
+}
+
+/// What the cpumap's queues dropped: queries handed to another CPU that never arrived there.
+fn spill_lost(c: &BTreeMap<String, u64>) -> u64 {
+    let get = |k: &str| c.get(k).copied().unwrap_or(0);
+    get("xdp.pass.no-room.to-cpu").saturating_sub(get("xdp.pass.no-room.to-cpu.arrived"))
+}
+
+/// `{ <counter>: n (summed), "xdp.pass.no-room.to-cpu.lost": n, "signals": {..}, "interfaces": {iface:
+/// {..}} }`. `interfaces` holds (name, deployment details, counts).
+pub fn report(interfaces: Vec<(String, Value, Counts)>) -> Value {
+    let mut total: BTreeMap<String, u64> = BTreeMap::new();
+    let mut signals: BTreeMap<String, u64> = BTreeMap::new();
+    let mut per = Map::new();
+    for (iface, mut details, counts) in interfaces {
+        let mut mine = BTreeMap::new();
+        for (k, v) in &counts.counters {
+            *total.entry(k.clone()).or_default() += v;
+            mine.insert(k.clone(), *v);
+        }
+        for (kind, tag, n) in &counts.signals {
+            *signals.entry(format!("xdp.signal.{}", signal_name(*kind, *tag))).or_default() += n;
+        }
+        let lost = spill_lost(&mine);
+        if let Value::Object(o) = &mut details {
+            o.insert("counters".into(), json!(mine));
+            o.insert("xdp.pass.no-room.to-cpu.lost".into(), lost.into());
+        }
+        per.insert(iface, details);
+    }
+    let lost = spill_lost(&total);
+    let mut out: Map<String, Value> = total.into_iter().map(|(k, v)| (k, v.into())).collect();
+    out.insert("xdp.pass.no-room.to-cpu.lost".into(), lost.into());
+    out.insert("signals".into(), json!(signals));
+    out.insert("interfaces".into(), Value::Object(per));
+    out.into()
+}
+
+/// The daemon's report: every attached program, with how it was deployed and what txwatch saw.
+pub fn of_daemon(planes: &[Dataplane]) -> Value {
+    let mut list = Vec::new();
+    for dp in planes {
+        let Some((iface, plan, on)) = &dp.attached else { continue };
+        let details = json!({
+            "driver": dataplane::driver_name(iface),
+            "mode": plan.mode,
+            "xdp": on.xdp.map(crate::deploy::xdp_mode_name),
+            "tc": on.tc,
+            "xdp_tx": dp.xdp_tx().unwrap_or(false),
+            "adapts": plan.adapts,
+            "reason": plan.reason,
+            "device.xdp_tx_errors": dp.tx_errors,
+            "xdp_tx_errors_while_sending": dp.tx_errors_seen,
+        });
+        match Counts::of(dp) {
+            Ok(c) => list.push((iface.clone(), details, c)),
+            Err(e) => log::warn!("{iface}: reading counters: {e:#}"),
+        }
+    }
+    report(list)
+}
