@@ -16,6 +16,7 @@ APT_PACKAGES=(
     bpftool iproute2 ethtool tcpdump iputils-ping
     knot knot-dnsutils nsd ldnsutils xdp-tools dnsperf
     python3-dnspython unbound-host
+    python3-venv
 )
 
 missing=()
@@ -61,6 +62,33 @@ else
         cargo install --locked bpf-linker --version "$BPF_LINKER_VERSION" --no-default-features --features llvm-22 \
         || LLVM_PREFIX=/usr/lib/llvm-22 LLVM_SYS_221_PREFIX=/usr/lib/llvm-22 \
         cargo install bpf-linker --version "$BPF_LINKER_VERSION" --no-default-features --features llvm-22
+fi
+
+# Python venv for the dnspython probe clients (m-root-user/tests/clients/rssac047_probe.py): Debian's
+# python3-dnspython (2.3) is too old, and dnspython 2.9 validates DNSSEC only with cryptography >= 50.
+# Tests call $PY_VENV/bin/python3 directly. Built from Debian's /usr/bin/python3, never a pyenv shim.
+PY_VENV=/opt/m-root-xdp/venv
+PY_PINS=(dnspython==2.9.2 cryptography==50.0.2 cffi==2.1.1 pycparser==3.12)
+py_venv_ok() {
+    [ -x "$PY_VENV/bin/python3" ] && "$PY_VENV/bin/python3" - "${PY_PINS[@]}" <<'PYEOF' 2>/dev/null
+import sys
+from importlib.metadata import version
+for pin in sys.argv[1:]:
+    name, want = pin.split("==")
+    if version(name) != want:
+        sys.exit(1)
+import dns._features
+sys.exit(0 if dns._features.have("dnssec") else 1)
+PYEOF
+}
+if py_venv_ok; then
+    log "python venv $PY_VENV present (${PY_PINS[*]})"
+else
+    log "making python venv $PY_VENV with ${PY_PINS[*]}"
+    mkdir -p "$(dirname "$PY_VENV")"
+    /usr/bin/python3 -m venv --clear "$PY_VENV"
+    "$PY_VENV/bin/python3" -m pip install -q --disable-pip-version-check "${PY_PINS[@]}"
+    py_venv_ok || { echo "setup.sh: $PY_VENV lacks ${PY_PINS[*]} with DNSSEC support" >&2; exit 1; }
 fi
 
 # BPF filesystem for pinning (present on most machines; mount when it is not).
