@@ -2,7 +2,7 @@
 //!
 //! Everything here is `#[repr(C)]` and fixed-size: the XDP program reads these structs straight out of
 //! BPF maps. One place for each fact: map names, limits, counter indices and the table layout live here.
-#![no_std]
+#![cfg_attr(not(test), no_std)]
 
 /// Longest label (RFC 1035 2.3.4).
 pub const MAX_LABEL: usize = 63;
@@ -94,6 +94,10 @@ impl TldSlot {
             (false, false) => TldSlot::ReferralDo0,
             (false, true) => TldSlot::ReferralDo1,
         }
+    }
+    /// Is this the parent's own DS (an authoritative answer, not a referral)?
+    pub const fn is_ds(self) -> bool {
+        matches!(self, TldSlot::DsDo0 | TldSlot::DsDo1)
     }
     /// The counter of an answer from this slot.
     pub const fn counter(self) -> Counter {
@@ -478,14 +482,14 @@ pub enum Counter {
     /// XDP only: a no-room query for which the driver had no metadata room for the hint (counted
     /// beside pass.no-room); TC cannot know to answer it, so userspace does.
     NoHint,
-    /// XDP only: a no-room or to-TC query handed to another CPU (cpumap) to become an skb there, for TC
-    /// (counted beside pass.no-room or pass.to-tc).
+    /// XDP only: a query left to TC (no room, or XDP_TX off) handed to another CPU (cpumap) to become an
+    /// skb there (counted beside pass.no-room or pass.to-tc).
     Spilled,
     /// XDP only: a covered query handed to TC (with the hint) because XDP_TX is off on this device: the
     /// device cannot deliver it (veth with a peer that runs no XDP program), or its transmit errors moved.
     PassToTc,
     /// XDP only: a query handed to another CPU that arrived there (the cpumap's program counts it);
-    /// pass.no-room.to-cpu less this is what the cpumap's queue dropped (a few may be in flight).
+    /// pass.to-cpu less this is what the cpumap's queue dropped (a few may be in flight).
     SpillArrived,
 }
 /// Number of counter slots per hook.
@@ -610,9 +614,9 @@ impl Counter {
             Counter::PassNotHinted => "pass.not-hinted",
             Counter::CsumPartial => "csum-partial",
             Counter::NoHint => "pass.no-room.no-hint",
-            Counter::Spilled => "pass.no-room.to-cpu",
+            Counter::Spilled => "pass.to-cpu",
             Counter::PassToTc => "pass.to-tc",
-            Counter::SpillArrived => "pass.no-room.to-cpu.arrived",
+            Counter::SpillArrived => "pass.to-cpu.arrived",
         }
     }
 }
@@ -652,4 +656,22 @@ mod pod {
     unsafe impl aya::Pod for PerCpu {}
     unsafe impl aya::Pod for ServiceAddrs {}
     unsafe impl aya::Pod for LabTemplate {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_tld_slot_answers_the_question_it_is_compiled_for() {
+        for slot in TldSlot::ALL {
+            let (qtype, dnssec) = slot.question();
+            // "Any other qtype" (0) stands for a referral; A is one.
+            let qtype = if qtype == 0 { 1 } else { qtype };
+            assert_eq!(TldSlot::for_question(true, qtype, dnssec), slot, "{slot:?}");
+        }
+        // Below the TLD everything is a referral, DS included; at it NSEC is one too.
+        assert_eq!(TldSlot::for_question(false, TYPE_DS, true), TldSlot::ReferralDo1);
+        assert_eq!(TldSlot::for_question(true, 47, false), TldSlot::ReferralDo0);
+    }
 }

@@ -102,7 +102,7 @@ pub fn m_root(ctx: XdpContext) -> u32 {
 }
 
 /// Runs on the CPU a spilled query was handed to, before the kernel builds its skb: counts the arrival,
-/// so what the cpumap's queue dropped shows as pass.no-room.to-cpu less this.
+/// so what the cpumap's queue dropped shows as pass.to-cpu less this.
 #[xdp(map = "cpumap")]
 pub fn m_root_spilled(_ctx: XdpContext) -> u32 {
     if let Some(pc) = PERCPU.get_ptr_mut(0) {

@@ -17,7 +17,7 @@ pub struct File {
     pub zone: Option<PathBuf>,
     pub interfaces: Option<Vec<String>>,
     pub addresses: Option<Vec<IpAddr>>,
-    pub xdp_mode: Option<String>,
+    pub xdp_mode: Option<Mode>,
     /// The TC companion beside XDP (default true).
     pub tc: Option<bool>,
     /// The interfaces' peers take XDP_TX'd frames (veth whose far end runs XDP); `auto` then lets XDP
@@ -90,10 +90,6 @@ pub fn read_file(path: &Path) -> Result<File> {
     toml::from_str(&text).map_err(|e| anyhow::anyhow!("config {}: {e}", path.display()))
 }
 
-fn parse_mode(s: &str) -> Result<Mode> {
-    Mode::parse(s).with_context(|| format!("xdp_mode: {s:?} is not one of auto, native, skb, tc, off"))
-}
-
 /// Merge: a flag given wins over the file, the file over the default.
 pub fn merge(file: File, flags: Flags) -> Result<Settings> {
     let zone = flags.zone.or(file.zone).context("zone: no zone file given (--zone or zone = \"...\" in the config)")?;
@@ -102,11 +98,7 @@ pub fn merge(file: File, flags: Flags) -> Result<Settings> {
     if addresses.is_empty() {
         bail!("addresses: no service address given (--addr or addresses = [...] in the config)");
     }
-    let xdp_mode = match (flags.xdp_mode, file.xdp_mode) {
-        (Some(m), _) => m,
-        (None, Some(s)) => parse_mode(&s)?,
-        (None, None) => Mode::Auto,
-    };
+    let xdp_mode = flags.xdp_mode.or(file.xdp_mode).unwrap_or(Mode::Auto);
     if xdp_mode != Mode::Off && interfaces.is_empty() {
         bail!("interfaces: none given, and the kernel path (XDP or TC) is on (--iface, or xdp_mode = \"off\")");
     }
@@ -161,8 +153,8 @@ mod tests {
         assert!(err.contains("adresses"), "{err}");
         let err = toml::from_str::<File>("addresses = [\"not-an-ip\"]\n").unwrap_err().to_string();
         assert!(err.contains("addresses") || err.contains("invalid"), "{err}");
-        let file: File = toml::from_str("zone = \"a\"\naddresses = [\"192.0.2.1\"]\nxdp_mode = \"fast\"\n").unwrap();
-        assert!(merge(file, Flags::default()).unwrap_err().to_string().contains("xdp_mode"));
+        let err = toml::from_str::<File>("zone = \"a\"\naddresses = [\"192.0.2.1\"]\nxdp_mode = \"fast\"\n").unwrap_err().to_string();
+        assert!(err.contains("xdp_mode") && err.contains("auto"), "{err}");
         let file: File = toml::from_str("zone = \"a\"\naddresses = [\"192.0.2.1\"]\n").unwrap();
         assert!(merge(file, Flags::default()).unwrap_err().to_string().contains("interfaces"));
     }

@@ -83,9 +83,10 @@ impl Daemon {
                 return Err(format!("serial {serial} is not newer than the running {old_serial} (RFC 1982); --force to load it anyway"));
             }
             let load_ms = t.elapsed().as_secs_f64() * 1e3;
+            // Compiled before the dataplanes are locked: txwatch and stats need them meanwhile.
+            let table = compile(&zone);
             let mut planes = self.planes.lock().unwrap_or_else(|p| p.into_inner());
             let mut prepared = Vec::new();
-            let table = compile(&zone);
             for dp in planes.iter_mut() {
                 prepared.push(dp.prepare(&table).map_err(|e| format!("writing the XDP table: {e:#}"))?);
             }

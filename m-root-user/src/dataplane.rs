@@ -135,6 +135,14 @@ impl Dataplane {
         Ok(())
     }
 
+    /// From now on XDP sends nothing: TC answers every covered query (XDP still hands them over, with
+    /// the hint, to the next CPU). For `auto` when the device's transmit errors move.
+    pub fn hand_all_to_tc(&mut self) -> Result<()> {
+        // TC first: no moment in which XDP hands over what TC would leave for lack of a hint.
+        self.set_tc_mode(true)?;
+        self.set_xdp_tx(false)
+    }
+
     /// Does the XDP program answer by XDP_TX now?
     pub fn xdp_tx(&self) -> Result<bool> {
         let m = self.ebpf.map(maps::XDP_TX).ok_or_else(|| anyhow!("map {} missing from the object", maps::XDP_TX))?;
@@ -180,7 +188,16 @@ impl Dataplane {
                 }
             }
         }
-        self.set_xdp_tx(xdp.is_some() && plan.xdp_tx)?;
+        let xdp_sends = xdp.is_some() && plan.xdp_tx;
+        if xdp_sends {
+            // What the device's transmit error counters hold before XDP sends anything: what moves
+            // after is ours (txwatch).
+            self.tx_errors = crate::txwatch::read(iface);
+            if self.tx_errors.is_none() {
+                log::warn!("{iface}: the driver has no XDP transmit error counter this program knows; answers XDP_TX fails to send are not seen (xdp_mode tc avoids XDP_TX)");
+            }
+        }
+        self.set_xdp_tx(xdp_sends)?;
         if plan.tc && xdp == Some(XdpMode::Driver) {
             // Without the hand-off, no-room queries still reach TC, on the receiving CPU.
             if let Err(e) = self.set_spill() {
@@ -188,7 +205,9 @@ impl Dataplane {
             }
         }
         if plan.tc {
-            self.set_tc_mode(xdp.is_none())?;
+            // Where XDP sends nothing, TC answers every query it covers, hint or not (a driver without
+            // metadata room leaves none).
+            self.set_tc_mode(!xdp_sends)?;
             let prog = self.tc_program()?;
             if let Err(first) = prog.attach(iface, TcAttachType::Ingress) {
                 // Kernels before 6.6 attach through netlink, which needs the clsact qdisc.
@@ -197,7 +216,11 @@ impl Dataplane {
             }
         }
         let on = Attached { xdp, tc: plan.tc };
-        self.attached = Some((iface.to_string(), plan.clone(), on));
+        let mut plan = plan.clone();
+        if plan.xdp.is_some() && xdp.is_none() {
+            plan.reason = format!("{}; XDP could not be attached, so TC answers all", plan.reason);
+        }
+        self.attached = Some((iface.to_string(), plan, on));
         Ok(on)
     }
 

@@ -3,19 +3,17 @@
 //! so that no answer is sent where the device cannot deliver it; the explicit modes do what they say and
 //! warn where that can lose answers.
 //!
-//! What each device kind delivers (measured on veth, kernel 6.18; see docs in the README):
+//! What each device kind delivers (measured on veth, kernel 6.18; docs/deployment.md):
 //! - a physical NIC driver with native XDP: XDP_TX leaves through the NIC's own transmit ring;
 //! - veth: an XDP_TX'd frame reaches the peer only if the peer runs an XDP program; with a bare peer it
 //!   is dropped (counted as `rx_queue_N_xdp_tx_errors`), with GRO on at the peer it is lost uncounted;
 //! - generic (skb) XDP on any device: XDP_TX goes through the device's ordinary transmit and arrives;
 //! - TC: the answer is an skb redirected to the device's egress, which every device delivers.
 
-use std::path::Path;
-
 use aya::programs::XdpMode;
 
 /// The operator's choice (`xdp_mode` / `--xdp-mode`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     /// Decide from the device: XDP + TC on a NIC; on a virtual device XDP hands every answer to TC
@@ -31,19 +29,6 @@ pub enum Mode {
     Off,
 }
 
-impl Mode {
-    pub fn parse(s: &str) -> Option<Mode> {
-        Some(match s {
-            "auto" => Mode::Auto,
-            "native" => Mode::Native,
-            "skb" => Mode::Skb,
-            "tc" => Mode::Tc,
-            "off" => Mode::Off,
-            _ => return None,
-        })
-    }
-}
-
 /// An XDP attach mode as the operator names it.
 pub fn xdp_mode_name(m: XdpMode) -> &'static str {
     match m {
@@ -57,30 +42,29 @@ pub fn xdp_mode_name(m: XdpMode) -> &'static str {
 /// What kind of device an interface is, as far as delivering XDP_TX goes.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Device {
-    /// Backed by a bus device (PCI, virtio, ...): a NIC driver, whose XDP_TX uses its own ring.
+    /// On a bus (PCI, virtio, platform, USB): a NIC driver, whose XDP_TX uses its own transmit ring.
     pub physical: bool,
-    /// Driver (physical) or device type (veth, bond, ...; "virtual" when sysfs says neither).
+    /// The driver, as `ethtool -i` names it (veth, mlx5_core, ...; "unknown" when the device says not).
     pub driver: String,
 }
 
 impl Device {
-    /// From sysfs (`/sys/class/net/<iface>`), as seen in the caller's network namespace.
+    /// Asked of the device itself (ETHTOOL_GDRVINFO) in the caller's network namespace. Not from sysfs:
+    /// a process that entered the namespace with setns (nsenter, systemd's NetworkNamespacePath=) sees
+    /// the /sys of the namespace that mounted it, where a container's `eth0` may be the host's NIC. A
+    /// device that cannot be asked counts as virtual: the choice that cannot lose an answer.
     pub fn of(iface: &str) -> Device {
-        Device::from_sysfs(&Path::new("/sys/class/net").join(iface))
-    }
-
-    fn from_sysfs(dir: &Path) -> Device {
-        if let Ok(link) = std::fs::read_link(dir.join("device/driver")) {
-            let driver = link.file_name().map_or_else(|| "unknown".into(), |n| n.to_string_lossy().into_owned());
-            return Device { physical: true, driver };
+        match crate::ethtool::driver_info(iface) {
+            Ok(Some(info)) => Device { physical: is_bus_address(&info.bus_info), driver: if info.driver.is_empty() { "unknown".into() } else { info.driver } },
+            _ => Device { physical: false, driver: "unknown".into() },
         }
-        let uevent = std::fs::read_to_string(dir.join("uevent")).unwrap_or_default();
-        let devtype = uevent.lines().find_map(|l| l.strip_prefix("DEVTYPE=").map(str::to_string));
-        // veth, tun, bridges and the like have no bus device; the driver says what they are.
-        let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let driver = devtype.or_else(|| crate::ethtool::driver_name(&name).ok().flatten()).unwrap_or_else(|| "virtual".into());
-        Device { physical: false, driver }
     }
+}
+
+/// Does a driver's `bus_info` name a place on a bus? veth leaves it empty, bridges say `N/A`, tun
+/// says `tun`; PCI, platform and USB addresses all hold a `:` or a `.`.
+fn is_bus_address(bus_info: &str) -> bool {
+    bus_info != "N/A" && (bus_info.contains(':') || bus_info.contains('.'))
 }
 
 /// What to attach to one interface, and why.
@@ -125,7 +109,8 @@ pub fn plan(mode: Mode, tc: bool, xdp_tx_peer: bool, dev: &Device) -> Plan {
             format!("auto on a {kind}: XDP_TX may not reach its peer, so XDP hands every answer to TC (xdp_tx_peer = true if the peer runs XDP)"),
             None,
         ),
-        Mode::Auto => p(Some(XdpMode::Driver), false, false, format!("auto on a {kind} without TC: XDP_TX may not reach its peer, so userspace answers"), None),
+        // XDP could only pass everything up: leave it off.
+        Mode::Auto => p(None, false, false, format!("auto on a {kind} without TC: XDP_TX may not reach its peer, so userspace answers"), None),
     }
 }
 
@@ -148,7 +133,7 @@ mod tests {
         let p = plan(Mode::Auto, true, true, &veth());
         assert!(p.xdp_tx && p.tc && p.adapts);
         let p = plan(Mode::Auto, false, false, &veth());
-        assert!(!p.xdp_tx && !p.tc);
+        assert_eq!((p.xdp, p.tc, p.xdp_tx), (None, false, false));
         let p = plan(Mode::Auto, true, false, &nic());
         assert_eq!((p.xdp, p.tc, p.xdp_tx), (Some(XdpMode::Driver), true, true));
     }
@@ -170,19 +155,12 @@ mod tests {
     }
 
     #[test]
-    fn the_device_kind_comes_from_sysfs() {
-        let d = std::env::temp_dir().join(format!("mrx-sysfs-{}", std::process::id()));
-        let nic = d.join("eth0");
-        std::fs::create_dir_all(nic.join("device")).unwrap();
-        std::os::unix::fs::symlink("/sys/bus/pci/drivers/ixgbe", nic.join("device/driver")).unwrap();
-        assert_eq!(Device::from_sysfs(&nic), Device { physical: true, driver: "ixgbe".into() });
-        let v = d.join("veth0");
-        std::fs::create_dir_all(&v).unwrap();
-        std::fs::write(v.join("uevent"), "DEVTYPE=veth\nINTERFACE=veth0\n").unwrap();
-        assert_eq!(Device::from_sysfs(&v), Device { physical: false, driver: "veth".into() });
-        let b = d.join("mrx-nodev0");
-        std::fs::create_dir_all(&b).unwrap();
-        assert_eq!(Device::from_sysfs(&b), Device { physical: false, driver: "virtual".into() });
-        std::fs::remove_dir_all(&d).unwrap();
+    fn a_device_on_a_bus_is_a_nic() {
+        for nic in ["0000:03:00.0", "f1070000.ethernet", "usb-0000:00:14.0-1"] {
+            assert!(is_bus_address(nic), "{nic}");
+        }
+        for virt in ["", "N/A", "tun", "tap", "bridge"] {
+            assert!(!is_bus_address(virt), "{virt:?}");
+        }
     }
 }

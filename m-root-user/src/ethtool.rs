@@ -105,9 +105,24 @@ struct DrvInfo {
     regdump_len: u32,
 }
 
-/// The device's driver name as `ethtool -i` shows it (veth, mlx5_core, ...); None when the device
-/// does not say.
-pub fn driver_name(iface: &str) -> Res<Option<String>> {
+/// What `ethtool -i` shows of a device: its driver, and where it sits on a bus.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DriverInfo {
+    /// veth, mlx5_core, virtio_net, ...
+    pub driver: String,
+    /// A bus address for a device on a bus (PCI `0000:03:00.0`, platform `f1070000.ethernet`, USB);
+    /// empty, `N/A` or a word such as `tun` for a virtual one.
+    pub bus_info: String,
+}
+
+fn c_string(b: &[u8]) -> String {
+    let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
+    String::from_utf8_lossy(&b[..end]).into_owned()
+}
+
+/// The device's driver information (ETHTOOL_GDRVINFO), from the calling thread's network namespace;
+/// None when the device does not give any.
+pub fn driver_info(iface: &str) -> Res<Option<DriverInfo>> {
     let sock = socket(iface)?;
     // SAFETY: DrvInfo is plain data, valid all-zero.
     let mut info: DrvInfo = unsafe { std::mem::zeroed() };
@@ -115,8 +130,7 @@ pub fn driver_name(iface: &str) -> Res<Option<String>> {
     if !ioctl(&sock, iface, "ETHTOOL_GDRVINFO", (&raw mut info).cast())? {
         return Ok(None);
     }
-    let end = info.driver.iter().position(|&b| b == 0).unwrap_or(info.driver.len());
-    Ok((end > 0).then(|| String::from_utf8_lossy(&info.driver[..end]).into_owned()))
+    Ok(Some(DriverInfo { driver: c_string(&info.driver), bus_info: c_string(&info.bus_info) }))
 }
 
 /// One read of the whole set; None when its size changed between the calls.

@@ -1,14 +1,16 @@
 //! The kernel side of `stats`: the XDP and TC programs' counters (summed over CPUs, and over interfaces
 //! at the top level), their trust-anchor signals, and per interface how it is deployed. The daemon
 //! builds this for its control socket, so `stats` works from wherever the socket is reachable (another
-//! mount namespace, `ip netns exec`, a container); `stats --iface` builds it from the pinned maps while
-//! the daemon is stopped.
+//! mount namespace, `ip netns exec`, a container); `stats --iface` builds it from the pinned maps when
+//! no daemon answers (one stopped with SIGSTOP, or killed: a clean stop removes its pins).
 
 use std::collections::BTreeMap;
 
 use serde_json::{json, Map, Value};
 
-use crate::dataplane::{self, Dataplane};
+use m_root_common::{Counter, Hook};
+
+use crate::dataplane::{self, counter_key, Dataplane};
 use crate::server::signal_name;
 
 /// Counters and signals of one program instance, as `stats` names them.
@@ -27,13 +29,18 @@ impl Counts {
     }
 }
 
-/// What the cpumap's queues dropped: queries handed to another CPU that never arrived there.
-fn spill_lost(c: &BTreeMap<String, u64>) -> u64 {
-    let get = |k: &str| c.get(k).copied().unwrap_or(0);
-    get("xdp.pass.no-room.to-cpu").saturating_sub(get("xdp.pass.no-room.to-cpu.arrived"))
+/// The name `stats` gives what the cpumap's queues dropped.
+pub fn spill_lost_key() -> String {
+    format!("{}.lost", counter_key(Hook::Xdp, Counter::Spilled))
 }
 
-/// `{ <counter>: n (summed), "xdp.pass.no-room.to-cpu.lost": n, "signals": {..}, "interfaces": {iface:
+/// What the cpumap's queues dropped: queries handed to another CPU that never arrived there.
+fn spill_lost(c: &BTreeMap<String, u64>) -> u64 {
+    let get = |k: Counter| c.get(&counter_key(Hook::Xdp, k)).copied().unwrap_or(0);
+    get(Counter::Spilled).saturating_sub(get(Counter::SpillArrived))
+}
+
+/// `{ <counter>: n (summed), "xdp.pass.to-cpu.lost": n, "signals": {..}, "interfaces": {iface:
 /// {..}} }`. `interfaces` holds (name, deployment details, counts).
 pub fn report(interfaces: Vec<(String, Value, Counts)>) -> Value {
     let mut total: BTreeMap<String, u64> = BTreeMap::new();
@@ -51,13 +58,13 @@ pub fn report(interfaces: Vec<(String, Value, Counts)>) -> Value {
         let lost = spill_lost(&mine);
         if let Value::Object(o) = &mut details {
             o.insert("counters".into(), json!(mine));
-            o.insert("xdp.pass.no-room.to-cpu.lost".into(), lost.into());
+            o.insert(spill_lost_key(), lost.into());
         }
         per.insert(iface, details);
     }
     let lost = spill_lost(&total);
     let mut out: Map<String, Value> = total.into_iter().map(|(k, v)| (k, v.into())).collect();
-    out.insert("xdp.pass.no-room.to-cpu.lost".into(), lost.into());
+    out.insert(spill_lost_key(), lost.into());
     out.insert("signals".into(), json!(signals));
     out.insert("interfaces".into(), Value::Object(per));
     out.into()
@@ -76,7 +83,8 @@ pub fn of_daemon(planes: &[Dataplane]) -> Value {
             "xdp_tx": dp.xdp_tx().unwrap_or(false),
             "adapts": plan.adapts,
             "reason": plan.reason,
-            "device.xdp_tx_errors": dp.tx_errors,
+            // Read now: the device's own count, whoever's frames it is.
+            "device.xdp_tx_errors": crate::txwatch::read(iface),
             "xdp_tx_errors_while_sending": dp.tx_errors_seen,
         });
         match Counts::of(dp) {

@@ -248,19 +248,21 @@ fn serve(a: RunArgs) -> Result<()> {
             let generation = dp.install(&table)?;
             let on = dp.attach(iface, &plan)?;
             dp.pin_counters(iface)?;
+            let xdp_tx = dp.xdp_tx()?;
             log::info!(
                 "{iface} (driver {}): XDP {}{}, TC {}; table generation {generation}: {} answers; verifier {} (XDP) and {} (TC) insns",
                 device.driver,
                 on.xdp.map_or("off", deploy::xdp_mode_name),
-                match (on.xdp, dp.xdp_tx()?) {
+                match (on.xdp, xdp_tx) {
                     (None, _) => "",
                     (Some(_), true) => " answering by XDP_TX",
                     (Some(_), false) => " handing answers to TC",
                 },
-                match (on.tc, on.xdp) {
-                    (false, _) => "off",
-                    (true, Some(_)) => "for what XDP does not send",
-                    (true, None) => "answers all",
+                match (on.tc, on.xdp, xdp_tx) {
+                    (false, _, _) => "off",
+                    (true, Some(_), true) => "for what XDP has no room for",
+                    (true, Some(_), false) => "answers what XDP hands it",
+                    (true, None, _) => "answers all",
                 },
                 table.answer_count(),
                 dp.verified_insns.unwrap_or(0),
@@ -268,8 +270,6 @@ fn serve(a: RunArgs) -> Result<()> {
             );
             planes.push(dp);
         }
-        // The transmit error counters as they are before the first answer: what moves after is ours.
-        txwatch::check(&mut planes);
     }
 
     let stats = Arc::new(Stats::default());
@@ -329,7 +329,10 @@ fn stats(iface: Option<&str>, path: &PathBuf, json: bool) -> Result<()> {
     let user = control::request(path, "stats", Duration::from_secs(2));
     let kernel = match (&user, iface) {
         (Ok(u), _) => u["kernel"].clone(),
-        (Err(_), Some(i)) => kstats::report(vec![(i.to_string(), serde_json::json!({ "from": "pinned maps" }), kstats::Counts::pinned(i)?)]),
+        (Err(e), Some(i)) => {
+            let counts = kstats::Counts::pinned(i).with_context(|| format!("no daemon answers on {} ({e:#})", path.display()))?;
+            kstats::report(vec![(i.to_string(), serde_json::json!({ "from": "pinned maps" }), counts)])
+        }
         (Err(e), None) => bail!("no daemon answers on {} ({e:#}); give --control PATH, or --iface IFACE for the pinned kernel counters of a stopped daemon", path.display()),
     };
     let user = user.ok();
@@ -366,7 +369,7 @@ fn stats(iface: Option<&str>, path: &PathBuf, json: bool) -> Result<()> {
             println!("{c:<32} {v}");
         }
         for (i, d) in k.get("interfaces").and_then(|s| s.as_object()).into_iter().flatten() {
-            for key in ["driver", "mode", "xdp", "tc", "xdp_tx", "reason", "device.xdp_tx_errors", "xdp_tx_errors_while_sending", "xdp.pass.no-room.to-cpu.lost"] {
+            for key in ["driver", "mode", "xdp", "tc", "xdp_tx", "reason", "device.xdp_tx_errors", "xdp_tx_errors_while_sending", &kstats::spill_lost_key()] {
                 if let Some(v) = d.get(key).filter(|v| !v.is_null()) {
                     println!("{:<32} {}", format!("iface.{i}.{key}"), v.as_str().map_or_else(|| v.to_string(), str::to_string));
                 }

@@ -1,5 +1,5 @@
 //! Watches each interface's XDP transmit error counters (the driver statistics `ethtool -S` shows) while
-//! the XDP program answers by XDP_TX. A frame the device failed to send is a lost answer: it is logged
+//! the XDP program answers by XDP_TX there (nothing is read where it does not). A frame the device failed to send is a lost answer: it is logged
 //! and counted, and under `auto` the program stops sending by XDP_TX and hands every answer to TC, at
 //! once and without a restart. The explicit modes keep doing what they were told, and say so.
 //!
@@ -22,46 +22,60 @@ pub const INTERVAL: Duration = Duration::from_millis(500);
 /// How often an explicit mode repeats its complaint while the errors go on.
 const REPEAT_LOG: Duration = Duration::from_secs(60);
 
-/// Read the counters of every attached interface once; act on any that moved.
+/// The device's XDP transmit error counters summed (None: the driver has none this program knows).
+pub fn read(iface: &str) -> Option<u64> {
+    match ethtool::driver_stats(iface) {
+        Ok(stats) => ethtool::xdp_tx_errors(&stats),
+        Err(e) => {
+            log::debug!("{iface}: driver statistics: {e}");
+            None
+        }
+    }
+}
+
+/// Read the counters of every interface where XDP sends now (the baseline was read before it began,
+/// in Dataplane::attach); act on any that moved.
 pub fn check(planes: &mut [Dataplane]) {
     for dp in planes.iter_mut() {
-        let Some((iface, plan, _)) = dp.attached.clone() else { continue };
-        let now = match ethtool::driver_stats(&iface) {
-            Ok(stats) => ethtool::xdp_tx_errors(&stats),
-            Err(e) => {
-                log::debug!("{iface}: driver statistics: {e}");
-                None
-            }
-        };
-        let (Some(now), Some(before)) = (now, dp.tx_errors) else {
-            dp.tx_errors = now.or(dp.tx_errors);
+        let Some((iface, plan, _)) = &dp.attached else { continue };
+        let (iface, adapts, tc, mode) = (iface.clone(), plan.adapts, plan.tc, plan.mode);
+        // Not while XDP sends nothing: errors then are not ours (another program's, or frames in
+        // flight at the switch), and the read is not free.
+        if !dp.xdp_tx().unwrap_or(false) {
             continue;
-        };
+        }
+        let (Some(now), Some(before)) = (read(&iface), dp.tx_errors) else { continue };
         dp.tx_errors = Some(now);
         let moved = now.saturating_sub(before);
-        let tx_on = dp.xdp_tx().unwrap_or(false);
-        if moved == 0 || !tx_on {
-            // Errors while XDP_TX is off are not ours (another program's, or frames in flight at the switch).
+        if moved == 0 {
             continue;
         }
         dp.tx_errors_seen += moved;
-        if plan.adapts {
-            match dp.set_xdp_tx(false) {
-                Ok(()) => log::error!(
-                    "{iface}: the device failed to transmit {moved} answers sent by XDP_TX (driver counters); auto mode now hands every answer to TC{}",
-                    if plan.tc { "" } else { " (TC is off: userspace answers)" }
-                ),
+        if adapts {
+            let to = if tc { "TC" } else { "userspace (TC is off)" };
+            match dp.hand_all_to_tc() {
+                Ok(()) => {
+                    log::error!("{iface}: the device failed to transmit {moved} answers sent by XDP_TX (driver counters); auto mode now hands every answer to {to}");
+                    if let Some((_, plan, _)) = &mut dp.attached {
+                        plan.reason = format!("{}; switched at {} after {moved} XDP_TX answers failed to transmit: XDP hands every answer to {to}", plan.reason, now_text());
+                    }
+                }
                 Err(e) => log::error!("{iface}: {moved} XDP_TX answers lost, and turning XDP_TX off failed: {e:#}"),
             }
         } else if dp.tx_warned.is_none_or(|t| t.elapsed() >= REPEAT_LOG) {
             dp.tx_warned = Some(std::time::Instant::now());
             log::error!(
-                "{iface}: the device failed to transmit {moved} answers sent by XDP_TX ({} in all); xdp_mode {:?} keeps sending them (xdp_mode auto would hand them to TC)",
-                dp.tx_errors_seen,
-                plan.mode
+                "{iface}: the device failed to transmit {moved} answers sent by XDP_TX ({} in all); xdp_mode {mode:?} keeps sending them (xdp_mode auto would hand them to TC)",
+                dp.tx_errors_seen
             );
         }
     }
+}
+
+/// Seconds since the epoch, for the record of a switch.
+fn now_text() -> String {
+    let s = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    format!("unix time {s}")
 }
 
 /// Check every INTERVAL until `stop`.

@@ -91,7 +91,7 @@ fn tc_answers_socket_sent_queries_while_userspace_is_stopped() {
                 assert_eq!(by_tc + answered_by(&c1, Hook::Xdp) - answered_by(&c0, Hook::Xdp), 1, "{what}: answered once, in the kernel");
                 // A query XDP handed to another CPU arrives there as a new skb with no checksum state, so its
                 // answer carries the full checksum (the client's stack checks it).
-                let spilled = delta(&c0, &c1, "xdp.pass.no-room.to-cpu");
+                let spilled = delta(&c0, &c1, "xdp.pass.to-cpu");
                 assert_eq!(got.csum_partial, offload && by_tc == 1 && spilled == 0, "{what}: checksum left partial exactly when TC answered a partial query in place");
                 sent += 1;
             }
@@ -145,13 +145,13 @@ fn tc_answers_socket_sent_queries_while_userspace_is_stopped() {
         assert_eq!(by_tc, delta(&before, &after, "xdp.pass.no-room"), "TC answered exactly what XDP passed for room: {after}");
         // With more than one CPU, XDP hands those to the next CPU (cpumap), where their skbs are built for TC.
         if std::thread::available_parallelism().map_or(1, |n| n.get()) >= 2 {
-            assert_eq!(delta(&before, &after, "xdp.pass.no-room.to-cpu"), by_tc, "no-room queries spilled to another CPU: {after}");
+            assert_eq!(delta(&before, &after, "xdp.pass.to-cpu"), by_tc, "no-room queries spilled to another CPU: {after}");
         }
         // veth copies a socket-sent query into a buffer rounded up to 128 bytes or so: small answers (DO=0
         // NXDOMAIN, TC=1) sometimes fit and XDP sends them; the rest need TC.
         assert!(by_tc * 2 >= sent, "TC answered most socket-sent queries ({by_tc} of {sent}): {after}");
         assert_eq!(delta(&before, &after, "tc.answer.ipv4") + delta(&before, &after, "tc.answer.ipv6"), by_tc);
-        let spilled = delta(&before, &after, "xdp.pass.no-room.to-cpu");
+        let spilled = delta(&before, &after, "xdp.pass.to-cpu");
         assert_eq!(delta(&before, &after, "tc.csum-partial"), if offload { by_tc - spilled } else { 0 }, "partial checksums: {after}");
         assert_eq!(delta(&before, &after, "tc.dropped") + delta(&before, &after, "xdp.dropped"), 0);
         assert_eq!(delta(&before, &after, "tc.pass.no-room"), 0);

@@ -7,6 +7,7 @@
 //! ("stop at the first optional RRset that does not fit"); if even the required part does not fit, the
 //! answer is TC=1 with empty sections (RFC 9471 for in-domain glue, RFC 4035 3.1.1 for signatures).
 
+use m_root_common::TldSlot;
 use std::borrow::Cow;
 
 use crate::name;
@@ -154,9 +155,9 @@ pub fn plan_in<'z>(zone: &'z Zone, q: &Query<'_>) -> Plan<'z> {
     };
     // At the cut the parent answers DS from its own data (RFC 4035 3.1.4.1); every other qtype, NSEC
     // included, is a referral, as NSD, BIND and Knot answer (the cut's NSEC belongs to the parent side
-    // only as proof inside referrals and negative answers). m_root_common::TldSlot::for_question is
-    // this rule for the compiled table.
-    if labels == 1 && q.qtype == rr::DS {
+    // only as proof inside referrals and negative answers). The rule is TldSlot::for_question, the one
+    // the compiled table and both kernel programs use.
+    if TldSlot::for_question(labels == 1, q.qtype, dnssec).is_ds() {
         return match node.rrset(rr::DS) {
             Some(ds) => {
                 let mut p = Plan { kind: Kind::Authoritative, rcode: 0, aa: true, anchor_labels: 1, blocks: Vec::new() };

@@ -120,7 +120,7 @@ fn compiled_table_splices_to_the_answer_function_for_every_tld() {
             let qname = name::from_text(&qn).unwrap();
             for (slot_index, slot) in m_root_common::TldSlot::ALL.iter().enumerate() {
                 let (qtype, dnssec) = slot.question();
-                // DS/NSEC slots answer only at the TLD itself; below it every qtype is a referral.
+                // DS slots answer only at the TLD itself; below it every qtype is a referral.
                 if qtype != 0 && qn != label {
                     continue;
                 }

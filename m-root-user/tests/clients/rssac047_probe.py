@@ -312,6 +312,15 @@ class Check:
             if get(r.authority, qname, T.NS) is None:
                 errs.append(f"referral has no {qname} NS RRset in the authority section")
             self.ds_or_nsec(errs, r, qname, r.authority, "referral")
+            # In-domain glue is required (RFC 9471): every address the zone holds for a name server
+            # under the TLD must be in the additional section (a response without room sets TC).
+            ns = self.zone.rdataset(qname, T.NS)
+            for target in sorted({rd.target for rd in ns} if ns is not None else ()):
+                if not target.is_subdomain(qname):
+                    continue
+                for rdtype in (T.A, T.AAAA):
+                    if self.zone.rdataset(target, rdtype) is not None and get(r.additional, target, rdtype) is None:
+                        errs.append(f"referral lacks the in-domain glue {target} {T.to_text(rdtype)}")
         elif kind == "ds":
             if self.zone.rdataset(qname, T.DS) is not None:
                 if get(r.answer, qname, T.DS) is None:
