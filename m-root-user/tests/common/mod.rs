@@ -68,9 +68,13 @@ impl Lab {
     pub fn up(name: &str) -> Lab {
         Lab::up_with(name, Peer::Bare)
     }
+    /// `MRX_LAB_PREFIX` (a letter or two) goes before every lab's name, so two trees can run their lab
+    /// tests side by side (veth names stay within 15 octets).
     pub fn up_with(name: &str, peer: Peer) -> Lab {
         require_root();
-        let lab = Lab { name: name.into(), peer, procs: Vec::new() };
+        let name = format!("{}{name}", std::env::var("MRX_LAB_PREFIX").unwrap_or_default());
+        assert!(name.len() <= 8, "lab name {name} too long for its veth names");
+        let lab = Lab { name, peer, procs: Vec::new() };
         let _ = lab.script("down").output();
         sh(&mut lab.script("up"));
         lab
