@@ -9,8 +9,5 @@ fn main() -> anyhow::Result<()> {
     let root_dir = root.to_str().ok_or_else(|| anyhow::anyhow!("non-UTF-8 path {}", root.display()))?;
     // Also rebuild when the shared types change (they are part of the eBPF crate's input).
     println!("cargo:rerun-if-changed={}", manifest.join("../m-root-common/src").display());
-    aya_build::build_ebpf(
-        [aya_build::Package { name: "m-root-ebpf", root_dir, ..Default::default() }],
-        aya_build::Toolchain::default(),
-    )
+    aya_build::build_ebpf([aya_build::Package { name: "m-root-ebpf", root_dir, ..Default::default() }], aya_build::Toolchain::default())
 }

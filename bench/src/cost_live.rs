@@ -8,8 +8,8 @@
 
 use std::process::Command;
 
-use anyhow::{anyhow, bail, Context, Result};
-use aya::maps::{ProgramArray, MapData};
+use anyhow::{Context, Result, anyhow, bail};
+use aya::maps::{MapData, ProgramArray};
 use aya::programs::{TestRun, TestRunAttrs, TestRunOptions, Xdp};
 use m_root_user::lab::in_netns;
 
@@ -74,7 +74,14 @@ pub enum Target<'a> {
 /// Ns per frame of each target in each of `rounds` calls of FRAMES frames, the targets taking turns call
 /// by call after a warm-up (as in the other column), as reported by the kernel. `fresh` is lab_fresh with
 /// its query template set; `next` its LAB_NEXT. Returns, too, how many frames each target was given.
-pub fn measure(ns: &ScratchNs, fresh: &Xdp, next: &mut ProgramArray<MapData>, targets: &[Target<'_>], query: &[u8], rounds: u32) -> Result<(Vec<Vec<f64>>, u64)> {
+pub fn measure(
+    ns: &ScratchNs,
+    fresh: &Xdp,
+    next: &mut ProgramArray<MapData>,
+    targets: &[Target<'_>],
+    query: &[u8],
+    rounds: u32,
+) -> Result<(Vec<Vec<f64>>, u64)> {
     let fds = targets
         .iter()
         .map(|t| match t {
@@ -95,7 +102,12 @@ pub fn measure(ns: &ScratchNs, fresh: &Xdp, next: &mut ProgramArray<MapData>, ta
                     (Target::Bare(p), _) => *p,
                     (Target::Fresh(_), None) => unreachable!("every Fresh target has an fd"),
                 };
-                let opts = TestRunOptions { data_in: Some(query), repeat: FRAMES, attrs: TestRunAttrs::new().xdp_live_frames(BATCH), ..Default::default() };
+                let opts = TestRunOptions {
+                    data_in: Some(query),
+                    repeat: FRAMES,
+                    attrs: TestRunAttrs::new().xdp_live_frames(BATCH),
+                    ..Default::default()
+                };
                 let r = prog.test_run(opts).context("BPF_PROG_RUN live frames")?;
                 if k >= warmup {
                     d[i].push(r.duration.as_nanos() as f64);

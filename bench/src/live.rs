@@ -5,13 +5,13 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{Context, Result, anyhow};
+use aya::Ebpf;
 use aya::maps::{Array, MapData, PerCpuArray};
 use aya::programs::{TestRun, TestRunAttrs, TestRunOptions, Xdp, XdpMode};
-use aya::Ebpf;
-use m_root_common::{LabTemplate, LAB_TEMPLATE_MAX};
+use m_root_common::{LAB_TEMPLATE_MAX, LabTemplate};
 use m_root_user::frame::{self, Spec};
-use m_root_user::lab::{iface_info, in_netns, XdpMd, LAB_OBJECT};
+use m_root_user::lab::{LAB_OBJECT, XdpMd, iface_info, in_netns};
 
 /// Frames per BPF_PROG_RUN call and batch size of the kernel's live-frames loop.
 const REPEAT: u32 = 65536;
@@ -55,13 +55,22 @@ pub fn generate(cli_ns: &str, cli_if: &str, srv_mac: [u8; 6], src: &str, dst: &s
             .iter()
             .enumerate()
             .map(|(i, q)| {
-                let spec = Spec { src_mac: mac, dst_mac: srv_mac, vlans: vec![], src: src.parse().unwrap(), dst: dst.parse().unwrap(), sport: 10000 + (i % 50000) as u16, dport: 53 };
+                let spec = Spec {
+                    src_mac: mac,
+                    dst_mac: srv_mac,
+                    vlans: vec![],
+                    src: src.parse().unwrap(),
+                    dst: dst.parse().unwrap(),
+                    sport: 10000 + (i % 50000) as u16,
+                    dport: 53,
+                };
                 frame::build(&spec, q)
             })
             .filter(|f| f.len() <= LAB_TEMPLATE_MAX)
             .collect();
         let read_count = |ebpf: &Ebpf| -> Result<u64> {
-            let arr: PerCpuArray<&MapData, u64> = PerCpuArray::try_from(ebpf.map("LAB_COUNT").ok_or_else(|| anyhow!("LAB_COUNT missing"))?)?;
+            let arr: PerCpuArray<&MapData, u64> =
+                PerCpuArray::try_from(ebpf.map("LAB_COUNT").ok_or_else(|| anyhow!("LAB_COUNT missing"))?)?;
             Ok(arr.get(&0, 0)?.iter().sum())
         };
         let c0 = read_count(&ebpf)?;
@@ -74,13 +83,21 @@ pub fn generate(cli_ns: &str, cli_if: &str, srv_mac: [u8; 6], src: &str, dst: &s
             let mut tmpl = LabTemplate { len: f.len() as u32, reserved: 0, data: [0; LAB_TEMPLATE_MAX] };
             tmpl.data[..f.len()].copy_from_slice(f);
             {
-                let mut m: Array<&mut MapData, LabTemplate> = Array::try_from(ebpf.map_mut("LAB_TEMPLATE").ok_or_else(|| anyhow!("LAB_TEMPLATE missing"))?)?;
+                let mut m: Array<&mut MapData, LabTemplate> =
+                    Array::try_from(ebpf.map_mut("LAB_TEMPLATE").ok_or_else(|| anyhow!("LAB_TEMPLATE missing"))?)?;
                 m.set(0, tmpl, 0)?;
             }
             let md = XdpMd::for_frame(f.len(), ifindex);
             let ctx = md.as_bytes();
             let generator: &Xdp = ebpf.program("lab_gen").ok_or_else(|| anyhow!("lab_gen missing"))?.try_into()?;
-            generator.test_run(TestRunOptions { data_in: Some(f), ctx_in: Some(ctx), repeat: REPEAT, attrs: TestRunAttrs::new().xdp_live_frames(BATCH), ..Default::default() })
+            generator
+                .test_run(TestRunOptions {
+                    data_in: Some(f),
+                    ctx_in: Some(ctx),
+                    repeat: REPEAT,
+                    attrs: TestRunAttrs::new().xdp_live_frames(BATCH),
+                    ..Default::default()
+                })
                 .context("BPF_PROG_RUN live frames")?;
             sent += REPEAT as u64;
         }

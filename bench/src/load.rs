@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{Context, Result, anyhow, bail};
 use serde_json::json;
 use zonegen::querymix::{Carrier, Class, Generator};
-use zonegen::{name, rr, wire, LoadOptions, Zone};
+use zonegen::{LoadOptions, Zone, name, rr, wire};
 
 const LAB: &str = "mrxb";
 const SRV4: &str = "198.18.0.1";
@@ -38,7 +38,8 @@ enum Server {
 }
 
 impl Server {
-    const ALL: [Server; 7] = [Server::MrootXdp, Server::MrootXdpOnly, Server::MrootTc, Server::MrootNoXdp, Server::KnotXdp, Server::KnotUdp, Server::Nsd];
+    const ALL: [Server; 7] =
+        [Server::MrootXdp, Server::MrootXdpOnly, Server::MrootTc, Server::MrootNoXdp, Server::KnotXdp, Server::KnotUdp, Server::Nsd];
     fn label(self) -> &'static str {
         match self {
             Server::MrootXdp => "m-root-xdp (XDP + TC)",
@@ -113,7 +114,8 @@ fn query_files(zone: &Zone, dir: &Path) -> Result<Vec<(&'static str, PathBuf, us
     let nx: Vec<String> = (0..1000).map(|i| format!("nx{i:05}probe A E")).collect();
     let priming = vec![". NS E".to_string()];
     let mut out = Vec::new();
-    for (label, l) in [("root-mix-1 (UDP part)", lines), ("referrals, DO=0", referrals), ("NXDOMAIN, DO=0", nx), ("priming . NS", priming)] {
+    for (label, l) in [("root-mix-1 (UDP part)", lines), ("referrals, DO=0", referrals), ("NXDOMAIN, DO=0", nx), ("priming . NS", priming)]
+    {
         let p = dir.join(format!("{}.txt", label.split(|c: char| !c.is_ascii_alphanumeric()).next().unwrap_or("q")));
         std::fs::write(&p, l.join("\n") + "\n")?;
         out.push((label, p, l.len()));
@@ -142,7 +144,8 @@ impl Drop for Running {
 /// Remove an XDP program left on one end of the lab (knotd and kxdpgun leave netlink-attached ones).
 fn clear_xdp(side: &str, end: &str) {
     for mode in ["xdp", "xdpgeneric"] {
-        let _ = Command::new("ip").args(["-n", &format!("{LAB}-{side}"), "link", "set", "dev", &format!("{LAB}-{end}"), mode, "off"]).status();
+        let _ =
+            Command::new("ip").args(["-n", &format!("{LAB}-{side}"), "link", "set", "dev", &format!("{LAB}-{end}"), mode, "off"]).status();
     }
 }
 
@@ -171,7 +174,22 @@ fn start(server: Server, zone: &Path, dir: &Path) -> Result<Running> {
                 Server::MrootNoXdp => "off",
                 _ => "native",
             };
-            let mut args = vec![b.as_str(), "run", "--zone", &zs, "--iface", &srv_if, "--addr", SRV4, "--xdp-mode", mode, "--control", &cs, "--identity", "bench"];
+            let mut args = vec![
+                b.as_str(),
+                "run",
+                "--zone",
+                &zs,
+                "--iface",
+                &srv_if,
+                "--addr",
+                SRV4,
+                "--xdp-mode",
+                mode,
+                "--control",
+                &cs,
+                "--identity",
+                "bench",
+            ];
             if server == Server::MrootXdpOnly {
                 args.push("--no-tc");
             }
@@ -285,9 +303,12 @@ fn kxdpgun(file: &Path, qps: u64, secs: u32) -> Result<Gun> {
         if attempt > 0 {
             std::thread::sleep(Duration::from_millis(500));
         }
-        let out = in_ns(&cli_ns, &["kxdpgun", "-t", &secs.to_string(), "-Q", &qps.to_string(), "-i", &f, "-I", &cli_if, "-l", CLI4, "-R", SRV_MAC, SRV4])
-            .output()
-            .context("running kxdpgun")?;
+        let out = in_ns(
+            &cli_ns,
+            &["kxdpgun", "-t", &secs.to_string(), "-Q", &qps.to_string(), "-i", &f, "-I", &cli_if, "-l", CLI4, "-R", SRV_MAC, SRV4],
+        )
+        .output()
+        .context("running kxdpgun")?;
         text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
         if !text.contains("busy") {
             break;
@@ -315,7 +336,10 @@ fn kxdpgun(file: &Path, qps: u64, secs: u32) -> Result<Gun> {
 /// Answers sent in the kernel so far: (XDP, TC).
 fn kernel_answered(iface: &str) -> Option<(f64, f64)> {
     use m_root_common::Hook;
-    let out = in_ns(&format!("{LAB}-srv"), &[&bin().display().to_string(), "stats", "--iface", iface, "--control", "/nonexistent", "--json"]).output().ok()?;
+    let out =
+        in_ns(&format!("{LAB}-srv"), &[&bin().display().to_string(), "stats", "--iface", iface, "--control", "/nonexistent", "--json"])
+            .output()
+            .ok()?;
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
     Some((m_root_user::dataplane::answered_by(&v, Hook::Xdp) as f64, m_root_user::dataplane::answered_by(&v, Hook::Tc) as f64))
 }
@@ -334,7 +358,8 @@ pub fn run(o: &Options) -> Result<()> {
     let dir = std::env::temp_dir().join(format!("m-root-xdp-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let files = query_files(&zone, &dir)?;
-    let (rates, secs): (Vec<u64>, u32) = if o.quick { (vec![200_000, 10_000_000], 2) } else { (vec![100_000, 250_000, 500_000, 1_000_000, 10_000_000], 3) };
+    let (rates, secs): (Vec<u64>, u32) =
+        if o.quick { (vec![200_000, 10_000_000], 2) } else { (vec![100_000, 250_000, 500_000, 1_000_000, 10_000_000], 3) };
     let mixes: Vec<_> = if o.quick { files.iter().take(1).collect() } else { files.iter().collect() };
     let steps = Server::ALL.len() * rates.len() * mixes.len();
     lab("down", o.rps).ok();
@@ -349,7 +374,12 @@ pub fn run(o: &Options) -> Result<()> {
             for (mix, file, _) in &mixes {
                 for &rate in &rates {
                     done += 1;
-                    eprintln!("[{done}/{steps}] {} | {mix} | offered {} | {:.0} s elapsed", server.label(), if rate >= 10_000_000 { "max".into() } else { rate.to_string() }, started.elapsed().as_secs_f64());
+                    eprintln!(
+                        "[{done}/{steps}] {} | {mix} | offered {} | {:.0} s elapsed",
+                        server.label(),
+                        if rate >= 10_000_000 { "max".into() } else { rate.to_string() },
+                        started.elapsed().as_secs_f64()
+                    );
                     let in_kernel = matches!(server, Server::MrootXdp | Server::MrootXdpOnly | Server::MrootTc);
                     let k0 = in_kernel.then(|| kernel_answered(&format!("{LAB}-s"))).flatten();
                     let (c0, s0, t0) = (cpu_seconds(&pids), softirq_seconds(), Instant::now());
@@ -415,7 +445,10 @@ pub fn run(o: &Options) -> Result<()> {
     std::fs::create_dir_all(&o.out)?;
     std::fs::write(o.out.join("load.json"), serde_json::to_string_pretty(&report)?)?;
     std::fs::write(o.out.join("load.svg"), plot(&rows))?;
-    println!("{:<28} {:<22} {:>10} {:>10} {:>7} {:>6} {:>8} {:>6} {:>6}", "server", "mix", "offered/s", "replies/s", "share", "cpu", "softirq", "xdp", "tc");
+    println!(
+        "{:<28} {:<22} {:>10} {:>10} {:>7} {:>6} {:>8} {:>6} {:>6}",
+        "server", "mix", "offered/s", "replies/s", "share", "cpu", "softirq", "xdp", "tc"
+    );
     for r in &rows {
         println!(
             "{:<28} {:<22} {:>10.0} {:>10.0} {:>6.0}% {:>6.2} {:>8.2} {:>6} {:>6}",
@@ -433,11 +466,20 @@ pub fn run(o: &Options) -> Result<()> {
     if let Some(l) = &live {
         println!(
             "live frames ({} covered mix queries, {} s): reflector {:.0} replies/s, m-root-xdp XDP {:.0} replies/s ({:.0} XDP answers/s) = {:.0} % of the reflector",
-            l["queries"], l["seconds"], l["reflector"]["replies_per_s"].as_f64().unwrap_or(0.0), l["m_root_xdp"]["replies_per_s"].as_f64().unwrap_or(0.0),
-            l["m_root_xdp"]["xdp_answers_per_s"].as_f64().unwrap_or(0.0), 100.0 * l["ratio_to_reflector"].as_f64().unwrap_or(0.0)
+            l["queries"],
+            l["seconds"],
+            l["reflector"]["replies_per_s"].as_f64().unwrap_or(0.0),
+            l["m_root_xdp"]["replies_per_s"].as_f64().unwrap_or(0.0),
+            l["m_root_xdp"]["xdp_answers_per_s"].as_f64().unwrap_or(0.0),
+            100.0 * l["ratio_to_reflector"].as_f64().unwrap_or(0.0)
         );
     }
-    println!("wrote {} and {} ({:.0} s)", o.out.join("load.json").display(), o.out.join("load.svg").display(), started.elapsed().as_secs_f64());
+    println!(
+        "wrote {} and {} ({:.0} s)",
+        o.out.join("load.json").display(),
+        o.out.join("load.svg").display(),
+        started.elapsed().as_secs_f64()
+    );
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
@@ -445,20 +487,48 @@ pub fn run(o: &Options) -> Result<()> {
 /// Replies per second against offered rate, one line per server (first mix), as an SVG.
 fn plot(rows: &[serde_json::Value]) -> String {
     let Some(mix) = rows.first().and_then(|r| r["mix"].as_str()) else { return String::new() };
-    let pts: Vec<(&str, f64, f64)> = rows.iter().filter(|r| r["mix"] == mix).map(|r| (r["server"].as_str().unwrap_or(""), r["offered_qps"].as_f64().unwrap_or(0.0), r["replies_per_s"].as_f64().unwrap_or(0.0))).collect();
+    let pts: Vec<(&str, f64, f64)> = rows
+        .iter()
+        .filter(|r| r["mix"] == mix)
+        .map(|r| (r["server"].as_str().unwrap_or(""), r["offered_qps"].as_f64().unwrap_or(0.0), r["replies_per_s"].as_f64().unwrap_or(0.0)))
+        .collect();
     let max = pts.iter().map(|p| p.1.max(p.2)).fold(1.0, f64::max) * 1.05;
     let (w, h, m) = (720.0, 440.0, 60.0);
     let x = |v: f64| m + v / max * (w - 2.0 * m);
     let y = |v: f64| h - m - v / max * (h - 2.0 * m);
     let colours = ["#d62728", "#9467bd", "#8c564b", "#ff7f0e", "#1f77b4", "#17becf", "#2ca02c"];
     let mut s = String::new();
-    let _ = write!(s, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" font-family=\"sans-serif\" font-size=\"12\"><rect width=\"100%\" height=\"100%\" fill=\"white\"/>");
-    let _ = write!(s, "<text x=\"{}\" y=\"20\" text-anchor=\"middle\" font-size=\"14\">Replies/s vs offered queries/s — {mix}, kxdpgun, veth lab</text>", w / 2.0);
-    let _ = write!(s, "<line x1=\"{m}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"black\"/><line x1=\"{m}\" y1=\"{m}\" x2=\"{m}\" y2=\"{}\" stroke=\"black\"/>", h - m, w - m, h - m, h - m);
-    let _ = write!(s, "<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"#bbb\" stroke-dasharray=\"4\"/>", x(0.0), y(0.0), x(max), y(max));
+    let _ = write!(
+        s,
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" font-family=\"sans-serif\" font-size=\"12\"><rect width=\"100%\" height=\"100%\" fill=\"white\"/>"
+    );
+    let _ = write!(
+        s,
+        "<text x=\"{}\" y=\"20\" text-anchor=\"middle\" font-size=\"14\">Replies/s vs offered queries/s — {mix}, kxdpgun, veth lab</text>",
+        w / 2.0
+    );
+    let _ = write!(
+        s,
+        "<line x1=\"{m}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"black\"/><line x1=\"{m}\" y1=\"{m}\" x2=\"{m}\" y2=\"{}\" stroke=\"black\"/>",
+        h - m,
+        w - m,
+        h - m,
+        h - m
+    );
+    let _ =
+        write!(s, "<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"#bbb\" stroke-dasharray=\"4\"/>", x(0.0), y(0.0), x(max), y(max));
     for i in 0..=4 {
         let v = max * i as f64 / 4.0;
-        let _ = write!(s, "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{:.0}k</text><text x=\"{}\" y=\"{}\" text-anchor=\"end\">{:.0}k</text>", x(v), h - m + 18.0, v / 1e3, m - 6.0, y(v) + 4.0, v / 1e3);
+        let _ = write!(
+            s,
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{:.0}k</text><text x=\"{}\" y=\"{}\" text-anchor=\"end\">{:.0}k</text>",
+            x(v),
+            h - m + 18.0,
+            v / 1e3,
+            m - 6.0,
+            y(v) + 4.0,
+            v / 1e3
+        );
     }
     let mut servers: Vec<&str> = pts.iter().map(|p| p.0).collect();
     servers.dedup();
@@ -469,8 +539,22 @@ fn plot(rows: &[serde_json::Value]) -> String {
         for p in pts.iter().filter(|p| p.0 == *srv) {
             let _ = write!(s, "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"3\" fill=\"{c}\"/>", x(p.1), y(p.2));
         }
-        let _ = write!(s, "<rect x=\"{}\" y=\"{}\" width=\"12\" height=\"3\" fill=\"{c}\"/><text x=\"{}\" y=\"{}\">{srv}</text>", m + 10.0, m + 10.0 + 16.0 * i as f64, m + 28.0, m + 14.0 + 16.0 * i as f64);
+        let _ = write!(
+            s,
+            "<rect x=\"{}\" y=\"{}\" width=\"12\" height=\"3\" fill=\"{c}\"/><text x=\"{}\" y=\"{}\">{srv}</text>",
+            m + 10.0,
+            m + 10.0 + 16.0 * i as f64,
+            m + 28.0,
+            m + 14.0 + 16.0 * i as f64
+        );
     }
-    let _ = write!(s, "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">offered queries/s</text><text x=\"14\" y=\"{}\" transform=\"rotate(-90 14 {})\" text-anchor=\"middle\">replies/s</text></svg>", w / 2.0, h - 16.0, h / 2.0, h / 2.0);
+    let _ = write!(
+        s,
+        "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">offered queries/s</text><text x=\"14\" y=\"{}\" transform=\"rotate(-90 14 {})\" text-anchor=\"middle\">replies/s</text></svg>",
+        w / 2.0,
+        h - 16.0,
+        h / 2.0,
+        h / 2.0
+    );
     s
 }

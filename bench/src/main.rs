@@ -15,16 +15,16 @@ mod load;
 
 use std::time::Instant;
 
-use anyhow::{anyhow, Context, Result};
-use aya::programs::{TestRun, TestRunOptions, TestRunResult, Xdp};
+use anyhow::{Context, Result, anyhow};
 use aya::Ebpf;
+use aya::maps::{Array, MapData};
+use aya::programs::{TestRun, TestRunOptions, TestRunResult, Xdp};
 use clap::{Parser, Subcommand};
-use m_root_user::dataplane::{counter_key, Dataplane};
+use m_root_common::{Counter, Hook, LAB_TEMPLATE_MAX, LabTemplate};
+use m_root_user::dataplane::{Dataplane, counter_key};
 use m_root_user::frame::{self, Spec};
 use m_root_user::lab::LAB_OBJECT;
-use aya::maps::{Array, MapData};
-use m_root_common::{Counter, Hook, LabTemplate, LAB_TEMPLATE_MAX};
-use zonegen::{compile, name, rr, wire, LoadOptions, Zone};
+use zonegen::{LoadOptions, Zone, compile, name, rr, wire};
 
 #[derive(Parser)]
 #[command(name = "bench", about = "m-root-xdp benchmarks (ratios measured in one run)")]
@@ -76,7 +76,15 @@ const SRV6: &str = "2001:db8::1";
 
 fn spec(v6: bool) -> Spec {
     let (src, dst) = if v6 { ("2001:db8::2", SRV6) } else { ("198.18.0.2", SRV4) };
-    Spec { src_mac: [2, 0, 0, 0, 0, 2], dst_mac: [2, 0, 0, 0, 0, 1], vlans: vec![], src: src.parse().unwrap(), dst: dst.parse().unwrap(), sport: 40000, dport: 53 }
+    Spec {
+        src_mac: [2, 0, 0, 0, 0, 2],
+        dst_mac: [2, 0, 0, 0, 0, 1],
+        vlans: vec![],
+        src: src.parse().unwrap(),
+        dst: dst.parse().unwrap(),
+        sport: 40000,
+        dport: 53,
+    }
 }
 
 /// One program under test: something that runs a frame once through BPF_PROG_TEST_RUN.
@@ -244,7 +252,12 @@ fn xdp_cost(zone_path: &std::path::Path, runs: u32, json: bool, only: Option<&st
         // with the two helpers an XDP answer needs at least (no parsing, lookup, pointers or checksums).
         let answer = {
             let mut out = vec![0u8; 4096];
-            let r = dp.program_ref()?.test_run(TestRunOptions { data_in: Some(&input), data_out: Some(&mut out), repeat: 1, ..Default::default() })?;
+            let r = dp.program_ref()?.test_run(TestRunOptions {
+                data_in: Some(&input),
+                data_out: Some(&mut out),
+                repeat: 1,
+                ..Default::default()
+            })?;
             out.truncate(r.data_size_out as usize);
             out
         };
@@ -252,7 +265,8 @@ fn xdp_cost(zone_path: &std::path::Path, runs: u32, json: bool, only: Option<&st
             return Err(anyhow!("{label}: answer of {} octets exceeds the lab template", answer.len()));
         }
         // Slot 0: what lab_gen sends (the answer); slot 1: what lab_fresh writes (the query).
-        let mut templates = Array::<&mut MapData, LabTemplate>::try_from(lab.map_mut("LAB_TEMPLATE").ok_or_else(|| anyhow!("LAB_TEMPLATE missing"))?)?;
+        let mut templates =
+            Array::<&mut MapData, LabTemplate>::try_from(lab.map_mut("LAB_TEMPLATE").ok_or_else(|| anyhow!("LAB_TEMPLATE missing"))?)?;
         for (slot, f) in [(0, &answer), (1, &input)] {
             let mut tmpl = LabTemplate { len: f.len() as u32, reserved: 0, data: [0; LAB_TEMPLATE_MAX] };
             tmpl.data[..f.len()].copy_from_slice(f);
@@ -272,7 +286,14 @@ fn xdp_cost(zone_path: &std::path::Path, runs: u32, json: bool, only: Option<&st
         let tx: &Xdp = lab.program("lab_tx").ok_or_else(|| anyhow!("lab_tx missing"))?.try_into()?;
         use cost_live::Target::{Bare, Fresh};
         let answered = xdp_answered(&dp)?;
-        let (m, frames) = cost_live::measure(&scratch, fresh, &mut next, &[Fresh(refl), Fresh(xdp), Fresh(grow), Fresh(tx), Bare(tx)], &input, live_rounds)?;
+        let (m, frames) = cost_live::measure(
+            &scratch,
+            fresh,
+            &mut next,
+            &[Fresh(refl), Fresh(xdp), Fresh(grow), Fresh(tx), Bare(tx)],
+            &input,
+            live_rounds,
+        )?;
         // The program must have answered every frame it was given (live mode reports no actions).
         let got = xdp_answered(&dp)? - answered;
         if got != frames {
@@ -300,24 +321,55 @@ fn xdp_cost(zone_path: &std::path::Path, runs: u32, json: bool, only: Option<&st
                     "live": {"xdp_ns": r.live.xdp_ns, "reflector_ns": r.live.reflector_ns, "ratio": r.live.ratio, "grow_copy_ns": r.live.floor_ns, "grow_copy_ratio": r.live.floor_ratio}})
             })
             .collect();
-        println!("{}", serde_json::json!({"runs_per_kind": runs, "ratio_method": format!("median of the ratios to the reflector runs each program took turns with: blocks of {BLOCK_RUNS} paired runs (one run per frame), calls of the same round (live); tc_to_xdp is the ratio of the two ratios"), "live_calls_per_kind": live_rounds, "live_frames_per_call": cost_live::FRAMES, "verifier_insns": dp.verified_insns, "tc_verifier_insns": dp.tc_verified_insns, "rows": v}));
+        println!(
+            "{}",
+            serde_json::json!({"runs_per_kind": runs, "ratio_method": format!("median of the ratios to the reflector runs each program took turns with: blocks of {BLOCK_RUNS} paired runs (one run per frame), calls of the same round (live); tc_to_xdp is the ratio of the two ratios"), "live_calls_per_kind": live_rounds, "live_frames_per_call": cost_live::FRAMES, "verifier_insns": dp.verified_insns, "tc_verifier_insns": dp.tc_verified_insns, "rows": v})
+        );
         return Ok(());
     }
-    println!("Per-packet cost under BPF_PROG_TEST_RUN ({:.1} s); verifier: XDP {} and TC {} instructions processed", t.elapsed().as_secs_f64(), dp.verified_insns.unwrap_or(0), dp.tc_verified_insns.unwrap_or(0));
+    println!(
+        "Per-packet cost under BPF_PROG_TEST_RUN ({:.1} s); verifier: XDP {} and TC {} instructions processed",
+        t.elapsed().as_secs_f64(),
+        dp.verified_insns.unwrap_or(0),
+        dp.tc_verified_insns.unwrap_or(0)
+    );
     println!("grow+copy: lab_gen, which only grows the query to the answer's size and copies the answer in with bpf_xdp_store_bytes");
-    println!("ns: trimmed means. ratio: median of the ratios to the reflector runs the program took turns with (xdp, grow+copy and tc each had their own), per block of {BLOCK_RUNS} paired runs or per round of live calls; reflect ns: those of the xdp pairing; tc/xdp: the ratio of the two ratios (they were timed in different stretches, which their ns do not correct for)");
+    println!(
+        "ns: trimmed means. ratio: median of the ratios to the reflector runs the program took turns with (xdp, grow+copy and tc each had their own), per block of {BLOCK_RUNS} paired runs or per round of live calls; reflect ns: those of the xdp pairing; tc/xdp: the ratio of the two ratios (they were timed in different stretches, which their ns do not correct for)"
+    );
     println!();
     println!("One run per frame (a syscall each, caches cold), {runs} runs:");
-    println!("{:<34} {:>7} {:>10} {:>7} {:>10} {:>7} {:>7} {:>7}  {}", "kind", "xdp ns", "reflect ns", "ratio", "grow+copy", "ratio", "tc ns", "tc/xdp", "answered by both");
+    println!(
+        "{:<34} {:>7} {:>10} {:>7} {:>10} {:>7} {:>7} {:>7}  {}",
+        "kind", "xdp ns", "reflect ns", "ratio", "grow+copy", "ratio", "tc ns", "tc/xdp", "answered by both"
+    );
     for r in &rows {
-        println!("{:<34} {:>7.0} {:>10.0} {:>6.2}x {:>10.0} {:>6.2}x {:>7.0} {:>6.2}x  {}", r.label, r.xdp.ns, r.base, r.xdp.ratio, r.floor.ns, r.floor.ratio, r.tc.ns, r.tc.ratio / r.xdp.ratio, if r.answered { "yes" } else { "NO" });
+        println!(
+            "{:<34} {:>7.0} {:>10.0} {:>6.2}x {:>10.0} {:>6.2}x {:>7.0} {:>6.2}x  {}",
+            r.label,
+            r.xdp.ns,
+            r.base,
+            r.xdp.ratio,
+            r.floor.ns,
+            r.floor.ratio,
+            r.tc.ns,
+            r.tc.ratio / r.xdp.ratio,
+            if r.answered { "yes" } else { "NO" }
+        );
     }
     println!();
-    println!("Live frames (batches of {}, caches warm, a fresh query each; the cost of writing the query in again taken off both), {live_rounds} calls of {} frames:", cost_live::BATCH, cost_live::FRAMES);
+    println!(
+        "Live frames (batches of {}, caches warm, a fresh query each; the cost of writing the query in again taken off both), {live_rounds} calls of {} frames:",
+        cost_live::BATCH,
+        cost_live::FRAMES
+    );
     println!("{:<34} {:>7} {:>10} {:>7} {:>10} {:>7}", "kind", "xdp ns", "reflect ns", "ratio", "grow+copy", "ratio");
     for r in &rows {
         let l = &r.live;
-        println!("{:<34} {:>7.0} {:>10.0} {:>6.2}x {:>10.0} {:>6.2}x", r.label, l.xdp_ns, l.reflector_ns, l.ratio, l.floor_ns, l.floor_ratio);
+        println!(
+            "{:<34} {:>7.0} {:>10.0} {:>6.2}x {:>10.0} {:>6.2}x",
+            r.label, l.xdp_ns, l.reflector_ns, l.ratio, l.floor_ns, l.floor_ratio
+        );
     }
     Ok(())
 }

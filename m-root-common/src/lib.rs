@@ -121,7 +121,6 @@ pub struct XdpHint {
 }
 pub const XDP_HINT_MAGIC: u32 = 0x4d52_5848; // "MRXH"
 
-
 /// Index of the first answer of generation `gen`.
 pub const fn gen_base(generation: u32) -> u32 {
     generation * ANSWERS_PER_GEN
@@ -200,7 +199,13 @@ impl TldEntry {
 #[inline(always)]
 pub fn tld_hash(w: &LabelWords, seed: u64) -> u32 {
     const K: u64 = 0x9e37_79b9_7f4a_7c15;
-    let rest = w[1] ^ w[2].rotate_left(8) ^ w[3].rotate_left(16) ^ w[4].rotate_left(24) ^ w[5].rotate_left(32) ^ w[6].rotate_left(40) ^ w[7].rotate_left(48);
+    let rest = w[1]
+        ^ w[2].rotate_left(8)
+        ^ w[3].rotate_left(16)
+        ^ w[4].rotate_left(24)
+        ^ w[5].rotate_left(32)
+        ^ w[6].rotate_left(40)
+        ^ w[7].rotate_left(48);
     let mut h = (seed ^ K ^ w[0]).wrapping_mul(K);
     h ^= h >> 29;
     h = (h ^ rest).wrapping_mul(K);
@@ -247,7 +252,16 @@ pub fn sort_key(label: &[u8]) -> SortKey {
     let mut k = [0u64; 8];
     let mut i = 0;
     while i < 8 {
-        k[i] = u64::from_be_bytes([b[8 * i], b[8 * i + 1], b[8 * i + 2], b[8 * i + 3], b[8 * i + 4], b[8 * i + 5], b[8 * i + 6], b[8 * i + 7]]);
+        k[i] = u64::from_be_bytes([
+            b[8 * i],
+            b[8 * i + 1],
+            b[8 * i + 2],
+            b[8 * i + 3],
+            b[8 * i + 4],
+            b[8 * i + 5],
+            b[8 * i + 6],
+            b[8 * i + 7],
+        ]);
         i += 1;
     }
     k

@@ -12,7 +12,7 @@ use aya_ebpf::{
     maps::{Array, PerCpuArray, ProgramArray},
     programs::XdpContext,
 };
-use m_root_common::{LabTemplate, LAB_TEMPLATE_MAX};
+use m_root_common::{LAB_TEMPLATE_MAX, LabTemplate};
 
 /// Frames the lab writes: slot 0 is what `lab_gen` sends, slot 1 the query `lab_fresh` hands on.
 #[map]

@@ -11,17 +11,17 @@ mod parse;
 mod splice;
 
 use aya_ebpf::{
-    bindings::{xdp_action, TC_ACT_REDIRECT, TC_ACT_SHOT, TC_ACT_UNSPEC},
+    bindings::{TC_ACT_REDIRECT, TC_ACT_SHOT, TC_ACT_UNSPEC, xdp_action},
     helpers::generated::{bpf_redirect, bpf_skb_pull_data},
     macros::{classifier, map, xdp},
     maps::{Array, CpuMap, PerCpuArray, PerCpuHashMap},
     programs::{TcContext, XdpContext},
 };
 use m_root_common::{
-    apex_answer_index, apex_qtype_index, fixed_answer_index, tld_answer_index, tld_bucket_index, tld_hash, AddrKey, Answer, Counter,
-    FixedSlot, GenInfo, LabelWords, PerCpu, ServiceAddrs, TldEntry, TldSlot, ANSWERS_PER_GEN, APEX_QTYPES, COUNTERS as N_COUNTERS,
-    GENERATIONS, MAX_LABEL, MAX_SERVICE_ADDRS, MAX_TLDS, TLD_BUCKETS, TLD_MAX_PROBE, nsec_answer_index, tld_sorted_index,
-    SortKey, signal_key, MAX_SIGNALS, SIGNAL_SENTINEL_IS_TA, SIGNAL_SENTINEL_NOT_TA, SIGNAL_TA, TC_MODE_ALL, XDP_TX_ON,
+    ANSWERS_PER_GEN, APEX_QTYPES, AddrKey, Answer, COUNTERS as N_COUNTERS, Counter, FixedSlot, GENERATIONS, GenInfo, LabelWords, MAX_LABEL,
+    MAX_SERVICE_ADDRS, MAX_SIGNALS, MAX_TLDS, PerCpu, SIGNAL_SENTINEL_IS_TA, SIGNAL_SENTINEL_NOT_TA, SIGNAL_TA, ServiceAddrs, SortKey,
+    TC_MODE_ALL, TLD_BUCKETS, TLD_MAX_PROBE, TldEntry, TldSlot, XDP_TX_ON, apex_answer_index, apex_qtype_index, fixed_answer_index,
+    nsec_answer_index, signal_key, tld_answer_index, tld_bucket_index, tld_hash, tld_sorted_index,
 };
 
 use crate::packet::Packet;
@@ -185,7 +185,10 @@ pub fn m_root_tc(ctx: TcContext) -> i32 {
 #[inline(always)]
 fn is_service_addr(dst: &AddrKey) -> bool {
     let Some(s) = SERVICE_ADDRS.get(0) else { return false };
-    let w = [u64::from_ne_bytes([dst.addr[0], dst.addr[1], dst.addr[2], dst.addr[3], dst.addr[4], dst.addr[5], dst.addr[6], dst.addr[7]]), u64::from_ne_bytes([dst.addr[8], dst.addr[9], dst.addr[10], dst.addr[11], dst.addr[12], dst.addr[13], dst.addr[14], dst.addr[15]])];
+    let w = [
+        u64::from_ne_bytes([dst.addr[0], dst.addr[1], dst.addr[2], dst.addr[3], dst.addr[4], dst.addr[5], dst.addr[6], dst.addr[7]]),
+        u64::from_ne_bytes([dst.addr[8], dst.addr[9], dst.addr[10], dst.addr[11], dst.addr[12], dst.addr[13], dst.addr[14], dst.addr[15]]),
+    ];
     let n = s.count as usize;
     for i in 0..MAX_SERVICE_ADDRS {
         if i >= n {
@@ -432,7 +435,13 @@ fn sort_key(label: &LabelWords, len: usize) -> Option<SortKey> {
         let next = if i < 7 { w[i + 1] << 56 } else { 0 };
         let x = (w[i] >> 8) | next;
         // Octets of the label in this word (native order: the first octet is the lowest).
-        let valid = if len >= 8 * (i + 1) { 8 } else if len > 8 * i { len - 8 * i } else { 0 };
+        let valid = if len >= 8 * (i + 1) {
+            8
+        } else if len > 8 * i {
+            len - 8 * i
+        } else {
+            0
+        };
         let mask = if valid >= 8 { u64::MAX } else { (1u64 << (8 * valid)) - 1 };
         let v = x | !mask;
         if v.wrapping_sub(0x0101_0101_0101_0101) & !v & 0x8080_8080_8080_8080 != 0 {

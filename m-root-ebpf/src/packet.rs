@@ -3,11 +3,11 @@
 //! where the bytes are, how the packet is resized, and how the UDP checksum is left.
 
 use aya_ebpf::{
-    bindings::{BPF_F_PSEUDO_HDR, __sk_buff},
+    bindings::{__sk_buff, BPF_F_PSEUDO_HDR},
     helpers::generated::{bpf_l4_csum_replace, bpf_skb_change_tail, bpf_xdp_adjust_meta, bpf_xdp_adjust_tail, bpf_xdp_store_bytes},
     programs::{TcContext, XdpContext},
 };
-use m_root_common::{Counter, Hook, XdpHint, MAX_FRAG, XDP_HINT_MAGIC};
+use m_root_common::{Counter, Hook, MAX_FRAG, XDP_HINT_MAGIC, XdpHint};
 
 use crate::parse::Bounds;
 

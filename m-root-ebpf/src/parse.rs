@@ -1,7 +1,7 @@
 //! One small bounds-checked parser per header. Every read goes through [`at`], which checks the access
 //! against `data_end` right before it, in the form the verifier tracks.
 
-use m_root_common::{AddrKey, Counter, PerCpu, DNS_HEADER_LEN, MAX_LABEL, MAX_NAME};
+use m_root_common::{AddrKey, Counter, DNS_HEADER_LEN, MAX_LABEL, MAX_NAME, PerCpu};
 
 use crate::packet::Packet;
 
@@ -226,13 +226,20 @@ pub fn question<P: Packet>(ctx: &P, f: &Frame, pc: *mut PerCpu) -> Result<Questi
     // Each way out of the walk above carries different exact offsets, and the verifier would check the
     // rest of the program once per way. Pass the results through a map so it sees them as plain
     // bounded numbers, and the rest is checked once.
-    let [off, labels, last_label, last_len] = forget(pc, [off as u64, labels as u64, last_label as u64, last_len as u64]).ok_or(Counter::PassMalformed)?;
+    let [off, labels, last_label, last_len] =
+        forget(pc, [off as u64, labels as u64, last_label as u64, last_len as u64]).ok_or(Counter::PassMalformed)?;
     let (off, labels, last_label, last_len) = (off as usize, labels as usize, last_label as usize, last_len as usize);
     // Constant bounds first: the verifier learns ranges from comparisons with constants.
     if off > MAX_QUESTION_END || last_label > MAX_QUESTION_END {
         return Err(Counter::PassMalformed);
     }
-    if off < qstart || off - qstart >= MAX_NAME || labels > MAX_LABELS || last_len > MAX_LABEL || last_label < qstart || (labels > 0 && last_label >= off) {
+    if off < qstart
+        || off - qstart >= MAX_NAME
+        || labels > MAX_LABELS
+        || last_len > MAX_LABEL
+        || last_label < qstart
+        || (labels > 0 && last_label >= off)
+    {
         return Err(Counter::PassMalformed);
     }
     let qlen = off + 1 - qstart;

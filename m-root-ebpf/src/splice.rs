@@ -3,10 +3,10 @@
 //! append OPT, swap the addresses, and set lengths and checksums. No DNS meaning here: the entry says
 //! everything.
 
-use m_root_common::{csum, Answer, Counter, CLASSIC_UDP_PAYLOAD, DNS_HEADER_LEN, MAX_CUTS, MAX_FRAG, MAX_PTRS, OPT_LEN, OUR_UDP_PAYLOAD};
+use m_root_common::{Answer, CLASSIC_UDP_PAYLOAD, Counter, DNS_HEADER_LEN, MAX_CUTS, MAX_FRAG, MAX_PTRS, OPT_LEN, OUR_UDP_PAYLOAD, csum};
 
 use crate::packet::Packet;
-use crate::parse::{at, Bounds, Frame, Question, IPV4_LEN, UDP_LEN};
+use crate::parse::{Bounds, Frame, IPV4_LEN, Question, UDP_LEN, at};
 
 /// Query flags copied into the response (RD, CD), as zonegen's answer function does.
 const COPIED_FLAGS: u16 = 0x0100 | 0x0010;
@@ -55,7 +55,8 @@ pub fn respond<P: Packet>(ctx: &P, f: &Frame, q: &Question, a: &Answer, pc: *mut
         }
     }
     // One way out of the cut search per cut: forget which (see parse::forget).
-    let [chosen_slot, _, _, _] = crate::parse::forget(pc, [chosen.map_or(MAX_CUTS as u64, |i| i as u64), 0, 0, 0]).ok_or(Failed::Pass(Counter::PassNoTable))?;
+    let [chosen_slot, _, _, _] =
+        crate::parse::forget(pc, [chosen.map_or(MAX_CUTS as u64, |i| i as u64), 0, 0, 0]).ok_or(Failed::Pass(Counter::PassNoTable))?;
     let chosen = if (chosen_slot as usize) < MAX_CUTS { Some(chosen_slot as usize) } else { None };
     let (frag_len, arcount, nptrs, nodd, frag_sum, flags, an, ns) = match chosen {
         Some(i) => {
@@ -93,7 +94,8 @@ pub fn respond<P: Packet>(ctx: &P, f: &Frame, q: &Question, a: &Answer, pc: *mut
     if frag_len > 0 {
         // Through the per-CPU scratch (see parse::forget): the copy loop has a way out per block, and
         // each would leave these values narrowed differently for the verifier to check the rest with.
-        let [off, len, n, sh] = crate::parse::forget(pc, [frag_off as u64, frag_len as u64, nptrs as u64, shift as u64]).ok_or(Failed::Drop)?;
+        let [off, len, n, sh] =
+            crate::parse::forget(pc, [frag_off as u64, frag_len as u64, nptrs as u64, shift as u64]).ok_or(Failed::Drop)?;
         let job = Fill { off: off as usize, len: len as usize, nptrs: n as usize, shift: sh as u16 };
         if !fill_fragment(ctx, &job, a) {
             return Err(Failed::Drop);
@@ -203,7 +205,8 @@ impl Kept {
     #[inline(always)]
     fn read<P: Packet>(ctx: &P, f: &Frame, qlen: usize, pc: *mut m_root_common::PerCpu) -> Option<Kept> {
         let e = at::<[u8; 12], P>(ctx, 0)?;
-        let (mac_lo, mac_hi) = unsafe { (u64::from_le_bytes(*(e as *const [u8; 8])), u32::from_le_bytes(*((e as *const u8).add(8) as *const [u8; 4]))) };
+        let (mac_lo, mac_hi) =
+            unsafe { (u64::from_le_bytes(*(e as *const [u8; 8])), u32::from_le_bytes(*((e as *const u8).add(8) as *const [u8; 4]))) };
         let u = unsafe { &*at::<[u8; UDP_LEN], P>(ctx, f.l4)? };
         let ports = u32::from_le_bytes([u[0], u[1], u[2], u[3]]);
         let port_sum = u16::from_be_bytes([u[0], u[1]]) as u32 + u16::from_be_bytes([u[2], u[3]]) as u32;
@@ -243,7 +246,8 @@ fn ipv4_addr_sum(ip: &[u8; IPV4_LEN]) -> u32 {
 pub fn complete_query_csum<P: Packet>(ctx: &P, f: &Frame, pc: *mut m_root_common::PerCpu) -> Option<()> {
     let u = at::<[u8; UDP_LEN], P>(ctx, f.l4)?;
     let (ports, udp_len) = unsafe { (*(u as *const [u8; 4]), u16::from_be_bytes([(*u)[4], (*u)[5]])) };
-    let mut sum = u16::from_be_bytes([ports[0], ports[1]]) as u32 + u16::from_be_bytes([ports[2], ports[3]]) as u32 + 2 * udp_len as u32 + 17;
+    let mut sum =
+        u16::from_be_bytes([ports[0], ports[1]]) as u32 + u16::from_be_bytes([ports[2], ports[3]]) as u32 + 2 * udp_len as u32 + 17;
     sum += if f.ipv6 {
         let ip = at::<[u8; 40], P>(ctx, f.l3)? as *const u8;
         ipv6_addr_sum(unsafe { &*(ip.add(8) as *const [u64; 4]) })
@@ -425,4 +429,3 @@ fn fold64(s: u64) -> u16 {
     let s = (s & 0xffff_ffff) + (s >> 32);
     csum::fold(s as u32)
 }
-

@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 
 use crate::dataplane::Mode;
@@ -144,7 +144,8 @@ mod tests {
 
     #[test]
     fn flags_override_the_file_and_errors_name_the_field() {
-        let file: File = toml::from_str("zone = \"a.zone\"\naddresses = [\"192.0.2.1\"]\nxdp_mode = \"off\"\nport = 5300\nidentity = \"m1\"\n").unwrap();
+        let file: File =
+            toml::from_str("zone = \"a.zone\"\naddresses = [\"192.0.2.1\"]\nxdp_mode = \"off\"\nport = 5300\nidentity = \"m1\"\n").unwrap();
         let s = merge(file, Flags { port: Some(53), ..Default::default() }).unwrap();
         assert_eq!(s.port, 53);
         assert_eq!(s.zone, PathBuf::from("a.zone"));
@@ -172,7 +173,8 @@ mod tests {
         assert!(!s.tc);
         let s = merge(toml::from_str(&format!("{base}xdp_mode = \"tc\"\n")).unwrap(), Flags::default()).unwrap();
         assert!(s.tc && s.xdp_mode == Mode::Tc);
-        let err = merge(toml::from_str(&format!("{base}xdp_mode = \"tc\"\ntc = false\n")).unwrap(), Flags::default()).unwrap_err().to_string();
+        let err =
+            merge(toml::from_str(&format!("{base}xdp_mode = \"tc\"\ntc = false\n")).unwrap(), Flags::default()).unwrap_err().to_string();
         assert!(err.contains("tc"), "{err}");
     }
 }

@@ -5,13 +5,13 @@
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
 use crate::daemon::Daemon;
+use anyhow::{Context, Result};
 
 pub const DEFAULT_SOCKET: &str = crate::config::DEFAULT_CONTROL;
 
@@ -71,7 +71,8 @@ fn handle(c: UnixStream, d: &Daemon) -> Result<()> {
     let mut line = String::new();
     BufReader::new(&c).read_line(&mut line)?;
     let line = line.trim();
-    let req: serde_json::Value = if line == "stats" { serde_json::json!({"cmd": "stats"}) } else { serde_json::from_str(line).unwrap_or(serde_json::Value::Null) };
+    let req: serde_json::Value =
+        if line == "stats" { serde_json::json!({"cmd": "stats"}) } else { serde_json::from_str(line).unwrap_or(serde_json::Value::Null) };
     let reply = match req["cmd"].as_str() {
         Some("stats") => {
             let st = d.state.load();

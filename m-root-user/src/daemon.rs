@@ -11,7 +11,7 @@ use std::time::{Instant, SystemTime};
 use arc_swap::ArcSwap;
 use serde::Serialize;
 use zonegen::fast::FastTable;
-use zonegen::{compile, LoadOptions, ServerConfig, Table, Zone};
+use zonegen::{LoadOptions, ServerConfig, Table, Zone, compile};
 
 use crate::dataplane::Dataplane;
 use crate::server::{State, Stats};
@@ -46,7 +46,16 @@ pub fn serial_newer(new: u32, old: u32) -> bool {
 }
 
 impl Daemon {
-    pub fn new(zone: Zone, table: Table, path: &Path, load_ms: f64, cfg: ServerConfig, zonemd: bool, planes: Vec<Dataplane>, stats: Arc<Stats>) -> Daemon {
+    pub fn new(
+        zone: Zone,
+        table: Table,
+        path: &Path,
+        load_ms: f64,
+        cfg: ServerConfig,
+        zonemd: bool,
+        planes: Vec<Dataplane>,
+        stats: Arc<Stats>,
+    ) -> Daemon {
         Daemon {
             state: Arc::new(ArcSwap::from_pointee(State { zone, cfg: cfg.clone(), fast: FastTable::new(table) })),
             stats,
@@ -75,7 +84,8 @@ impl Daemon {
         let t = Instant::now();
         let path = path.map(Path::to_path_buf).unwrap_or_else(|| self.zone_path());
         let old_serial = self.state.load().zone.serial;
-        let mut report = ReloadReport { ok: false, old_serial, new_serial: None, zone: path.display().to_string(), millis: 0.0, error: None };
+        let mut report =
+            ReloadReport { ok: false, old_serial, new_serial: None, zone: path.display().to_string(), millis: 0.0, error: None };
         let result = (|| -> Result<u32, String> {
             let zone = Zone::load(&path, &LoadOptions { no_zonemd: !self.zonemd }).map_err(|e| e.to_string())?;
             let serial = zone.serial;

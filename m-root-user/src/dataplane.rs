@@ -4,15 +4,16 @@
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
-use anyhow::{anyhow, bail, Context, Result};
+use crate::deploy::Plan;
+use anyhow::{Context, Result, anyhow, bail};
+use aya::Ebpf;
 use aya::maps::{Array, Map, MapData, PerCpuArray, PerCpuHashMap};
 use aya::programs::{SchedClassifier, TcAttachType, Xdp, XdpMode};
-use crate::deploy::Plan;
-use aya::Ebpf;
 use m_root_common::{
-    apex_answer_index, apex_qtype_index, fixed_answer_index, maps, nsec_answer_index, sort_key, tld_sorted_index, SortKey, sort_dir_fill, SortDir, SORT_DIR_LEN, tld_answer_index, tld_bucket_index, tld_hash, AddrKey, Answer, Counter,
-    GenInfo, Hook, LabelWords, PerCpu, ServiceAddrs, TldEntry, TC_MODE_ALL, TC_MODE_HINTED, XDP_TX_OFF, XDP_TX_ON, APEX_QTYPES, GENERATIONS, MAX_APEX, MAX_SERVICE_ADDRS, MAX_TLDS, TLD_BUCKETS,
-    TLD_MAX_PROBE, TLD_SLOTS,
+    APEX_QTYPES, AddrKey, Answer, Counter, GENERATIONS, GenInfo, Hook, LabelWords, MAX_APEX, MAX_SERVICE_ADDRS, MAX_TLDS, PerCpu,
+    SORT_DIR_LEN, ServiceAddrs, SortDir, SortKey, TC_MODE_ALL, TC_MODE_HINTED, TLD_BUCKETS, TLD_MAX_PROBE, TLD_SLOTS, TldEntry, XDP_TX_OFF,
+    XDP_TX_ON, apex_answer_index, apex_qtype_index, fixed_answer_index, maps, nsec_answer_index, sort_dir_fill, sort_key, tld_answer_index,
+    tld_bucket_index, tld_hash, tld_sorted_index,
 };
 use zonegen::Table;
 
@@ -88,14 +89,25 @@ impl Dataplane {
     pub fn load() -> Result<Dataplane> {
         raise_memlock();
         let ebpf = Ebpf::load(EBPF_OBJECT).context("loading the eBPF object (needs root or CAP_BPF)")?;
-        let mut dp = Dataplane { ebpf, attached: None, tx_errors: None, tx_errors_seen: 0, tx_warned: None, generation: None, pin_dir: None, verified_insns: None, tc_verified_insns: None };
+        let mut dp = Dataplane {
+            ebpf,
+            attached: None,
+            tx_errors: None,
+            tx_errors_seen: 0,
+            tx_warned: None,
+            generation: None,
+            pin_dir: None,
+            verified_insns: None,
+            tc_verified_insns: None,
+        };
         let xdp = dp.program()?;
         xdp.load().context("the kernel verifier refused the XDP program")?;
         dp.verified_insns = xdp.info().ok().and_then(|i| i.verified_instruction_count());
         let tc = dp.tc_program()?;
         tc.load().context("the kernel verifier refused the TC program")?;
         dp.tc_verified_insns = tc.info().ok().and_then(|i| i.verified_instruction_count());
-        let spilled: &mut Xdp = dp.ebpf.program_mut(SPILL_PROGRAM).ok_or_else(|| anyhow!("program {SPILL_PROGRAM} missing from the object"))?.try_into()?;
+        let spilled: &mut Xdp =
+            dp.ebpf.program_mut(SPILL_PROGRAM).ok_or_else(|| anyhow!("program {SPILL_PROGRAM} missing from the object"))?.try_into()?;
         spilled.load().context("the kernel verifier refused the cpumap program")?;
         Ok(dp)
     }
@@ -194,7 +206,9 @@ impl Dataplane {
             // after is ours (txwatch).
             self.tx_errors = crate::txwatch::read(iface);
             if self.tx_errors.is_none() {
-                log::warn!("{iface}: the driver has no XDP transmit error counter this program knows; answers XDP_TX fails to send are not seen (xdp_mode tc avoids XDP_TX)");
+                log::warn!(
+                    "{iface}: the driver has no XDP transmit error counter this program knows; answers XDP_TX fails to send are not seen (xdp_mode tc avoids XDP_TX)"
+                );
             }
         }
         self.set_xdp_tx(xdp_sends)?;
@@ -212,7 +226,8 @@ impl Dataplane {
             if let Err(first) = prog.attach(iface, TcAttachType::Ingress) {
                 // Kernels before 6.6 attach through netlink, which needs the clsact qdisc.
                 let _ = aya::programs::tc::qdisc_add_clsact(iface);
-                prog.attach(iface, TcAttachType::Ingress).with_context(|| format!("attaching the TC program to {iface} ingress failed ({first}); try --no-tc"))?;
+                prog.attach(iface, TcAttachType::Ingress)
+                    .with_context(|| format!("attaching the TC program to {iface} ingress failed ({first}); try --no-tc"))?;
             }
         }
         let on = Attached { xdp, tc: plan.tc };
@@ -323,7 +338,10 @@ impl Dataplane {
                 answers.set(nsec_answer_index(generation, i as u32), **a, 0)?;
             }
         }
-        Ok((generation, GenInfo { serial: table.serial, ready: 1, tld_seed, tld_count: table.tlds.len() as u32, signed_nx: signed_nx as u32 }))
+        Ok((
+            generation,
+            GenInfo { serial: table.serial, ready: 1, tld_seed, tld_count: table.tlds.len() as u32, signed_nx: signed_nx as u32 },
+        ))
     }
 
     /// Stop answering from the running generation: until `activate`, the program passes every query up,
@@ -438,7 +456,8 @@ pub fn answered_by(stats: &serde_json::Value, hook: Hook) -> u64 {
 
 /// Read the pinned trust-anchor signal counts of the daemon serving `iface`.
 pub fn pinned_signals(iface: &str) -> Result<Vec<(u32, u16, u64)>> {
-    let candidates = [Path::new(PIN_ROOT).join(iface).join(maps::TA_SIGNALS), Path::new(PIN_ROOT_FALLBACK).join(iface).join(maps::TA_SIGNALS)];
+    let candidates =
+        [Path::new(PIN_ROOT).join(iface).join(maps::TA_SIGNALS), Path::new(PIN_ROOT_FALLBACK).join(iface).join(maps::TA_SIGNALS)];
     let path = candidates.iter().find(|p| p.exists()).unwrap_or(&candidates[0]);
     let md = MapData::from_pin(path).with_context(|| format!("no signal map pinned at {}", path.display()))?;
     read_signals(&PerCpuHashMap::<MapData, u32, u64>::try_from(Map::PerCpuHashMap(md))?)
@@ -448,7 +467,8 @@ pub fn pinned_signals(iface: &str) -> Result<Vec<(u32, u16, u64)>> {
 pub fn pinned_counters(iface: &str) -> Result<Vec<(String, u64)>> {
     let candidates = [Path::new(PIN_ROOT).join(iface).join(maps::PERCPU), Path::new(PIN_ROOT_FALLBACK).join(iface).join(maps::PERCPU)];
     let path = candidates.iter().find(|p| p.exists()).unwrap_or(&candidates[0]);
-    let md = MapData::from_pin(path).with_context(|| format!("no XDP counters pinned at {} (is m-root-xdp running with XDP on {iface}?)", path.display()))?;
+    let md = MapData::from_pin(path)
+        .with_context(|| format!("no XDP counters pinned at {} (is m-root-xdp running with XDP on {iface}?)", path.display()))?;
     let map = Map::PerCpuArray(md);
     let arr: PerCpuArray<MapData, PerCpu> = PerCpuArray::try_from(map)?;
     read_counters(&arr)

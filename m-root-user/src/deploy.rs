@@ -55,7 +55,10 @@ impl Device {
     /// device that cannot be asked counts as virtual: the choice that cannot lose an answer.
     pub fn of(iface: &str) -> Device {
         match crate::ethtool::driver_info(iface) {
-            Ok(Some(info)) => Device { physical: is_bus_address(&info.bus_info), driver: if info.driver.is_empty() { "unknown".into() } else { info.driver } },
+            Ok(Some(info)) => Device {
+                physical: is_bus_address(&info.bus_info),
+                driver: if info.driver.is_empty() { "unknown".into() } else { info.driver },
+            },
             _ => Device { physical: false, driver: "unknown".into() },
         }
     }
@@ -88,7 +91,15 @@ pub struct Plan {
 /// operator says the device's peer takes XDP_TX'd frames (a peer running XDP, on veth).
 pub fn plan(mode: Mode, tc: bool, xdp_tx_peer: bool, dev: &Device) -> Plan {
     let kind = if dev.physical { format!("NIC driver {}", dev.driver) } else { format!("virtual device ({})", dev.driver) };
-    let p = |xdp, tc, xdp_tx, reason: String, warning: Option<String>| Plan { mode, xdp, tc, xdp_tx, adapts: mode == Mode::Auto, reason, warning };
+    let p = |xdp, tc, xdp_tx, reason: String, warning: Option<String>| Plan {
+        mode,
+        xdp,
+        tc,
+        xdp_tx,
+        adapts: mode == Mode::Auto,
+        reason,
+        warning,
+    };
     let lossy_tx = || {
         (!dev.physical && !xdp_tx_peer).then(|| {
             format!("XDP_TX on a {kind} reaches the peer only if the peer runs an XDP program; answers sent so may be lost (use xdp_mode auto, or say xdp_tx_peer = true if the peer does)")
@@ -98,19 +109,37 @@ pub fn plan(mode: Mode, tc: bool, xdp_tx_peer: bool, dev: &Device) -> Plan {
         Mode::Off => p(None, false, false, "xdp_mode off: userspace answers everything".into(), None),
         Mode::Tc if !tc => p(None, false, false, "xdp_mode tc with the TC program turned off".into(), None),
         Mode::Tc => p(None, true, false, "xdp_mode tc: the TC program answers every query it covers".into(), None),
-        Mode::Skb => p(Some(XdpMode::Skb), tc, true, format!("xdp_mode skb on a {kind}: generic XDP answers by XDP_TX through the device's own transmit"), None),
+        Mode::Skb => p(
+            Some(XdpMode::Skb),
+            tc,
+            true,
+            format!("xdp_mode skb on a {kind}: generic XDP answers by XDP_TX through the device's own transmit"),
+            None,
+        ),
         Mode::Native => p(Some(XdpMode::Driver), tc, true, format!("xdp_mode native on a {kind}: XDP answers by XDP_TX"), lossy_tx()),
-        Mode::Auto if dev.physical => p(Some(XdpMode::Driver), tc, true, format!("auto on a {kind}: XDP answers by XDP_TX, TC what XDP has no room for"), None),
-        Mode::Auto if xdp_tx_peer => p(Some(XdpMode::Driver), tc, true, format!("auto on a {kind} whose peer takes XDP_TX (xdp_tx_peer): XDP answers by XDP_TX"), None),
+        Mode::Auto if dev.physical => {
+            p(Some(XdpMode::Driver), tc, true, format!("auto on a {kind}: XDP answers by XDP_TX, TC what XDP has no room for"), None)
+        }
+        Mode::Auto if xdp_tx_peer => p(
+            Some(XdpMode::Driver),
+            tc,
+            true,
+            format!("auto on a {kind} whose peer takes XDP_TX (xdp_tx_peer): XDP answers by XDP_TX"),
+            None,
+        ),
         Mode::Auto if tc => p(
             Some(XdpMode::Driver),
             true,
             false,
-            format!("auto on a {kind}: XDP_TX may not reach its peer, so XDP hands every answer to TC (xdp_tx_peer = true if the peer runs XDP)"),
+            format!(
+                "auto on a {kind}: XDP_TX may not reach its peer, so XDP hands every answer to TC (xdp_tx_peer = true if the peer runs XDP)"
+            ),
             None,
         ),
         // XDP could only pass everything up: leave it off.
-        Mode::Auto => p(None, false, false, format!("auto on a {kind} without TC: XDP_TX may not reach its peer, so userspace answers"), None),
+        Mode::Auto => {
+            p(None, false, false, format!("auto on a {kind} without TC: XDP_TX may not reach its peer, so userspace answers"), None)
+        }
     }
 }
 

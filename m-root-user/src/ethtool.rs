@@ -136,12 +136,7 @@ pub fn driver_info(iface: &str) -> Res<Option<DriverInfo>> {
 /// One read of the whole set; None when its size changed between the calls.
 fn read_once(sock: &OwnedFd, iface: &str) -> Res<Option<Vec<(String, u64)>>> {
     let mask = 1 << ETH_SS_STATS;
-    let mut info = SsetInfo {
-        cmd: ETHTOOL_GSSET_INFO,
-        reserved: 0,
-        sset_mask: mask,
-        data: [0],
-    };
+    let mut info = SsetInfo { cmd: ETHTOOL_GSSET_INFO, reserved: 0, sset_mask: mask, data: [0] };
     // The kernel clears the bit of a set the driver does not have and writes no count for it.
     let supported = ioctl(sock, iface, "ETHTOOL_GSSET_INFO", (&raw mut info).cast())?;
     if !supported || info.sset_mask & mask == 0 || info.data[0] == 0 {
@@ -158,18 +153,9 @@ fn read_once(sock: &OwnedFd, iface: &str) -> Res<Option<Vec<(String, u64)>>> {
     // is mostly mapped lazily by the allocator.
     let hdr = size_of::<Gstrings>();
     let mut strings = vec![0u8; hdr + MAX_STATS * ETH_GSTRING_LEN];
-    let head = Gstrings {
-        cmd: ETHTOOL_GSTRINGS,
-        string_set: ETH_SS_STATS,
-        len: n,
-    };
+    let head = Gstrings { cmd: ETHTOOL_GSTRINGS, string_set: ETH_SS_STATS, len: n };
     // SAFETY: the buffer is longer than a Gstrings; unaligned access, as the buffer is of octets.
-    unsafe {
-        strings
-            .as_mut_ptr()
-            .cast::<Gstrings>()
-            .write_unaligned(head)
-    };
+    unsafe { strings.as_mut_ptr().cast::<Gstrings>().write_unaligned(head) };
     if !ioctl(sock, iface, "ETHTOOL_GSTRINGS", strings.as_mut_ptr().cast())? {
         return Ok(Some(Vec::new()));
     }
@@ -177,17 +163,12 @@ fn read_once(sock: &OwnedFd, iface: &str) -> Res<Option<Vec<(String, u64)>>> {
     if unsafe { strings.as_ptr().cast::<Gstrings>().read_unaligned() }.len != n {
         return Ok(None);
     }
-    let names = strings[hdr..hdr + n as usize * ETH_GSTRING_LEN]
-        .chunks_exact(ETH_GSTRING_LEN)
-        .map(|s| {
-            let end = s.iter().position(|&b| b == 0).unwrap_or(s.len());
-            String::from_utf8_lossy(&s[..end]).into_owned()
-        });
+    let names = strings[hdr..hdr + n as usize * ETH_GSTRING_LEN].chunks_exact(ETH_GSTRING_LEN).map(|s| {
+        let end = s.iter().position(|&b| b == 0).unwrap_or(s.len());
+        String::from_utf8_lossy(&s[..end]).into_owned()
+    });
     let mut values = vec![0u64; 1 + MAX_STATS];
-    let head = Stats {
-        cmd: ETHTOOL_GSTATS,
-        n_stats: n,
-    };
+    let head = Stats { cmd: ETHTOOL_GSTATS, n_stats: n };
     // SAFETY: the buffer is 8-aligned and longer than a Stats (which takes the first u64).
     unsafe { values.as_mut_ptr().cast::<Stats>().write(head) };
     if !ioctl(sock, iface, "ETHTOOL_GSTATS", values.as_mut_ptr().cast())? {
@@ -230,12 +211,7 @@ fn ioctl(sock: &OwnedFd, iface: &str, op: &'static str, data: *mut c_char) -> Re
 /// - `rx_xdp_tx_err`, `rx_xdp_tx_full`: mlx5, frames its XDP_TX send queue refused (length out of
 ///   range) or had no room for; sums over channels (the per-channel `rx<n>_xdp_tx_*` are skipped).
 /// - `tx_xdp_tx_drops`: virtio_net since 6.10, the sum over its send queues.
-const TOTALS: &[&str] = &[
-    "rx_xdp_tx_errors",
-    "rx_xdp_tx_err",
-    "rx_xdp_tx_full",
-    "tx_xdp_tx_drops",
-];
+const TOTALS: &[&str] = &["rx_xdp_tx_errors", "rx_xdp_tx_err", "rx_xdp_tx_full", "tx_xdp_tx_drops"];
 
 /// Per-queue counters, `<prefix><queue number><suffix>`, summed when no whole-device one is there:
 /// - `rx_queue_<n>_xdp_tx_errors`: veth (5.9 on). Frames the XDP program on receive queue n sent
@@ -248,11 +224,7 @@ const TOTALS: &[&str] = &[
 ///
 /// i40e, ice, ixgbe, igb and bnxt drop an XDP_TX frame they have no room for without an ethtool
 /// counter (the xdp:xdp_exception tracepoint sees it); for them, and any driver not listed, None.
-const PER_QUEUE: &[(&str, &str)] = &[
-    ("rx_queue_", "_xdp_tx_errors"),
-    ("tx_queue_", "_xdp_tx_drops"),
-    ("tx", "_xdp_tx_drops"),
-];
+const PER_QUEUE: &[(&str, &str)] = &[("rx_queue_", "_xdp_tx_errors"), ("tx_queue_", "_xdp_tx_drops"), ("tx", "_xdp_tx_drops")];
 
 /// The number of XDP_TX frames the device failed to transmit, from `driver_stats`' list (see
 /// TOTALS and PER_QUEUE for the counters matched); None when the driver has no such counter.
@@ -262,8 +234,7 @@ pub fn xdp_tx_errors(stats: &[(String, u64)]) -> Option<u64> {
         hits.peek()?;
         Some(hits.fold(0u64, |acc, (_, v)| acc.saturating_add(*v)))
     };
-    sum(&|name| TOTALS.contains(&name))
-        .or_else(|| sum(&|name| PER_QUEUE.iter().any(|ps| in_queue(name, ps))))
+    sum(&|name| TOTALS.contains(&name)).or_else(|| sum(&|name| PER_QUEUE.iter().any(|ps| in_queue(name, ps))))
 }
 
 /// Is `name` `<p><digits><s>`?
@@ -276,10 +247,7 @@ fn in_queue(name: &str, (p, s): &(&str, &str)) -> bool {
 mod tests {
     /// xdp_tx_errors of a list written `name=value ...`.
     fn errs(list: &str) -> Option<u64> {
-        let stat = |s: &str| {
-            s.split_once('=')
-                .map(|(n, v)| (n.into(), v.parse().unwrap()))
-        };
+        let stat = |s: &str| s.split_once('=').map(|(n, v)| (n.into(), v.parse().unwrap()));
         super::xdp_tx_errors(&list.split_whitespace().filter_map(stat).collect::<Vec<_>>())
     }
 

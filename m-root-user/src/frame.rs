@@ -3,7 +3,7 @@
 
 use std::net::IpAddr;
 
-use anyhow::{bail, Result};
+use anyhow::{Result, bail};
 
 /// What a frame carries.
 #[derive(Clone, Debug)]

@@ -6,11 +6,11 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 
 use m_root_common::{Counter, Hook};
 
-use crate::dataplane::{self, counter_key, Dataplane};
+use crate::dataplane::{self, Dataplane, counter_key};
 use crate::server::signal_name;
 
 /// Counters and signals of one program instance, as `stats` names them.

@@ -6,9 +6,9 @@ use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, bail, Context, Result};
-use aya::programs::{links::FdLink, TestRun, TestRunAttrs, TestRunOptions, Xdp, XdpMode};
+use anyhow::{Context, Result, anyhow, bail};
 use aya::Ebpf;
+use aya::programs::{TestRun, TestRunAttrs, TestRunOptions, Xdp, XdpMode, links::FdLink};
 
 use crate::frame;
 
@@ -105,7 +105,13 @@ impl Injector {
     pub fn send(&self, frame: &[u8]) -> Result<()> {
         let p: &Xdp = self.ebpf.program("lab_tx").ok_or_else(|| anyhow!("lab_tx missing"))?.try_into()?;
         let md = XdpMd::for_frame(frame.len(), self.ifindex);
-        let opts = TestRunOptions { data_in: Some(frame), ctx_in: Some(md.as_bytes()), repeat: 1, attrs: TestRunAttrs::new().xdp_live_frames(1), ..Default::default() };
+        let opts = TestRunOptions {
+            data_in: Some(frame),
+            ctx_in: Some(md.as_bytes()),
+            repeat: 1,
+            attrs: TestRunAttrs::new().xdp_live_frames(1),
+            ..Default::default()
+        };
         p.test_run(opts).context("BPF_PROG_RUN (live frames) failed")?;
         Ok(())
     }
@@ -118,9 +124,18 @@ pub fn query(inj: &Injector, how: &Injection, msg: &[u8]) -> Result<Vec<u8>> {
     if !how.vlans.is_empty() {
         return query_raw(inj, how, msg);
     }
-    let sock = UdpSocket::bind(SocketAddr::new(how.src, 0)).with_context(|| format!("binding {} (is this the client namespace?)", how.src))?;
+    let sock =
+        UdpSocket::bind(SocketAddr::new(how.src, 0)).with_context(|| format!("binding {} (is this the client namespace?)", how.src))?;
     let sport = sock.local_addr()?.port();
-    let spec = frame::Spec { src_mac: inj.src_mac(), dst_mac: how.dst_mac, vlans: how.vlans.clone(), src: how.src, dst: how.dst, sport, dport: how.dport };
+    let spec = frame::Spec {
+        src_mac: inj.src_mac(),
+        dst_mac: how.dst_mac,
+        vlans: how.vlans.clone(),
+        src: how.src,
+        dst: how.dst,
+        sport,
+        dport: how.dport,
+    };
     let f = frame::build(&spec, msg);
     sock.set_read_timeout(Some(how.timeout))?;
     inj.send(&f)?;
@@ -144,7 +159,15 @@ pub fn query(inj: &Injector, how: &Injection, msg: &[u8]) -> Result<Vec<u8>> {
 fn query_raw(inj: &Injector, how: &Injection, msg: &[u8]) -> Result<Vec<u8>> {
     use std::os::fd::AsRawFd;
     let sport = 20000 + (std::process::id() % 20000) as u16;
-    let spec = frame::Spec { src_mac: inj.src_mac(), dst_mac: how.dst_mac, vlans: how.vlans.clone(), src: how.src, dst: how.dst, sport, dport: how.dport };
+    let spec = frame::Spec {
+        src_mac: inj.src_mac(),
+        dst_mac: how.dst_mac,
+        vlans: how.vlans.clone(),
+        src: how.src,
+        dst: how.dst,
+        sport,
+        dport: how.dport,
+    };
     let f = frame::build(&spec, msg);
     let fd = packet_socket(inj.ifindex, how.timeout)?;
     inj.send(&f)?;
@@ -162,7 +185,10 @@ fn query_raw(inj: &Injector, how: &Injection, msg: &[u8]) -> Result<Vec<u8>> {
                 return Ok(p.payload);
             }
         } else if frame_in.len() > 14 && frame_in[6..12] == how.dst_mac {
-            bail!("a frame from the server failed its checks: {}", frame::parse_checked(frame_in).err().map(|e| e.to_string()).unwrap_or_default());
+            bail!(
+                "a frame from the server failed its checks: {}",
+                frame::parse_checked(frame_in).err().map(|e| e.to_string()).unwrap_or_default()
+            );
         }
     }
     bail!("no answer from {} within {:?}", how.dst, how.timeout)
@@ -237,9 +263,21 @@ fn packet_socket(ifindex: u32, timeout: Duration) -> Result<std::os::fd::OwnedFd
         if libc::bind(fd.as_raw_fd(), &sll as *const _ as *const libc::sockaddr, std::mem::size_of::<libc::sockaddr_ll>() as u32) != 0 {
             bail!("binding the packet socket: {}", std::io::Error::last_os_error());
         }
-        libc::setsockopt(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_RCVTIMEO, &tv as *const _ as *const libc::c_void, std::mem::size_of::<libc::timeval>() as u32);
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVTIMEO,
+            &tv as *const _ as *const libc::c_void,
+            std::mem::size_of::<libc::timeval>() as u32,
+        );
         let one: libc::c_int = 1;
-        libc::setsockopt(fd.as_raw_fd(), libc::SOL_PACKET, PACKET_AUXDATA, &one as *const _ as *const libc::c_void, std::mem::size_of::<libc::c_int>() as u32);
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_PACKET,
+            PACKET_AUXDATA,
+            &one as *const _ as *const libc::c_void,
+            std::mem::size_of::<libc::c_int>() as u32,
+        );
     }
     Ok(fd)
 }

@@ -6,13 +6,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, Parser, Subcommand};
-use m_root_user::dataplane::{self, Dataplane, Mode};
 use m_root_user::daemon::Daemon;
+use m_root_user::dataplane::{self, Dataplane, Mode};
 use m_root_user::server::{ServeOptions, Server, Stats};
 use m_root_user::{config, control, deploy, frame, kstats, lab, txwatch};
-use zonegen::{compile, name, print, rr, wire, LoadOptions, ServerConfig, Zone};
+use zonegen::{LoadOptions, ServerConfig, Zone, compile, name, print, rr, wire};
 
 #[derive(Parser)]
 #[command(name = "m-root-xdp", version, about = "DNS root-server responder with an XDP fast path")]
@@ -230,7 +230,13 @@ fn serve(a: RunArgs) -> Result<()> {
     for w in &zone.warnings {
         log::warn!("zone: {w}");
     }
-    log::info!("zone {} serial {}: {} TLDs, ZONEMD {}, loaded in {load_ms:.0} ms", s.zone.display(), zone.serial, zone.tlds.len(), zone.zonemd);
+    log::info!(
+        "zone {} serial {}: {} TLDs, ZONEMD {}, loaded in {load_ms:.0} ms",
+        s.zone.display(),
+        zone.serial,
+        zone.tlds.len(),
+        zone.zonemd
+    );
     let cfg = ServerConfig { chaos: s.chaos, identity: s.identity.clone(), version: s.version.clone(), nsid: s.nsid };
 
     let mut planes = Vec::new();
@@ -287,7 +293,13 @@ fn serve(a: RunArgs) -> Result<()> {
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let watcher = s.watch.then(|| daemon.watch(stop.clone()));
     let tx_watcher = txwatch::start(daemon.clone(), stop.clone())?;
-    log::info!("serving on {:?} port {} ({} UDP workers per address), control socket {}", s.addresses, s.port, s.workers, s.control.display());
+    log::info!(
+        "serving on {:?} port {} ({} UDP workers per address), control socket {}",
+        s.addresses,
+        s.port,
+        s.workers,
+        s.control.display()
+    );
 
     // SIGHUP reloads; SIGTERM / SIGINT stop serving and detach (dropping the links detaches).
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
@@ -318,10 +330,21 @@ fn reload(zone: Option<PathBuf>, force: bool, path: &PathBuf) -> Result<()> {
     let req = serde_json::json!({ "cmd": "reload", "zone": zone.map(|z| z.display().to_string()), "force": force });
     let r = control::request(path, &req.to_string(), Duration::from_secs(60))?;
     if r["ok"].as_bool() == Some(true) {
-        println!("reloaded {}: serial {} -> {} in {:.0} ms", r["zone"].as_str().unwrap_or("?"), r["old_serial"], r["new_serial"], r["millis"].as_f64().unwrap_or(0.0));
+        println!(
+            "reloaded {}: serial {} -> {} in {:.0} ms",
+            r["zone"].as_str().unwrap_or("?"),
+            r["old_serial"],
+            r["new_serial"],
+            r["millis"].as_f64().unwrap_or(0.0)
+        );
         Ok(())
     } else {
-        bail!("reload refused ({} ms), serial {} still serving: {}", r["millis"].as_f64().unwrap_or(0.0).round(), r["old_serial"], r["error"].as_str().unwrap_or("unknown error"))
+        bail!(
+            "reload refused ({} ms), serial {} still serving: {}",
+            r["millis"].as_f64().unwrap_or(0.0).round(),
+            r["old_serial"],
+            r["error"].as_str().unwrap_or("unknown error")
+        )
     }
 }
 
@@ -333,7 +356,10 @@ fn stats(iface: Option<&str>, path: &PathBuf, json: bool) -> Result<()> {
             let counts = kstats::Counts::pinned(i).with_context(|| format!("no daemon answers on {} ({e:#})", path.display()))?;
             kstats::report(vec![(i.to_string(), serde_json::json!({ "from": "pinned maps" }), counts)])
         }
-        (Err(e), None) => bail!("no daemon answers on {} ({e:#}); give --control PATH, or --iface IFACE for the pinned kernel counters of a stopped daemon", path.display()),
+        (Err(e), None) => bail!(
+            "no daemon answers on {} ({e:#}); give --control PATH, or --iface IFACE for the pinned kernel counters of a stopped daemon",
+            path.display()
+        ),
     };
     let user = user.ok();
     if json {
@@ -369,7 +395,17 @@ fn stats(iface: Option<&str>, path: &PathBuf, json: bool) -> Result<()> {
             println!("{c:<32} {v}");
         }
         for (i, d) in k.get("interfaces").and_then(|s| s.as_object()).into_iter().flatten() {
-            for key in ["driver", "mode", "xdp", "tc", "xdp_tx", "reason", "device.xdp_tx_errors", "xdp_tx_errors_while_sending", &kstats::spill_lost_key()] {
+            for key in [
+                "driver",
+                "mode",
+                "xdp",
+                "tc",
+                "xdp_tx",
+                "reason",
+                "device.xdp_tx_errors",
+                "xdp_tx_errors_while_sending",
+                &kstats::spill_lost_key(),
+            ] {
                 if let Some(v) = d.get(key).filter(|v| !v.is_null()) {
                     println!("{:<32} {}", format!("iface.{i}.{key}"), v.as_str().map_or_else(|| v.to_string(), str::to_string));
                 }
@@ -425,7 +461,10 @@ fn lab_query(a: LabQueryArgs) -> Result<()> {
     let qn = name::from_text(&a.qname).map_err(|e| anyhow!("bad name: {e}"))?;
     let qt = rr::type_from_name(&a.qtype).ok_or_else(|| anyhow!("unknown type {}", a.qtype))?;
     let edns = (a.dnssec_ok || a.bufsize.is_some()).then(|| (a.bufsize.unwrap_or(1232), a.dnssec_ok));
-    let id = a.id.unwrap_or_else(|| (std::process::id() as u16) ^ (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos()) as u16));
+    let id = a.id.unwrap_or_else(|| {
+        (std::process::id() as u16)
+            ^ (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos()) as u16)
+    });
     let msg = wire::build_query(id, 0, &qn, qt, rr::CLASS_IN, edns);
     let vlans = match a.vlans.as_slice() {
         [] => vec![],
@@ -433,7 +472,15 @@ fn lab_query(a: LabQueryArgs) -> Result<()> {
         [o, i] => vec![(0x88a8, *o), (0x8100, *i)],
         _ => bail!("at most two VLAN tags"),
     };
-    let how = lab::Injection { iface: a.iface.clone(), dst_mac: frame::parse_mac(&a.dst_mac)?, vlans, src: a.src, dst: a.dst, dport: a.port, timeout: Duration::from_millis(a.timeout_ms) };
+    let how = lab::Injection {
+        iface: a.iface.clone(),
+        dst_mac: frame::parse_mac(&a.dst_mac)?,
+        vlans,
+        src: a.src,
+        dst: a.dst,
+        dport: a.port,
+        timeout: Duration::from_millis(a.timeout_ms),
+    };
     let inj = lab::Injector::new(&a.iface)?;
     let resp = lab::query(&inj, &how, &msg)?;
     if a.hex {

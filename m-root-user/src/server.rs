@@ -247,7 +247,8 @@ impl Server {
             }
             let listener = tcp_listener(sa).with_context(|| format!("binding TCP {sa}"))?;
             let (state, stats, stop, o) = (state.clone(), stats.clone(), stop.clone(), opts.clone());
-            threads.push(std::thread::Builder::new().name("tcp-accept".into()).spawn(move || tcp_acceptor(listener, state, stats, stop, o))?);
+            threads
+                .push(std::thread::Builder::new().name("tcp-accept".into()).spawn(move || tcp_acceptor(listener, state, stats, stop, o))?);
         }
         Ok(Server { stop, threads })
     }
@@ -302,7 +303,8 @@ fn udp_worker(sock: UdpSocket, state: Arc<ArcSwap<State>>, stats: Arc<Stats>, st
     // SAFETY (whole loop): the iovec/msghdr arrays point into `bufs`, `names` and `responses`, which
     // outlive each system call and are not moved while the kernel uses them.
     let mut names: Vec<libc::sockaddr_storage> = vec![unsafe { std::mem::zeroed() }; BATCH];
-    let mut iov: Vec<libc::iovec> = bufs.iter_mut().map(|b| libc::iovec { iov_base: b.as_mut_ptr() as *mut libc::c_void, iov_len: QUERY_BUF }).collect();
+    let mut iov: Vec<libc::iovec> =
+        bufs.iter_mut().map(|b| libc::iovec { iov_base: b.as_mut_ptr() as *mut libc::c_void, iov_len: QUERY_BUF }).collect();
     let mut hdrs: Vec<libc::mmsghdr> = vec![unsafe { std::mem::zeroed() }; BATCH];
     let mut responses: Vec<Vec<u8>> = Vec::with_capacity(BATCH);
     let mut out_iov: Vec<libc::iovec> = Vec::with_capacity(BATCH);

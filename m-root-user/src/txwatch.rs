@@ -7,8 +7,8 @@
 //! an error (measured: 16 `xdp_tx`, 0 errors, 16 queries unanswered). That is why `auto` does not wait
 //! for errors on virtual devices but never sends XDP_TX there in the first place.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -55,9 +55,15 @@ pub fn check(planes: &mut [Dataplane]) {
             let to = if tc { "TC" } else { "userspace (TC is off)" };
             match dp.hand_all_to_tc() {
                 Ok(()) => {
-                    log::error!("{iface}: the device failed to transmit {moved} answers sent by XDP_TX (driver counters); auto mode now hands every answer to {to}");
+                    log::error!(
+                        "{iface}: the device failed to transmit {moved} answers sent by XDP_TX (driver counters); auto mode now hands every answer to {to}"
+                    );
                     if let Some((_, plan, _)) = &mut dp.attached {
-                        plan.reason = format!("{}; switched at {} after {moved} XDP_TX answers failed to transmit: XDP hands every answer to {to}", plan.reason, now_text());
+                        plan.reason = format!(
+                            "{}; switched at {} after {moved} XDP_TX answers failed to transmit: XDP hands every answer to {to}",
+                            plan.reason,
+                            now_text()
+                        );
                     }
                 }
                 Err(e) => log::error!("{iface}: {moved} XDP_TX answers lost, and turning XDP_TX off failed: {e:#}"),

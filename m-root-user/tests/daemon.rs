@@ -8,11 +8,11 @@ mod common;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{in_netns, sh, Client, Lab, BIN};
+use common::{BIN, Client, Lab, in_netns, sh};
 use zonegen::print::decode;
 use zonegen::{name, rr, wire};
 
@@ -35,7 +35,14 @@ fn serial_now(control: &Path) -> u64 {
 }
 
 fn reload(control: &Path, zone: &Path, force: bool) -> (bool, String) {
-    let mut args = vec![BIN.to_string(), "reload".into(), "--control".into(), control.display().to_string(), "--zone".into(), zone.display().to_string()];
+    let mut args = vec![
+        BIN.to_string(),
+        "reload".into(),
+        "--control".into(),
+        control.display().to_string(),
+        "--zone".into(),
+        zone.display().to_string(),
+    ];
     if force {
         args.push("--force".into());
     }
@@ -73,7 +80,11 @@ fn steady_load(lab: &Lab, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<(Vec
                     None => {
                         lost += 1;
                         let kind = if i % 2 == 0 { "socket" } else { "injected" };
-                        how_lost.push(format!("#{i} {kind} after {} answers: {}", serials.len(), if r.is_some() { "unparseable answer" } else { "no answer" }));
+                        how_lost.push(format!(
+                            "#{i} {kind} after {} answers: {}",
+                            serials.len(),
+                            if r.is_some() { "unparseable answer" } else { "no answer" }
+                        ));
                     }
                 }
             }
@@ -291,7 +302,16 @@ fn daemon_config_tcp_validation_reload_and_malformed_input() {
     battery.push(bad_option);
     for seed in 0..200u32 {
         let mut x = seed.wrapping_mul(2654435761);
-        battery.push((0..(seed % 80) as usize).map(|_| { x ^= x << 13; x ^= x >> 17; x ^= x << 5; x as u8 }).collect());
+        battery.push(
+            (0..(seed % 80) as usize)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 17;
+                    x ^= x << 5;
+                    x as u8
+                })
+                .collect(),
+        );
     }
     in_netns(&cli, || {
         let mut c = Client::new();
@@ -312,7 +332,11 @@ fn daemon_config_tcp_validation_reload_and_malformed_input() {
     });
     std::thread::sleep(Duration::from_millis(300));
     let q = wire::build_query(10, 0, name::ROOT, rr::SOA, rr::CLASS_IN, None);
-    assert_eq!(in_netns(&cli, || Client::new().udp(common::SRV4, &q)).as_deref().and_then(soa_serial), Some(2023042001), "daemon alive after the battery");
+    assert_eq!(
+        in_netns(&cli, || Client::new().udp(common::SRV4, &q)).as_deref().and_then(soa_serial),
+        Some(2023042001),
+        "daemon alive after the battery"
+    );
     assert!(m_root_user::control::request(&control, "stats", Duration::from_secs(2)).is_ok());
     let _ = std::fs::remove_dir_all(&dir);
 }

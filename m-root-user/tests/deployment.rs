@@ -17,9 +17,9 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use common::{in_netns, Client, Lab, Peer};
-use m_root_user::dataplane::{answered_by, xdp_covers};
+use common::{Client, Lab, Peer, in_netns};
 use m_root_common::Hook;
+use m_root_user::dataplane::{answered_by, xdp_covers};
 use zonegen::answer::{self, Transport};
 use zonegen::querymix::{Carrier, Generator};
 use zonegen::{LoadOptions, ServerConfig, Zone};
@@ -58,7 +58,13 @@ const CELLS: [Cell; 6] = [
         socket: Path::XdpAndTc { xdp_some: false },
         injected: Some(Path::XdpAndTc { xdp_some: true }),
     },
-    Cell { name: "skb, bare peer", peer: Peer::Bare, flags: &["--xdp-mode", "skb"], socket: Path::XdpAndTc { xdp_some: true }, injected: None },
+    Cell {
+        name: "skb, bare peer",
+        peer: Peer::Bare,
+        flags: &["--xdp-mode", "skb"],
+        socket: Path::XdpAndTc { xdp_some: true },
+        injected: None,
+    },
     Cell { name: "tc, bare peer", peer: Peer::Bare, flags: &["--xdp-mode", "tc"], socket: Path::Tc, injected: None },
     Cell { name: "off, bare peer", peer: Peer::Bare, flags: &["--xdp-mode", "off"], socket: Path::User, injected: None },
 ];
@@ -91,7 +97,12 @@ struct Run {
 /// Counters that tell which path answered: (XDP, TC, userspace UDP, userspace TCP).
 fn paths(stats: &serde_json::Value) -> [u64; 4] {
     let u = &stats["userspace"]["server"];
-    [answered_by(stats, Hook::Xdp), answered_by(stats, Hook::Tc), u["udp_responses"].as_u64().unwrap_or(0), u["tcp_responses"].as_u64().unwrap_or(0)]
+    [
+        answered_by(stats, Hook::Xdp),
+        answered_by(stats, Hook::Tc),
+        u["udp_responses"].as_u64().unwrap_or(0),
+        u["tcp_responses"].as_u64().unwrap_or(0),
+    ]
 }
 
 fn delta(a: [u64; 4], b: [u64; 4]) -> [u64; 4] {
@@ -109,10 +120,21 @@ fn check_answers(zone: &Zone, what: &str, queries: &[Vec<u8>], run: &Run, transp
             (Some(g), Some(w)) if g == w => {}
             (None, None) => {}
             (None, Some(_)) => missing.push(common::hex(q)),
-            (g, w) => wrong.push(format!("query {}\n got {:?}\nwant {:?}", common::hex(q), g.as_ref().map(|g| common::hex(g)), w.as_ref().map(|w| common::hex(w)))),
+            (g, w) => wrong.push(format!(
+                "query {}\n got {:?}\nwant {:?}",
+                common::hex(q),
+                g.as_ref().map(|g| common::hex(g)),
+                w.as_ref().map(|w| common::hex(w))
+            )),
         }
     }
-    assert!(missing.is_empty(), "{what}: {} of {} queries unanswered, first: {:?}", missing.len(), queries.len(), &missing[..missing.len().min(5)]);
+    assert!(
+        missing.is_empty(),
+        "{what}: {} of {} queries unanswered, first: {:?}",
+        missing.len(),
+        queries.len(),
+        &missing[..missing.len().min(5)]
+    );
     assert!(wrong.is_empty(), "{what}: {} answers differ from the answer function, first:\n{}", wrong.len(), wrong[0]);
 }
 
@@ -120,9 +142,15 @@ fn check_paths(what: &str, path: Path, d: [u64; 4], covered: u64, total: u64, tc
     let [xdp, tc, udp, _] = d;
     let user = if tcp { d[3] } else { udp };
     match path {
-        Path::Tc => assert_eq!((xdp, tc, user), (0, covered, total - covered), "{what}: TC answers the covered queries, userspace the rest"),
+        Path::Tc => {
+            assert_eq!((xdp, tc, user), (0, covered, total - covered), "{what}: TC answers the covered queries, userspace the rest")
+        }
         Path::XdpAndTc { xdp_some } => {
-            assert_eq!((xdp + tc, user), (covered, total - covered), "{what}: XDP + TC answer the covered queries, userspace the rest ({d:?})");
+            assert_eq!(
+                (xdp + tc, user),
+                (covered, total - covered),
+                "{what}: XDP + TC answer the covered queries, userspace the rest ({d:?})"
+            );
             assert!(!xdp_some || xdp > 0, "{what}: XDP answered none ({d:?})");
         }
         Path::User => assert_eq!((xdp, tc, user), (0, 0, total), "{what}: userspace answers everything"),
@@ -155,10 +183,12 @@ fn every_query_is_answered_in_every_deployment() {
             let covered = udp.iter().filter(|q| xdp_covers(&zone, q)).count() as u64;
 
             let before = paths(&common::daemon_stats(&control));
-            let run = Run { answers: in_netns(&cli, || {
-                let c = Client::new();
-                udp.iter().map(|q| c.udp(server, q)).collect()
-            }) };
+            let run = Run {
+                answers: in_netns(&cli, || {
+                    let c = Client::new();
+                    udp.iter().map(|q| c.udp(server, q)).collect()
+                }),
+            };
             // Userspace may still be sending its last answers when the client has them: let counters settle.
             std::thread::sleep(Duration::from_millis(200));
             let d = delta(before, paths(&common::daemon_stats(&control)));
@@ -168,10 +198,12 @@ fn every_query_is_answered_in_every_deployment() {
             summary.insert(what, d);
 
             let before = paths(&common::daemon_stats(&control));
-            let run = Run { answers: in_netns(&cli, || {
-                let c = Client::new();
-                tcp.iter().map(|q| c.tcp(server, q)).collect()
-            }) };
+            let run = Run {
+                answers: in_netns(&cli, || {
+                    let c = Client::new();
+                    tcp.iter().map(|q| c.tcp(server, q)).collect()
+                }),
+            };
             std::thread::sleep(Duration::from_millis(200));
             let d = delta(before, paths(&common::daemon_stats(&control)));
             let what = format!("{} / {fam} / TCP", cell.name);
@@ -310,13 +342,37 @@ fn auto_moves_to_tc_when_the_device_fails_to_transmit_and_explicit_modes_only_sa
 fn stats_answer_from_another_mount_and_network_namespace() {
     let mut lab = Lab::up("mrxs");
     let (_pid, control) = common::start_daemon(&mut lab, &[common::SRV4]);
-    let msg = zonegen::wire::build_query(0x5a5a, 0, &zonegen::name::from_text("www.example.jp").unwrap(), zonegen::rr::A, zonegen::rr::CLASS_IN, None);
+    let msg = zonegen::wire::build_query(
+        0x5a5a,
+        0,
+        &zonegen::name::from_text("www.example.jp").unwrap(),
+        zonegen::rr::A,
+        zonegen::rr::CLASS_IN,
+        None,
+    );
     let got = in_netns(&lab.cli_ns(), || Client::new().udp(common::SRV4, &msg));
     assert!(got.is_some(), "answered");
     let ctl = control.to_str().unwrap();
     for (how, argv) in [
         ("ip netns exec <server ns>", vec!["ip", "netns", "exec", lab.srv_ns().leak(), common::BIN, "stats", "--json", "--control", ctl]),
-        ("unshare --mount, then ip netns exec <client ns>", vec!["unshare", "--mount", "--propagation", "private", "ip", "netns", "exec", lab.cli_ns().leak(), common::BIN, "stats", "--json", "--control", ctl]),
+        (
+            "unshare --mount, then ip netns exec <client ns>",
+            vec![
+                "unshare",
+                "--mount",
+                "--propagation",
+                "private",
+                "ip",
+                "netns",
+                "exec",
+                lab.cli_ns().leak(),
+                common::BIN,
+                "stats",
+                "--json",
+                "--control",
+                ctl,
+            ],
+        ),
     ] {
         let out = common::sh(std::process::Command::new(argv[0]).args(&argv[1..]));
         let s: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{how}: {e}: {out}"));
@@ -324,7 +380,11 @@ fn stats_answer_from_another_mount_and_network_namespace() {
         assert!(s["xdp.frames"].as_u64().unwrap() >= 1 && s["xdp.pass.to-tc"].as_u64().unwrap() >= 1, "{how}: kernel counters: {s}");
         assert!(answered_by(&s, Hook::Tc) >= 1, "{how}: {s}");
         let iface = &s["interfaces"][lab.srv_if()];
-        assert_eq!((iface["mode"].as_str(), iface["xdp"].as_str(), iface["xdp_tx"].as_bool()), (Some("auto"), Some("native"), Some(false)), "{how}: {iface}");
+        assert_eq!(
+            (iface["mode"].as_str(), iface["xdp"].as_str(), iface["xdp_tx"].as_bool()),
+            (Some("auto"), Some("native"), Some(false)),
+            "{how}: {iface}"
+        );
         assert_eq!(iface["driver"], "veth", "{how}: {iface}");
     }
     // Without a daemon and without --iface, stats says what to do instead of printing nothing.

@@ -7,12 +7,12 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::{in_netns, nsd, Client, Lab};
+use common::{Client, Lab, in_netns, nsd};
 use zonegen::answer::{self, Transport};
-use zonegen::diff::{compare, Difference};
-use zonegen::querymix::{Carrier, Class, Generator};
+use zonegen::diff::{Difference, compare};
 use zonegen::print::decode;
-use zonegen::{wire, LoadOptions, ServerConfig, Zone};
+use zonegen::querymix::{Carrier, Class, Generator};
+use zonegen::{LoadOptions, ServerConfig, Zone, wire};
 
 const QUERIES: usize = 6000;
 /// Service addresses of m-root-xdp in the XDP differential (NSD keeps .1 and ::1).
@@ -100,7 +100,12 @@ fn answers_match_nsd_on_the_standard_query_mix() {
     // Every envelope of the SPEC was exercised.
     let mut env: BTreeMap<&str, usize> = BTreeMap::new();
     for q in &queries {
-        *env.entry(match q.carrier { Carrier::UdpV4 => "udp4", Carrier::UdpV6 => "udp6", Carrier::Tcp => "tcp" }).or_default() += 1;
+        *env.entry(match q.carrier {
+            Carrier::UdpV4 => "udp4",
+            Carrier::UdpV6 => "udp6",
+            Carrier::Tcp => "tcp",
+        })
+        .or_default() += 1;
         let m = &q.msg;
         if m[2] & 1 != 0 {
             *env.entry("rd").or_default() += 1;
@@ -110,7 +115,15 @@ fn answers_match_nsd_on_the_standard_query_mix() {
         }
         if let Ok(p) = wire::parse_query(m) {
             if let Some(e) = p.edns {
-                *env.entry(match e.udp_size { 512 => "edns512", 1232 => "edns1232", 1400 => "edns1400", 4096 => "edns4096", 65535 => "edns65535", _ => "edns-other" }).or_default() += 1;
+                *env.entry(match e.udp_size {
+                    512 => "edns512",
+                    1232 => "edns1232",
+                    1400 => "edns1400",
+                    4096 => "edns4096",
+                    65535 => "edns65535",
+                    _ => "edns-other",
+                })
+                .or_default() += 1;
                 if e.dnssec_ok {
                     *env.entry("do").or_default() += 1;
                 }
@@ -126,7 +139,9 @@ fn answers_match_nsd_on_the_standard_query_mix() {
         }
     }
     println!("  envelopes: {env:?}");
-    for k in ["udp4", "udp6", "tcp", "rd", "0x20", "edns512", "edns1232", "edns1400", "edns4096", "edns65535", "do", "nsid", "cookie", "no-edns"] {
+    for k in
+        ["udp4", "udp6", "tcp", "rd", "0x20", "edns512", "edns1232", "edns1400", "edns4096", "edns65535", "do", "nsid", "cookie", "no-edns"]
+    {
         assert!(env.get(k).copied().unwrap_or(0) > 0, "envelope {k} not exercised");
     }
     if !unexplained.is_empty() {
@@ -137,7 +152,6 @@ fn answers_match_nsd_on_the_standard_query_mix() {
         panic!("unexplained differences from NSD:{msg}");
     }
 }
-
 
 /// The fast path against NSD: mix queries the XDP program covers, injected as a NIC delivers them with the
 /// daemon stopped, so XDP alone answers; NSD answers the same queries on its own address in the same lab.
@@ -160,7 +174,8 @@ fn xdp_answers_match_nsd_with_userspace_stopped() {
     let mut mix = Generator::new(&zone, SEED + 1);
     let drawn: Vec<_> = (0..QUERIES).map(|_| mix.next()).collect();
     let udp = drawn.iter().filter(|q| q.carrier != Carrier::Tcp).count();
-    let queries: Vec<_> = drawn.into_iter().filter(|q| q.carrier != Carrier::Tcp && m_root_user::dataplane::xdp_covers(&zone, &q.msg)).collect();
+    let queries: Vec<_> =
+        drawn.into_iter().filter(|q| q.carrier != Carrier::Tcp && m_root_user::dataplane::xdp_covers(&zone, &q.msg)).collect();
     let cli = lab.cli_ns();
     let cli_if = lab.cli_if();
     let results: Vec<(Result<Vec<u8>, String>, Option<Vec<u8>>)> = in_netns(&cli, || {
@@ -200,7 +215,12 @@ fn xdp_answers_match_nsd_with_userspace_stopped() {
                 let e = unexplained.entry(format!("{}/{}", q.class.name(), d.category())).or_insert((0, String::new()));
                 e.0 += 1;
                 if e.1.is_empty() {
-                    e.1 = format!("{d:?}\nquery {}\nxdp:\n{}\nnsd:\n{}", common::hex(&q.msg), zonegen::print::to_text(xdp), zonegen::print::to_text(theirs));
+                    e.1 = format!(
+                        "{d:?}\nquery {}\nxdp:\n{}\nnsd:\n{}",
+                        common::hex(&q.msg),
+                        zonegen::print::to_text(xdp),
+                        zonegen::print::to_text(theirs)
+                    );
                 }
             }
         }

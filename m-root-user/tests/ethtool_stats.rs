@@ -26,16 +26,8 @@ const ADDR_B: &str = "198.18.7.2";
 const SENT: u64 = 5;
 
 fn run(args: &[&str]) {
-    let out = Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .unwrap_or_else(|e| panic!("running {args:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{args:?} failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = Command::new(args[0]).args(&args[1..]).output().unwrap_or_else(|e| panic!("running {args:?}: {e}"));
+    assert!(out.status.success(), "{args:?} failed: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
 }
 
 /// The two namespaces (and with them the veth pair); deleted on drop.
@@ -43,57 +35,26 @@ struct Netns;
 
 impl Netns {
     fn up() -> Netns {
-        assert_eq!(
-            unsafe { libc::geteuid() },
-            0,
-            "this test needs root (network namespaces, XDP)"
-        );
+        assert_eq!(unsafe { libc::geteuid() }, 0, "this test needs root (network namespaces, XDP)");
         Netns::down();
         let guard = Netns;
         run(&["ip", "netns", "add", NS_A]);
         run(&["ip", "netns", "add", NS_B]);
         // The namespaces send only what the test sends: no IPv6 (router solicitations, MLD), and
         // below, a permanent neighbour entry instead of ARP. Set before the veth ends exist.
-        for (ns, key) in [
-            (NS_A, "all"),
-            (NS_A, "default"),
-            (NS_B, "all"),
-            (NS_B, "default"),
-        ] {
+        for (ns, key) in [(NS_A, "all"), (NS_A, "default"), (NS_B, "all"), (NS_B, "default")] {
             let sysctl = format!("net.ipv6.conf.{key}.disable_ipv6=1");
             run(&["ip", "netns", "exec", ns, "sysctl", "-qw", &sysctl]);
         }
-        run(&[
-            "ip", "-n", NS_A, "link", "add", IF_A, "type", "veth", "peer", "name", IF_B,
-        ]);
+        run(&["ip", "-n", NS_A, "link", "add", IF_A, "type", "veth", "peer", "name", IF_B]);
         run(&["ip", "-n", NS_A, "link", "set", IF_B, "netns", NS_B]);
-        run(&[
-            "ip",
-            "-n",
-            NS_A,
-            "addr",
-            "add",
-            &format!("{ADDR_A}/24"),
-            "dev",
-            IF_A,
-        ]);
-        run(&[
-            "ip",
-            "-n",
-            NS_B,
-            "addr",
-            "add",
-            &format!("{ADDR_B}/24"),
-            "dev",
-            IF_B,
-        ]);
+        run(&["ip", "-n", NS_A, "addr", "add", &format!("{ADDR_A}/24"), "dev", IF_A]);
+        run(&["ip", "-n", NS_B, "addr", "add", &format!("{ADDR_B}/24"), "dev", IF_B]);
         for (ns, dev) in [(NS_A, IF_A), (NS_A, "lo"), (NS_B, IF_B), (NS_B, "lo")] {
             run(&["ip", "-n", ns, "link", "set", dev, "up"]);
         }
         // A bare peer: without GRO or an XDP program, veth gives it no NAPI ring for XDP_TX frames.
-        run(&[
-            "ip", "netns", "exec", NS_B, "ethtool", "-K", IF_B, "gro", "off",
-        ]);
+        run(&["ip", "netns", "exec", NS_B, "ethtool", "-K", IF_B, "gro", "off"]);
         guard
     }
 
@@ -112,25 +73,11 @@ impl Drop for Netns {
 
 /// `ethtool -S` of a device in a namespace, as (name, value) pairs.
 fn ethtool_s(ns: &str, iface: &str) -> Vec<(String, u64)> {
-    let out = Command::new("ip")
-        .args(["netns", "exec", ns, "ethtool", "-S", iface])
-        .output()
-        .expect("running ethtool");
-    assert!(
-        out.status.success(),
-        "ethtool -S {iface}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = Command::new("ip").args(["netns", "exec", ns, "ethtool", "-S", iface]).output().expect("running ethtool");
+    assert!(out.status.success(), "ethtool -S {iface}: {}", String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stat = |l: &str| {
-        l.rsplit_once(':')
-            .map(|(n, v)| (n.trim().to_string(), v.trim().parse().expect("a number")))
-    };
-    text.lines()
-        .skip_while(|l| !l.starts_with("NIC statistics:"))
-        .skip(1)
-        .filter_map(stat)
-        .collect()
+    let stat = |l: &str| l.rsplit_once(':').map(|(n, v)| (n.trim().to_string(), v.trim().parse().expect("a number")));
+    text.lines().skip_while(|l| !l.starts_with("NIC statistics:")).skip(1).filter_map(stat).collect()
 }
 
 fn in_a<T: Send>(f: impl FnOnce() -> T + Send) -> T {
@@ -151,11 +98,7 @@ fn veth_driver_stats_and_xdp_tx_errors() {
     assert_eq!(names.first(), Some(&"peer_ifindex"), "{names:?}");
     assert!(names.contains(&"rx_queue_0_xdp_tx_errors"), "{names:?}");
     assert_eq!(ethtool::xdp_tx_errors(&veth), Some(0), "{veth:?}");
-    assert_eq!(
-        veth,
-        ethtool_s(NS_A, IF_A),
-        "driver_stats differs from ethtool -S"
-    );
+    assert_eq!(veth, ethtool_s(NS_A, IF_A), "driver_stats differs from ethtool -S");
 
     let lo = stats_a("lo");
     assert!(lo.is_empty(), "lo: {lo:?}");
@@ -168,45 +111,20 @@ fn veth_driver_stats_and_xdp_tx_errors() {
     // The counter moving: XDP_TX on mrxe-a0 towards a bare peer.
     let (_, mac_a) = in_a(|| lab::iface_info(IF_A)).expect("mrxe-a0's MAC");
     let mac: Vec<String> = mac_a.iter().map(|b| format!("{b:02x}")).collect();
-    run(&[
-        "ip",
-        "-n",
-        NS_B,
-        "neigh",
-        "replace",
-        ADDR_A,
-        "lladdr",
-        &mac.join(":"),
-        "dev",
-        IF_B,
-        "nud",
-        "permanent",
-    ]);
-    let sock = lab::in_netns(NS_B, || UdpSocket::bind((ADDR_B, 0)))
-        .expect("netns")
-        .expect("UDP socket in mrxe-b");
+    run(&["ip", "-n", NS_B, "neigh", "replace", ADDR_A, "lladdr", &mac.join(":"), "dev", IF_B, "nud", "permanent"]);
+    let sock = lab::in_netns(NS_B, || UdpSocket::bind((ADDR_B, 0))).expect("netns").expect("UDP socket in mrxe-b");
 
     let (before, after) = in_a(|| {
         let mut ebpf = aya::Ebpf::load(lab::LAB_OBJECT).expect("loading the lab object");
-        let p: &mut Xdp = ebpf
-            .program_mut("lab_tx")
-            .expect("lab_tx")
-            .try_into()
-            .expect("an XDP program");
+        let p: &mut Xdp = ebpf.program_mut("lab_tx").expect("lab_tx").try_into().expect("an XDP program");
         p.load().expect("loading lab_tx");
-        p.attach(IF_A, XdpMode::Driver)
-            .expect("attaching lab_tx to mrxe-a0 (native)");
+        p.attach(IF_A, XdpMode::Driver).expect("attaching lab_tx to mrxe-a0 (native)");
         std::thread::sleep(Duration::from_millis(200));
-        let count = || {
-            ethtool::driver_stats(IF_A)
-                .map(|s| ethtool::xdp_tx_errors(&s))
-                .expect("driver_stats")
-                .expect("an XDP_TX error counter")
-        };
+        let count =
+            || ethtool::driver_stats(IF_A).map(|s| ethtool::xdp_tx_errors(&s)).expect("driver_stats").expect("an XDP_TX error counter");
         let before = count();
         for i in 0..SENT {
-            sock.send_to(format!("frame {i}").as_bytes(), (ADDR_A, 9))
-                .expect("send");
+            sock.send_to(format!("frame {i}").as_bytes(), (ADDR_A, 9)).expect("send");
         }
         let deadline = Instant::now() + Duration::from_secs(3);
         while count() < before + SENT && Instant::now() < deadline {
@@ -217,9 +135,5 @@ fn veth_driver_stats_and_xdp_tx_errors() {
         (before, count())
         // `ebpf` drops here, detaching lab_tx.
     });
-    assert_eq!(
-        after - before,
-        SENT,
-        "XDP_TX errors on mrxe-a0 went from {before} to {after} for {SENT} datagrams sent"
-    );
+    assert_eq!(after - before, SENT, "XDP_TX errors on mrxe-a0 went from {before} to {after} for {SENT} datagrams sent");
 }

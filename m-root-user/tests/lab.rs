@@ -13,10 +13,10 @@ mod common;
 
 use std::time::Duration;
 
-use common::{hex, in_netns, sh, Client, Lab, Peer, SRV_MAC};
+use common::{Client, Lab, Peer, SRV_MAC, hex, in_netns, sh};
 use m_root_user::lab::{self, Injection, Injector};
 use zonegen::answer::{self, Transport};
-use zonegen::{name, rr, wire, LoadOptions, ServerConfig, Zone};
+use zonegen::{LoadOptions, ServerConfig, Zone, name, rr, wire};
 
 #[test]
 fn xdp_answers_while_userspace_is_stopped_and_userspace_answers_the_rest() {
@@ -59,7 +59,11 @@ fn xdp_answers_while_userspace_is_stopped_and_userspace_answers_the_rest() {
                 timeout: Duration::from_secs(2),
             };
             let got = lab::query(&inj, &how, &msg).unwrap_or_else(|e| panic!("{qn} via {dst} vlans {vlans:?}: {e:#}"));
-            assert_eq!(hex(&got), hex(&want), "{qn} via {dst} (edns {edns:?}, vlans {vlans:?}): XDP answer differs from the answer function");
+            assert_eq!(
+                hex(&got),
+                hex(&want),
+                "{qn} via {dst} (edns {edns:?}, vlans {vlans:?}): XDP answer differs from the answer function"
+            );
         }
     });
     let after = common::xdp_counters(&lab);
@@ -74,7 +78,9 @@ fn xdp_answers_while_userspace_is_stopped_and_userspace_answers_the_rest() {
     let cli = lab.cli_ns();
     sh(&mut Lab::in_ns(&cli, &["ping", "-c", "2", "-i", "0.2", "-W", "2", common::SRV4]));
     sh(&mut Lab::in_ns(&cli, &["ping", "-6", "-c", "2", "-i", "0.2", "-W", "2", common::SRV6]));
-    let tcp_ok = in_netns(&cli, || std::net::TcpStream::connect_timeout(&format!("{}:53", common::SRV4).parse().unwrap(), Duration::from_secs(2)).is_ok());
+    let tcp_ok = in_netns(&cli, || {
+        std::net::TcpStream::connect_timeout(&format!("{}:53", common::SRV4).parse().unwrap(), Duration::from_secs(2)).is_ok()
+    });
     assert!(tcp_ok, "TCP handshake to port 53 completes in the kernel while the daemon is stopped");
     // A socket-sent query usually reaches XDP in a buffer too tight to grow (veth copies it into one
     // sized to the packet) and passes up to the stopped daemon: no answer. Sometimes veth hands it a
@@ -96,7 +102,11 @@ fn xdp_answers_while_userspace_is_stopped_and_userspace_answers_the_rest() {
                 passed = true;
                 break;
             }
-            Some(_) => assert_eq!(common::xdp_answered(&after) - common::xdp_answered(&before), 1, "only XDP can answer while the daemon is stopped"),
+            Some(_) => assert_eq!(
+                common::xdp_answered(&after) - common::xdp_answered(&before),
+                1,
+                "only XDP can answer while the daemon is stopped"
+            ),
         }
     }
     assert!(passed, "no socket-sent query was passed up in 10 tries");
@@ -105,7 +115,8 @@ fn xdp_answers_while_userspace_is_stopped_and_userspace_answers_the_rest() {
     // 2. Userspace running: socket-sent queries pass up (no room to grow on veth) and userspace answers.
     // The query the daemon got while stopped is answered now; let it drain.
     std::thread::sleep(Duration::from_millis(300));
-    let u0_udp = m_root_user::control::request(&control, "stats", Duration::from_secs(2)).unwrap()["server"]["udp_responses"].as_u64().unwrap();
+    let u0_udp =
+        m_root_user::control::request(&control, "stats", Duration::from_secs(2)).unwrap()["server"]["udp_responses"].as_u64().unwrap();
     let x0 = common::xdp_answered(&common::xdp_counters(&lab));
     for (server, tcp) in [(common::SRV4, false), (common::SRV4, true), (common::SRV6, false), (common::SRV6, true)] {
         let at = format!("@{server}");
@@ -117,7 +128,10 @@ fn xdp_answers_while_userspace_is_stopped_and_userspace_answers_the_rest() {
         assert!(out.contains("status: NOERROR"), "kdig {server} tcp={tcp}:\n{out}");
         assert!(out.contains("AUTHORITY: 8"), "kdig {server} tcp={tcp}:\n{out}");
         for ns in ["a.dns.jp.", "h.dns.jp."] {
-            assert!(out.lines().any(|l| l.starts_with("jp.") && l.contains("NS") && l.ends_with(ns)), "kdig {server} tcp={tcp}: no NS {ns}\n{out}");
+            assert!(
+                out.lines().any(|l| l.starts_with("jp.") && l.contains("NS") && l.ends_with(ns)),
+                "kdig {server} tcp={tcp}: no NS {ns}\n{out}"
+            );
         }
         assert!(!out.lines().any(|l| l.starts_with(";; Flags:") && l.contains(" aa")), "a referral has AA clear:\n{out}");
         // The same question, raw, byte for byte as the answer function says.

@@ -10,7 +10,7 @@
 mod common;
 
 use common::{Lab, Peer};
-use zonegen::{rr, LoadOptions, Zone};
+use zonegen::{LoadOptions, Zone, rr};
 
 const PYTHON: &str = "/opt/m-root-xdp/venv/bin/python3";
 

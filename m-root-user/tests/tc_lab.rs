@@ -17,12 +17,12 @@ use std::io::Write;
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::{hex, in_netns, sh, Lab, Peer, SRV_MAC};
+use common::{Lab, Peer, SRV_MAC, hex, in_netns, sh};
 use m_root_common::Hook;
 use m_root_user::dataplane::answered_by;
 use m_root_user::lab::{self, Injection, Injector};
 use zonegen::answer::{self, Transport};
-use zonegen::{name, rr, wire, LoadOptions, ServerConfig, Zone};
+use zonegen::{LoadOptions, ServerConfig, Zone, name, rr, wire};
 
 /// Every kind the fast path covers: (qname, qtype, DO, EDNS buffer size or 0 for none).
 const KINDS: [(&str, &str, bool, u16); 13] = [
@@ -92,7 +92,11 @@ fn tc_answers_socket_sent_queries_while_userspace_is_stopped() {
                 // A query XDP handed to another CPU arrives there as a new skb with no checksum state, so its
                 // answer carries the full checksum (the client's stack checks it).
                 let spilled = delta(&c0, &c1, "xdp.pass.to-cpu");
-                assert_eq!(got.csum_partial, offload && by_tc == 1 && spilled == 0, "{what}: checksum left partial exactly when TC answered a partial query in place");
+                assert_eq!(
+                    got.csum_partial,
+                    offload && by_tc == 1 && spilled == 0,
+                    "{what}: checksum left partial exactly when TC answered a partial query in place"
+                );
                 sent += 1;
             }
         }
@@ -116,7 +120,11 @@ fn tc_answers_socket_sent_queries_while_userspace_is_stopped() {
                 let f: Vec<&str> = line.split(' ').collect();
                 let q = (0..f[0].len()).step_by(2).map(|i| u8::from_str_radix(&f[0][i..i + 2], 16).unwrap()).collect::<Vec<u8>>();
                 let want = answer::answer(&zone, &cfg, &q, Transport::Udp).unwrap();
-                assert_eq!(f[1], hex(&want), "dnspython {qn} {qt} to {server} (offload {offload}): answer differs from the answer function");
+                assert_eq!(
+                    f[1],
+                    hex(&want),
+                    "dnspython {qn} {qt} to {server} (offload {offload}): answer differs from the answer function"
+                );
                 sent += 1;
             }
         }
@@ -203,7 +211,8 @@ fn tc_only_mode_answers_everything_it_covers_without_xdp() {
     for server in [common::SRV4, common::SRV6] {
         let msg = query_bytes(0x6400, "www.example.jp", "A", true, 1232);
         let want = answer::answer(&zone, &ServerConfig::default(), &msg, Transport::Udp).unwrap();
-        let got = in_netns(&cli, || lab::udp_query_captured(&cli_if, server.parse().unwrap(), &msg, Duration::from_secs(2))).unwrap_or_else(|e| panic!("{server}: {e:#}"));
+        let got = in_netns(&cli, || lab::udp_query_captured(&cli_if, server.parse().unwrap(), &msg, Duration::from_secs(2)))
+            .unwrap_or_else(|e| panic!("{server}: {e:#}"));
         assert_eq!(hex(&got.answer), hex(&want), "{server}");
         assert!(got.csum_partial, "{server}: the answer to a partial query is left partial");
     }

@@ -1,12 +1,12 @@
 //! `--watch`: the daemon reloads when its zone file changes (no XDP needed for this part).
 
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use m_root_user::daemon::Daemon;
 use m_root_user::server::Stats;
-use zonegen::{compile, LoadOptions, ServerConfig, Zone};
+use zonegen::{LoadOptions, ServerConfig, Zone, compile};
 
 #[test]
 fn a_changed_zone_file_is_reloaded() {

@@ -14,7 +14,7 @@ use m_root_common::Hook;
 use m_root_user::dataplane::Dataplane;
 use m_root_user::frame::{self, Spec};
 use zonegen::answer::{self, Transport};
-use zonegen::{compile, name, rr, wire, LoadOptions, ServerConfig, Zone};
+use zonegen::{LoadOptions, ServerConfig, Zone, compile, name, rr, wire};
 
 const XDP_PASS: u32 = 2;
 const XDP_TX: u32 = 3;
@@ -105,7 +105,8 @@ both_hooks!(
 );
 
 fn spec(v6: bool, vlans: Vec<(u16, u16)>) -> Spec {
-    let (src, dst): (IpAddr, IpAddr) = if v6 { (CLI6.parse().unwrap(), SRV6.parse().unwrap()) } else { (CLI4.parse().unwrap(), SRV4.parse().unwrap()) };
+    let (src, dst): (IpAddr, IpAddr) =
+        if v6 { (CLI6.parse().unwrap(), SRV6.parse().unwrap()) } else { (CLI4.parse().unwrap(), SRV4.parse().unwrap()) };
     Spec { src_mac: [2, 0, 0xc6, 0x12, 0, 2], dst_mac: [2, 0, 0xc6, 0x12, 0, 1], vlans, src, dst, sport: 33333, dport: 53 }
 }
 
@@ -120,7 +121,11 @@ fn assert_answer(out: &[u8], s: &Spec, query: &[u8], what: &str) {
     assert_eq!(p.ttl, 64, "{what}: TTL/hop limit");
     let expected = answer::answer(zone(), &ServerConfig::default(), query, Transport::Udp).expect("answer function answers");
     if p.payload != expected {
-        panic!("{what}: kernel answer differs from the answer function\nkernel:\n{}\nexpected:\n{}", zonegen::print::to_text(&p.payload), zonegen::print::to_text(&expected));
+        panic!(
+            "{what}: kernel answer differs from the answer function\nkernel:\n{}\nexpected:\n{}",
+            zonegen::print::to_text(&p.payload),
+            zonegen::print::to_text(&expected)
+        );
     }
 }
 
@@ -130,8 +135,32 @@ fn q(qname: &str, qtype: u16, edns: Option<(u16, bool)>) -> Vec<u8> {
 
 fn referrals_nxdomain_apex_are_byte_identical_to_the_answer_function(hook: Hook) {
     let mut h = Harness::new(hook);
-    let names = ["www.example.jp", "jp", "WwW.ExAmPlE.CoM", "a.b.c.d.e.f.g.org", "xn--p1ai", "x.arpa", "nonexistent-tld", "Foo.Bar.Nope", ".", "0", "zzzzzzzzzzzzzzzz", "Aaa0", "comA", "a"];
-    let envelopes = [None, Some((512, false)), Some((1232, false)), Some((4096, false)), Some((1232, true)), Some((1400, true)), Some((65535, true)), Some((100, true))];
+    let names = [
+        "www.example.jp",
+        "jp",
+        "WwW.ExAmPlE.CoM",
+        "a.b.c.d.e.f.g.org",
+        "xn--p1ai",
+        "x.arpa",
+        "nonexistent-tld",
+        "Foo.Bar.Nope",
+        ".",
+        "0",
+        "zzzzzzzzzzzzzzzz",
+        "Aaa0",
+        "comA",
+        "a",
+    ];
+    let envelopes = [
+        None,
+        Some((512, false)),
+        Some((1232, false)),
+        Some((4096, false)),
+        Some((1232, true)),
+        Some((1400, true)),
+        Some((65535, true)),
+        Some((100, true)),
+    ];
     let mut answered = 0;
     for v6 in [false, true] {
         for vlans in [vec![], vec![(0x8100, 10)], vec![(0x88a8, 20), (0x8100, 30)]] {
@@ -166,7 +195,9 @@ fn checksums_hold_for_every_id_and_port(hook: Hook) {
         // Vary the client's address too (the last octets), so the pseudo-header sum sweeps its range.
         s.src = match s.src {
             IpAddr::V4(a) => IpAddr::V4(std::net::Ipv4Addr::from(u32::from(a) & 0xffff_0000 | (id.wrapping_mul(7919) as u32))),
-            IpAddr::V6(a) => IpAddr::V6(std::net::Ipv6Addr::from(u128::from(a) & !0xffff_ffff | (id.wrapping_mul(7919) as u128) << 16 | id as u128)),
+            IpAddr::V6(a) => {
+                IpAddr::V6(std::net::Ipv6Addr::from(u128::from(a) & !0xffff_ffff | (id.wrapping_mul(7919) as u128) << 16 | id as u128))
+            }
         };
         let (qname, qtype, edns) = match id % 4 {
             0 => (".", rr::SOA, None),
@@ -174,7 +205,8 @@ fn checksums_hold_for_every_id_and_port(hook: Hook) {
             2 => ("no-such-tld", rr::A, Some((1232, true))),
             _ => ("www.example.com", rr::A, Some((512, false))),
         };
-        let msg = wire::build_query(id, if id & 4 != 0 { wire::FLAG_RD } else { 0 }, &name::from_text(qname).unwrap(), qtype, rr::CLASS_IN, edns);
+        let msg =
+            wire::build_query(id, if id & 4 != 0 { wire::FLAG_RD } else { 0 }, &name::from_text(qname).unwrap(), qtype, rr::CLASS_IN, edns);
         let input = frame::build(&s, &msg);
         let (action, out) = h.run(&input);
         let what = format!("id {id} sport {} {qname} v6={v6}", s.sport);
@@ -247,14 +279,20 @@ fn frames_not_for_the_fast_path_pass_unchanged(hook: Hook) {
         "signed NXDOMAIN for a label with a zero octet (the sort key cannot order it)",
         wire::build_query(0xbeef, 0, &[4, b'a', 0, b'b', b'c', 0], rr::A, rr::CLASS_IN, Some((1232, true))),
     );
-    push_dns("EDNS version 1", with(&|m| {
-        m[11] = 1;
-        m.extend_from_slice(&[0, 0, 41, 4, 0xd0, 0, 1, 0, 0, 0, 0]);
-    }));
-    push_dns("EDNS with an option (cookie)", with(&|m| {
-        m[11] = 1;
-        m.extend_from_slice(&[0, 0, 41, 4, 0xd0, 0, 0, 0, 0, 0, 12, 0, 10, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8]);
-    }));
+    push_dns(
+        "EDNS version 1",
+        with(&|m| {
+            m[11] = 1;
+            m.extend_from_slice(&[0, 0, 41, 4, 0xd0, 0, 1, 0, 0, 0, 0]);
+        }),
+    );
+    push_dns(
+        "EDNS with an option (cookie)",
+        with(&|m| {
+            m[11] = 1;
+            m.extend_from_slice(&[0, 0, 41, 4, 0xd0, 0, 0, 0, 0, 0, 12, 0, 10, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8]);
+        }),
+    );
     push_dns("compression pointer in the question", {
         let mut m = good[..12].to_vec();
         m.extend_from_slice(&[3, b'w', b'w', b'w', 0xc0, 12, 0, 1, 0, 1]);

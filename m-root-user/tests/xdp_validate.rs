@@ -12,11 +12,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aya::programs::{TestRun, TestRunOptions, Xdp};
-use common::{in_netns, Lab};
+use common::{Lab, in_netns};
 use m_root_user::dataplane::Dataplane;
 use m_root_user::frame::{self, Spec};
 use zonegen::answer::{self, Transport};
-use zonegen::{compile, name, wire, LoadOptions, ServerConfig, Zone};
+use zonegen::{LoadOptions, ServerConfig, Zone, compile, name, wire};
 
 #[test]
 fn xdp_signed_denials_validate() {
@@ -41,11 +41,21 @@ fn xdp_signed_denials_validate() {
                     let Ok((n, peer)) = sock.recv_from(&mut buf) else { continue };
                     let msg = &buf[..n];
                     let SocketAddr::V4(p) = peer else { continue };
-                    let spec = Spec { src_mac: [2, 0, 0, 0, 0, 2], dst_mac: [2, 0, 0, 0, 0, 1], vlans: vec![], src: (*p.ip()).into(), dst: common::SRV4.parse().unwrap(), sport: p.port(), dport: 53 };
+                    let spec = Spec {
+                        src_mac: [2, 0, 0, 0, 0, 2],
+                        dst_mac: [2, 0, 0, 0, 0, 1],
+                        vlans: vec![],
+                        src: (*p.ip()).into(),
+                        dst: common::SRV4.parse().unwrap(),
+                        sport: p.port(),
+                        dport: 53,
+                    };
                     let input = frame::build(&spec, msg);
                     let prog: &mut Xdp = dp.program().unwrap();
                     let mut out = vec![0u8; 4096];
-                    let r = prog.test_run(TestRunOptions { data_in: Some(&input), data_out: Some(&mut out), repeat: 1, ..Default::default() }).unwrap();
+                    let r = prog
+                        .test_run(TestRunOptions { data_in: Some(&input), data_out: Some(&mut out), repeat: 1, ..Default::default() })
+                        .unwrap();
                     out.truncate(r.data_size_out as usize);
                     let (resp, by_xdp) = if r.return_value == 3 {
                         (frame::parse_checked(&out).expect("XDP frame checks").payload, true)
@@ -70,7 +80,19 @@ fn xdp_signed_denials_validate() {
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
     };
     // Names in different NSEC intervals: before the first TLD, around com, between, after the last.
-    let names = ["0example.", "a.", "comz.", "com0.", "cox.", "Foo.Bar.nonexistent.", "xn--zzzzzz.", "zzzzzz.", "printer.local.", "_ta-4f66.", "root-key-sentinel-is-ta-20326."];
+    let names = [
+        "0example.",
+        "a.",
+        "comz.",
+        "com0.",
+        "cox.",
+        "Foo.Bar.nonexistent.",
+        "xn--zzzzzz.",
+        "zzzzzz.",
+        "printer.local.",
+        "_ta-4f66.",
+        "root-key-sentinel-is-ta-20326.",
+    ];
     for n in names {
         let out = run("20260805000000", n);
         assert!(out.contains("NXDOMAIN") && out.contains("(secure)"), "{n}: {out}");

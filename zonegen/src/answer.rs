@@ -193,7 +193,9 @@ fn push_glue<'z>(zone: &'z Zone, blocks: &mut Vec<Block<'z>>, targets: &'z [Vec<
     for required in [true, false] {
         for rtype in [rr::A, rr::AAAA] {
             for target in targets {
-                let in_domain = delegation.is_some_and(|d| name::lower(name::suffix(target, name::label_count(d))) == d && name::label_count(target) > name::label_count(d));
+                let in_domain = delegation.is_some_and(|d| {
+                    name::lower(name::suffix(target, name::label_count(d))) == d && name::label_count(target) > name::label_count(d)
+                });
                 if in_domain != required {
                     continue;
                 }
@@ -255,9 +257,25 @@ fn push_negative_soa<'z>(zone: &'z Zone, blocks: &mut Vec<Block<'z>>, dnssec: bo
     let apex = zone.apex();
     let soa = zone.soa();
     let ttl = zone.soa_ttl.min(zone.soa_minimum);
-    blocks.push(Block { section: Section::Authority, owner: Cow::Borrowed(&apex.name), rtype: rr::SOA, class: rr::CLASS_IN, ttl, rdata: borrow_all(&soa.rdata), required: true });
+    blocks.push(Block {
+        section: Section::Authority,
+        owner: Cow::Borrowed(&apex.name),
+        rtype: rr::SOA,
+        class: rr::CLASS_IN,
+        ttl,
+        rdata: borrow_all(&soa.rdata),
+        required: true,
+    });
     if dnssec && !soa.sigs.is_empty() {
-        blocks.push(Block { section: Section::Authority, owner: Cow::Borrowed(&apex.name), rtype: rr::RRSIG, class: rr::CLASS_IN, ttl: soa.sig_ttl.min(ttl), rdata: borrow_all(&soa.sigs), required: true });
+        blocks.push(Block {
+            section: Section::Authority,
+            owner: Cow::Borrowed(&apex.name),
+            rtype: rr::RRSIG,
+            class: rr::CLASS_IN,
+            ttl: soa.sig_ttl.min(ttl),
+            rdata: borrow_all(&soa.sigs),
+            required: true,
+        });
     }
 }
 
@@ -316,7 +334,15 @@ fn plan_chaos<'z>(cfg: &ServerConfig, q: &Query<'_>) -> Option<Plan<'z>> {
     if text.is_empty() {
         rdata.push(0);
     }
-    let block = Block { section: Section::Answer, owner: Cow::Owned(q.qname.to_vec()), rtype: rr::TXT, class: rr::CLASS_CH, ttl: 0, rdata: vec![Cow::Owned(rdata)], required: true };
+    let block = Block {
+        section: Section::Answer,
+        owner: Cow::Owned(q.qname.to_vec()),
+        rtype: rr::TXT,
+        class: rr::CLASS_CH,
+        ttl: 0,
+        rdata: vec![Cow::Owned(rdata)],
+        required: true,
+    };
     // The owner is the whole question name: point at it (anchor = all its labels). AA stays clear: this is
     // no zone's data (NSD and Knot leave it clear too).
     Some(Plan { kind: Kind::Chaos, rcode: 0, aa: false, anchor_labels: name::label_count(q.qname), blocks: vec![block] })
@@ -328,9 +354,25 @@ fn borrow_all(v: &[Vec<u8>]) -> Vec<Cow<'_, [u8]>> {
 
 /// Push an RRset and, with `dnssec`, its RRSIGs right after it.
 fn push_rrset<'z>(blocks: &mut Vec<Block<'z>>, section: Section, owner: &'z [u8], set: &'z RRset, dnssec: bool, required: bool) {
-    blocks.push(Block { section, owner: Cow::Borrowed(owner), rtype: set.rtype, class: rr::CLASS_IN, ttl: set.ttl, rdata: borrow_all(&set.rdata), required });
+    blocks.push(Block {
+        section,
+        owner: Cow::Borrowed(owner),
+        rtype: set.rtype,
+        class: rr::CLASS_IN,
+        ttl: set.ttl,
+        rdata: borrow_all(&set.rdata),
+        required,
+    });
     if dnssec && !set.sigs.is_empty() {
-        blocks.push(Block { section, owner: Cow::Borrowed(owner), rtype: rr::RRSIG, class: rr::CLASS_IN, ttl: set.sig_ttl, rdata: borrow_all(&set.sigs), required });
+        blocks.push(Block {
+            section,
+            owner: Cow::Borrowed(owner),
+            rtype: rr::RRSIG,
+            class: rr::CLASS_IN,
+            ttl: set.sig_ttl,
+            rdata: borrow_all(&set.sigs),
+            required,
+        });
     }
 }
 

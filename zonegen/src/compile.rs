@@ -2,7 +2,7 @@
 //! splices behind an echoed question. Every fragment comes from the one answer function (`answer::lay_out`
 //! on a canonical question); this module only measures it: cuts, pointer positions, checksums.
 
-use m_root_common::{csum, Answer, Cut, FixedSlot, Ptr, TldSlot, MAX_CUTS, MAX_FRAG, MAX_LABEL, MAX_PTRS};
+use m_root_common::{Answer, Cut, FixedSlot, MAX_CUTS, MAX_FRAG, MAX_LABEL, MAX_PTRS, Ptr, TldSlot, csum};
 
 use crate::answer::{self, Layout};
 use crate::name;
@@ -131,7 +131,8 @@ pub fn compile_one(zone: &Zone, qname: &[u8], qtype: u16, dnssec: bool) -> Resul
 pub fn from_layout(layout: &Layout, canon_qlen: usize) -> Result<Box<Answer>, CompileError> {
     let frag = &layout.msg[layout.frag_start..];
     // Cuts whose fragment exceeds MAX_FRAG can never be chosen on UDP (the message would pass 1232).
-    let cuts: Vec<(usize, u16)> = layout.cuts.iter().map(|&(end, ar)| (end - layout.frag_start, ar)).filter(|&(len, _)| len <= MAX_FRAG).collect();
+    let cuts: Vec<(usize, u16)> =
+        layout.cuts.iter().map(|&(end, ar)| (end - layout.frag_start, ar)).filter(|&(len, _)| len <= MAX_FRAG).collect();
     if cuts.len() > MAX_CUTS {
         return Err(CompileError::TooManyCuts(cuts.len()));
     }

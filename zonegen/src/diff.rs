@@ -5,22 +5,46 @@
 use std::collections::BTreeMap;
 
 use crate::name;
-use crate::print::{decode, Message, Record};
+use crate::print::{Message, Record, decode};
 use crate::rr;
 
 /// One way two responses differ.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Difference {
-    Undecodable { ours: bool },
-    Rcode { ours: u16, theirs: u16 },
-    Flag { flag: &'static str, ours: bool, theirs: bool },
+    Undecodable {
+        ours: bool,
+    },
+    Rcode {
+        ours: u16,
+        theirs: u16,
+    },
+    Flag {
+        flag: &'static str,
+        ours: bool,
+        theirs: bool,
+    },
     Question,
     /// A record in one response's section and not the other's (section 0..3, `ours` says who has it).
-    Record { section: usize, ours: bool, rtype: u16, owner: String },
-    OptPresence { ours: bool },
-    OptDnssecOk { ours: bool },
-    OptSize { ours: u16, theirs: u16 },
-    OptOptions { ours: String, theirs: String },
+    Record {
+        section: usize,
+        ours: bool,
+        rtype: u16,
+        owner: String,
+    },
+    OptPresence {
+        ours: bool,
+    },
+    OptDnssecOk {
+        ours: bool,
+    },
+    OptSize {
+        ours: u16,
+        theirs: u16,
+    },
+    OptOptions {
+        ours: String,
+        theirs: String,
+    },
 }
 
 impl Difference {
@@ -31,7 +55,9 @@ impl Difference {
             Difference::Rcode { .. } => "rcode".into(),
             Difference::Flag { flag, .. } => format!("flag-{flag}"),
             Difference::Question => "question".into(),
-            Difference::Record { section, rtype, .. } => format!("{}-{}", ["answer", "authority", "additional"][*section], rr::type_name(*rtype)),
+            Difference::Record { section, rtype, .. } => {
+                format!("{}-{}", ["answer", "authority", "additional"][*section], rr::type_name(*rtype))
+            }
             Difference::OptPresence { .. } => "opt-presence".into(),
             Difference::OptDnssecOk { .. } => "opt-do".into(),
             Difference::OptSize { .. } => "opt-size".into(),
@@ -67,7 +93,9 @@ pub fn compare_messages(a: &Message, b: &Message) -> Vec<Difference> {
     if a.rcode() != b.rcode() {
         d.push(Difference::Rcode { ours: a.rcode(), theirs: b.rcode() });
     }
-    for (bit, flag) in [(0x8000, "qr"), (0x0400, "aa"), (0x0200, "tc"), (0x0100, "rd"), (0x0080, "ra"), (0x0020, "ad"), (0x0010, "cd"), (0x7800, "opcode")] {
+    for (bit, flag) in
+        [(0x8000, "qr"), (0x0400, "aa"), (0x0200, "tc"), (0x0100, "rd"), (0x0080, "ra"), (0x0020, "ad"), (0x0010, "cd"), (0x7800, "opcode")]
+    {
         if a.flags & bit != b.flags & bit {
             d.push(Difference::Flag { flag, ours: a.flags & bit != 0, theirs: b.flags & bit != 0 });
         }

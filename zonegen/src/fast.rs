@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use m_root_common::{Answer, FixedSlot, TldSlot};
 
-use crate::compile::{splice, Table};
+use crate::compile::{Table, splice};
 use crate::name;
 use crate::rr;
 use crate::wire;

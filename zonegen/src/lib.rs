@@ -18,6 +18,6 @@ pub mod wire;
 pub mod zone;
 pub mod zonemd;
 
-pub use answer::{answer, ServerConfig, Transport};
-pub use compile::{compile, Table};
+pub use answer::{ServerConfig, Transport, answer};
+pub use compile::{Table, compile};
 pub use zone::{LoadOptions, Zone, ZoneError};

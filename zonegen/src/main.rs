@@ -3,10 +3,10 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 
-use zonegen::{answer, compile, name, print, rr, tablefile, wire, LoadOptions, ServerConfig, Transport, Zone};
+use zonegen::{LoadOptions, ServerConfig, Transport, Zone, answer, compile, name, print, rr, tablefile, wire};
 
 #[derive(Parser)]
 #[command(name = "zonegen", version, about = "Root zone checker, answer logic and XDP table compiler")]
@@ -86,7 +86,12 @@ fn run(cli: Cli) -> Result<()> {
             println!("delegations:  {} ({} signed with DS, {} without)", z.tlds.len(), with_ds, z.tlds.len() - with_ds);
             println!("dnssec:       {}", if z.signed { "signed (DNSKEY, NSEC chain and RRSIGs present)" } else { "unsigned" });
             println!("zonemd:       {}", z.zonemd);
-            println!("table:        {} answers ({} usable by XDP), {:.1} MiB per generation", table.answer_count(), table.usable_count(), table.bytes() as f64 / 1048576.0);
+            println!(
+                "table:        {} answers ({} usable by XDP), {:.1} MiB per generation",
+                table.answer_count(),
+                table.usable_count(),
+                table.bytes() as f64 / 1048576.0
+            );
             println!("time:         load+validate+zonemd {:.0} ms, compile {:.0} ms", load_s * 1e3, compile_s * 1e3);
             for w in &z.warnings {
                 println!("warning:      {w}");
@@ -102,15 +107,32 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Inspect { table } => {
             let mut f = std::fs::File::open(&table).with_context(|| format!("opening {}", table.display()))?;
             let t = tablefile::read(&mut f).with_context(|| format!("reading {}", table.display()))?;
-            println!("serial {}, {} TLDs, {} apex answers, {} fixed, {} usable, {:.1} MiB", t.serial, t.tlds.len(), t.apex.len(), t.fixed.len(), t.usable_count(), t.bytes() as f64 / 1048576.0);
-            let mut sizes: Vec<usize> = t.tlds.iter().flat_map(|(_, a)| a.iter()).filter(|a| a.ncuts > 0).map(|a| a.cuts[a.ncuts as usize - 1].len as usize).collect();
+            println!(
+                "serial {}, {} TLDs, {} apex answers, {} fixed, {} usable, {:.1} MiB",
+                t.serial,
+                t.tlds.len(),
+                t.apex.len(),
+                t.fixed.len(),
+                t.usable_count(),
+                t.bytes() as f64 / 1048576.0
+            );
+            let mut sizes: Vec<usize> = t
+                .tlds
+                .iter()
+                .flat_map(|(_, a)| a.iter())
+                .filter(|a| a.ncuts > 0)
+                .map(|a| a.cuts[a.ncuts as usize - 1].len as usize)
+                .collect();
             sizes.sort();
             if let (Some(min), Some(max)) = (sizes.first(), sizes.last()) {
                 println!("referral fragments: {} to {} octets, median {}", min, max, sizes[sizes.len() / 2]);
             }
             for (key, answers) in t.tlds.iter().take(5) {
                 let label = name::to_text(&[&key[..key[0] as usize + 1], &[0u8][..]].concat());
-                let desc: Vec<String> = answers.iter().map(|a| format!("{} octets/{} cuts/{} ptrs", a.cuts[a.ncuts.max(1) as usize - 1].len, a.ncuts, a.nptrs)).collect();
+                let desc: Vec<String> = answers
+                    .iter()
+                    .map(|a| format!("{} octets/{} cuts/{} ptrs", a.cuts[a.ncuts.max(1) as usize - 1].len, a.ncuts, a.nptrs))
+                    .collect();
                 println!("  {label:<12} {}", desc.join(" | "));
             }
             if t.tlds.len() > 5 {

@@ -142,7 +142,10 @@ pub fn from_text(text: &str) -> Result<Vec<u8>, String> {
             b'\\' => {
                 let rest = &bytes[i + 1..];
                 if rest.len() >= 3 && rest[..3].iter().all(u8::is_ascii_digit) {
-                    let v: u32 = std::str::from_utf8(&rest[..3]).map_err(|e| e.to_string())?.parse().map_err(|e: std::num::ParseIntError| e.to_string())?;
+                    let v: u32 = std::str::from_utf8(&rest[..3])
+                        .map_err(|e| e.to_string())?
+                        .parse()
+                        .map_err(|e: std::num::ParseIntError| e.to_string())?;
                     if v > 255 {
                         return Err(format!("bad escape in {text:?}"));
                     }
@@ -190,7 +193,17 @@ mod tests {
     #[test]
     fn canonical_order_rfc4034_example() {
         // RFC 4034 6.1 example, in order.
-        let names = ["example.", "a.example.", "yljkjljk.a.example.", "Z.a.example.", "zABC.a.EXAMPLE.", "z.example.", "\\001.z.example.", "*.z.example.", "\\200.z.example."];
+        let names = [
+            "example.",
+            "a.example.",
+            "yljkjljk.a.example.",
+            "Z.a.example.",
+            "zABC.a.EXAMPLE.",
+            "z.example.",
+            "\\001.z.example.",
+            "*.z.example.",
+            "\\200.z.example.",
+        ];
         let wire: Vec<Vec<u8>> = names.iter().map(|n| from_text(n).unwrap()).collect();
         for w in wire.windows(2) {
             assert_eq!(canonical_cmp(&w[0], &w[1]), Ordering::Less, "{} < {}", to_text(&w[0]), to_text(&w[1]));

@@ -226,7 +226,12 @@ pub fn to_text(msg: &[u8]) -> String {
         m.sections[2].len() + m.opt.is_some() as usize
     );
     if let Some((size, _, version, f, rd)) = &m.opt {
-        let _ = writeln!(out, ";; EDNS: version: {version}, flags:{}; udp: {size}{}", if f & 0x8000 != 0 { " do" } else { "" }, if rd.is_empty() { String::new() } else { format!("; options: {} octets", rd.len()) });
+        let _ = writeln!(
+            out,
+            ";; EDNS: version: {version}, flags:{}; udp: {size}{}",
+            if f & 0x8000 != 0 { " do" } else { "" },
+            if rd.is_empty() { String::new() } else { format!("; options: {} octets", rd.len()) }
+        );
     }
     if let Some((n, t, c)) = &m.question {
         let _ = writeln!(out, ";; QUESTION SECTION:\n;{}\t\t{}\t{}", name::to_text(n), class_name(*c), rr::type_name(*t));
@@ -237,7 +242,15 @@ pub fn to_text(msg: &[u8]) -> String {
         }
         let _ = writeln!(out, "\n;; {title} SECTION:");
         for r in sec {
-            let _ = writeln!(out, "{}\t{}\t{}\t{}\t{}", name::to_text(&r.owner), r.ttl, class_name(r.class), rr::type_name(r.rtype), rdata_text(r.rtype, &r.rdata));
+            let _ = writeln!(
+                out,
+                "{}\t{}\t{}\t{}\t{}",
+                name::to_text(&r.owner),
+                r.ttl,
+                class_name(r.class),
+                rr::type_name(r.rtype),
+                rdata_text(r.rtype, &r.rdata)
+            );
         }
     }
     let _ = writeln!(out, "\n;; MSG SIZE: {}", msg.len());

@@ -97,7 +97,18 @@ impl Generator {
 
     /// qtype for names under existing or missing TLDs (SPEC: "Query types").
     fn qtype(&mut self) -> u16 {
-        *self.pick(&[(40, rr::A), (25, rr::AAAA), (8, rr::NS), (6, rr::DS), (4, rr::MX), (4, rr::TXT), (4, 65), (2, rr::SOA), (2, 33), (5, 0)])
+        *self.pick(&[
+            (40, rr::A),
+            (25, rr::AAAA),
+            (8, rr::NS),
+            (6, rr::DS),
+            (4, rr::MX),
+            (4, rr::TXT),
+            (4, 65),
+            (2, rr::SOA),
+            (2, 33),
+            (5, 0),
+        ])
     }
 
     fn other_qtype(&mut self) -> u16 {
@@ -170,7 +181,8 @@ impl Generator {
                 (".".into(), t, rr::CLASS_IN)
             }
             Class::TrustAnchor => {
-                let (n, t) = *self.pick(&[(1, ("_ta-4f66", 10u16)), (1, ("_ta-4f66-9728", 10)), (1, ("root-key-sentinel-is-ta-20326", rr::A))]);
+                let (n, t) =
+                    *self.pick(&[(1, ("_ta-4f66", 10u16)), (1, ("_ta-4f66-9728", 10)), (1, ("root-key-sentinel-is-ta-20326", rr::A))]);
                 (n.into(), t, rr::CLASS_IN)
             }
             Class::Odd => unreachable!("odd queries are built whole"),
@@ -179,7 +191,14 @@ impl Generator {
 
     /// Draw one query.
     pub fn next(&mut self) -> MixQuery {
-        let class = *self.pick(&[(48, Class::UnderTld), (4, Class::TldItself), (40, Class::MissingTld), (3, Class::Apex), (2, Class::TrustAnchor), (3, Class::Odd)]);
+        let class = *self.pick(&[
+            (48, Class::UnderTld),
+            (4, Class::TldItself),
+            (40, Class::MissingTld),
+            (3, Class::Apex),
+            (2, Class::TrustAnchor),
+            (3, Class::Odd),
+        ]);
         let carrier = *self.pick(&[(85, Carrier::UdpV4), (12, Carrier::UdpV6), (3, Carrier::Tcp)]);
         let id = self.next_id;
         self.next_id = self.next_id.wrapping_add(1).max(1);

@@ -24,11 +24,21 @@ pub fn validate(zone: &Zone, file: &str) -> Result<(), ZoneError> {
         if labels == 1 {
             if node.rrset(rr::NS).is_none() {
                 // A TLD without NS is authoritative data in the root zone: refuse, root zones hold none.
-                return Err(at(node.line, format!("{} has data but no NS: a root zone holds only delegations below the apex", name::to_text(&node.name))));
+                return Err(at(
+                    node.line,
+                    format!("{} has data but no NS: a root zone holds only delegations below the apex", name::to_text(&node.name)),
+                ));
             }
             for set in &node.rrsets {
                 if !matches!(set.rtype, rr::NS | rr::DS | rr::NSEC | rr::A | rr::AAAA) {
-                    return Err(at(node.line, format!("{} {} at a delegation point: only NS, DS, NSEC and glue belong there", name::to_text(&node.name), rr::type_name(set.rtype))));
+                    return Err(at(
+                        node.line,
+                        format!(
+                            "{} {} at a delegation point: only NS, DS, NSEC and glue belong there",
+                            name::to_text(&node.name),
+                            rr::type_name(set.rtype)
+                        ),
+                    ));
                 }
             }
             continue;
@@ -43,7 +53,14 @@ pub fn validate(zone: &Zone, file: &str) -> Result<(), ZoneError> {
         }
         for set in &node.rrsets {
             if !matches!(set.rtype, rr::A | rr::AAAA) {
-                return Err(at(node.line, format!("{} {} below a delegation: only glue (A/AAAA) is allowed there", name::to_text(&node.name), rr::type_name(set.rtype))));
+                return Err(at(
+                    node.line,
+                    format!(
+                        "{} {} below a delegation: only glue (A/AAAA) is allowed there",
+                        name::to_text(&node.name),
+                        rr::type_name(set.rtype)
+                    ),
+                ));
             }
         }
     }
@@ -59,7 +76,10 @@ pub fn validate(zone: &Zone, file: &str) -> Result<(), ZoneError> {
             }
             let has_glue = zone.node(target).is_some_and(|n| n.rrset(rr::A).is_some() || n.rrset(rr::AAAA).is_some());
             if !has_glue {
-                return Err(at(node.line, format!("{} NS {}: no glue address for an in-bailiwick name server", name::to_text(&node.name), name::to_text(target))));
+                return Err(at(
+                    node.line,
+                    format!("{} NS {}: no glue address for an in-bailiwick name server", name::to_text(&node.name), name::to_text(target)),
+                ));
             }
         }
     }
@@ -82,7 +102,15 @@ fn validate_dnssec(zone: &Zone, file: &str) -> Result<(), ZoneError> {
         let next = name::lower(&nsec.rdata[0][..next_len]);
         let want = chain[(i + 1) % chain.len()];
         if next != want {
-            return Err(at(node.line, format!("NSEC chain broken: {} NSEC points to {}, the next name in canonical order is {}", name::to_text(owner), name::to_text(&next), name::to_text(want))));
+            return Err(at(
+                node.line,
+                format!(
+                    "NSEC chain broken: {} NSEC points to {}, the next name in canonical order is {}",
+                    name::to_text(owner),
+                    name::to_text(&next),
+                    name::to_text(want)
+                ),
+            ));
         }
         for set in &node.rrsets {
             let authoritative = i == 0 || matches!(set.rtype, rr::DS | rr::NSEC);
@@ -117,7 +145,8 @@ pub fn check_signature_times(zone: &mut Zone) {
         }
     }
     if expired > 0 {
-        zone.warnings.push(format!("{expired} RRSIGs have expired (earliest expiry {} s since epoch); serving them anyway", earliest_expiry));
+        zone.warnings
+            .push(format!("{expired} RRSIGs have expired (earliest expiry {} s since epoch); serving them anyway", earliest_expiry));
     }
     if future > 0 {
         zone.warnings.push(format!("{future} RRSIGs are not yet valid"));

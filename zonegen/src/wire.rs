@@ -122,13 +122,8 @@ pub fn parse_query(msg: &[u8]) -> Result<Query<'_>, QueryError> {
         if rtype != rr::OPT || edns.is_some() || msg[pos] != 0 {
             return Err(formerr(qpos, None));
         }
-        let mut e = Edns {
-            udp_size: class,
-            version: (ttl_hi & 0xff) as u8,
-            dnssec_ok: ttl_lo & EDNS_DO != 0,
-            nsid: false,
-            other_options: 0,
-        };
+        let mut e =
+            Edns { udp_size: class, version: (ttl_hi & 0xff) as u8, dnssec_ok: ttl_lo & EDNS_DO != 0, nsid: false, other_options: 0 };
         let mut o = 0;
         while o < rdata.len() {
             let code = be16(rdata, o).ok_or_else(|| formerr(qpos, None))?;
@@ -166,7 +161,13 @@ fn best_effort_edns(msg: &[u8], qd: u16, an: u16, ns: u16, ar: u16) -> Option<Ed
         if i >= an as u32 + ns as u32 && rtype == rr::OPT && msg.get(pos) == Some(&0) {
             let ttl_hi = be16(msg, p + 4)?;
             let ttl_lo = be16(msg, p + 6)?;
-            return Some(Edns { udp_size: be16(msg, p + 2)?, version: (ttl_hi & 0xff) as u8, dnssec_ok: ttl_lo & EDNS_DO != 0, nsid: false, other_options: 0 });
+            return Some(Edns {
+                udp_size: be16(msg, p + 2)?,
+                version: (ttl_hi & 0xff) as u8,
+                dnssec_ok: ttl_lo & EDNS_DO != 0,
+                nsid: false,
+                other_options: 0,
+            });
         }
         pos = p + 10 + rdlen;
         if pos > msg.len() {
@@ -207,7 +208,8 @@ impl Writer {
     /// Start a response: header (counts zero) and the question echoed. The question's suffix of
     /// `anchor_labels` labels (and its own suffixes) may be pointed at; nothing deeper.
     pub fn new(id: u16, flags: u16, question: Option<&[u8]>, anchor_labels: usize) -> Writer {
-        let mut w = Writer { buf: Vec::with_capacity(1232), dict: Vec::with_capacity(64), arena: Vec::with_capacity(1024), ptrs: Vec::new() };
+        let mut w =
+            Writer { buf: Vec::with_capacity(1232), dict: Vec::with_capacity(64), arena: Vec::with_capacity(1024), ptrs: Vec::new() };
         w.buf.extend_from_slice(&id.to_be_bytes());
         w.buf.extend_from_slice(&flags.to_be_bytes());
         w.buf.extend_from_slice(&[0, question.is_some() as u8, 0, 0, 0, 0, 0, 0]);

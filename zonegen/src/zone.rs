@@ -7,10 +7,10 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
+use domain::base::Name;
 use domain::base::iana::Class;
 use domain::base::name::ToName;
 use domain::base::rdata::ComposeRecordData;
-use domain::base::Name;
 use domain::zonefile::inplace::{Entry, Zonefile};
 
 use crate::name;
@@ -352,15 +352,16 @@ fn build(raws: Vec<Raw>, file: &str) -> Result<Zone, ZoneError> {
             set.sigs.push(s.rdata);
         }
     }
-    let mut tlds: Vec<Vec<u8>> = nodes
-        .iter()
-        .filter(|(k, n)| name::label_count(k) == 1 && n.rrset(rr::NS).is_some())
-        .map(|(k, _)| k.clone())
-        .collect();
+    let mut tlds: Vec<Vec<u8>> =
+        nodes.iter().filter(|(k, n)| name::label_count(k) == 1 && n.rrset(rr::NS).is_some()).map(|(k, _)| k.clone()).collect();
     tlds.sort_by(|a, b| name::canonical_cmp(a, b));
     let apex = nodes.get(name::ROOT).ok_or_else(|| ZoneError::Whole { file: file.into(), reason: "no records at the apex (.)".into() })?;
     let soa = apex.rrset(rr::SOA).ok_or_else(|| ZoneError::Whole { file: file.into(), reason: "no SOA at the apex".into() })?;
-    let (serial, minimum) = soa_fields(&soa.rdata[0]).ok_or_else(|| ZoneError::At { file: file.into(), line: apex.line, reason: "malformed SOA rdata".into() })?;
+    let (serial, minimum) = soa_fields(&soa.rdata[0]).ok_or_else(|| ZoneError::At {
+        file: file.into(),
+        line: apex.line,
+        reason: "malformed SOA rdata".into(),
+    })?;
     let soa_ttl = soa.ttl;
     let signed = apex.rrset(rr::DNSKEY).is_some();
     Ok(Zone {

@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 use zonegen::answer::{self, Transport};
 use zonegen::compile::{self, compile_one};
 use zonegen::print::decode;
-use zonegen::{name, rr, wire, LoadOptions, ServerConfig, Zone};
+use zonegen::{LoadOptions, ServerConfig, Zone, name, rr, wire};
 
 fn zones_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../zones")
@@ -86,20 +86,36 @@ fn validation_errors_name_file_line_and_reason() {
     let cases = [
         ("no SOA", "$ORIGIN .\n. 3600 IN NS a.root.\n", "SOA"),
         ("two SOA", ". 3600 IN SOA a. b. 1 2 3 4 5\n. 3600 IN SOA a. b. 2 2 3 4 5\n. 3600 IN NS a.root-servers.net.\n", "SOA"),
-        ("deep delegation", ". 3600 IN SOA a. b. 1 2 3 4 5\n. 3600 IN NS a.net.\nnet. 3600 IN NS a.net.\na.net. 3600 IN A 192.0.2.1\nsub.example.net. 3600 IN NS x.net.\n", "more than one label"),
+        (
+            "deep delegation",
+            ". 3600 IN SOA a. b. 1 2 3 4 5\n. 3600 IN NS a.net.\nnet. 3600 IN NS a.net.\na.net. 3600 IN A 192.0.2.1\nsub.example.net. 3600 IN NS x.net.\n",
+            "more than one label",
+        ),
         ("missing glue", ". 3600 IN SOA a. b. 1 2 3 4 5\n. 3600 IN NS a.net.\nnet. 3600 IN NS a.net.\n", "glue"),
-        ("data below a cut", ". 3600 IN SOA a. b. 1 2 3 4 5\n. 3600 IN NS a.net.\nnet. 3600 IN NS a.net.\na.net. 3600 IN A 192.0.2.1\nwww.net. 3600 IN TXT \"x\"\n", "only glue"),
+        (
+            "data below a cut",
+            ". 3600 IN SOA a. b. 1 2 3 4 5\n. 3600 IN NS a.net.\nnet. 3600 IN NS a.net.\na.net. 3600 IN A 192.0.2.1\nwww.net. 3600 IN TXT \"x\"\n",
+            "only glue",
+        ),
         ("class CH", ". 3600 IN SOA a. b. 1 2 3 4 5\n. 3600 CH NS a.net.\n", "class"),
         ("syntax", ". 3600 IN SOA a. b. 1 2 3\n", "line"),
     ];
     for (what, text, needle) in cases {
-        let err = Zone::from_bytes(text.as_bytes(), Path::new("t.zone"), &LoadOptions::default()).err().unwrap_or_else(|| panic!("{what}: accepted"));
+        let err = Zone::from_bytes(text.as_bytes(), Path::new("t.zone"), &LoadOptions::default())
+            .err()
+            .unwrap_or_else(|| panic!("{what}: accepted"));
         let msg = err.to_string();
         assert!(msg.starts_with("t.zone"), "{what}: {msg}");
         assert!(msg.contains(needle), "{what}: {msg}");
     }
     // Line numbers point at the record.
-    let err = Zone::from_bytes(b". 3600 IN SOA a. b. 1 2 3 4 5\n. 3600 IN NS a.net.\n\n; c\nnet. 3600 IN NS a.net.\n", Path::new("t.zone"), &LoadOptions::default()).unwrap_err().to_string();
+    let err = Zone::from_bytes(
+        b". 3600 IN SOA a. b. 1 2 3 4 5\n. 3600 IN NS a.net.\n\n; c\nnet. 3600 IN NS a.net.\n",
+        Path::new("t.zone"),
+        &LoadOptions::default(),
+    )
+    .unwrap_err()
+    .to_string();
     assert!(err.starts_with("t.zone:5:"), "{err}");
 }
 
@@ -144,7 +160,12 @@ fn compiled_table_splices_to_the_answer_function_for_every_tld() {
     for (qtype, dnssec, entry) in &table.apex {
         for size in [Some(512), Some(1232), Some(4096)] {
             let q = wire::build_query(9, 0, name::ROOT, *qtype, rr::CLASS_IN, size.map(|s| (s, *dnssec)));
-            assert_eq!(compile::splice(entry, &q).unwrap(), answer::answer(z, &cfg, &q, Transport::Udp).unwrap(), ". {} DO={dnssec}", rr::type_name(*qtype));
+            assert_eq!(
+                compile::splice(entry, &q).unwrap(),
+                answer::answer(z, &cfg, &q, Transport::Udp).unwrap(),
+                ". {} DO={dnssec}",
+                rr::type_name(*qtype)
+            );
         }
     }
     assert!(checked > 15_000, "{checked}");

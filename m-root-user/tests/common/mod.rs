@@ -198,7 +198,8 @@ impl Client {
     /// One query over TCP (RFC 7766 framing).
     pub fn tcp(&self, server: &str, msg: &[u8]) -> Option<Vec<u8>> {
         use std::io::{Read, Write};
-        let to: std::net::SocketAddr = if server.contains(':') { format!("[{server}]:53") } else { format!("{server}:53") }.parse().unwrap();
+        let to: std::net::SocketAddr =
+            if server.contains(':') { format!("[{server}]:53") } else { format!("{server}:53") }.parse().unwrap();
         let mut s = std::net::TcpStream::connect_timeout(&to, self.timeout).ok()?;
         s.set_read_timeout(Some(self.timeout)).ok()?;
         let mut out = (msg.len() as u16).to_be_bytes().to_vec();
@@ -223,7 +224,16 @@ pub fn start_daemon_with(lab: &mut Lab, addrs: &[&str], extra: &[&str]) -> (i32,
     let control = PathBuf::from(format!("/run/m-root-xdp/{}.sock", lab.name));
     let zone = bundled_zone();
     let iface = lab.srv_if();
-    let mut args: Vec<String> = vec![BIN.into(), "run".into(), "--zone".into(), zone.display().to_string(), "--iface".into(), iface, "--control".into(), control.display().to_string()];
+    let mut args: Vec<String> = vec![
+        BIN.into(),
+        "run".into(),
+        "--zone".into(),
+        zone.display().to_string(),
+        "--iface".into(),
+        iface,
+        "--control".into(),
+        control.display().to_string(),
+    ];
     for a in addrs {
         args.push("--addr".into());
         args.push(a.to_string());
@@ -233,7 +243,9 @@ pub fn start_daemon_with(lab: &mut Lab, addrs: &[&str], extra: &[&str]) -> (i32,
     let log = std::env::temp_dir().join(format!("m-root-xdp-{}.log", lab.name));
     let ns = lab.srv_ns();
     let pid = lab.spawn(&ns, &argv, &log);
-    wait_for(&format!("m-root-xdp (log {})", log.display()), 30, || m_root_user::control::request(&control, "stats", Duration::from_millis(300)).is_ok());
+    wait_for(&format!("m-root-xdp (log {})", log.display()), 30, || {
+        m_root_user::control::request(&control, "stats", Duration::from_millis(300)).is_ok()
+    });
     (pid, control)
 }
 

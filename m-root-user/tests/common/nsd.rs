@@ -4,9 +4,9 @@ use std::path::{Path, PathBuf};
 
 use zonegen::diff::Difference;
 use zonegen::print::Message;
-use zonegen::{name, rr, wire, Zone};
+use zonegen::{Zone, name, rr, wire};
 
-use super::{in_netns, Client, Lab};
+use super::{Client, Lab, in_netns};
 
 pub const IDENTITY: &str = "lab-srv";
 
@@ -30,14 +30,20 @@ pub fn allowed(zone: &Zone, query: &[u8], ours: &Message, nsd: &Message, d: &Dif
     let q = wire::parse_query(query).ok();
     let both_tc = ours.flags & TC != 0 && nsd.flags & TC != 0;
     if both_tc && matches!(d, Difference::Record { .. }) {
-        return Some("both truncated (TC=1): RFC 2181 9 and RFC 7766 say the client retries over TCP and does not use the sections; we send them empty, NSD sends what fits");
+        return Some(
+            "both truncated (TC=1): RFC 2181 9 and RFC 7766 say the client retries over TCP and does not use the sections; we send them empty, NSD sends what fits",
+        );
     }
     // RFC 9471 3.1: in-domain glue that does not fit sets TC. NSD 4.6.1 (2022) predates RFC 9471 and
     // drops it instead; check that NSD really left some in-domain glue out.
     if ours.flags & TC != 0 && nsd.flags & TC == 0 && ours.sections.iter().all(Vec::is_empty) {
         if let Some(q) = &q {
-            if nsd_dropped_in_domain_glue(zone, q.qname, nsd) && matches!(d, Difference::Record { ours: false, .. } | Difference::Flag { flag: "tc", .. }) {
-                return Some("RFC 9471 3.1: in-domain glue that does not fit sets TC=1; NSD 4.6.1 predates RFC 9471 and omits the glue without TC");
+            if nsd_dropped_in_domain_glue(zone, q.qname, nsd)
+                && matches!(d, Difference::Record { ours: false, .. } | Difference::Flag { flag: "tc", .. })
+            {
+                return Some(
+                    "RFC 9471 3.1: in-domain glue that does not fit sets TC=1; NSD 4.6.1 predates RFC 9471 and omits the glue without TC",
+                );
             }
         }
     }
@@ -45,8 +51,13 @@ pub fn allowed(zone: &Zone, query: &[u8], ours: &Message, nsd: &Message, d: &Dif
     // sibling glue as room allows; NSD 4.6.1 puts every A before every AAAA and so can drop in-domain AAAA.
     if ours.flags & TC == 0 && nsd.flags & TC == 0 {
         if let (Some(q), Difference::Record { section: 2, rtype, .. }) = (&q, d) {
-            if (*rtype == rr::A || *rtype == rr::AAAA) && nsd_dropped_in_domain_glue(zone, q.qname, nsd) && !nsd_dropped_in_domain_glue(zone, q.qname, ours) {
-                return Some("RFC 9471 3.1: in-domain glue is required, so we send all of it before any sibling glue; NSD 4.6.1 sends every A before any AAAA and drops in-domain AAAA");
+            if (*rtype == rr::A || *rtype == rr::AAAA)
+                && nsd_dropped_in_domain_glue(zone, q.qname, nsd)
+                && !nsd_dropped_in_domain_glue(zone, q.qname, ours)
+            {
+                return Some(
+                    "RFC 9471 3.1: in-domain glue is required, so we send all of it before any sibling glue; NSD 4.6.1 sends every A before any AAAA and drops in-domain AAAA",
+                );
             }
         }
     }
@@ -56,7 +67,9 @@ pub fn allowed(zone: &Zone, query: &[u8], ours: &Message, nsd: &Message, d: &Dif
             let apex_ns = *section == 1 && owner == "." && (*rtype == rr::NS || *rtype == rr::RRSIG);
             let glue = *section == 2 && owner.ends_with(".root-servers.net.") && (*rtype == rr::A || *rtype == rr::AAAA);
             if apex_ns || glue {
-                return Some("RFC 1034 4.3.2 / RFC 2181 6.1: the zone's NS in the authority section of a positive answer is optional; we answer minimally (as Knot does), NSD adds them");
+                return Some(
+                    "RFC 1034 4.3.2 / RFC 2181 6.1: the zone's NS in the authority section of a positive answer is optional; we answer minimally (as Knot does), NSD adds them",
+                );
             }
         }
     }
@@ -74,23 +87,29 @@ pub fn allowed(zone: &Zone, query: &[u8], ours: &Message, nsd: &Message, d: &Dif
             }
         }
     }
-    if (query.get(2).map_or(0, |f| (f >> 3) & 0xf)) == 4 && matches!(d, Difference::Rcode { ours: 4, .. } | Difference::Question | Difference::OptPresence { .. }) {
-        return Some("opcode NOTIFY (RFC 1996): we are no secondary and do not implement it, so NOTIMP (RFC 1035); NSD processes NOTIFY and answers with its own rcode");
+    if (query.get(2).map_or(0, |f| (f >> 3) & 0xf)) == 4
+        && matches!(d, Difference::Rcode { ours: 4, .. } | Difference::Question | Difference::OptPresence { .. })
+    {
+        return Some(
+            "opcode NOTIFY (RFC 1996): we are no secondary and do not implement it, so NOTIMP (RFC 1035); NSD processes NOTIFY and answers with its own rcode",
+        );
     }
     match d {
         Difference::Flag { flag: "rd", ours: true, .. } if ours.rcode() == 1 && ours.question.is_none() => {
             Some("RFC 1035 4.1.1: RD is copied into the response; NSD clears it in FORMERR for a query without a question")
         }
-        Difference::Rcode { ours: 1, theirs: 0 } if query.get(4..6) == Some(&[0, 0]) => {
-            Some("QDCOUNT 0: RFC 7873 5.4 gives it a meaning only with a COOKIE option, which we do not implement; BIND and Knot answer FORMERR, NSD 4.6 NOERROR")
+        Difference::Rcode { ours: 1, theirs: 0 } if query.get(4..6) == Some(&[0, 0]) => Some(
+            "QDCOUNT 0: RFC 7873 5.4 gives it a meaning only with a COOKIE option, which we do not implement; BIND and Knot answer FORMERR, NSD 4.6 NOERROR",
+        ),
+        Difference::OptPresence { ours: true } | Difference::Question if ours.rcode() == 4 => Some(
+            "NOTIMP: RFC 6891 6.1.1 requires OPT in the response to a query with OPT, and we echo the question as RFC 1035 does; NSD omits both",
+        ),
+        Difference::OptPresence { ours: true } if ours.rcode() == 1 => Some(
+            "FORMERR: RFC 6891 6.1.1 requires OPT in the response to a query with OPT; NSD omits it when it cannot parse the question section",
+        ),
+        Difference::Question if ours.rcode() == 5 && nsd.question.is_none() => {
+            Some("REFUSED: we echo the question (RFC 1035 4.1.1); NSD omits it")
         }
-        Difference::OptPresence { ours: true } | Difference::Question if ours.rcode() == 4 => {
-            Some("NOTIMP: RFC 6891 6.1.1 requires OPT in the response to a query with OPT, and we echo the question as RFC 1035 does; NSD omits both")
-        }
-        Difference::OptPresence { ours: true } if ours.rcode() == 1 => {
-            Some("FORMERR: RFC 6891 6.1.1 requires OPT in the response to a query with OPT; NSD omits it when it cannot parse the question section")
-        }
-        Difference::Question if ours.rcode() == 5 && nsd.question.is_none() => Some("REFUSED: we echo the question (RFC 1035 4.1.1); NSD omits it"),
         Difference::OptOptions { ours, theirs } if theirs.starts_with(ours.as_str()) && theirs[ours.len()..].starts_with("000f") => {
             Some("NSD adds an Extended DNS Error (RFC 8914, optional); we send none")
         }
