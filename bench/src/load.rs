@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
 use serde_json::json;
-use zonegen::querymix::{Carrier, Class, Generator};
+use zonegen::testkit::querymix::{Carrier, Class, Generator};
 use zonegen::{LoadOptions, Zone, name, rr, wire};
 
 const LAB: &str = "mrxb";

@@ -6,7 +6,8 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 
-use zonegen::{LoadOptions, ServerConfig, Transport, Zone, answer, compile, name, print, rr, tablefile, wire};
+use zonegen::testkit::print;
+use zonegen::{LoadOptions, ServerConfig, Transport, Zone, answer, compile, name, rr, tablefile, wire};
 
 #[derive(Parser)]
 #[command(name = "zonegen", version, about = "Root zone checker, answer logic and XDP table compiler")]

@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 
 use zonegen::answer::{self, Transport};
 use zonegen::compile::{self, compile_one};
-use zonegen::print::decode;
+use zonegen::testkit::print::decode;
 use zonegen::{LoadOptions, ServerConfig, Zone, name, rr, wire};
 
 fn zones_dir() -> PathBuf {
@@ -312,7 +312,7 @@ fn fast_table_equals_the_answer_function_on_the_mix() {
     let z = root();
     let fast = zonegen::fast::FastTable::new(compile::compile(z));
     let cfg = ServerConfig::default();
-    let mut mix = zonegen::querymix::Generator::new(z, 99);
+    let mut mix = zonegen::testkit::querymix::Generator::new(z, 99);
     let (mut taken, n) = (0, 30_000);
     for _ in 0..n {
         let q = mix.next();
