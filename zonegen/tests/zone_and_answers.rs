@@ -187,11 +187,11 @@ fn signed_nxdomain_table_matches_for_every_interval() {
         labels.push([l, b"-x"].concat());
         labels.push([l, b"zz"].concat());
         let mut before = l.to_vec();
-        if let Some(last) = before.last_mut() {
-            if *last > b'0' {
-                *last -= 1;
-                labels.push(before.clone());
-            }
+        if let Some(last) = before.last_mut()
+            && *last > b'0'
+        {
+            *last -= 1;
+            labels.push(before.clone());
         }
         labels.push(l[..l.len().saturating_sub(1).max(1)].to_vec());
     }

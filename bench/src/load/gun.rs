@@ -133,10 +133,10 @@ pub(super) fn kxdpgun(file: &Path, qps: u64, secs: u32) -> Result<Gun> {
             (g.sent, g.sent_pps) = (nums[0], nums[1]);
         } else if line.starts_with("total replies:") && nums.len() >= 2 {
             (g.replies, g.reply_pps) = (nums[0], nums[1]);
-        } else if let Some(rest) = line.strip_prefix("responded ") {
-            if let Some((rc, n)) = rest.split_once(':') {
-                g.rcodes.insert(rc.trim().into(), n.trim().parse().unwrap_or(0));
-            }
+        } else if let Some(rest) = line.strip_prefix("responded ")
+            && let Some((rc, n)) = rest.split_once(':')
+        {
+            g.rcodes.insert(rc.trim().into(), n.trim().parse().unwrap_or(0));
         }
     }
     if g.sent == 0.0 {
