@@ -51,6 +51,19 @@ fn glue(need: &str, a: &[&str], aaaa: &[&str]) -> Vec<String> {
     a.chain(aaaa.iter().map(|n| format!("additional {n} AAAA x1 {need}"))).collect()
 }
 
+/// A negative answer's blocks: the apex SOA, and with DO its RRSIG and each NSEC named, with its RRSIG.
+fn negative(dnssec: bool, nsec_owners: &[&str]) -> Vec<String> {
+    let mut want = vec!["authority . SOA x1 required".to_string()];
+    if dnssec {
+        want.push("authority . RRSIG(SOA) x1 required".into());
+        for owner in nsec_owners {
+            want.push(format!("authority {owner} NSEC x1 required"));
+            want.push(format!("authority {owner} RRSIG(NSEC) x1 required"));
+        }
+    }
+    want
+}
+
 #[test]
 fn apex_answers_are_authoritative_and_signed_only_with_do() {
     let p = plan(".", rr::SOA, false);
@@ -81,13 +94,14 @@ fn priming_puts_every_root_server_address_in_optional_glue() {
 
 #[test]
 fn apex_nodata_is_the_soa_and_with_do_the_apex_nsec() {
-    let p = plan(".", rr::A, false);
-    assert_eq!(header(&p), (Kind::Nodata, 0, true));
-    assert_eq!(shape(&p), ["authority . SOA x1 required"]);
-    let p = plan(".", rr::A, true);
-    assert_eq!(header(&p), (Kind::Nodata, 0, true));
+    for dnssec in [false, true] {
+        let p = plan(".", rr::A, dnssec);
+        assert_eq!(header(&p), (Kind::Nodata, 0, true), "DO={dnssec}");
+        assert_eq!(shape(&p), negative(dnssec, &["."]), "DO={dnssec}");
+    }
+    // With DO the whole list, spelled out once.
     assert_eq!(
-        shape(&p),
+        negative(true, &["."]),
         [
             "authority . SOA x1 required",
             "authority . RRSIG(SOA) x1 required",
@@ -110,7 +124,7 @@ fn negative_soa_ttl_is_the_lesser_of_ttl_and_minimum() {
             let msg = wire::build_query(1, 0, &name::from_text(qname).unwrap(), qtype, rr::CLASS_IN, None);
             let p = plan_in(&z, &wire::parse_query(&msg).unwrap());
             assert_eq!(p.kind, kind);
-            assert_eq!(shape(&p), ["authority . SOA x1 required"]);
+            assert_eq!(shape(&p), negative(false, &[]));
             assert_eq!(p.blocks[0].ttl, ttl.min(minimum), "{qname}: SOA TTL {ttl}, MINIMUM {minimum}");
         }
     }
@@ -150,28 +164,31 @@ fn referral_glue_outside_the_delegation_is_optional() {
     let mut want = vec!["authority com. NS x13 required".to_string()];
     want.extend(glue("optional", &servers, &servers));
     assert_eq!(shape(&p), want);
-    // Mixed: ae's three in-domain servers' addresses are required, ns4.apnic.net's (which the zone holds
-    // as glue under net) optional, after them.
     let p = plan("www.ae", rr::A, false);
-    let ae = ["ns1.aedns.ae.", "ns2.aedns.ae.", "nsext-pch.aedns.ae."];
     let mut want = vec!["authority ae. NS x4 required".to_string()];
-    want.extend(glue("required", &ae, &ae));
-    want.extend(glue("optional", &["ns4.apnic.net."], &["ns4.apnic.net."]));
+    want.extend(ae_glue());
     assert_eq!(shape(&p), want);
+}
+
+/// ae's glue, mixed: its three in-domain servers' addresses are required, ns4.apnic.net's (which the zone
+/// holds as glue under net) optional, after them.
+fn ae_glue() -> Vec<String> {
+    let ae = ["ns1.aedns.ae.", "ns2.aedns.ae.", "nsext-pch.aedns.ae."];
+    let mut glue_blocks = glue("required", &ae, &ae);
+    glue_blocks.extend(glue("optional", &["ns4.apnic.net."], &["ns4.apnic.net."]));
+    glue_blocks
 }
 
 #[test]
 fn unsigned_delegation_with_do_proves_no_ds_by_its_nsec() {
     let p = plan("www.ae", rr::A, true);
     assert_eq!(header(&p), (Kind::Referral, 0, false));
-    let ae = ["ns1.aedns.ae.", "ns2.aedns.ae.", "nsext-pch.aedns.ae."];
     let mut want = vec![
         "authority ae. NS x4 required".to_string(),
         "authority ae. NSEC x1 required".into(),
         "authority ae. RRSIG(NSEC) x1 required".into(),
     ];
-    want.extend(glue("required", &ae, &ae));
-    want.extend(glue("optional", &["ns4.apnic.net."], &["ns4.apnic.net."]));
+    want.extend(ae_glue());
     assert_eq!(shape(&p), want);
 }
 
@@ -188,55 +205,27 @@ fn ds_at_the_cut_is_the_parents_own_answer() {
     assert_eq!(header(&p), (Kind::Referral, 0, false));
     assert_eq!(shape(&p)[..2], ["authority jp. NS x8 required", "authority jp. DS x1 required"]);
     // An unsigned TLD asked for DS: NODATA, and with DO the TLD's NSEC proving there is none.
-    let p = plan("ae", rr::DS, false);
-    assert_eq!(header(&p), (Kind::Nodata, 0, true));
-    assert_eq!(shape(&p), ["authority . SOA x1 required"]);
-    let p = plan("ae", rr::DS, true);
-    assert_eq!(header(&p), (Kind::Nodata, 0, true));
-    assert_eq!(
-        shape(&p),
-        [
-            "authority . SOA x1 required",
-            "authority . RRSIG(SOA) x1 required",
-            "authority ae. NSEC x1 required",
-            "authority ae. RRSIG(NSEC) x1 required"
-        ]
-    );
+    for dnssec in [false, true] {
+        let p = plan("ae", rr::DS, dnssec);
+        assert_eq!(header(&p), (Kind::Nodata, 0, true), "DO={dnssec}");
+        assert_eq!(shape(&p), negative(dnssec, &["ae."]), "DO={dnssec}");
+    }
 }
 
 #[test]
 fn nxdomain_is_the_soa_and_with_do_two_nsec_proofs() {
     for qname in ["no-such-tld", "www.no-such-tld"] {
-        let p = plan(qname, rr::A, false);
-        assert_eq!(header(&p), (Kind::Nxdomain, 3, true), "{qname}");
-        assert_eq!(p.anchor_labels, 0, "{qname}: nothing of the question is pointed at");
-        assert_eq!(shape(&p), ["authority . SOA x1 required"], "{qname}");
-        // "no" is the last TLD before "no-such-tld" (then "nokia"); the apex's NSEC covers "*" (RFC 4035 3.1.3.2).
+        for dnssec in [false, true] {
+            let p = plan(qname, rr::A, dnssec);
+            assert_eq!(header(&p), (Kind::Nxdomain, 3, true), "{qname} DO={dnssec}");
+            assert_eq!(p.anchor_labels, 0, "{qname}: nothing of the question is pointed at");
+            // "no" is the last TLD before "no-such-tld" (then "nokia"); the apex's NSEC covers "*" (RFC 4035
+            // 3.1.3.2).
+            assert_eq!(shape(&p), negative(dnssec, &["no.", "."]), "{qname} DO={dnssec}");
+        }
         let p = plan(qname, rr::A, true);
-        assert_eq!(header(&p), (Kind::Nxdomain, 3, true), "{qname}");
-        assert_eq!(
-            shape(&p),
-            [
-                "authority . SOA x1 required",
-                "authority . RRSIG(SOA) x1 required",
-                "authority no. NSEC x1 required",
-                "authority no. RRSIG(NSEC) x1 required",
-                "authority . NSEC x1 required",
-                "authority . RRSIG(NSEC) x1 required",
-            ],
-            "{qname}"
-        );
         assert_eq!(name::to_text(&p.blocks[2].rdata[0][..7]), "nokia.", "the covering NSEC's next name");
     }
     // A name sorting before every TLD is covered by the apex's NSEC, which also covers the wildcard: once.
-    let p = plan("0", rr::A, true);
-    assert_eq!(
-        shape(&p),
-        [
-            "authority . SOA x1 required",
-            "authority . RRSIG(SOA) x1 required",
-            "authority . NSEC x1 required",
-            "authority . RRSIG(NSEC) x1 required"
-        ]
-    );
+    assert_eq!(shape(&plan("0", rr::A, true)), negative(true, &["."]));
 }
