@@ -1,6 +1,6 @@
 //! zonegen: the zone model, the one authoritative answer function, and the compiled XDP response table.
 //!
-//! zonegen owns DNS meaning. The XDP program only matches and splices what [`compile`] produced, and the
+//! zonegen owns DNS meaning. The XDP program only matches and splices what [`compile()`] produced, and the
 //! userspace server only runs [`answer::answer`]; both come from the same code, so they cannot disagree.
 //! Around the engine, [`testkit`] holds the dig-like printer, the standard query mix and response
 //! comparison, each behind a cargo feature (`print`, on by default; `testkit`).

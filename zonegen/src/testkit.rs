@@ -1,11 +1,11 @@
 //! The test kit: what conformance tests, benchmarks and the lab tools need around the engine, and the
 //! engine itself does not. Each part is behind a cargo feature, so a dependent that only serves answers
-//! compiles none of it:
+//! can leave all of it out (`default-features = false`):
 //!
-//! - [`print`] (feature `print`, on by default): decode a DNS message and print it as dig does (the
+//! - [`print`](mod@print) (feature `print`, on by default): decode a DNS message and print it as dig does (the
 //!   `zonegen answer` command, m-root-xdp's lab commands, test failure messages);
-//! - [`querymix`] (feature `testkit`): the standard root query mix, generated from a seed and a zone;
-//! - [`diff`] (feature `testkit`): compare two responses as a resolver reads them.
+//! - `querymix` (feature `testkit`): the standard root query mix, generated from a seed and a zone;
+//! - `diff` (feature `testkit`): compare two responses as a resolver reads them.
 
 #[cfg(feature = "testkit")]
 pub mod diff;
