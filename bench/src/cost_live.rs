@@ -1,8 +1,9 @@
 //! Per-packet cost in live-frames mode: BPF_PROG_RUN hands the program frames in batches of 64 from a
 //! page pool and sends on what it returns XDP_TX, as a driver's receive loop does. Each frame then
 //! carries the work a driver does around the program (page pool, XDP_TX hand-off), which the reflector
-//! pays too (on the AMD host of sessions 3-4 the program's own cost over the reflector came out about the
-//! same as with a run of its own per frame; see the README). Live-frames pages come back holding what
+//! pays too: the program's own cost over the reflector came out about the same either way (`bench
+//! xdp-cost`, 2026-11-24, 2-vCPU KVM guest on an AMD host: a signed `com` referral ~155-185 ns over the
+//! reflector one run per frame, ~150-160 ns in live frames). Live-frames pages come back holding what
 //! the program made of them, so `lab_fresh` writes the query in again and tail-calls the program under
 //! test; that rewrite is timed apart (lab_fresh before lab_tx, less lab_tx alone) and taken off.
 
@@ -72,7 +73,8 @@ pub enum Target<'a> {
 }
 
 /// Ns per frame of each target in each of `rounds` calls of FRAMES frames, the targets taking turns call
-/// by call after a warm-up (as in the other column), as reported by the kernel. `fresh` is lab_fresh with
+/// by call after a warm-up (as `measure_interleaved` has them take turns run by run), as reported by the
+/// kernel. `fresh` is lab_fresh with
 /// its query template set; `next` its LAB_NEXT. Returns, too, how many frames each target was given.
 pub fn measure(
     ns: &ScratchNs,

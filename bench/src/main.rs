@@ -1,13 +1,15 @@
-//! `bench xdp-cost`: nanoseconds per packet of the XDP program under BPF_PROG_TEST_RUN for each answered
-//! kind, next to a bare MAC-swap reflector measured the same way in the same run, and of the TC companion
-//! (in its XDP-less mode) on the same frames, and of lab_gen, which only grows the frame to the answer's
-//! size and copies it in. Fresh frames: every run is one BPF_PROG_TEST_RUN call with repeat 1 on a new
-//! copy of the query (with repeat > 1 the program would run again on its own rewritten output); the
-//! programs take turns run by run. The kernel's per-run time includes the same fixed test
-//! harness overhead for both programs, so the ratio understates the program's own cost difference.
-//! Live frames (second table): the same programs in BPF_PROG_RUN's live-frames mode, batches of 64 with
-//! warm caches as in a driver's receive loop, each frame made the query again first (see cost_live).
-//! Ratios to the reflector are medians of ratios taken within short stretches (see median_ratio).
+//! `bench`: `load` (servers side by side under kxdpgun, load.rs), `zone-load` (the time a start or a reload
+//! takes to read and compile a zone) and, most of this file, `xdp-cost`: nanoseconds per packet of the XDP
+//! program under BPF_PROG_TEST_RUN for each answered kind, next to a bare MAC-swap reflector measured the
+//! same way in the same run, and of the TC companion (in its XDP-less mode) on the same frames, and of
+//! lab_gen, which only grows the frame to the answer's size and copies it in. Fresh frames: every run is one
+//! BPF_PROG_TEST_RUN call with repeat 1 on a new copy of the query (with repeat > 1 the program would run
+//! again on its own rewritten output); the programs take turns run by run. The kernel's per-run time
+//! includes the same fixed test harness overhead for both programs, so the ratio understates the program's
+//! own cost difference. Live frames (second table): the same programs in BPF_PROG_RUN's live-frames mode,
+//! batches of 64 with warm caches as in a driver's receive loop, each frame made the query again first (see
+//! cost_live). Ratios to the reflector are medians of ratios taken within short stretches (see
+//! median_ratio).
 
 mod cost_live;
 mod live;
@@ -35,7 +37,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Servers side by side under kxdpgun in a lab: m-root-xdp with and without XDP, knotd XDP and UDP, NSD.
+    /// Servers side by side under kxdpgun in a lab: m-root-xdp (XDP + TC, XDP alone, TC alone, neither), knotd XDP and UDP, NSD.
     Load {
         #[arg(long, default_value = "zones/root.zone.2026073102")]
         zone: std::path::PathBuf,
@@ -130,8 +132,8 @@ struct Timed {
     action: u32,
 }
 
-/// Kernel-reported durations (ns) of `runs` single runs of each program on fresh copies of `input`,
-/// interleaved run by run (A, B, C, A, B, C, ...) after a warm-up, so that drift in the VM (frequency,
+/// Time `runs` single runs of each program on fresh copies of `input` (durations as the kernel reports
+/// them), interleaved run by run (A, B, C, A, B, C, ...) after a warm-up, so that drift in the VM (frequency,
 /// neighbours) falls on every program alike; each program's ratio to the first is taken block by block.
 fn measure_interleaved(progs: &[Runner<'_>], input: &[u8], runs: u32) -> Result<Vec<Timed>> {
     let mut d: Vec<Vec<f64>> = progs.iter().map(|_| Vec::with_capacity(runs as usize)).collect();
@@ -189,6 +191,9 @@ fn zone_load(path: &std::path::Path, runs: u32) -> Result<()> {
     Ok(())
 }
 
+/// One answered kind to time: label, question name, qtype, EDNS (UDP size, DO) if any, sent over IPv6.
+type Kind<'a> = (&'a str, &'a str, u16, Option<(u16, bool)>, bool);
+
 /// One kind's line in both tables.
 struct Row<'a> {
     label: &'a str,
@@ -228,7 +233,7 @@ fn xdp_cost(zone_path: &std::path::Path, runs: u32, json: bool, only: Option<&st
     tx.load()?;
     let mut next = aya::maps::ProgramArray::try_from(lab.take_map("LAB_NEXT").ok_or_else(|| anyhow!("LAB_NEXT missing"))?)?;
     let scratch = cost_live::ScratchNs::new()?;
-    let kinds: [(&str, &str, u16, Option<(u16, bool)>, bool); 9] = [
+    let kinds: [Kind<'_>; 9] = [
         ("referral, short name, v4", "example.jp", rr::A, Some((1232, false)), false),
         ("referral, long name, v4", "a-rather-long-label.and-another-one.www.example.com", rr::A, Some((1232, false)), false),
         ("referral, short name, v6", "example.jp", rr::AAAA, Some((1232, false)), true),
@@ -247,7 +252,6 @@ fn xdp_cost(zone_path: &std::path::Path, runs: u32, json: bool, only: Option<&st
         }
         let msg = wire::build_query(0x1111, 0, &name::from_text(qn).map_err(|e| anyhow!(e))?, qt, rr::CLASS_IN, edns);
         let input = frame::build(&spec(v6), &msg);
-        // Interleave the two programs so drift (frequency, other load) hits both alike.
         // The answer frame, for the grow-and-copy floor: lab_gen grows the query to it and copies it in
         // with the two helpers an XDP answer needs at least (no parsing, lookup, pointers or checksums).
         let answer = {
@@ -340,8 +344,8 @@ fn xdp_cost(zone_path: &std::path::Path, runs: u32, json: bool, only: Option<&st
     println!();
     println!("One run per frame (a syscall each, caches cold), {runs} runs:");
     println!(
-        "{:<34} {:>7} {:>10} {:>7} {:>10} {:>7} {:>7} {:>7}  {}",
-        "kind", "xdp ns", "reflect ns", "ratio", "grow+copy", "ratio", "tc ns", "tc/xdp", "answered by both"
+        "{:<34} {:>7} {:>10} {:>7} {:>10} {:>7} {:>7} {:>7}  answered by both",
+        "kind", "xdp ns", "reflect ns", "ratio", "grow+copy", "ratio", "tc ns", "tc/xdp"
     );
     for r in &rows {
         println!(

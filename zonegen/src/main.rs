@@ -1,12 +1,13 @@
 //! `zonegen`: check a zone, compile it into the XDP table, inspect a table, or show the answer to a query.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 
-use zonegen::{LoadOptions, ServerConfig, Transport, Zone, answer, compile, name, print, rr, tablefile, wire};
+use zonegen::testkit::print;
+use zonegen::{LoadOptions, ServerConfig, Transport, Zone, answer, compile, name, rr, tablefile, wire};
 
 #[derive(Parser)]
 #[command(name = "zonegen", version, about = "Root zone checker, answer logic and XDP table compiler")]
@@ -56,7 +57,7 @@ enum Cmd {
     },
 }
 
-fn load(path: &PathBuf, no_zonemd: bool) -> Result<(Zone, f64)> {
+fn load(path: &Path, no_zonemd: bool) -> Result<(Zone, f64)> {
     let t = Instant::now();
     let zone = Zone::load(path, &LoadOptions { no_zonemd }).map_err(|e| anyhow::anyhow!("zone refused: {e}"))?;
     Ok((zone, t.elapsed().as_secs_f64()))

@@ -19,7 +19,7 @@ pub const ANY: u16 = 255;
 pub const CLASS_IN: u16 = 1;
 pub const CLASS_CH: u16 = 3;
 
-/// Meta and query-only types (RFC 6895 3.1: 128-255, and OPT), which never name stored data.
+/// Meta and query-only types (RFC 6895 3.1: 128-255, and OPT), and the reserved type 0: never stored data.
 pub fn is_meta(rtype: u16) -> bool {
     rtype == OPT || rtype == 0 || (128..=255).contains(&rtype)
 }

@@ -215,15 +215,15 @@ impl Writer {
         w.buf.extend_from_slice(&[0, question.is_some() as u8, 0, 0, 0, 0, 0, 0]);
         if let Some(q) = question {
             w.buf.extend_from_slice(q);
-            if anchor_labels > 0 {
-                if let Some(qlen) = name::wire_len(q, 0) {
-                    let qname = &q[..qlen];
-                    let total = name::label_count(qname);
-                    let offs = name::suffix_offsets(qname);
-                    for (i, &o) in offs.iter().enumerate() {
-                        if total - i <= anchor_labels {
-                            w.add_target(&qname[o..], (12 + o) as u16);
-                        }
+            if anchor_labels > 0
+                && let Some(qlen) = name::wire_len(q, 0)
+            {
+                let qname = &q[..qlen];
+                let total = name::label_count(qname);
+                let offs = name::suffix_offsets(qname);
+                for (i, &o) in offs.iter().enumerate() {
+                    if total - i <= anchor_labels {
+                        w.add_target(&qname[o..], (12 + o) as u16);
                     }
                 }
             }

@@ -133,7 +133,7 @@ impl Zone {
         self.apex().rrset(rr::SOA).expect("validated zone has a SOA")
     }
 
-    /// Is `label` (lowercased wire label, e.g. `\x02jp\x00`) a delegated TLD?
+    /// Is `tld` (a lowercased one-label wire name, e.g. `\x02jp\x00`) a delegated TLD?
     pub fn is_tld(&self, tld: &[u8]) -> bool {
         self.tlds.binary_search_by(|t| name::canonical_cmp(t, tld)).is_ok()
     }
@@ -143,8 +143,9 @@ impl Zone {
         self.nodes.values()
     }
 
-    /// The NSEC owner whose interval covers `target` (the largest NSEC owner sorting before it), with wrap to
-    /// the last one. Returns the apex for names sorting before every TLD.
+    /// The owner of the NSEC whose interval covers `target`, a name under no delegated TLD: the last TLD
+    /// sorting before `target`'s TLD label, or the apex when that label sorts before every TLD. (After the
+    /// last TLD the last TLD's interval covers it: its NSEC wraps to the apex.)
     pub fn covering_nsec_owner(&self, target: &[u8]) -> &Node {
         // In a root zone the NSEC chain runs over the apex and the TLDs; names below a TLD sort after it
         // and before the next TLD, so the covering owner is found among the TLD labels alone.

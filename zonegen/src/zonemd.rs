@@ -61,6 +61,9 @@ fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect::<String>() + "..."
 }
 
+/// One record of an RRset in the digest: canonical rdata and TTL.
+type Rr = (Vec<u8>, u32);
+
 /// The SIMPLE SHA-384 digest of the zone (RFC 8976 3.3.1).
 pub fn digest(zone: &Zone) -> Vec<u8> {
     let mut nodes: Vec<_> = zone.nodes().collect();
@@ -72,8 +75,8 @@ pub fn digest(zone: &Zone) -> Vec<u8> {
         // Every type at this owner, RRSIG included as a type of its own, in numeric order.
         // (type, [(canonical rdata, ttl)]): RRSIGs of one owner form one type but keep each its own TTL
         // (the root's SOA, NS and DNSKEY signatures differ).
-        let mut sets: Vec<(u16, Vec<(Vec<u8>, u32)>)> = Vec::new();
-        let mut sig_rrs: Vec<(Vec<u8>, u32)> = Vec::new();
+        let mut sets: Vec<(u16, Vec<Rr>)> = Vec::new();
+        let mut sig_rrs: Vec<Rr> = Vec::new();
         for set in &node.rrsets {
             if is_apex && set.rtype == rr::ZONEMD {
                 continue;

@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 
 use zonegen::answer::{self, Transport};
 use zonegen::compile::{self, compile_one};
-use zonegen::print::decode;
+use zonegen::testkit::print::decode;
 use zonegen::{LoadOptions, ServerConfig, Zone, name, rr, wire};
 
 fn zones_dir() -> PathBuf {
@@ -187,11 +187,11 @@ fn signed_nxdomain_table_matches_for_every_interval() {
         labels.push([l, b"-x"].concat());
         labels.push([l, b"zz"].concat());
         let mut before = l.to_vec();
-        if let Some(last) = before.last_mut() {
-            if *last > b'0' {
-                *last -= 1;
-                labels.push(before.clone());
-            }
+        if let Some(last) = before.last_mut()
+            && *last > b'0'
+        {
+            *last -= 1;
+            labels.push(before.clone());
         }
         labels.push(l[..l.len().saturating_sub(1).max(1)].to_vec());
     }
@@ -312,7 +312,7 @@ fn fast_table_equals_the_answer_function_on_the_mix() {
     let z = root();
     let fast = zonegen::fast::FastTable::new(compile::compile(z));
     let cfg = ServerConfig::default();
-    let mut mix = zonegen::querymix::Generator::new(z, 99);
+    let mut mix = zonegen::testkit::querymix::Generator::new(z, 99);
     let (mut taken, n) = (0, 30_000);
     for _ in 0..n {
         let q = mix.next();

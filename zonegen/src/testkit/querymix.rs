@@ -190,6 +190,7 @@ impl Generator {
     }
 
     /// Draw one query.
+    #[allow(clippy::should_implement_trait, reason = "the mix never ends: a query, not an Option, is what callers take")]
     pub fn next(&mut self) -> MixQuery {
         let class = *self.pick(&[
             (48, Class::UnderTld),

@@ -4,8 +4,8 @@
 
 use std::collections::BTreeMap;
 
+use super::print::{Message, Record, decode};
 use crate::name;
-use crate::print::{Message, Record, decode};
 use crate::rr;
 
 /// One way two responses differ.
@@ -66,11 +66,14 @@ impl Difference {
     }
 }
 
-fn key(r: &Record) -> (Vec<u8>, u16, u16, u32, Vec<u8>) {
+/// A record as a resolver tells records apart: owner (lowercased), type, class, TTL, rdata (names lowercased).
+type Key = (Vec<u8>, u16, u16, u32, Vec<u8>);
+
+fn key(r: &Record) -> Key {
     (name::lower(&r.owner), r.rtype, r.class, r.ttl, crate::zonemd::lower_rdata_names(r.rtype, &r.rdata, true))
 }
 
-fn multiset(rs: &[Record]) -> BTreeMap<(Vec<u8>, u16, u16, u32, Vec<u8>), usize> {
+fn multiset(rs: &[Record]) -> BTreeMap<Key, usize> {
     let mut m = BTreeMap::new();
     for r in rs {
         *m.entry(key(r)).or_insert(0) += 1;
@@ -88,6 +91,7 @@ pub fn compare(ours: &[u8], theirs: &[u8]) -> Vec<Difference> {
     compare_messages(&a, &b)
 }
 
+/// As [`compare`], on messages already decoded.
 pub fn compare_messages(a: &Message, b: &Message) -> Vec<Difference> {
     let mut d = Vec::new();
     if a.rcode() != b.rcode() {
