@@ -64,7 +64,9 @@ closing() {
             summary+="${summary:+, }$tier ok"
         fi
     done
-    echo "tests: $passed passed, $nfailed failed; tiers: $summary"
+    echo "tiers: $summary"
+    # Alone on the last line, as CI reads it.
+    echo "tests: $passed passed, $nfailed failed"
     if [ "${#failed[@]}" -ne 0 ]; then
         exit 1
     fi
