@@ -10,10 +10,10 @@ use aya::Ebpf;
 use aya::maps::{Array, Map, MapData, PerCpuArray, PerCpuHashMap};
 use aya::programs::{SchedClassifier, TcAttachType, Xdp, XdpMode};
 use m_root_common::{
-    APEX_QTYPES, AddrKey, Answer, Counter, GENERATIONS, GenInfo, Hook, LabelWords, MAX_APEX, MAX_SERVICE_ADDRS, MAX_TLDS, PerCpu,
-    SORT_DIR_LEN, ServiceAddrs, SortDir, SortKey, TC_MODE_ALL, TC_MODE_HINTED, TLD_BUCKETS, TLD_MAX_PROBE, TLD_SLOTS, TldEntry, XDP_TX_OFF,
-    XDP_TX_ON, apex_answer_index, apex_qtype_index, fixed_answer_index, maps, nsec_answer_index, sort_dir_fill, sort_key, tld_answer_index,
-    tld_bucket_index, tld_hash, tld_sorted_index,
+    APEX_QTYPES, AddrKey, Answer, Counter, GENERATIONS, GenInfo, Hook, MAX_APEX, MAX_SERVICE_ADDRS, MAX_TLDS, PerCpu, SORT_DIR_LEN,
+    ServiceAddrs, SortDir, SortKey, TC_MODE_ALL, TC_MODE_HINTED, TLD_SLOTS, TldEntry, XDP_TX_OFF, XDP_TX_ON, apex_answer_index,
+    apex_qtype_index, fixed_answer_index, maps, nsec_answer_index, sort_dir_fill, sort_key, tld_answer_index, tld_bucket_index,
+    tld_sorted_index,
 };
 use zonegen::Table;
 
@@ -275,6 +275,7 @@ impl Dataplane {
         if table.apex.len() > MAX_APEX as usize {
             bail!("{} apex answers; the table holds at most {MAX_APEX}", table.apex.len());
         }
+        let index = table.tld_index.as_ref().map_err(|e| anyhow!("{e}"))?;
         let generation = match self.generation {
             Some(g) => (g + 1) % GENERATIONS,
             None => 0,
@@ -297,11 +298,10 @@ impl Dataplane {
                 answers.set(fixed_answer_index(generation, *slot), **a, 0)?;
             }
         }
-        let (tld_seed, slots) = build_tld_index(table)?;
         {
             // Every slot of the generation is written, so nothing of an older use of it survives.
             let mut idx: Array<&mut MapData, TldEntry> = Array::try_from(self.map_mut(maps::TLDIDX)?)?;
-            for (b, e) in slots.iter().enumerate() {
+            for (b, e) in index.slots.iter().enumerate() {
                 idx.set(tld_bucket_index(generation, b as u32), *e, 0)?;
             }
         }
@@ -340,7 +340,13 @@ impl Dataplane {
         }
         Ok((
             generation,
-            GenInfo { serial: table.serial, ready: 1, tld_seed, tld_count: table.tlds.len() as u32, signed_nx: signed_nx as u32 },
+            GenInfo {
+                serial: table.serial,
+                ready: 1,
+                tld_seed: index.seed,
+                tld_count: table.tlds.len() as u32,
+                signed_nx: signed_nx as u32,
+            },
         ))
     }
 
@@ -472,34 +478,6 @@ pub fn pinned_counters(iface: &str) -> Result<Vec<(String, u64)>> {
     let map = Map::PerCpuArray(md);
     let arr: PerCpuArray<MapData, PerCpu> = PerCpuArray::try_from(map)?;
     read_counters(&arr)
-}
-
-/// The TLD index of a table: a seed under which every TLD sits within TLD_MAX_PROBE slots of its hash.
-pub fn build_tld_index(table: &Table) -> Result<(u64, Vec<TldEntry>)> {
-    let words: Vec<LabelWords> = table
-        .tlds
-        .iter()
-        .map(|(label, _)| {
-            let mut w = [0u64; 8];
-            for (i, c) in label.chunks_exact(8).enumerate() {
-                w[i] = u64::from_ne_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
-            }
-            w
-        })
-        .collect();
-    'seeds: for seed in 0..10_000u64 {
-        let mut slots = vec![TldEntry::EMPTY; TLD_BUCKETS as usize];
-        for (ordinal, w) in words.iter().enumerate() {
-            let h = tld_hash(w, seed);
-            let free = (0..TLD_MAX_PROBE).map(|i| ((h + i) & (TLD_BUCKETS - 1)) as usize).find(|&b| slots[b].used == 0);
-            match free {
-                Some(b) => slots[b] = TldEntry { label: *w, ordinal: ordinal as u32, used: 1 },
-                None => continue 'seeds,
-            }
-        }
-        return Ok((seed, slots));
-    }
-    bail!("no hash seed places {} TLDs within {TLD_MAX_PROBE} probes", words.len())
 }
 
 /// The OS error number somewhere in an error's source chain.

@@ -8,11 +8,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, Parser, Subcommand};
-use m_root_user::daemon::Daemon;
+use m_root_user::daemon::{self, Daemon};
 use m_root_user::dataplane::{self, Dataplane, Mode};
 use m_root_user::server::{ServeOptions, Server, Stats};
 use m_root_user::{config, control, deploy, frame, kstats, lab, txwatch};
-use zonegen::{LoadOptions, ServerConfig, Zone, compile, name, print, rr, wire};
+use zonegen::{LoadOptions, ServerConfig, Zone, name, print, rr, wire};
 
 #[derive(Parser)]
 #[command(name = "m-root-xdp", version, about = "DNS root-server responder with an XDP fast path")]
@@ -240,7 +240,7 @@ fn serve(a: RunArgs) -> Result<()> {
     let cfg = ServerConfig { chaos: s.chaos, identity: s.identity.clone(), version: s.version.clone(), nsid: s.nsid };
 
     let mut planes = Vec::new();
-    let table = compile(&zone);
+    let table = daemon::compile(&zone);
     if s.xdp_mode != Mode::Off {
         for iface in &s.interfaces {
             let device = deploy::Device::of(iface);
