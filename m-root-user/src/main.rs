@@ -178,7 +178,10 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Run(a) => serve(a),
         Cmd::Stats { iface, control: path, json } => stats(iface.as_deref(), &path, json),
         Cmd::Reload { zone, force, control: path } => reload(zone, force, &path),
-        Cmd::Detach { iface } => detach(&iface),
+        Cmd::Detach { iface } => {
+            println!("{}", dataplane::detach(&iface)?);
+            Ok(())
+        }
         Cmd::Verify => {
             let dp = Dataplane::load()?;
             let n = |v: Option<u32>| v.map_or("?".into(), |n| n.to_string());
@@ -435,25 +438,6 @@ fn stats(iface: Option<&str>, path: &PathBuf, json: bool) -> Result<()> {
             }
         }
     }
-    Ok(())
-}
-
-fn detach(iface: &str) -> Result<()> {
-    // Links made by `run` go away with the process; a netlink-attached program stays. `ip` removes it.
-    let status = std::process::Command::new("ip").args(["link", "set", "dev", iface, "xdp", "off"]).status().context("running ip")?;
-    // tcx attachments are links and go with their process; a netlink (clsact) one, from a kernel before
-    // 6.6, stays: remove ours by name.
-    let tc = match aya::programs::tc::qdisc_detach_program(iface, aya::programs::TcAttachType::Ingress, dataplane::TC_PROGRAM) {
-        Ok(()) => "; netlink-attached TC program removed",
-        Err(_) => "",
-    };
-    for root in [dataplane::PIN_ROOT, dataplane::PIN_ROOT_FALLBACK] {
-        let _ = std::fs::remove_file(PathBuf::from(root).join(iface).join(m_root_common::maps::PERCPU));
-    }
-    if !status.success() {
-        bail!("ip link set dev {iface} xdp off failed{tc}");
-    }
-    println!("XDP removed from {iface}{tc}");
     Ok(())
 }
 
