@@ -1,4 +1,4 @@
-//! The running service: zone state, XDP dataplanes, counters, and reload.
+//! The running service: zone state, the kernel dataplanes, counters, and reload.
 //!
 //! Reload reads, validates, verifies and compiles the new zone while the old one keeps serving; then it
 //! writes the new table into each dataplane's idle generation, pauses the programs (they pass every
@@ -15,7 +15,8 @@ use zonegen::fast::FastTable;
 use zonegen::{LoadOptions, ServerConfig, Table, Zone};
 
 use crate::dataplane::Dataplane;
-use crate::server::{State, Stats};
+use crate::observe::Stats;
+use crate::server::State;
 
 /// What a reload did, or why it did not.
 #[derive(Clone, Debug, Serialize)]
@@ -57,6 +58,7 @@ pub fn serial_newer(new: u32, old: u32) -> bool {
 }
 
 impl Daemon {
+    #[allow(clippy::too_many_arguments)] // tests/watch.rs builds one with exactly these.
     pub fn new(
         zone: Zone,
         table: Table,

@@ -1,17 +1,19 @@
-//! `m-root-xdp`: a DNS root-server responder. `run` loads the zone, attaches the XDP fast path and serves
-//! the rest; `stats` reads the counters; the `lab-*` commands drive test labs.
+//! `m-root-xdp`: a DNS root-server responder. `run` loads the zone, attaches the kernel fast path (XDP
+//! and its TC companion) and serves the rest; `reload` and `stats` ask the running daemon; `detach`,
+//! `verify` and `pin-dir` are for operators; the `lab-*` commands drive test labs.
 
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Result, anyhow, bail};
 use clap::{Args, Parser, Subcommand};
 use m_root_user::daemon::{self, Daemon};
 use m_root_user::dataplane::{self, Dataplane, Mode};
-use m_root_user::server::{ServeOptions, Server, Stats};
-use m_root_user::{config, control, deploy, frame, kstats, lab, txwatch};
+use m_root_user::observe::{self, Stats};
+use m_root_user::server::{ServeOptions, Server};
+use m_root_user::{config, control, deploy, frame, lab, txwatch};
 use zonegen::{LoadOptions, ServerConfig, Zone, name, print, rr, wire};
 
 #[derive(Parser)]
@@ -176,7 +178,14 @@ fn main() -> std::process::ExitCode {
 fn run(cli: Cli) -> Result<()> {
     match cli.cmd {
         Cmd::Run(a) => serve(a),
-        Cmd::Stats { iface, control: path, json } => stats(iface.as_deref(), &path, json),
+        Cmd::Stats { iface, control: path, json } => {
+            let (user, kernel) = observe::gather(iface.as_deref(), &path)?;
+            match json {
+                true => println!("{}", observe::to_json(user, kernel)),
+                false => print!("{}", observe::text::render(user.as_ref(), &kernel, &path)),
+            }
+            Ok(())
+        }
         Cmd::Reload { zone, force, control: path } => reload(zone, force, &path),
         Cmd::Detach { iface } => {
             println!("{}", dataplane::detach(&iface)?);
@@ -349,96 +358,6 @@ fn reload(zone: Option<PathBuf>, force: bool, path: &PathBuf) -> Result<()> {
             r["error"].as_str().unwrap_or("unknown error")
         )
     }
-}
-
-fn stats(iface: Option<&str>, path: &PathBuf, json: bool) -> Result<()> {
-    let user = control::request(path, "stats", Duration::from_secs(2));
-    let kernel = match (&user, iface) {
-        (Ok(u), _) => u["kernel"].clone(),
-        (Err(e), Some(i)) => {
-            let counts = kstats::Counts::pinned(i).with_context(|| format!("no daemon answers on {} ({e:#})", path.display()))?;
-            kstats::report(vec![(i.to_string(), serde_json::json!({ "from": "pinned maps" }), counts)])
-        }
-        (Err(e), None) => bail!(
-            "no daemon answers on {} ({e:#}); give --control PATH, or --iface IFACE for the pinned kernel counters of a stopped daemon",
-            path.display()
-        ),
-    };
-    let user = user.ok();
-    if json {
-        // The kernel counters at the top level, the daemon's own report under "userspace".
-        let mut o = match kernel {
-            serde_json::Value::Object(o) => o,
-            _ => serde_json::Map::new(),
-        };
-        let mut u = user.unwrap_or(serde_json::Value::Null);
-        if let serde_json::Value::Object(m) = &mut u {
-            m.remove("kernel");
-        }
-        o.insert("userspace".into(), u);
-        println!("{}", serde_json::Value::Object(o));
-        return Ok(());
-    }
-    match &user {
-        Some(u) => {
-            println!("zone.serial                      {}", u["zone.serial"]);
-            println!("zone.file                        {}", u["zone.file"].as_str().unwrap_or("?"));
-            println!("zone.load-ms                     {:.0}", u["zone.load_ms"].as_f64().unwrap_or(0.0));
-            println!("uptime-s                         {}", u["uptime_s"]);
-        }
-        None => println!("userspace: no answer on {} (daemon stopped or not running)", path.display()),
-    }
-    if let Some(k) = kernel.as_object() {
-        for (c, v) in k {
-            if v.is_u64() {
-                println!("{c:<32} {v}");
-            }
-        }
-        for (c, v) in k.get("signals").and_then(|s| s.as_object()).into_iter().flatten() {
-            println!("{c:<32} {v}");
-        }
-        for (i, d) in k.get("interfaces").and_then(|s| s.as_object()).into_iter().flatten() {
-            for key in [
-                "driver",
-                "mode",
-                "xdp",
-                "tc",
-                "xdp_tx",
-                "reason",
-                "device.xdp_tx_errors",
-                "xdp_tx_errors_while_sending",
-                &kstats::spill_lost_key(),
-            ] {
-                if let Some(v) = d.get(key).filter(|v| !v.is_null()) {
-                    println!("{:<32} {}", format!("iface.{i}.{key}"), v.as_str().map_or_else(|| v.to_string(), str::to_string));
-                }
-            }
-        }
-    }
-    if let Some(u) = &user {
-        // Userspace counters under NSD's names (nsd-control stats) where NSD has one.
-        let srv = &u["server"];
-        let n = |k: &str| srv[k].as_u64().unwrap_or(0);
-        for (name, v) in [
-            ("num.queries", n("udp_queries") + n("tcp_queries")),
-            ("num.udp", n("udp_queries")),
-            ("num.tcp", n("tcp_queries")),
-            ("num.answer.udp", n("udp_responses")),
-            ("num.answer.tcp", n("tcp_responses")),
-            ("num.truncated", n("truncated")),
-            ("num.dropped", n("dropped")),
-            ("num.tcp.connections", n("tcp_connections")),
-            ("num.tcp.refused", n("tcp_refused")),
-        ] {
-            println!("{name:<32} {v}");
-        }
-        for (group, key) in [("num.rcode", "rcodes"), ("num.kind", "kinds"), ("num.type", "qtypes"), ("num.signal", "signals")] {
-            for pair in srv[key].as_array().into_iter().flatten() {
-                println!("{:<32} {}", format!("{group}.{}", pair[0].as_str().unwrap_or("?")), pair[1]);
-            }
-        }
-    }
-    Ok(())
 }
 
 fn lab_query(a: LabQueryArgs) -> Result<()> {
