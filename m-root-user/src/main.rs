@@ -3,7 +3,7 @@
 //! `verify` and `pin-dir` are for operators; the `lab-*` commands drive test labs.
 
 use std::net::IpAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -26,7 +26,13 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Load the zone, attach the XDP program, and serve.
-    Run(RunArgs),
+    Run {
+        /// TOML config file; flags given here override its values.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[command(flatten)]
+        settings: config::Options,
+    },
     /// Print every counter, kernel and userspace, as the running daemon reports them on its control
     /// socket; with --iface and no daemon answering, the kernel counters from the pinned maps.
     Stats {
@@ -68,58 +74,6 @@ enum Cmd {
     },
     /// Print the directory pins go to (mounting a bpffs there if needed).
     PinDir,
-}
-
-#[derive(Args)]
-struct RunArgs {
-    /// TOML config file; flags given here override its values.
-    #[arg(long)]
-    config: Option<PathBuf>,
-    /// Zone file (RFC 1035 master format).
-    #[arg(long)]
-    zone: Option<PathBuf>,
-    /// Interface(s) to attach the XDP program to.
-    #[arg(long = "iface")]
-    ifaces: Vec<String>,
-    /// Service address(es): queries to these are answered; everything else passes.
-    #[arg(long = "addr")]
-    addrs: Vec<IpAddr>,
-    /// auto (default): from the device (XDP + TC on a NIC; on a virtual device XDP hands answers to
-    /// TC); native / skb: XDP answering by XDP_TX, with the TC companion for what XDP cannot grow in
-    /// place; tc: the TC program only; off: userspace only.
-    #[arg(long, value_enum)]
-    xdp_mode: Option<Mode>,
-    /// No TC companion beside XDP: queries XDP has no room for go to userspace.
-    #[arg(long)]
-    no_tc: bool,
-    /// The interfaces' peers take XDP_TX'd frames (e.g. a veth whose far end runs an XDP program), so
-    /// auto lets XDP answer by XDP_TX on virtual devices too.
-    #[arg(long)]
-    xdp_tx_peer: bool,
-    #[arg(long)]
-    port: Option<u16>,
-    /// UDP worker threads per address (default: one per CPU).
-    #[arg(long)]
-    workers: Option<usize>,
-    /// Identity for id.server / hostname.bind / NSID.
-    #[arg(long)]
-    identity: Option<String>,
-    /// Text for version.bind (not answered when absent).
-    #[arg(long)]
-    version_string: Option<String>,
-    /// Do not answer CHAOS queries at all.
-    #[arg(long)]
-    no_chaos: bool,
-    #[arg(long)]
-    control: Option<PathBuf>,
-    /// error, warn, info, debug, trace.
-    #[arg(long)]
-    log_level: Option<String>,
-    #[arg(long)]
-    no_zonemd: bool,
-    /// Reload when the zone file changes.
-    #[arg(long)]
-    watch: bool,
 }
 
 #[derive(Args)]
@@ -177,7 +131,7 @@ fn main() -> std::process::ExitCode {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.cmd {
-        Cmd::Run(a) => serve(a),
+        Cmd::Run { config, settings } => serve(config::of_run(config.as_deref(), settings)?),
         Cmd::Stats { iface, control: path, json } => {
             let (user, kernel) = observe::gather(iface.as_deref(), &path)?;
             match json {
@@ -210,30 +164,8 @@ fn run(cli: Cli) -> Result<()> {
     }
 }
 
-fn serve(a: RunArgs) -> Result<()> {
-    let file = match &a.config {
-        Some(p) => config::read_file(p)?,
-        None => config::File::default(),
-    };
-    let zone_arg = a.zone.as_ref().map(|z| std::fs::canonicalize(z).unwrap_or_else(|_| z.clone()));
-    let flags = config::Flags {
-        zone: zone_arg,
-        interfaces: a.ifaces,
-        addresses: a.addrs,
-        xdp_mode: a.xdp_mode,
-        no_tc: a.no_tc,
-        xdp_tx_peer: a.xdp_tx_peer,
-        port: a.port,
-        workers: a.workers,
-        identity: a.identity,
-        version: a.version_string,
-        no_chaos: a.no_chaos,
-        control: a.control,
-        log_level: a.log_level,
-        no_zonemd: a.no_zonemd,
-        watch: a.watch,
-    };
-    let s = config::merge(file, flags)?;
+/// `run`: load the zone, set up each interface's dataplane, serve until SIGTERM / SIGINT (SIGHUP reloads).
+fn serve(s: config::Settings) -> Result<()> {
     log::set_max_level(s.log_level.parse().unwrap_or(log::LevelFilter::Info));
 
     let t = Instant::now();
@@ -298,7 +230,7 @@ fn serve(a: RunArgs) -> Result<()> {
         workers: s.workers,
         tcp_max_connections: s.tcp_max_connections,
         tcp_max_per_source: s.tcp_max_per_source,
-        tcp_idle: s.tcp_idle,
+        tcp_idle: Duration::from_secs(s.tcp_idle_seconds),
     };
     let server = Server::start(daemon.state.clone(), stats, &opts)?;
     let ctl = control::Control::start(&s.control, daemon.clone())?;
@@ -337,7 +269,7 @@ fn serve(a: RunArgs) -> Result<()> {
     Ok(())
 }
 
-fn reload(zone: Option<PathBuf>, force: bool, path: &PathBuf) -> Result<()> {
+fn reload(zone: Option<PathBuf>, force: bool, path: &Path) -> Result<()> {
     let zone = zone.map(|z| std::fs::canonicalize(&z).unwrap_or(z));
     let req = serde_json::json!({ "cmd": "reload", "zone": zone.map(|z| z.display().to_string()), "force": force });
     let r = control::request(path, &req.to_string(), Duration::from_secs(60))?;
