@@ -2,19 +2,18 @@
 //! and its TC companion) and serves the rest; `reload` and `stats` ask the running daemon; `detach`,
 //! `verify` and `pin-dir` are for operators; the `lab-*` commands drive test labs.
 
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, anyhow, bail};
-use clap::{Args, Parser, Subcommand};
+use clap::{Parser, Subcommand};
 use m_root_user::daemon::{self, Daemon};
 use m_root_user::dataplane::{self, Dataplane, Mode};
 use m_root_user::observe::{self, Stats};
 use m_root_user::server::{ServeOptions, Server};
-use m_root_user::{config, control, deploy, frame, lab, txwatch};
-use zonegen::{LoadOptions, ServerConfig, Zone, name, print, rr, wire};
+use m_root_user::{config, control, deploy, lab, txwatch};
+use zonegen::{LoadOptions, ServerConfig, Zone};
 
 #[derive(Parser)]
 #[command(name = "m-root-xdp", version, about = "DNS root-server responder with an XDP fast path")]
@@ -63,7 +62,7 @@ enum Cmd {
     /// Load the XDP program and report what the verifier processed (no attach).
     Verify,
     /// Lab: send a DNS query into a veth as a NIC would deliver it, and print the answer.
-    LabQuery(LabQueryArgs),
+    LabQuery(lab::cli::QueryArgs),
     /// Lab: attach a pass-through XDP program to an interface and pin its link (relative to the pin
     /// directory) so XDP_TX'd frames arrive after this command exits.
     LabPass {
@@ -74,43 +73,6 @@ enum Cmd {
     },
     /// Print the directory pins go to (mounting a bpffs there if needed).
     PinDir,
-}
-
-#[derive(Args)]
-struct LabQueryArgs {
-    /// Client interface to inject on (in this network namespace).
-    #[arg(long)]
-    iface: String,
-    /// Server's MAC address.
-    #[arg(long)]
-    dst_mac: String,
-    /// Our (client) address.
-    #[arg(long)]
-    src: IpAddr,
-    /// Server address.
-    #[arg(long)]
-    dst: IpAddr,
-    #[arg(long, default_value_t = 53)]
-    port: u16,
-    /// VLAN IDs to tag with, outermost first (802.1ad outer when two).
-    #[arg(long = "vlan")]
-    vlans: Vec<u16>,
-    qname: String,
-    #[arg(default_value = "A")]
-    qtype: String,
-    #[arg(long = "do")]
-    dnssec_ok: bool,
-    /// EDNS buffer size (EDNS is sent when this or --do is given).
-    #[arg(long)]
-    bufsize: Option<u16>,
-    /// Print the answer as hex instead of dig-like text.
-    #[arg(long)]
-    hex: bool,
-    #[arg(long, default_value_t = 2000)]
-    timeout_ms: u64,
-    /// Query ID (random when absent).
-    #[arg(long)]
-    id: Option<u16>,
 }
 
 fn main() -> std::process::ExitCode {
@@ -152,15 +114,12 @@ fn run(cli: Cli) -> Result<()> {
             println!("TC program loaded; verifier processed {} instructions", n(dp.tc_verified_insns));
             Ok(())
         }
-        Cmd::LabQuery(a) => lab_query(a),
+        Cmd::LabQuery(a) => lab::cli::query(a),
         Cmd::PinDir => {
             println!("{}", dataplane::pin_root()?.display());
             Ok(())
         }
-        Cmd::LabPass { iface, pin } => {
-            let root = dataplane::pin_root()?;
-            lab::attach_pass(&iface, &root.join(pin))
-        }
+        Cmd::LabPass { iface, pin } => lab::cli::pass(&iface, &pin),
     }
 }
 
@@ -290,38 +249,4 @@ fn reload(zone: Option<PathBuf>, force: bool, path: &Path) -> Result<()> {
             r["error"].as_str().unwrap_or("unknown error")
         )
     }
-}
-
-fn lab_query(a: LabQueryArgs) -> Result<()> {
-    let qn = name::from_text(&a.qname).map_err(|e| anyhow!("bad name: {e}"))?;
-    let qt = rr::type_from_name(&a.qtype).ok_or_else(|| anyhow!("unknown type {}", a.qtype))?;
-    let edns = (a.dnssec_ok || a.bufsize.is_some()).then(|| (a.bufsize.unwrap_or(1232), a.dnssec_ok));
-    let id = a.id.unwrap_or_else(|| {
-        (std::process::id() as u16)
-            ^ (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos()) as u16)
-    });
-    let msg = wire::build_query(id, 0, &qn, qt, rr::CLASS_IN, edns);
-    let vlans = match a.vlans.as_slice() {
-        [] => vec![],
-        [v] => vec![(0x8100, *v)],
-        [o, i] => vec![(0x88a8, *o), (0x8100, *i)],
-        _ => bail!("at most two VLAN tags"),
-    };
-    let how = lab::Injection {
-        iface: a.iface.clone(),
-        dst_mac: frame::parse_mac(&a.dst_mac)?,
-        vlans,
-        src: a.src,
-        dst: a.dst,
-        dport: a.port,
-        timeout: Duration::from_millis(a.timeout_ms),
-    };
-    let inj = lab::Injector::new(&a.iface)?;
-    let resp = lab::query(&inj, &how, &msg)?;
-    if a.hex {
-        println!("{}", resp.iter().map(|b| format!("{b:02x}")).collect::<String>());
-    } else {
-        print!("{}", print::to_text(&resp));
-    }
-    Ok(())
 }
