@@ -1,141 +1,156 @@
 //! Settings of `m-root-xdp run`: a TOML file (`--config`) and flags, flags winning. Unknown keys and bad
 //! values are errors that name the field.
+//!
+//! Each setting is declared once, in `settings!` below: its doc (the flag's help), its flag (clap) and
+//! key (serde) attributes, its type and its default. That one line makes the field of [`Options`] (what
+//! the flags and the file give: clap and serde read the same struct), of [`Settings`] (after merging),
+//! and its part of the merge; `merge` then checks what depends on more than one setting.
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use serde::Deserialize;
 
 use crate::dataplane::Mode;
 
-/// The file's shape. Every field is optional; flags fill in or override.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct File {
-    pub zone: Option<PathBuf>,
-    pub interfaces: Option<Vec<String>>,
-    pub addresses: Option<Vec<IpAddr>>,
-    pub xdp_mode: Option<Mode>,
-    /// The TC companion beside XDP (default true).
-    pub tc: Option<bool>,
-    /// The interfaces' peers take XDP_TX'd frames (veth whose far end runs XDP); `auto` then lets XDP
-    /// answer by XDP_TX on virtual devices too (default false).
-    pub xdp_tx_peer: Option<bool>,
-    pub port: Option<u16>,
-    pub workers: Option<usize>,
-    pub identity: Option<String>,
-    pub version: Option<String>,
-    pub chaos: Option<bool>,
-    pub nsid: Option<bool>,
-    pub control: Option<PathBuf>,
-    pub log_level: Option<String>,
-    pub zonemd: Option<bool>,
-    pub watch: Option<bool>,
-    pub tcp_idle_seconds: Option<u64>,
-    pub tcp_max_connections: Option<usize>,
-    pub tcp_max_per_source: Option<usize>,
-}
-
-/// Settings after merging.
-#[derive(Clone, Debug)]
-pub struct Settings {
-    pub zone: PathBuf,
-    pub interfaces: Vec<String>,
-    pub addresses: Vec<IpAddr>,
-    pub xdp_mode: Mode,
-    pub tc: bool,
-    pub xdp_tx_peer: bool,
-    pub port: u16,
-    pub workers: usize,
-    pub identity: Option<String>,
-    pub version: Option<String>,
-    pub chaos: bool,
-    pub nsid: bool,
-    pub control: PathBuf,
-    pub log_level: String,
-    pub zonemd: bool,
-    pub watch: bool,
-    pub tcp_idle: Duration,
-    pub tcp_max_connections: usize,
-    pub tcp_max_per_source: usize,
-}
-
-/// Values given on the command line (None / empty: not given).
-#[derive(Debug, Default)]
-pub struct Flags {
-    pub zone: Option<PathBuf>,
-    pub interfaces: Vec<String>,
-    pub addresses: Vec<IpAddr>,
-    pub xdp_mode: Option<Mode>,
-    pub no_tc: bool,
-    pub xdp_tx_peer: bool,
-    pub port: Option<u16>,
-    pub workers: Option<usize>,
-    pub identity: Option<String>,
-    pub version: Option<String>,
-    pub no_chaos: bool,
-    pub control: Option<PathBuf>,
-    pub log_level: Option<String>,
-    pub no_zonemd: bool,
-    pub watch: bool,
-}
-
 pub const DEFAULT_CONTROL: &str = "/run/m-root-xdp.sock";
 
-pub fn read_file(path: &Path) -> Result<File> {
+/// `name: Type = default;` per setting, the default one of: `(expr)`; `(required "message")`, an error
+/// when neither flag nor file gives it; `None`, the setting stays optional (`Option<Type>`).
+macro_rules! settings {
+    ($($(#[$attr:meta])* $name:ident: $ty:ty = $default:tt;)*) => {
+        /// The settings as given: by flags of `run` (clap) or in the config file (serde, which refuses an
+        /// unknown key naming it). None: not given.
+        #[derive(Debug, Default, clap::Args, serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct Options {
+            $($(#[$attr])* pub $name: Option<$ty>,)*
+        }
+
+        /// Settings after merging: each as given, else its default.
+        #[derive(Clone, Debug)]
+        pub struct Settings {
+            $(pub $name: settings!(@type $ty, $default),)*
+        }
+
+        impl Options {
+            /// Every setting given here (the flags) wins over the same one in `file`.
+            pub fn or(self, file: Options) -> Options {
+                Options { $($name: self.$name.or(file.$name),)* }
+            }
+
+            /// Defaults for what is not given.
+            fn resolve(self) -> Result<Settings> {
+                Ok(Settings { $($name: settings!(@value self.$name, $default),)* })
+            }
+        }
+    };
+    (@type $ty:ty, None) => { Option<$ty> };
+    (@type $ty:ty, $default:tt) => { $ty };
+    (@value $v:expr, None) => { $v };
+    (@value $v:expr, (required $message:literal)) => { $v.context($message)? };
+    (@value $v:expr, ($default:expr)) => { $v.unwrap_or_else(|| $default) };
+}
+
+settings! {
+    /// Zone file (RFC 1035 master format).
+    #[arg(long)]
+    zone: PathBuf = (required "zone: no zone file given (--zone or zone = \"...\" in the config)");
+    /// Interface(s) to attach the XDP program to.
+    #[arg(long = "iface", value_name = "IFACES")]
+    interfaces: Vec<String> = (Vec::new());
+    /// Service address(es): queries to these are answered; everything else passes.
+    #[arg(long = "addr", value_name = "ADDRS")]
+    addresses: Vec<IpAddr> = (Vec::new());
+    /// auto (default): from the device (XDP + TC on a NIC; on a virtual device XDP hands answers to
+    /// TC); native / skb: XDP answering by XDP_TX, with the TC companion for what XDP cannot grow in
+    /// place; tc: the TC program only; off: userspace only.
+    #[arg(long, value_enum)]
+    xdp_mode: Mode = (Mode::Auto);
+    /// No TC companion beside XDP: queries XDP has no room for go to userspace (`tc = false`).
+    #[arg(long = "no-tc", num_args = 0, default_missing_value = "false")]
+    tc: bool = (true);
+    /// The interfaces' peers take XDP_TX'd frames (e.g. a veth whose far end runs an XDP program), so
+    /// auto lets XDP answer by XDP_TX on virtual devices too.
+    #[arg(long, num_args = 0, default_missing_value = "true")]
+    xdp_tx_peer: bool = (false);
+    #[arg(long)]
+    port: u16 = (53);
+    /// UDP worker threads per address (default: one per CPU).
+    #[arg(long)]
+    workers: usize = (std::thread::available_parallelism().map_or(2, |n| n.get()));
+    /// Identity for id.server / hostname.bind / NSID.
+    #[arg(long)]
+    identity: String = None;
+    /// Text for version.bind (not answered when absent).
+    #[arg(long = "version-string", id = "version_string", value_name = "VERSION_STRING")]
+    version: String = None;
+    /// Do not answer CHAOS queries at all (`chaos = false`).
+    #[arg(long = "no-chaos", num_args = 0, default_missing_value = "false")]
+    chaos: bool = (true);
+    /// NSID in answers to queries that ask for it (config file only; needs an identity).
+    #[arg(skip)]
+    nsid: bool = (true);
+    /// The control socket.
+    #[arg(long)]
+    control: PathBuf = (PathBuf::from(DEFAULT_CONTROL));
+    /// error, warn, info, debug, trace.
+    #[arg(long)]
+    log_level: String = ("info".into());
+    /// Do not verify the zone's ZONEMD (`zonemd = false`).
+    #[arg(long = "no-zonemd", num_args = 0, default_missing_value = "false")]
+    zonemd: bool = (true);
+    /// Reload when the zone file changes.
+    #[arg(long, num_args = 0, default_missing_value = "true")]
+    watch: bool = (false);
+    /// A TCP connection idle this long is closed (config file only; 1-3600).
+    #[arg(skip)]
+    tcp_idle_seconds: u64 = (10);
+    /// TCP connections open at once, in all and from one source address (config file only).
+    #[arg(skip)]
+    tcp_max_connections: usize = (512);
+    #[arg(skip)]
+    tcp_max_per_source: usize = (32);
+}
+
+pub fn read_file(path: &Path) -> Result<Options> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading config {}", path.display()))?;
     // toml's message names the key and the line.
     toml::from_str(&text).map_err(|e| anyhow::anyhow!("config {}: {e}", path.display()))
 }
 
-/// Merge: a flag given wins over the file, the file over the default.
-pub fn merge(file: File, flags: Flags) -> Result<Settings> {
-    let zone = flags.zone.or(file.zone).context("zone: no zone file given (--zone or zone = \"...\" in the config)")?;
-    let interfaces = if flags.interfaces.is_empty() { file.interfaces.unwrap_or_default() } else { flags.interfaces };
-    let addresses = if flags.addresses.is_empty() { file.addresses.unwrap_or_default() } else { flags.addresses };
-    if addresses.is_empty() {
+/// The settings of `run`: `flags`, over the file `config` when given, over the defaults. A zone given
+/// as a flag is made absolute (reloads find it after a change of directory).
+pub fn of_run(config: Option<&Path>, mut flags: Options) -> Result<Settings> {
+    let file = config.map(read_file).transpose()?.unwrap_or_default();
+    flags.zone = flags.zone.map(|z| std::fs::canonicalize(&z).unwrap_or(z));
+    merge(file, flags)
+}
+
+/// Merge: a flag given wins over the file, the file over the default; then what settings require of
+/// each other.
+pub fn merge(file: Options, flags: Options) -> Result<Settings> {
+    let mut s = flags.or(file).resolve()?;
+    if s.addresses.is_empty() {
         bail!("addresses: no service address given (--addr or addresses = [...] in the config)");
     }
-    let xdp_mode = flags.xdp_mode.or(file.xdp_mode).unwrap_or(Mode::Auto);
-    if xdp_mode != Mode::Off && interfaces.is_empty() {
+    if s.xdp_mode != Mode::Off && s.interfaces.is_empty() {
         bail!("interfaces: none given, and the kernel path (XDP or TC) is on (--iface, or xdp_mode = \"off\")");
     }
-    let tc = !flags.no_tc && file.tc.unwrap_or(true);
-    if xdp_mode == Mode::Tc && !tc {
+    if s.xdp_mode == Mode::Tc && !s.tc {
         bail!("tc: xdp_mode = \"tc\" runs the TC program only, and it is turned off (--no-tc or tc = false)");
     }
-    let workers = flags.workers.or(file.workers).unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
-    if workers == 0 || workers > 1024 {
-        bail!("workers: {workers} is out of range (1-1024)");
+    if s.workers == 0 || s.workers > 1024 {
+        bail!("workers: {} is out of range (1-1024)", s.workers);
     }
-    let log_level = flags.log_level.or(file.log_level).unwrap_or_else(|| "info".into());
-    if !["error", "warn", "info", "debug", "trace"].contains(&log_level.as_str()) {
-        bail!("log_level: {log_level:?} is not one of error, warn, info, debug, trace");
+    if !["error", "warn", "info", "debug", "trace"].contains(&s.log_level.as_str()) {
+        bail!("log_level: {:?} is not one of error, warn, info, debug, trace", s.log_level);
     }
-    let identity = flags.identity.or(file.identity);
-    Ok(Settings {
-        zone,
-        interfaces,
-        addresses,
-        xdp_mode,
-        tc,
-        xdp_tx_peer: flags.xdp_tx_peer || file.xdp_tx_peer.unwrap_or(false),
-        port: flags.port.or(file.port).unwrap_or(53),
-        workers,
-        nsid: file.nsid.unwrap_or(true) && identity.is_some(),
-        identity,
-        version: flags.version.or(file.version),
-        chaos: !flags.no_chaos && file.chaos.unwrap_or(true),
-        control: flags.control.or(file.control).unwrap_or_else(|| PathBuf::from(DEFAULT_CONTROL)),
-        log_level,
-        zonemd: !flags.no_zonemd && file.zonemd.unwrap_or(true),
-        watch: flags.watch || file.watch.unwrap_or(false),
-        tcp_idle: Duration::from_secs(file.tcp_idle_seconds.unwrap_or(10).clamp(1, 3600)),
-        tcp_max_connections: file.tcp_max_connections.unwrap_or(512).max(1),
-        tcp_max_per_source: file.tcp_max_per_source.unwrap_or(32).max(1),
-    })
+    s.nsid &= s.identity.is_some();
+    s.tcp_idle_seconds = s.tcp_idle_seconds.clamp(1, 3600);
+    s.tcp_max_connections = s.tcp_max_connections.max(1);
+    s.tcp_max_per_source = s.tcp_max_per_source.max(1);
+    Ok(s)
 }
 
 #[cfg(test)]
@@ -144,37 +159,66 @@ mod tests {
 
     #[test]
     fn flags_override_the_file_and_errors_name_the_field() {
-        let file: File =
+        let file: Options =
             toml::from_str("zone = \"a.zone\"\naddresses = [\"192.0.2.1\"]\nxdp_mode = \"off\"\nport = 5300\nidentity = \"m1\"\n").unwrap();
-        let s = merge(file, Flags { port: Some(53), ..Default::default() }).unwrap();
+        let s = merge(file, Options { port: Some(53), ..Default::default() }).unwrap();
         assert_eq!(s.port, 53);
         assert_eq!(s.zone, PathBuf::from("a.zone"));
         assert!(s.nsid && s.chaos);
-        let err = toml::from_str::<File>("zone = \"a\"\nadresses = []\n").unwrap_err().to_string();
+        let err = toml::from_str::<Options>("zone = \"a\"\nadresses = []\n").unwrap_err().to_string();
         assert!(err.contains("adresses"), "{err}");
-        let err = toml::from_str::<File>("addresses = [\"not-an-ip\"]\n").unwrap_err().to_string();
+        let err = toml::from_str::<Options>("addresses = [\"not-an-ip\"]\n").unwrap_err().to_string();
         assert!(err.contains("addresses") || err.contains("invalid"), "{err}");
-        let err = toml::from_str::<File>("zone = \"a\"\naddresses = [\"192.0.2.1\"]\nxdp_mode = \"fast\"\n").unwrap_err().to_string();
+        let err = toml::from_str::<Options>("zone = \"a\"\naddresses = [\"192.0.2.1\"]\nxdp_mode = \"fast\"\n").unwrap_err().to_string();
         assert!(err.contains("xdp_mode") && err.contains("auto"), "{err}");
-        let file: File = toml::from_str("zone = \"a\"\naddresses = [\"192.0.2.1\"]\n").unwrap();
-        assert!(merge(file, Flags::default()).unwrap_err().to_string().contains("interfaces"));
+        let file: Options = toml::from_str("zone = \"a\"\naddresses = [\"192.0.2.1\"]\n").unwrap();
+        assert!(merge(file, Options::default()).unwrap_err().to_string().contains("interfaces"));
     }
 
     #[test]
     fn the_tc_companion_is_on_unless_turned_off() {
         let base = "zone = \"a\"\naddresses = [\"192.0.2.1\"]\ninterfaces = [\"eth1\"]\n";
-        let s = merge(toml::from_str(base).unwrap(), Flags::default()).unwrap();
+        let s = merge(toml::from_str(base).unwrap(), Options::default()).unwrap();
         assert!(s.tc && s.xdp_mode == Mode::Auto && !s.xdp_tx_peer);
-        let s = merge(toml::from_str(&format!("{base}xdp_tx_peer = true\nxdp_mode = \"native\"\n")).unwrap(), Flags::default()).unwrap();
+        let s = merge(toml::from_str(&format!("{base}xdp_tx_peer = true\nxdp_mode = \"native\"\n")).unwrap(), Options::default()).unwrap();
         assert!(s.xdp_tx_peer && s.xdp_mode == Mode::Native);
-        let s = merge(toml::from_str(&format!("{base}tc = false\n")).unwrap(), Flags::default()).unwrap();
+        let s = merge(toml::from_str(&format!("{base}tc = false\n")).unwrap(), Options::default()).unwrap();
         assert!(!s.tc);
-        let s = merge(toml::from_str(base).unwrap(), Flags { no_tc: true, ..Default::default() }).unwrap();
+        let s = merge(toml::from_str(base).unwrap(), Options { tc: Some(false), ..Default::default() }).unwrap();
         assert!(!s.tc);
-        let s = merge(toml::from_str(&format!("{base}xdp_mode = \"tc\"\n")).unwrap(), Flags::default()).unwrap();
+        let s = merge(toml::from_str(&format!("{base}xdp_mode = \"tc\"\n")).unwrap(), Options::default()).unwrap();
         assert!(s.tc && s.xdp_mode == Mode::Tc);
         let err =
-            merge(toml::from_str(&format!("{base}xdp_mode = \"tc\"\ntc = false\n")).unwrap(), Flags::default()).unwrap_err().to_string();
+            merge(toml::from_str(&format!("{base}xdp_mode = \"tc\"\ntc = false\n")).unwrap(), Options::default()).unwrap_err().to_string();
         assert!(err.contains("tc"), "{err}");
+    }
+
+    #[test]
+    fn flags_read_into_the_same_settings_as_the_file() {
+        #[derive(clap::Parser)]
+        struct Run {
+            #[command(flatten)]
+            o: Options,
+        }
+        let flags = |args: &[&str]| <Run as clap::Parser>::try_parse_from([&["run"], args].concat()).map(|r| r.o);
+        let o = flags(&["--iface", "eth1", "--iface", "eth2", "--addr", "192.0.2.1", "--no-tc", "--xdp-tx-peer", "--version-string", "v"])
+            .unwrap();
+        assert_eq!(o.interfaces.as_deref(), Some(&["eth1".to_string(), "eth2".to_string()][..]));
+        assert_eq!((o.tc, o.xdp_tx_peer, o.version.as_deref()), (Some(false), Some(true), Some("v")));
+        assert_eq!((o.chaos, o.zonemd, o.watch, o.port), (None, None, None, None));
+        let o = flags(&["--no-chaos", "--no-zonemd", "--watch", "--xdp-mode", "tc", "--zone", "z"]).unwrap();
+        assert_eq!((o.chaos, o.zonemd, o.watch, o.xdp_mode), (Some(false), Some(false), Some(true), Some(Mode::Tc)));
+        assert!(flags(&["--no-tc=true"]).is_err() && flags(&["--nsid"]).is_err() && flags(&["--tcp-idle-seconds", "3"]).is_err());
+        // A flag given wins; one not given leaves the file's value.
+        let file: Options =
+            toml::from_str("zone = \"f\"\naddresses = [\"192.0.2.9\"]\nxdp_mode = \"off\"\nchaos = false\nwatch = true\n").unwrap();
+        let s = merge(file, flags(&["--zone", "z", "--no-zonemd"]).unwrap()).unwrap();
+        assert_eq!(s.zone, PathBuf::from("z"));
+        assert_eq!(s.addresses, vec!["192.0.2.9".parse::<IpAddr>().unwrap()]);
+        assert!(!s.chaos && s.watch && !s.zonemd && s.tc && !s.nsid);
+        assert_eq!((s.port, s.tcp_idle_seconds, s.tcp_max_connections, s.tcp_max_per_source), (53, 10, 512, 32));
+        assert_eq!(s.control, PathBuf::from(DEFAULT_CONTROL));
+        let err = merge(Options::default(), Options::default()).unwrap_err().to_string();
+        assert!(err.starts_with("zone: no zone file given"), "{err}");
     }
 }

@@ -1,6 +1,7 @@
 //! The control socket: a Unix stream socket, one JSON request line, one JSON answer line.
-//! `{"cmd":"stats"}` reports the zone, the userspace counters and the kernel programs' (`kernel`); `{"cmd":"reload","zone":..,"force":..}`
-//! reloads. The bare word `stats` is accepted too.
+//! `{"cmd":"stats"}` (or the bare word `stats`) answers `observe::report`: the zone, the userspace
+//! counters and the kernel programs' (`kernel`); `{"cmd":"reload","zone":..,"force":..}` reloads and
+//! answers the `daemon::ReloadReport`.
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -15,6 +16,7 @@ use anyhow::{Context, Result};
 
 pub const DEFAULT_SOCKET: &str = crate::config::DEFAULT_CONTROL;
 
+/// The listening socket and its thread; dropping it stops the thread and removes the socket.
 pub struct Control {
     path: PathBuf,
     stop: Arc<AtomicBool>,
@@ -22,6 +24,7 @@ pub struct Control {
 }
 
 impl Control {
+    /// Listen on `path` (replacing a stale socket, refusing one a live daemon answers on).
     pub fn start(path: &Path, daemon: Arc<Daemon>) -> Result<Control> {
         if path.exists() {
             // A live daemon answers; a stale socket from a killed one does not and is replaced.
@@ -74,20 +77,7 @@ fn handle(c: UnixStream, d: &Daemon) -> Result<()> {
     let req: serde_json::Value =
         if line == "stats" { serde_json::json!({"cmd": "stats"}) } else { serde_json::from_str(line).unwrap_or(serde_json::Value::Null) };
     let reply = match req["cmd"].as_str() {
-        Some("stats") => {
-            let st = d.state.load();
-            let (path, at, ms) = d.loaded();
-            serde_json::json!({
-                "zone.serial": st.zone.serial,
-                "zone.tlds": st.zone.tlds.len(),
-                "zone.file": path.display().to_string(),
-                "zone.loaded_unix": at.duration_since(std::time::UNIX_EPOCH).map(|x| x.as_secs()).unwrap_or(0),
-                "zone.load_ms": ms,
-                "uptime_s": d.started.elapsed().as_secs(),
-                "server": d.stats.snapshot(),
-                "kernel": crate::kstats::of_daemon(&d.planes.lock().unwrap_or_else(|p| p.into_inner())),
-            })
-        }
+        Some("stats") => crate::observe::report(d),
         Some("reload") => {
             let zone = req["zone"].as_str().map(PathBuf::from);
             let force = req["force"].as_bool().unwrap_or(false);

@@ -1,8 +1,9 @@
-//! The running service: zone state, XDP dataplanes, counters, and reload.
+//! The running service: zone state, the kernel dataplanes, counters, and reload.
 //!
 //! Reload reads, validates, verifies and compiles the new zone while the old one keeps serving; then it
-//! writes the new table into each program's idle generation, flips the programs to it, and swaps the
-//! userspace zone, back to back. Every answer comes from one zone, old or new, never from a mix.
+//! writes the new table into each dataplane's idle generation, pauses the programs (they pass every
+//! query up), swaps the userspace zone and has the programs answer from the new generation, back to
+//! back. Every answer comes from one zone, old or new, never from a mix.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -11,10 +12,11 @@ use std::time::{Instant, SystemTime};
 use arc_swap::ArcSwap;
 use serde::Serialize;
 use zonegen::fast::FastTable;
-use zonegen::{LoadOptions, ServerConfig, Table, Zone, compile};
+use zonegen::{LoadOptions, ServerConfig, Table, Zone};
 
 use crate::dataplane::Dataplane;
-use crate::server::{State, Stats};
+use crate::observe::Stats;
+use crate::server::State;
 
 /// What a reload did, or why it did not.
 #[derive(Clone, Debug, Serialize)]
@@ -40,12 +42,23 @@ pub struct Daemon {
     reload_lock: Mutex<()>,
 }
 
+/// Compile `zone`'s table, and say so when some of its answers are left to userspace (how many, why,
+/// and the first few), at start and on every reload.
+pub fn compile(zone: &Zone) -> Table {
+    let table = zonegen::compile(zone);
+    if table.summary.unusable_count() > 0 {
+        log::warn!("table for serial {}: {}", zone.serial, table.summary);
+    }
+    table
+}
+
 /// RFC 1982 serial arithmetic: is `new` after `old`?
 pub fn serial_newer(new: u32, old: u32) -> bool {
     new != old && new.wrapping_sub(old) < 0x8000_0000
 }
 
 impl Daemon {
+    #[allow(clippy::too_many_arguments)] // tests/watch.rs builds one with exactly these.
     pub fn new(
         zone: Zone,
         table: Table,

@@ -147,7 +147,7 @@ fn parse(f: &[u8], partial: bool) -> Result<Parsed> {
         proto = u16::from_be_bytes([f[off], f[off + 1]]);
     }
     off += 2;
-    let (src, dst, ttl, udp_off, udp_len, ipsum) = match proto {
+    let (src, dst, ttl, udp_off, udp_len) = match proto {
         0x0800 => {
             let ip = f.get(off..off + 20).ok_or_else(|| anyhow::anyhow!("short IPv4 header"))?;
             if ones_sum(ip, 0) != 0xffff {
@@ -159,7 +159,7 @@ fn parse(f: &[u8], partial: bool) -> Result<Parsed> {
             }
             let s: [u8; 4] = ip[12..16].try_into()?;
             let d: [u8; 4] = ip[16..20].try_into()?;
-            (IpAddr::from(s), IpAddr::from(d), ip[8], off + 20, total - 20, ())
+            (IpAddr::from(s), IpAddr::from(d), ip[8], off + 20, total - 20)
         }
         0x86dd => {
             let ip = f.get(off..off + 40).ok_or_else(|| anyhow::anyhow!("short IPv6 header"))?;
@@ -169,11 +169,10 @@ fn parse(f: &[u8], partial: bool) -> Result<Parsed> {
             }
             let s: [u8; 16] = ip[8..24].try_into()?;
             let d: [u8; 16] = ip[24..40].try_into()?;
-            (IpAddr::from(s), IpAddr::from(d), ip[7], off + 40, plen, ())
+            (IpAddr::from(s), IpAddr::from(d), ip[7], off + 40, plen)
         }
         other => bail!("ethertype {other:#06x} is not IP"),
     };
-    let _ = ipsum;
     let udp = f.get(udp_off..udp_off + udp_len).ok_or_else(|| anyhow::anyhow!("short UDP"))?;
     if u16::from_be_bytes([udp[4], udp[5]]) as usize != udp_len {
         bail!("UDP length field {} does not match {udp_len}", u16::from_be_bytes([udp[4], udp[5]]));

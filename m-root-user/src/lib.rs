@@ -1,5 +1,7 @@
-//! m-root-xdp userspace: runs the XDP program (`dataplane`), serves what it passes up (`server`),
-//! answers operators (`control`), and drives labs (`lab`, `frame`).
+//! m-root-xdp userspace: loads and attaches the kernel programs and fills their table (`dataplane`, as
+//! `deploy` plans it and `txwatch` watches it), serves what they pass up (`server`), holds the zone and
+//! reloads it (`daemon`), answers operators (`control`), reports counters (`observe`), and drives labs
+//! (`lab`, `frame`).
 
 pub mod config;
 pub mod control;
@@ -8,7 +10,7 @@ pub mod dataplane;
 pub mod deploy;
 pub mod ethtool;
 pub mod frame;
-pub mod kstats;
 pub mod lab;
+pub mod observe;
 pub mod server;
 pub mod txwatch;

@@ -1,18 +1,19 @@
-//! `m-root-xdp`: a DNS root-server responder. `run` loads the zone, attaches the XDP fast path and serves
-//! the rest; `stats` reads the counters; the `lab-*` commands drive test labs.
+//! `m-root-xdp`: a DNS root-server responder. `run` loads the zone, attaches the kernel fast path (XDP
+//! and its TC companion) and serves the rest; `reload` and `stats` ask the running daemon; `detach`,
+//! `verify` and `pin-dir` are for operators; the `lab-*` commands drive test labs.
 
-use std::net::IpAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, anyhow, bail};
-use clap::{Args, Parser, Subcommand};
-use m_root_user::daemon::Daemon;
+use anyhow::{Result, anyhow, bail};
+use clap::{Parser, Subcommand};
+use m_root_user::daemon::{self, Daemon};
 use m_root_user::dataplane::{self, Dataplane, Mode};
-use m_root_user::server::{ServeOptions, Server, Stats};
-use m_root_user::{config, control, deploy, frame, kstats, lab, txwatch};
-use zonegen::{LoadOptions, ServerConfig, Zone, compile, name, print, rr, wire};
+use m_root_user::observe::{self, Stats};
+use m_root_user::server::{ServeOptions, Server};
+use m_root_user::{config, control, deploy, lab, txwatch};
+use zonegen::{LoadOptions, ServerConfig, Zone};
 
 #[derive(Parser)]
 #[command(name = "m-root-xdp", version, about = "DNS root-server responder with an XDP fast path")]
@@ -24,7 +25,13 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Load the zone, attach the XDP program, and serve.
-    Run(RunArgs),
+    Run {
+        /// TOML config file; flags given here override its values.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[command(flatten)]
+        settings: config::Options,
+    },
     /// Print every counter, kernel and userspace, as the running daemon reports them on its control
     /// socket; with --iface and no daemon answering, the kernel counters from the pinned maps.
     Stats {
@@ -55,7 +62,7 @@ enum Cmd {
     /// Load the XDP program and report what the verifier processed (no attach).
     Verify,
     /// Lab: send a DNS query into a veth as a NIC would deliver it, and print the answer.
-    LabQuery(LabQueryArgs),
+    LabQuery(lab::cli::QueryArgs),
     /// Lab: attach a pass-through XDP program to an interface and pin its link (relative to the pin
     /// directory) so XDP_TX'd frames arrive after this command exits.
     LabPass {
@@ -66,95 +73,6 @@ enum Cmd {
     },
     /// Print the directory pins go to (mounting a bpffs there if needed).
     PinDir,
-}
-
-#[derive(Args)]
-struct RunArgs {
-    /// TOML config file; flags given here override its values.
-    #[arg(long)]
-    config: Option<PathBuf>,
-    /// Zone file (RFC 1035 master format).
-    #[arg(long)]
-    zone: Option<PathBuf>,
-    /// Interface(s) to attach the XDP program to.
-    #[arg(long = "iface")]
-    ifaces: Vec<String>,
-    /// Service address(es): queries to these are answered; everything else passes.
-    #[arg(long = "addr")]
-    addrs: Vec<IpAddr>,
-    /// auto (default): from the device (XDP + TC on a NIC; on a virtual device XDP hands answers to
-    /// TC); native / skb: XDP answering by XDP_TX, with the TC companion for what XDP cannot grow in
-    /// place; tc: the TC program only; off: userspace only.
-    #[arg(long, value_enum)]
-    xdp_mode: Option<Mode>,
-    /// No TC companion beside XDP: queries XDP has no room for go to userspace.
-    #[arg(long)]
-    no_tc: bool,
-    /// The interfaces' peers take XDP_TX'd frames (e.g. a veth whose far end runs an XDP program), so
-    /// auto lets XDP answer by XDP_TX on virtual devices too.
-    #[arg(long)]
-    xdp_tx_peer: bool,
-    #[arg(long)]
-    port: Option<u16>,
-    /// UDP worker threads per address (default: one per CPU).
-    #[arg(long)]
-    workers: Option<usize>,
-    /// Identity for id.server / hostname.bind / NSID.
-    #[arg(long)]
-    identity: Option<String>,
-    /// Text for version.bind (not answered when absent).
-    #[arg(long)]
-    version_string: Option<String>,
-    /// Do not answer CHAOS queries at all.
-    #[arg(long)]
-    no_chaos: bool,
-    #[arg(long)]
-    control: Option<PathBuf>,
-    /// error, warn, info, debug, trace.
-    #[arg(long)]
-    log_level: Option<String>,
-    #[arg(long)]
-    no_zonemd: bool,
-    /// Reload when the zone file changes.
-    #[arg(long)]
-    watch: bool,
-}
-
-#[derive(Args)]
-struct LabQueryArgs {
-    /// Client interface to inject on (in this network namespace).
-    #[arg(long)]
-    iface: String,
-    /// Server's MAC address.
-    #[arg(long)]
-    dst_mac: String,
-    /// Our (client) address.
-    #[arg(long)]
-    src: IpAddr,
-    /// Server address.
-    #[arg(long)]
-    dst: IpAddr,
-    #[arg(long, default_value_t = 53)]
-    port: u16,
-    /// VLAN IDs to tag with, outermost first (802.1ad outer when two).
-    #[arg(long = "vlan")]
-    vlans: Vec<u16>,
-    qname: String,
-    #[arg(default_value = "A")]
-    qtype: String,
-    #[arg(long = "do")]
-    dnssec_ok: bool,
-    /// EDNS buffer size (EDNS is sent when this or --do is given).
-    #[arg(long)]
-    bufsize: Option<u16>,
-    /// Print the answer as hex instead of dig-like text.
-    #[arg(long)]
-    hex: bool,
-    #[arg(long, default_value_t = 2000)]
-    timeout_ms: u64,
-    /// Query ID (random when absent).
-    #[arg(long)]
-    id: Option<u16>,
 }
 
 fn main() -> std::process::ExitCode {
@@ -175,10 +93,20 @@ fn main() -> std::process::ExitCode {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.cmd {
-        Cmd::Run(a) => serve(a),
-        Cmd::Stats { iface, control: path, json } => stats(iface.as_deref(), &path, json),
+        Cmd::Run { config, settings } => serve(config::of_run(config.as_deref(), settings)?),
+        Cmd::Stats { iface, control: path, json } => {
+            let (user, kernel) = observe::gather(iface.as_deref(), &path)?;
+            match json {
+                true => println!("{}", observe::to_json(user, kernel)),
+                false => print!("{}", observe::text::render(user.as_ref(), &kernel, &path)),
+            }
+            Ok(())
+        }
         Cmd::Reload { zone, force, control: path } => reload(zone, force, &path),
-        Cmd::Detach { iface } => detach(&iface),
+        Cmd::Detach { iface } => {
+            println!("{}", dataplane::detach(&iface)?);
+            Ok(())
+        }
         Cmd::Verify => {
             let dp = Dataplane::load()?;
             let n = |v: Option<u32>| v.map_or("?".into(), |n| n.to_string());
@@ -186,42 +114,17 @@ fn run(cli: Cli) -> Result<()> {
             println!("TC program loaded; verifier processed {} instructions", n(dp.tc_verified_insns));
             Ok(())
         }
-        Cmd::LabQuery(a) => lab_query(a),
+        Cmd::LabQuery(a) => lab::cli::query(a),
         Cmd::PinDir => {
             println!("{}", dataplane::pin_root()?.display());
             Ok(())
         }
-        Cmd::LabPass { iface, pin } => {
-            let root = dataplane::pin_root()?;
-            lab::attach_pass(&iface, &root.join(pin))
-        }
+        Cmd::LabPass { iface, pin } => lab::cli::pass(&iface, &pin),
     }
 }
 
-fn serve(a: RunArgs) -> Result<()> {
-    let file = match &a.config {
-        Some(p) => config::read_file(p)?,
-        None => config::File::default(),
-    };
-    let zone_arg = a.zone.as_ref().map(|z| std::fs::canonicalize(z).unwrap_or_else(|_| z.clone()));
-    let flags = config::Flags {
-        zone: zone_arg,
-        interfaces: a.ifaces,
-        addresses: a.addrs,
-        xdp_mode: a.xdp_mode,
-        no_tc: a.no_tc,
-        xdp_tx_peer: a.xdp_tx_peer,
-        port: a.port,
-        workers: a.workers,
-        identity: a.identity,
-        version: a.version_string,
-        no_chaos: a.no_chaos,
-        control: a.control,
-        log_level: a.log_level,
-        no_zonemd: a.no_zonemd,
-        watch: a.watch,
-    };
-    let s = config::merge(file, flags)?;
+/// `run`: load the zone, set up each interface's dataplane, serve until SIGTERM / SIGINT (SIGHUP reloads).
+fn serve(s: config::Settings) -> Result<()> {
     log::set_max_level(s.log_level.parse().unwrap_or(log::LevelFilter::Info));
 
     let t = Instant::now();
@@ -240,7 +143,7 @@ fn serve(a: RunArgs) -> Result<()> {
     let cfg = ServerConfig { chaos: s.chaos, identity: s.identity.clone(), version: s.version.clone(), nsid: s.nsid };
 
     let mut planes = Vec::new();
-    let table = compile(&zone);
+    let table = daemon::compile(&zone);
     if s.xdp_mode != Mode::Off {
         for iface in &s.interfaces {
             let device = deploy::Device::of(iface);
@@ -286,7 +189,7 @@ fn serve(a: RunArgs) -> Result<()> {
         workers: s.workers,
         tcp_max_connections: s.tcp_max_connections,
         tcp_max_per_source: s.tcp_max_per_source,
-        tcp_idle: s.tcp_idle,
+        tcp_idle: Duration::from_secs(s.tcp_idle_seconds),
     };
     let server = Server::start(daemon.state.clone(), stats, &opts)?;
     let ctl = control::Control::start(&s.control, daemon.clone())?;
@@ -325,7 +228,7 @@ fn serve(a: RunArgs) -> Result<()> {
     Ok(())
 }
 
-fn reload(zone: Option<PathBuf>, force: bool, path: &PathBuf) -> Result<()> {
+fn reload(zone: Option<PathBuf>, force: bool, path: &Path) -> Result<()> {
     let zone = zone.map(|z| std::fs::canonicalize(&z).unwrap_or(z));
     let req = serde_json::json!({ "cmd": "reload", "zone": zone.map(|z| z.display().to_string()), "force": force });
     let r = control::request(path, &req.to_string(), Duration::from_secs(60))?;
@@ -346,147 +249,4 @@ fn reload(zone: Option<PathBuf>, force: bool, path: &PathBuf) -> Result<()> {
             r["error"].as_str().unwrap_or("unknown error")
         )
     }
-}
-
-fn stats(iface: Option<&str>, path: &PathBuf, json: bool) -> Result<()> {
-    let user = control::request(path, "stats", Duration::from_secs(2));
-    let kernel = match (&user, iface) {
-        (Ok(u), _) => u["kernel"].clone(),
-        (Err(e), Some(i)) => {
-            let counts = kstats::Counts::pinned(i).with_context(|| format!("no daemon answers on {} ({e:#})", path.display()))?;
-            kstats::report(vec![(i.to_string(), serde_json::json!({ "from": "pinned maps" }), counts)])
-        }
-        (Err(e), None) => bail!(
-            "no daemon answers on {} ({e:#}); give --control PATH, or --iface IFACE for the pinned kernel counters of a stopped daemon",
-            path.display()
-        ),
-    };
-    let user = user.ok();
-    if json {
-        // The kernel counters at the top level, the daemon's own report under "userspace".
-        let mut o = match kernel {
-            serde_json::Value::Object(o) => o,
-            _ => serde_json::Map::new(),
-        };
-        let mut u = user.unwrap_or(serde_json::Value::Null);
-        if let serde_json::Value::Object(m) = &mut u {
-            m.remove("kernel");
-        }
-        o.insert("userspace".into(), u);
-        println!("{}", serde_json::Value::Object(o));
-        return Ok(());
-    }
-    match &user {
-        Some(u) => {
-            println!("zone.serial                      {}", u["zone.serial"]);
-            println!("zone.file                        {}", u["zone.file"].as_str().unwrap_or("?"));
-            println!("zone.load-ms                     {:.0}", u["zone.load_ms"].as_f64().unwrap_or(0.0));
-            println!("uptime-s                         {}", u["uptime_s"]);
-        }
-        None => println!("userspace: no answer on {} (daemon stopped or not running)", path.display()),
-    }
-    if let Some(k) = kernel.as_object() {
-        for (c, v) in k {
-            if v.is_u64() {
-                println!("{c:<32} {v}");
-            }
-        }
-        for (c, v) in k.get("signals").and_then(|s| s.as_object()).into_iter().flatten() {
-            println!("{c:<32} {v}");
-        }
-        for (i, d) in k.get("interfaces").and_then(|s| s.as_object()).into_iter().flatten() {
-            for key in [
-                "driver",
-                "mode",
-                "xdp",
-                "tc",
-                "xdp_tx",
-                "reason",
-                "device.xdp_tx_errors",
-                "xdp_tx_errors_while_sending",
-                &kstats::spill_lost_key(),
-            ] {
-                if let Some(v) = d.get(key).filter(|v| !v.is_null()) {
-                    println!("{:<32} {}", format!("iface.{i}.{key}"), v.as_str().map_or_else(|| v.to_string(), str::to_string));
-                }
-            }
-        }
-    }
-    if let Some(u) = &user {
-        // Userspace counters under NSD's names (nsd-control stats) where NSD has one.
-        let srv = &u["server"];
-        let n = |k: &str| srv[k].as_u64().unwrap_or(0);
-        for (name, v) in [
-            ("num.queries", n("udp_queries") + n("tcp_queries")),
-            ("num.udp", n("udp_queries")),
-            ("num.tcp", n("tcp_queries")),
-            ("num.answer.udp", n("udp_responses")),
-            ("num.answer.tcp", n("tcp_responses")),
-            ("num.truncated", n("truncated")),
-            ("num.dropped", n("dropped")),
-            ("num.tcp.connections", n("tcp_connections")),
-            ("num.tcp.refused", n("tcp_refused")),
-        ] {
-            println!("{name:<32} {v}");
-        }
-        for (group, key) in [("num.rcode", "rcodes"), ("num.kind", "kinds"), ("num.type", "qtypes"), ("num.signal", "signals")] {
-            for pair in srv[key].as_array().into_iter().flatten() {
-                println!("{:<32} {}", format!("{group}.{}", pair[0].as_str().unwrap_or("?")), pair[1]);
-            }
-        }
-    }
-    Ok(())
-}
-
-fn detach(iface: &str) -> Result<()> {
-    // Links made by `run` go away with the process; a netlink-attached program stays. `ip` removes it.
-    let status = std::process::Command::new("ip").args(["link", "set", "dev", iface, "xdp", "off"]).status().context("running ip")?;
-    // tcx attachments are links and go with their process; a netlink (clsact) one, from a kernel before
-    // 6.6, stays: remove ours by name.
-    let tc = match aya::programs::tc::qdisc_detach_program(iface, aya::programs::TcAttachType::Ingress, dataplane::TC_PROGRAM) {
-        Ok(()) => "; netlink-attached TC program removed",
-        Err(_) => "",
-    };
-    for root in [dataplane::PIN_ROOT, dataplane::PIN_ROOT_FALLBACK] {
-        let _ = std::fs::remove_file(PathBuf::from(root).join(iface).join(m_root_common::maps::PERCPU));
-    }
-    if !status.success() {
-        bail!("ip link set dev {iface} xdp off failed{tc}");
-    }
-    println!("XDP removed from {iface}{tc}");
-    Ok(())
-}
-
-fn lab_query(a: LabQueryArgs) -> Result<()> {
-    let qn = name::from_text(&a.qname).map_err(|e| anyhow!("bad name: {e}"))?;
-    let qt = rr::type_from_name(&a.qtype).ok_or_else(|| anyhow!("unknown type {}", a.qtype))?;
-    let edns = (a.dnssec_ok || a.bufsize.is_some()).then(|| (a.bufsize.unwrap_or(1232), a.dnssec_ok));
-    let id = a.id.unwrap_or_else(|| {
-        (std::process::id() as u16)
-            ^ (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos()) as u16)
-    });
-    let msg = wire::build_query(id, 0, &qn, qt, rr::CLASS_IN, edns);
-    let vlans = match a.vlans.as_slice() {
-        [] => vec![],
-        [v] => vec![(0x8100, *v)],
-        [o, i] => vec![(0x88a8, *o), (0x8100, *i)],
-        _ => bail!("at most two VLAN tags"),
-    };
-    let how = lab::Injection {
-        iface: a.iface.clone(),
-        dst_mac: frame::parse_mac(&a.dst_mac)?,
-        vlans,
-        src: a.src,
-        dst: a.dst,
-        dport: a.port,
-        timeout: Duration::from_millis(a.timeout_ms),
-    };
-    let inj = lab::Injector::new(&a.iface)?;
-    let resp = lab::query(&inj, &how, &msg)?;
-    if a.hex {
-        println!("{}", resp.iter().map(|b| format!("{b:02x}")).collect::<String>());
-    } else {
-        print!("{}", print::to_text(&resp));
-    }
-    Ok(())
 }

@@ -1,8 +1,13 @@
 //! The compiled response table: for every TLD and for the apex, the answer fragments the XDP program
-//! splices behind an echoed question. Every fragment comes from the one answer function (`answer::lay_out`
-//! on a canonical question); this module only measures it: cuts, pointer positions, checksums.
+//! splices behind an echoed question, and the TLD index it finds a TLD's answers through. Every fragment
+//! comes from the one answer function (`answer::lay_out` on a canonical question); this module only
+//! measures it: cuts, pointer positions, checksums. An answer that does not fit the table's entry is left
+//! to userspace, and the table's [`Summary`] says which and why.
 
-use m_root_common::{Answer, Cut, FixedSlot, MAX_CUTS, MAX_FRAG, MAX_LABEL, MAX_PTRS, Ptr, TldSlot, csum};
+use m_root_common::{
+    Answer, Cut, FixedSlot, LabelWords, MAX_CUTS, MAX_FRAG, MAX_LABEL, MAX_PTRS, Ptr, TLD_BUCKETS, TLD_MAX_PROBE, TldEntry, TldSlot, csum,
+    tld_hash,
+};
 
 use crate::answer::{self, Layout};
 use crate::name;
@@ -10,11 +15,14 @@ use crate::rr;
 use crate::wire;
 use crate::zone::Zone;
 
+/// A TLD's key: its label in wire form (length octet, then the label lowercased), zero-padded.
+pub type TldKey = [u8; MAX_LABEL + 1];
+
 /// A compiled table for one zone.
 pub struct Table {
     pub serial: u32,
-    /// Per TLD, in canonical order: key label (wire form, lowercased, zero-padded) and its slot answers.
-    pub tlds: Vec<([u8; MAX_LABEL + 1], Vec<Box<Answer>>)>,
+    /// Per TLD, in canonical order: key label and its slot answers.
+    pub tlds: Vec<(TldKey, Vec<Box<Answer>>)>,
     /// Apex answers by (qtype, DO).
     pub apex: Vec<(u16, bool, Box<Answer>)>,
     /// Fixed answers by slot.
@@ -22,10 +30,14 @@ pub struct Table {
     /// Signed NXDOMAIN per NSEC interval (index 0: the apex's NSEC, k: the k-th TLD's), empty when the zone
     /// is unsigned or a TLD label holds a zero octet (the XDP sort key could not order it).
     pub nsec: Vec<Box<Answer>>,
+    /// The TLD index over `tlds` ([`tld_index`]).
+    pub tld_index: Result<TldIndex, NoSeed>,
+    /// The answers left to userspace (`usable == 0`), and why.
+    pub summary: Summary,
 }
 
 /// Why an answer could not go into the table (it is then left to userspace).
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
 pub enum CompileError {
     #[error("{0} compression pointers, more than the table's {MAX_PTRS}")]
     TooManyPointers(usize),
@@ -33,6 +45,122 @@ pub enum CompileError {
     TooManyCuts(usize),
     #[error("query for the canonical question did not parse")]
     BadQuery,
+}
+
+/// A [`CompileError`] without its numbers: what the summary counts by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reason {
+    TooManyPointers,
+    TooManyCuts,
+    BadQuery,
+}
+
+impl Reason {
+    pub const ALL: [Reason; 3] = [Reason::TooManyPointers, Reason::TooManyCuts, Reason::BadQuery];
+    pub const fn text(self) -> &'static str {
+        match self {
+            Reason::TooManyPointers => "too many compression pointers",
+            Reason::TooManyCuts => "too many cut points",
+            Reason::BadQuery => "canonical query did not parse",
+        }
+    }
+}
+
+impl CompileError {
+    pub const fn reason(&self) -> Reason {
+        match self {
+            CompileError::TooManyPointers(_) => Reason::TooManyPointers,
+            CompileError::TooManyCuts(_) => Reason::TooManyCuts,
+            CompileError::BadQuery => Reason::BadQuery,
+        }
+    }
+}
+
+/// How many of the answers the table holds are left to userspace, by reason, and the first few by name.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Unusable answers, indexed by [`Reason`].
+    pub unusable: [usize; Reason::ALL.len()],
+    /// The first [`Summary::NAMED`] of them: the canonical question (`com. DS DO=1`) and the error.
+    pub first: Vec<(String, CompileError)>,
+}
+
+impl Summary {
+    /// How many unusable answers are named.
+    pub const NAMED: usize = 5;
+
+    /// Unusable answers in all.
+    pub fn unusable_count(&self) -> usize {
+        self.unusable.iter().sum()
+    }
+
+    fn add(&mut self, question: impl FnOnce() -> String, e: CompileError) {
+        self.unusable[e.reason() as usize] += 1;
+        if self.first.len() < Self::NAMED {
+            self.first.push((question(), e));
+        }
+    }
+}
+
+/// "2 answers not usable by XDP (userspace answers them): 2 too many compression pointers; first: com. NS
+/// DO=1 (300 compression pointers, more than the table's 256), ..."; "every answer usable by XDP" when
+/// there are none.
+impl std::fmt::Display for Summary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.unusable_count();
+        if n == 0 {
+            return write!(f, "every answer usable by XDP");
+        }
+        let by: Vec<String> = Reason::ALL
+            .iter()
+            .filter(|r| self.unusable[**r as usize] > 0)
+            .map(|r| format!("{} {}", self.unusable[*r as usize], r.text()))
+            .collect();
+        let first: Vec<String> = self.first.iter().map(|(q, e)| format!("{q} ({e})")).collect();
+        write!(f, "{n} answers not usable by XDP (userspace answers them): {}; first: {}", by.join(", "), first.join(", "))
+    }
+}
+
+/// The TLD index: open addressing in [`TLD_BUCKETS`] slots, under a hash seed that puts every TLD within
+/// [`TLD_MAX_PROBE`] slots of its hash.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TldIndex {
+    pub seed: u64,
+    /// [`TLD_BUCKETS`] slots; the dataplane writes every one, so nothing of a generation's older use survives.
+    pub slots: Vec<TldEntry>,
+}
+
+/// No seed tried places every TLD within [`TLD_MAX_PROBE`] probes.
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
+#[error("no hash seed places {0} TLDs within {TLD_MAX_PROBE} probes")]
+pub struct NoSeed(pub usize);
+
+/// Build the TLD index over `keys` (in ordinal order): the first seed, counting from 0, under which
+/// every TLD has a free slot within TLD_MAX_PROBE of its hash.
+pub fn tld_index<'a>(keys: impl IntoIterator<Item = &'a TldKey>) -> Result<TldIndex, NoSeed> {
+    let words: Vec<LabelWords> = keys
+        .into_iter()
+        .map(|key| {
+            let mut w = [0u64; 8];
+            for (i, c) in key.chunks_exact(8).enumerate() {
+                w[i] = u64::from_ne_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+            }
+            w
+        })
+        .collect();
+    'seeds: for seed in 0..10_000u64 {
+        let mut slots = vec![TldEntry::EMPTY; TLD_BUCKETS as usize];
+        for (ordinal, w) in words.iter().enumerate() {
+            let h = tld_hash(w, seed);
+            let free = (0..TLD_MAX_PROBE).map(|i| ((h + i) & (TLD_BUCKETS - 1)) as usize).find(|&b| slots[b].used == 0);
+            match free {
+                Some(b) => slots[b] = TldEntry { label: *w, ordinal: ordinal as u32, used: 1 },
+                None => continue 'seeds,
+            }
+        }
+        return Ok(TldIndex { seed, slots });
+    }
+    Err(NoSeed(words.len()))
 }
 
 impl Table {
@@ -49,7 +177,7 @@ impl Table {
             .filter(|a| a.usable == 1)
             .count()
     }
-    /// Bytes of BPF map memory one generation of this table takes (values only).
+    /// Bytes of BPF map memory one generation of this table's answers takes (values only).
     pub fn bytes(&self) -> usize {
         self.answer_count() * std::mem::size_of::<Answer>()
     }
@@ -57,6 +185,15 @@ impl Table {
 
 /// Compile the whole table.
 pub fn compile(zone: &Zone) -> Table {
+    let mut summary = Summary::default();
+    // Every answer through here: one that does not fit is zeroed (unusable) and counted with its reason.
+    let mut one = |qname: &[u8], qtype: u16, dnssec: bool| {
+        compile_one(zone, qname, qtype, dnssec).unwrap_or_else(|e| {
+            let question = || format!("{} {} DO={}", name::to_text(qname), rr::type_name(qtype), dnssec as u8);
+            summary.add(question, e);
+            Box::new(Answer::zeroed())
+        })
+    };
     let mut tlds = Vec::with_capacity(zone.tlds.len());
     for tld in &zone.tlds {
         let mut key = [0u8; MAX_LABEL + 1];
@@ -67,8 +204,7 @@ pub fn compile(zone: &Zone) -> Table {
             .map(|slot| {
                 // "Any other qtype" is a referral; A stands for it.
                 let (qtype, dnssec) = slot.question();
-                let qtype = if qtype == 0 { rr::A } else { qtype };
-                compile_one(zone, tld, qtype, dnssec).unwrap_or_else(|_| Box::new(Answer::zeroed()))
+                one(tld, if qtype == 0 { rr::A } else { qtype }, dnssec)
             })
             .collect();
         tlds.push((key, slots));
@@ -81,8 +217,7 @@ pub fn compile(zone: &Zone) -> Table {
     }
     for rtype in types {
         for dnssec in [false, true] {
-            let a = compile_one(zone, name::ROOT, rtype, dnssec).unwrap_or_else(|_| Box::new(Answer::zeroed()));
-            apex.push((rtype, dnssec, a));
+            apex.push((rtype, dnssec, one(name::ROOT, rtype, dnssec)));
         }
     }
     let mut fixed = Vec::new();
@@ -91,13 +226,11 @@ pub fn compile(zone: &Zone) -> Table {
         .map(|c| vec![1, c, 0])
         .find(|n| n[1].is_ascii_alphanumeric() && !zone.is_tld(&name::lower(n)))
         .unwrap_or_else(|| b"\x0fno-such-tld-123\x00".to_vec());
-    let nx = compile_one(zone, &missing, rr::A, false).unwrap_or_else(|_| Box::new(Answer::zeroed()));
-    fixed.push((FixedSlot::NxdomainDo0, nx));
+    fixed.push((FixedSlot::NxdomainDo0, one(&missing, rr::A, false)));
     // NODATA at the apex: a type the apex never holds (A).
     let nodata_type = (1u16..).find(|t| zone.apex().rrset(*t).is_none() && !rr::is_meta(*t) && *t != rr::RRSIG).unwrap_or(rr::A);
     for (slot, dnssec) in [(FixedSlot::ApexNodataDo0, false), (FixedSlot::ApexNodataDo1, true)] {
-        let a = compile_one(zone, name::ROOT, nodata_type, dnssec).unwrap_or_else(|_| Box::new(Answer::zeroed()));
-        fixed.push((slot, a));
+        fixed.push((slot, one(name::ROOT, nodata_type, dnssec)));
     }
     // Signed NXDOMAIN, one per NSEC interval: the answer for the smallest name after the interval's owner
     // (the owner's label and a zero octet) is the answer for every missing name in the interval.
@@ -112,10 +245,11 @@ pub fn compile(zone: &Zone) -> Table {
             let mut qname = vec![label.len() as u8];
             qname.extend_from_slice(&label);
             qname.push(0);
-            nsec.push(compile_one(zone, &qname, rr::A, true).unwrap_or_else(|_| Box::new(Answer::zeroed())));
+            nsec.push(one(&qname, rr::A, true));
         }
     }
-    Table { serial: zone.serial, tlds, apex, fixed, nsec }
+    let tld_index = tld_index(tlds.iter().map(|(k, _)| k));
+    Table { serial: zone.serial, tlds, apex, fixed, nsec, tld_index, summary }
 }
 
 /// Compile the answer for one canonical question.
@@ -168,7 +302,8 @@ pub fn from_layout(layout: &Layout, canon_qlen: usize) -> Result<Box<Answer>, Co
 
 /// What the XDP program will send for `query` (a DNS message) given this entry, computed the way the
 /// program does it: header from the entry, question echoed, fragment cut, pointers shifted, OPT appended.
-/// Used by tests to check the table against the answer function without the kernel.
+/// Userspace answers the UDP queries the table covers so (`fast`), and tests check the table against
+/// the answer function with it, without the kernel.
 pub fn splice(entry: &Answer, query: &[u8]) -> Option<Vec<u8>> {
     let q = wire::parse_query(query).ok()?;
     let qlen = q.qname.len();
@@ -202,4 +337,49 @@ pub fn splice(entry: &Answer, query: &[u8]) -> Option<Vec<u8>> {
         out.extend_from_slice(&wire::opt_record(0, e.dnssec_ok, None));
     }
     Some(out)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::zone::LoadOptions;
+
+    pub(crate) fn small_zone() -> Zone {
+        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/other-layout.zone");
+        Zone::load(&p, &LoadOptions::default()).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn the_tld_index_finds_every_tld_within_its_probes() {
+        let table = compile(&small_zone());
+        assert_eq!(table.summary, Summary::default(), "{}", table.summary);
+        let index = table.tld_index.as_ref().unwrap();
+        assert_eq!(index.slots.len(), TLD_BUCKETS as usize);
+        assert_eq!(index.slots.iter().filter(|e| e.used == 1).count(), table.tlds.len());
+        for (ordinal, e) in index.slots.iter().filter(|e| e.used == 1).map(|e| (e.ordinal, e)) {
+            let h = tld_hash(&e.label, index.seed);
+            let at = (0..TLD_MAX_PROBE).map(|i| ((h + i) & (TLD_BUCKETS - 1)) as usize).find(|&b| index.slots[b] == *e);
+            assert!(at.is_some(), "TLD {ordinal} within {TLD_MAX_PROBE} probes of its hash");
+            let key = &table.tlds[ordinal as usize].0;
+            assert_eq!(key[..8], e.label[0].to_ne_bytes(), "slot of TLD {ordinal} holds its label");
+        }
+    }
+
+    #[test]
+    fn the_summary_counts_by_reason_and_names_the_first() {
+        let mut s = Summary::default();
+        assert_eq!(s.to_string(), "every answer usable by XDP");
+        for n in 0..6 {
+            s.add(|| format!("t{n}. A DO=0"), CompileError::TooManyPointers(200 + n));
+        }
+        s.add(|| "x. DS DO=1".into(), CompileError::TooManyCuts(40));
+        assert_eq!(s.unusable, [6, 1, 0]);
+        assert_eq!(s.unusable_count(), 7);
+        assert_eq!(s.first.len(), Summary::NAMED);
+        assert_eq!(s.first[0], ("t0. A DO=0".to_string(), CompileError::TooManyPointers(200)));
+        let text = s.to_string();
+        assert!(text.starts_with("7 answers not usable by XDP"), "{text}");
+        assert!(text.contains("6 too many compression pointers, 1 too many cut points"), "{text}");
+        assert!(text.contains("t0. A DO=0 (200 compression pointers, more than the table's 128)"), "{text}");
+    }
 }

@@ -1,8 +1,8 @@
-//! The kernel side of `stats`: the XDP and TC programs' counters (summed over CPUs, and over interfaces
-//! at the top level), their trust-anchor signals, and per interface how it is deployed. The daemon
-//! builds this for its control socket, so `stats` works from wherever the socket is reachable (another
-//! mount namespace, `ip netns exec`, a container); `stats --iface` builds it from the pinned maps when
-//! no daemon answers (one stopped with SIGSTOP, or killed: a clean stop removes its pins).
+//! The kernel side of the report: the XDP and TC programs' counters (summed over CPUs, and over
+//! interfaces at the top level), their trust-anchor signals, and per interface how it is deployed. The
+//! daemon builds this for its control socket, so `stats` works from wherever the socket is reachable
+//! (another mount namespace, `ip netns exec`, a container); `stats --iface` builds it from the pinned
+//! maps when no daemon answers (one stopped with SIGSTOP, or killed: a clean stop removes its pins).
 
 use std::collections::BTreeMap;
 
@@ -10,10 +10,11 @@ use serde_json::{Map, Value, json};
 
 use m_root_common::{Counter, Hook};
 
+use super::user::signal_name;
 use crate::dataplane::{self, Dataplane, counter_key};
-use crate::server::signal_name;
 
-/// Counters and signals of one program instance, as `stats` names them.
+/// Counters and signals of one loaded object (the XDP and TC programs on one interface), as `stats`
+/// names them.
 pub struct Counts {
     pub counters: Vec<(String, u64)>,
     pub signals: Vec<(u32, u16, u64)>,
@@ -70,7 +71,8 @@ pub fn report(interfaces: Vec<(String, Value, Counts)>) -> Value {
     out.into()
 }
 
-/// The daemon's report: every attached program, with how it was deployed and what txwatch saw.
+/// The kernel part of the daemon's report: every attached dataplane's counters, with how it was
+/// deployed and what txwatch saw.
 pub fn of_daemon(planes: &[Dataplane]) -> Value {
     let mut list = Vec::new();
     for dp in planes {

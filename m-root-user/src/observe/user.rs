@@ -1,0 +1,245 @@
+//! The userspace server's counters: how many queries and answers went over UDP and TCP, and what the
+//! answers were (rcode, kind, qtype, trust-anchor signal). Names follow Knot's and NSD's where they exist;
+//! `text` maps them to NSD's `num.*`.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde_json::{Map, Value, json};
+use zonegen::answer::Kind;
+
+/// A plain userspace count (one atomic each).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Count {
+    UdpQueries,
+    UdpResponses,
+    TcpQueries,
+    TcpResponses,
+    /// Queries answered with nothing (responses, garbage shorter than a header).
+    Dropped,
+    /// Answers sent with TC set.
+    Truncated,
+    /// TCP connections admitted, and refused by the connection limits.
+    TcpConnections,
+    TcpRefused,
+}
+
+impl Count {
+    pub const ALL: [Count; 8] = [
+        Count::UdpQueries,
+        Count::UdpResponses,
+        Count::TcpQueries,
+        Count::TcpResponses,
+        Count::Dropped,
+        Count::Truncated,
+        Count::TcpConnections,
+        Count::TcpRefused,
+    ];
+
+    /// Its key in the report (`stats --json`: `userspace.server.<key>`).
+    pub const fn key(self) -> &'static str {
+        match self {
+            Count::UdpQueries => "udp_queries",
+            Count::UdpResponses => "udp_responses",
+            Count::TcpQueries => "tcp_queries",
+            Count::TcpResponses => "tcp_responses",
+            Count::Dropped => "dropped",
+            Count::Truncated => "truncated",
+            Count::TcpConnections => "tcp_connections",
+            Count::TcpRefused => "tcp_refused",
+        }
+    }
+}
+
+/// Answer kinds as the report names them, in the order of `zonegen::answer::Kind` (`kind as usize`).
+const KINDS: [(Kind, &str); 6] = [
+    (Kind::Referral, "referral"),
+    (Kind::Nxdomain, "nxdomain"),
+    (Kind::Nodata, "nodata"),
+    (Kind::Authoritative, "authoritative"),
+    (Kind::Chaos, "chaos"),
+    (Kind::Error, "error"),
+];
+
+/// Rcodes counted (the header's four bits; the array is longer so BADVERS, 16, has its name).
+const RCODES: usize = 24;
+/// Qtypes counted one by one; the slot at this index holds every larger one.
+const QTYPE_OTHER: usize = 256;
+
+/// Userspace counters, shared by every server thread.
+pub struct Stats {
+    counts: [AtomicU64; Count::ALL.len()],
+    rcodes: [AtomicU64; RCODES],
+    kinds: [AtomicU64; KINDS.len()],
+    qtypes: [AtomicU64; QTYPE_OTHER + 1],
+    /// Trust-anchor signals answered here: (kind, key tag) -> count.
+    signals: Mutex<BTreeMap<(u8, u16), u64>>,
+}
+
+impl Default for Stats {
+    fn default() -> Self {
+        let zero = |_| AtomicU64::new(0);
+        Stats {
+            counts: std::array::from_fn(zero),
+            rcodes: std::array::from_fn(zero),
+            kinds: std::array::from_fn(zero),
+            qtypes: std::array::from_fn(zero),
+            signals: Mutex::new(BTreeMap::new()),
+        }
+    }
+}
+
+/// The counters at one moment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Snapshot {
+    /// Indexed by [`Count`].
+    pub counts: [u64; Count::ALL.len()],
+    /// (name, count) for the rcodes, qtypes and signals seen, and every kind.
+    pub rcodes: Vec<(String, u64)>,
+    pub kinds: Vec<(String, u64)>,
+    pub qtypes: Vec<(String, u64)>,
+    pub signals: Vec<(String, u64)>,
+}
+
+impl Snapshot {
+    pub fn get(&self, c: Count) -> u64 {
+        self.counts[c as usize]
+    }
+
+    /// As the control socket reports it (`server`): each count under its key, and `rcodes`, `kinds`,
+    /// `qtypes`, `signals` as lists of [name, count].
+    pub fn to_json(&self) -> Value {
+        let mut o: Map<String, Value> = Count::ALL.iter().map(|&c| (c.key().to_string(), self.get(c).into())).collect();
+        for (key, list) in [("rcodes", &self.rcodes), ("kinds", &self.kinds), ("qtypes", &self.qtypes), ("signals", &self.signals)] {
+            o.insert(key.into(), json!(list));
+        }
+        Value::Object(o)
+    }
+}
+
+/// "ta.4f66", "sentinel-is-ta.20326": a signal as `stats` names it.
+pub fn signal_name(kind: u32, tag: u16) -> String {
+    match kind {
+        0 => format!("ta.{tag:04x}"),
+        k => format!("{}.{tag:05}", zonegen::signal::kind_name(k as u8)),
+    }
+}
+
+/// What kind of answer a spliced response is (the answer function says so itself for the others).
+pub fn kind_of(resp: &[u8]) -> Kind {
+    let flags = u16::from_be_bytes([resp.get(2).copied().unwrap_or(0), resp.get(3).copied().unwrap_or(0)]);
+    let ancount = u16::from_be_bytes([resp.get(6).copied().unwrap_or(0), resp.get(7).copied().unwrap_or(0)]);
+    match (flags & 0x0f, flags & 0x0400 != 0, ancount) {
+        (3, _, _) => Kind::Nxdomain,
+        (_, false, _) => Kind::Referral,
+        (_, true, 0) => Kind::Nodata,
+        _ => Kind::Authoritative,
+    }
+}
+
+/// The question of a message: its name's offset past the header and length, if it has one.
+fn question(msg: &[u8]) -> Option<(&[u8], usize)> {
+    if msg.len() < 12 || msg[4..6] == [0, 0] {
+        return None;
+    }
+    let l = zonegen::name::wire_len(msg, 12)?;
+    Some((&msg[12..12 + l], 12 + l))
+}
+
+/// The last (top-level) label of a message's question name.
+fn last_label(msg: &[u8]) -> Option<&[u8]> {
+    let t = zonegen::name::suffix(question(msg)?.0, 1);
+    (t.len() > 1).then(|| &t[1..t.len() - 1])
+}
+
+/// The qtype of a message's first question, if it has one.
+fn question_type(msg: &[u8]) -> Option<u16> {
+    let (_, end) = question(msg)?;
+    Some(u16::from_be_bytes([*msg.get(end)?, *msg.get(end + 1)?]))
+}
+
+impl Stats {
+    pub fn add(&self, c: Count, n: u64) {
+        self.counts[c as usize].fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Count an answer sent: its kind, qtype, rcode, TC, and the signals in an NXDOMAIN's question.
+    pub fn record(&self, resp: &[u8], kind: Kind) {
+        if kind == Kind::Nxdomain
+            && let Some(label) = last_label(resp)
+        {
+            let sig = zonegen::signal::signals(label);
+            if !sig.is_empty() {
+                let mut m = self.signals.lock().unwrap_or_else(|p| p.into_inner());
+                for s in sig {
+                    *m.entry(s).or_insert(0) += 1;
+                }
+            }
+        }
+        if let Some(t) = question_type(resp) {
+            self.qtypes[(t as usize).min(QTYPE_OTHER)].fetch_add(1, Ordering::Relaxed);
+        }
+        // Extended rcode (BADVERS) lives in OPT; the header part is enough to tell it from NOERROR here.
+        let rcode = (resp.get(3).copied().unwrap_or(0) & 0x0f) as usize;
+        self.rcodes[rcode].fetch_add(1, Ordering::Relaxed);
+        if resp.get(2).is_some_and(|f| f & 0x02 != 0) {
+            self.add(Count::Truncated, 1);
+        }
+        self.kinds[kind as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn snapshot(&self) -> Snapshot {
+        let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let seen = |(i, c): (usize, &AtomicU64)| (l(c) > 0).then(|| (i, l(c)));
+        let names = ["NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED"];
+        let rcode_name =
+            |i: usize| names.get(i).map(|s| s.to_string()).unwrap_or_else(|| if i == 16 { "BADVERS".into() } else { format!("RCODE{i}") });
+        let qtype_name = |t: usize| if t == QTYPE_OTHER { "other".to_string() } else { zonegen::rr::type_name(t as u16) };
+        Snapshot {
+            counts: std::array::from_fn(|i| l(&self.counts[i])),
+            rcodes: self.rcodes.iter().enumerate().filter_map(seen).map(|(i, n)| (rcode_name(i), n)).collect(),
+            kinds: KINDS.iter().zip(&self.kinds).map(|((_, name), c)| (name.to_string(), l(c))).collect(),
+            qtypes: self.qtypes.iter().enumerate().filter_map(seen).map(|(t, n)| (qtype_name(t), n)).collect(),
+            signals: self
+                .signals
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .iter()
+                .map(|((k, t), n)| (signal_name(*k as u32, *t), *n))
+                .collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_are_named_in_the_order_of_the_enum() {
+        for (i, (k, _)) in KINDS.iter().enumerate() {
+            assert_eq!(*k as usize, i, "{k:?}");
+        }
+    }
+
+    #[test]
+    fn the_report_keeps_its_keys() {
+        let s = Stats::default();
+        s.add(Count::UdpQueries, 3);
+        // An NXDOMAIN for _ta-4f66. (QR, rcode 3), one question of type NULL (10).
+        let mut resp = vec![0, 1, 0x80, 0x03, 0, 1, 0, 0, 0, 0, 0, 0, 8];
+        resp.extend_from_slice(b"_ta-4f66");
+        resp.extend_from_slice(&[0, 0, 10, 0, 1]);
+        s.record(&resp, Kind::Nxdomain);
+        let j = s.snapshot().to_json();
+        assert_eq!(j["udp_queries"], 3);
+        assert_eq!(j["tcp_refused"], 0);
+        assert_eq!(j["rcodes"], json!([["NXDOMAIN", 1]]));
+        assert_eq!(j["kinds"][1], json!(["nxdomain", 1]));
+        assert_eq!(j["kinds"].as_array().unwrap().len(), 6);
+        assert_eq!(j["qtypes"], json!([["NULL", 1]]));
+        assert_eq!(j["signals"], json!([["ta.4f66", 1]]));
+        assert_eq!(j.as_object().unwrap().len(), Count::ALL.len() + 4);
+    }
+}

@@ -1,0 +1,74 @@
+//! The userspace server: answers, with zonegen's one answer function, every query the kernel programs
+//! passed up (or all of them with `--xdp-mode off`), over UDP (`udp`) and TCP (`tcp`), IPv4 and IPv6.
+//! Its counters are in `observe`.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use arc_swap::ArcSwap;
+use zonegen::{ServerConfig, Zone};
+
+mod tcp;
+mod udp;
+
+pub use crate::observe::{Stats, signal_name};
+
+/// What the server answers from: swapped whole on reload.
+pub struct State {
+    pub zone: Zone,
+    pub cfg: ServerConfig,
+    /// The compiled table, for the UDP queries it covers (same bytes as the answer function, faster).
+    pub fast: zonegen::fast::FastTable,
+}
+
+/// Server settings.
+#[derive(Clone, Debug)]
+pub struct ServeOptions {
+    pub addrs: Vec<IpAddr>,
+    pub port: u16,
+    /// UDP sockets (and threads) per address.
+    pub workers: usize,
+    pub tcp_max_connections: usize,
+    pub tcp_max_per_source: usize,
+    pub tcp_idle: Duration,
+}
+
+/// Running server threads.
+pub struct Server {
+    stop: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Server {
+    /// Bind every address (UDP: `workers` sockets with SO_REUSEPORT; TCP: one listener) and start
+    /// serving.
+    pub fn start(state: Arc<ArcSwap<State>>, stats: Arc<Stats>, opts: &ServeOptions) -> Result<Server> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut threads = Vec::new();
+        for addr in &opts.addrs {
+            let sa = SocketAddr::new(*addr, opts.port);
+            for w in 0..opts.workers.max(1) {
+                let sock = udp::socket(sa).with_context(|| format!("binding UDP {sa}"))?;
+                let (state, stats, stop) = (state.clone(), stats.clone(), stop.clone());
+                threads.push(std::thread::Builder::new().name(format!("udp-{w}")).spawn(move || udp::worker(sock, state, stats, stop))?);
+            }
+            let listener = tcp::listener(sa).with_context(|| format!("binding TCP {sa}"))?;
+            let (state, stats, stop, o) = (state.clone(), stats.clone(), stop.clone(), opts.clone());
+            threads
+                .push(std::thread::Builder::new().name("tcp-accept".into()).spawn(move || tcp::acceptor(listener, state, stats, stop, o))?);
+        }
+        Ok(Server { stop, threads })
+    }
+
+    /// Stop every thread and wait for them (each notices within its socket timeout).
+    pub fn stop(self) {
+        self.stop.store(true, Ordering::SeqCst);
+        for t in self.threads {
+            let _ = t.join();
+        }
+    }
+}

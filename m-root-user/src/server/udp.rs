@@ -1,0 +1,114 @@
+//! UDP: one socket per worker (SO_REUSEPORT; the kernel spreads queries over them), batches of
+//! datagrams moved with recvmmsg / sendmmsg. A query the compiled table covers is spliced from it
+//! (`zonegen::fast`, the bytes the answer function gives); the rest go to the answer function.
+
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::Result;
+use arc_swap::ArcSwap;
+use socket2::{Domain, Protocol, Socket, Type};
+use zonegen::answer::{self, Transport};
+
+use super::State;
+use crate::observe::{Count, Stats, kind_of};
+
+/// Datagrams moved per recvmmsg / sendmmsg call.
+const BATCH: usize = 32;
+/// Largest query kept; a longer datagram is truncated (and answered FORMERR or dropped as malformed).
+const QUERY_BUF: usize = 4096;
+
+pub(super) fn socket(sa: SocketAddr) -> Result<UdpSocket> {
+    let s = Socket::new(Domain::for_address(sa), Type::DGRAM, Some(Protocol::UDP))?;
+    // One socket per worker; the kernel spreads queries over them.
+    s.set_reuse_port(true)?;
+    if sa.is_ipv6() {
+        s.set_only_v6(true)?;
+    }
+    s.set_recv_buffer_size(4 << 20).ok();
+    s.bind(&sa.into())?;
+    let u: UdpSocket = s.into();
+    // Wake up now and then to notice shutdown.
+    u.set_read_timeout(Some(Duration::from_millis(200)))?;
+    Ok(u)
+}
+
+/// One UDP worker: receive a batch, answer each, send the batch (recvmmsg / sendmmsg: one system call
+/// per batch instead of two per query).
+pub(super) fn worker(sock: UdpSocket, state: Arc<ArcSwap<State>>, stats: Arc<Stats>, stop: Arc<AtomicBool>) {
+    use std::os::fd::AsRawFd;
+    let fd = sock.as_raw_fd();
+    let mut bufs = vec![[0u8; QUERY_BUF]; BATCH];
+    // SAFETY (whole loop): the iovec/msghdr arrays point into `bufs`, `names` and `responses`, which
+    // outlive each system call and are not moved while the kernel uses them.
+    let mut names: Vec<libc::sockaddr_storage> = vec![unsafe { std::mem::zeroed() }; BATCH];
+    let mut iov: Vec<libc::iovec> =
+        bufs.iter_mut().map(|b| libc::iovec { iov_base: b.as_mut_ptr() as *mut libc::c_void, iov_len: QUERY_BUF }).collect();
+    let mut hdrs: Vec<libc::mmsghdr> = vec![unsafe { std::mem::zeroed() }; BATCH];
+    let mut responses: Vec<Vec<u8>> = Vec::with_capacity(BATCH);
+    let mut out_iov: Vec<libc::iovec> = Vec::with_capacity(BATCH);
+    let mut out_hdrs: Vec<libc::mmsghdr> = Vec::with_capacity(BATCH);
+    while !stop.load(Ordering::Relaxed) {
+        for i in 0..BATCH {
+            hdrs[i].msg_hdr.msg_name = &mut names[i] as *mut _ as *mut libc::c_void;
+            hdrs[i].msg_hdr.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as u32;
+            hdrs[i].msg_hdr.msg_iov = &mut iov[i];
+            hdrs[i].msg_hdr.msg_iovlen = 1;
+            hdrs[i].msg_len = 0;
+        }
+        // Blocks (up to the socket's 200 ms receive timeout) for the first datagram, then takes what is queued.
+        let n = unsafe { libc::recvmmsg(fd, hdrs.as_mut_ptr(), BATCH as u32, libc::MSG_WAITFORONE, std::ptr::null_mut()) };
+        if n <= 0 {
+            continue;
+        }
+        let n = n as usize;
+        stats.add(Count::UdpQueries, n as u64);
+        let st = state.load();
+        responses.clear();
+        out_iov.clear();
+        out_hdrs.clear();
+        let mut peers = Vec::with_capacity(n);
+        for i in 0..n {
+            let len = (hdrs[i].msg_len as usize).min(QUERY_BUF);
+            let query = &bufs[i][..len];
+            let result = match st.fast.answer_udp(query) {
+                Some(resp) => {
+                    let k = kind_of(&resp);
+                    Some((resp, k))
+                }
+                None => answer::answer_kind(&st.zone, &st.cfg, query, Transport::Udp),
+            };
+            match result {
+                Some((resp, kind)) => {
+                    stats.record(&resp, kind);
+                    responses.push(resp);
+                    peers.push(i);
+                }
+                None => stats.add(Count::Dropped, 1),
+            }
+        }
+        for r in responses.iter_mut() {
+            out_iov.push(libc::iovec { iov_base: r.as_mut_ptr() as *mut libc::c_void, iov_len: r.len() });
+        }
+        for (k, &i) in peers.iter().enumerate() {
+            let mut h: libc::mmsghdr = unsafe { std::mem::zeroed() };
+            h.msg_hdr.msg_name = &mut names[i] as *mut _ as *mut libc::c_void;
+            h.msg_hdr.msg_namelen = hdrs[i].msg_hdr.msg_namelen;
+            h.msg_hdr.msg_iov = &mut out_iov[k];
+            h.msg_hdr.msg_iovlen = 1;
+            out_hdrs.push(h);
+        }
+        let mut sent = 0usize;
+        while sent < out_hdrs.len() {
+            let r = unsafe { libc::sendmmsg(fd, out_hdrs[sent..].as_mut_ptr(), (out_hdrs.len() - sent) as u32, 0) };
+            if r <= 0 {
+                // A full send buffer or an unreachable peer: drop the rest of this batch's answers.
+                break;
+            }
+            sent += r as usize;
+        }
+        stats.add(Count::UdpResponses, sent as u64);
+    }
+}
