@@ -7,6 +7,8 @@ pub const MAX_LABEL: usize = 63;
 pub const MAX_NAME: usize = 255;
 /// DNS header length.
 pub const DNS_HEADER_LEN: usize = 12;
+/// QTYPE and QCLASS, after a question's name.
+pub const QTYPE_QCLASS_LEN: usize = 4;
 /// The EDNS UDP payload size we advertise, and the largest UDP answer we ever send (DNS flag day 2020).
 pub const OUR_UDP_PAYLOAD: u16 = 1232;
 /// Answer limit for a query without EDNS (RFC 1035 4.2.1).
@@ -35,6 +37,18 @@ const QR_OPCODE_MASK: u16 = 0xf800;
 /// Meta and query-only types (RFC 6895 3.1: 0, OPT, 128-255), which never name stored data.
 pub const fn is_meta(qtype: u16) -> bool {
     qtype == 0 || qtype == TYPE_OPT || (qtype >= 128 && qtype <= 255)
+}
+
+/// The largest UDP answer a requester takes: 512 without EDNS (RFC 1035 4.2.1), else its advertised size,
+/// at least 512 (RFC 6891 6.2.5) and at most ours.
+pub const fn udp_limit(edns_udp_size: Option<u16>) -> u16 {
+    match edns_udp_size {
+        None => CLASSIC_UDP_PAYLOAD,
+        Some(s) => {
+            let s = if s < CLASSIC_UDP_PAYLOAD { CLASSIC_UDP_PAYLOAD } else { s };
+            if s > OUR_UDP_PAYLOAD { OUR_UDP_PAYLOAD } else { s }
+        }
+    }
 }
 
 /// Header flags of a standard query: QR=0, OPCODE QUERY.
@@ -68,6 +82,14 @@ mod tests {
         assert!(!is_standard_query(0x8000), "a response");
         assert!(!is_standard_query(0x0800), "IQUERY");
         assert!(!is_standard_query(0x2800), "UPDATE");
+    }
+
+    #[test]
+    fn udp_limit_is_512_without_edns_and_clamped_with_it() {
+        assert_eq!(udp_limit(None), 512);
+        assert_eq!(udp_limit(Some(0)), 512);
+        assert_eq!(udp_limit(Some(1000)), 1000);
+        assert_eq!(udp_limit(Some(4096)), OUR_UDP_PAYLOAD);
     }
 
     #[test]

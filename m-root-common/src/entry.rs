@@ -1,20 +1,19 @@
 //! One precompiled answer as the ANSWERS map holds it: the fragment after the question, where it may be
 //! cut, its compression pointers and the checksums of each cut.
 
-use crate::dns::{DNS_HEADER_LEN, OUR_UDP_PAYLOAD};
+use crate::dns::{DNS_HEADER_LEN, OUR_UDP_PAYLOAD, QTYPE_QCLASS_LEN};
 
 /// Largest answer fragment (everything after the question, before OPT): the UDP limit less the header and
 /// the shortest question a fragment is spliced behind (root name: 1 octet + type + class), rounded up to
 /// keep [`Answer`] free of padding.
-pub const MAX_FRAG: usize = OUR_UDP_PAYLOAD as usize - DNS_HEADER_LEN - 4;
+pub const MAX_FRAG: usize = OUR_UDP_PAYLOAD as usize - DNS_HEADER_LEN - 1 - QTYPE_QCLASS_LEN + 1;
 /// Cut points per answer: one for the required records plus one after each optional RRset.
 pub const MAX_CUTS: usize = 32;
 /// Compression pointers per answer fragment that must be shifted by the question's length.
 pub const MAX_PTRS: usize = 128;
 
-// The programs mask a cut's number with MAX_CUTS - 1 and a pointer's offset with 0x7ff (11 bits).
+// The programs mask a cut's number with MAX_CUTS - 1.
 const _: () = assert!(MAX_CUTS.is_power_of_two());
-const _: () = assert!(MAX_FRAG <= 0x800);
 
 /// A place in an answer fragment where it may be cut: what the answer is when only the records before
 /// `len` fit. Cut 0 holds the required records only; a requester whose buffer cannot take cut 0 gets TC=1.
