@@ -220,11 +220,11 @@ pub struct Question {
     pub dnssec_ok: bool,
 }
 
-/// DNS header, question and an optional bare OPT, exactly filling the UDP payload: anything else (options,
-/// EDNS version > 0, pointers, long names, other sections) is left for userspace.
+/// The DNS header of a standard query with one question, no answer or authority records and at most one
+/// additional (the OPT): the flags and ARCOUNT.
 #[inline(always)]
-pub fn question<P: Packet>(ctx: &P, f: &Frame, pc: *mut PerCpu) -> Result<Question, Counter> {
-    let h = at::<[u8; DNS_HEADER_LEN], P>(ctx, f.dns).ok_or(Counter::PassMalformed)?;
+fn dns_header<P: Packet>(ctx: &P, off: usize) -> Result<(u16, u16), Counter> {
+    let h = at::<[u8; DNS_HEADER_LEN], P>(ctx, off).ok_or(Counter::PassMalformed)?;
     let h = unsafe { &*h };
     let flags = u16::from_be_bytes([h[2], h[3]]);
     if !is_standard_query(flags) {
@@ -237,10 +237,24 @@ pub fn question<P: Packet>(ctx: &P, f: &Frame, pc: *mut PerCpu) -> Result<Questi
     if qd != 1 || an != 0 || ns != 0 || ar > 1 {
         return Err(Counter::PassMalformed);
     }
-    let qstart = f.dns + DNS_HEADER_LEN;
-    let mut off = qstart;
+    Ok((flags, ar))
+}
+
+/// Where a question name's parts are.
+struct Name {
+    /// Offset of the root octet that ends it.
+    end: usize,
+    labels: usize,
+    last_label: usize,
+    last_len: usize,
+}
+
+/// The question name at `start`: uncompressed labels, at most 255 octets.
+#[inline(always)]
+fn qname<P: Packet>(ctx: &P, start: usize, pc: *mut PerCpu) -> Result<Name, Counter> {
+    let mut off = start;
     let mut labels = 0usize;
-    let mut last_label = qstart;
+    let mut last_label = start;
     let mut last_len = 0usize;
     let mut done = false;
     for _ in 0..MAX_LABELS + 1 {
@@ -257,7 +271,7 @@ pub fn question<P: Packet>(ctx: &P, f: &Frame, pc: *mut PerCpu) -> Result<Questi
         last_len = len;
         labels += 1;
         off += 1 + len;
-        if off - qstart >= MAX_NAME {
+        if off - start >= MAX_NAME {
             return Err(Counter::PassMalformed);
         }
     }
@@ -274,15 +288,41 @@ pub fn question<P: Packet>(ctx: &P, f: &Frame, pc: *mut PerCpu) -> Result<Questi
     if off > MAX_QUESTION_END || last_label > MAX_QUESTION_END {
         return Err(Counter::PassMalformed);
     }
-    if off < qstart
-        || off - qstart >= MAX_NAME
+    if off < start
+        || off - start >= MAX_NAME
         || labels > MAX_LABELS
         || last_len > MAX_LABEL
-        || last_label < qstart
+        || last_label < start
         || (labels > 0 && last_label >= off)
     {
         return Err(Counter::PassMalformed);
     }
+    Ok(Name { end: off, labels, last_label, last_len })
+}
+
+/// The OPT record at `off`, which must end the message at `msg_end`, in the shape the table covers:
+/// the requester's UDP size and DO bit.
+#[inline(always)]
+fn opt<P: Packet>(ctx: &P, off: usize, msg_end: usize) -> Result<(u16, bool), Counter> {
+    // Root owner, type 41, class = UDP size, TTL = ext-rcode, version, flags; RDLENGTH.
+    let o = at::<[u8; OPT_LEN], P>(ctx, off).ok_or(Counter::PassMalformed)?;
+    let o = unsafe { &*o };
+    if o[0] != 0 || u16::from_be_bytes([o[1], o[2]]) != TYPE_OPT || off + OPT_LEN != msg_end {
+        return Err(Counter::PassUncovered);
+    }
+    if !edns_covered(o[6], o[9] | o[10] != 0) {
+        return Err(Counter::PassUncovered);
+    }
+    Ok((u16::from_be_bytes([o[3], o[4]]), o[7] & 0x80 != 0))
+}
+
+/// DNS header, question and an optional bare OPT, exactly filling the UDP payload: anything else (options,
+/// EDNS version > 0, pointers, long names, other sections) is left for userspace.
+#[inline(always)]
+pub fn question<P: Packet>(ctx: &P, f: &Frame, pc: *mut PerCpu) -> Result<Question, Counter> {
+    let (flags, ar) = dns_header(ctx, f.dns)?;
+    let qstart = f.dns + DNS_HEADER_LEN;
+    let Name { end: off, labels, last_label, last_len } = qname(ctx, qstart, pc)?;
     let qlen = off + 1 - qstart;
     let qtype = be16_at(ctx, off + 1).ok_or(Counter::PassMalformed)?;
     let qclass = be16_at(ctx, off + 3).ok_or(Counter::PassMalformed)?;
@@ -295,17 +335,9 @@ pub fn question<P: Packet>(ctx: &P, f: &Frame, pc: *mut PerCpu) -> Result<Questi
         }
         return Ok(q);
     }
-    // OPT: root owner, type 41, class = UDP size, TTL = ext-rcode, version, flags; RDLENGTH.
-    let o = at::<[u8; OPT_LEN], P>(ctx, qend).ok_or(Counter::PassMalformed)?;
-    let o = unsafe { &*o };
-    if o[0] != 0 || u16::from_be_bytes([o[1], o[2]]) != TYPE_OPT || qend + OPT_LEN != msg_end {
-        return Err(Counter::PassUncovered);
-    }
-    if !edns_covered(o[6], o[9] | o[10] != 0) {
-        return Err(Counter::PassUncovered);
-    }
+    let (udp_size, dnssec_ok) = opt(ctx, qend, msg_end)?;
     q.edns = true;
-    q.udp_size = u16::from_be_bytes([o[3], o[4]]);
-    q.dnssec_ok = o[7] & 0x80 != 0;
+    q.udp_size = udp_size;
+    q.dnssec_ok = dnssec_ok;
     Ok(q)
 }
