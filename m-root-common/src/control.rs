@@ -45,7 +45,7 @@ pub const TC_MODE_ALL: u32 = 1;
 /// zero) it hands every covered query to TC instead: the safe state until userspace has decided.
 pub const XDP_TX_OFF: u32 = 0;
 pub const XDP_TX_ON: u32 = 1;
-/// CPUs the XDP program can hand no-room queries to (the SPILL cpumap's size).
+/// CPUs the XDP program can hand the queries it leaves to TC to (the SPILL cpumap's size).
 pub const MAX_SPILL_CPUS: u32 = 256;
 
 /// What the XDP program leaves in the frame's metadata (bpf_xdp_adjust_meta) when it found the answer but

@@ -99,7 +99,9 @@ pub fn find_answer<P: Packet>(
 #[inline(always)]
 fn tld_label<P: Packet>(ctx: &P, at: usize, len: usize) -> Option<LabelWords> {
     let n = len + 1;
-    // Constant bounds for the verifier: the label starts past the DNS header and is 2..=64 octets long.
+    // Constant bounds for the verifier: the label starts at least 8 octets into the frame (the last
+    // word's read may start up to 6 octets before it) and by MAX_QUESTION_END, and with its length octet
+    // is 2..=64 octets long.
     if at < 8 || at > MAX_QUESTION_END || n < 2 || n > 64 {
         return None;
     }

@@ -1,7 +1,8 @@
 //! m-root XDP program: answers the common root queries from the precompiled table by XDP_TX and passes
 //! everything else up untouched; its TC companion answers the same queries from the same table where the
-//! driver's buffer had no room (or XDP is not attached), and sends them back out of the interface. Both
-//! only match and splice; zonegen decided every byte of DNS meaning.
+//! driver's buffer had no room or XDP may not send (XDP_TX off, or XDP not attached), and sends them back
+//! out of the interface. Both only match and splice; zonegen decided every byte of DNS meaning, and
+//! m_root_common says which queries are covered.
 #![cfg_attr(target_arch = "bpf", no_std)]
 #![cfg_attr(target_arch = "bpf", no_main)]
 #![cfg_attr(target_arch = "bpf", feature(asm_experimental_arch))]
@@ -47,11 +48,11 @@ static GENINFO: Array<GenInfo> = Array::with_max_entries(GENERATIONS, 0);
 static SERVICE_ADDRS: Array<ServiceAddrs> = Array::with_max_entries(1, 0);
 #[map]
 static PERCPU: PerCpuArray<PerCpu> = PerCpuArray::with_max_entries(1, 0);
-/// TC_MODE_HINTED (beside XDP: answer what XDP had no room for) or TC_MODE_ALL (XDP not attached).
+/// TC_MODE_HINTED (beside XDP: answer what XDP hinted, see XdpHint) or TC_MODE_ALL (XDP sends nothing).
 #[map]
 static TC_MODE: Array<u32> = Array::with_max_entries(1, 0);
-/// Where no-room queries go to become skbs (for TC) off the receiving CPU; SPILL_CPUS holds how many
-/// entries are set (0: pass them up here).
+/// Where queries left to TC go to become skbs off the receiving CPU; SPILL_CPUS holds how many entries
+/// are set (fewer than 2: pass them up here).
 #[map]
 static SPILL: CpuMap = CpuMap::with_max_entries(MAX_SPILL_CPUS, 0);
 #[map]
@@ -127,8 +128,9 @@ fn spill(pc: *mut PerCpu) -> u32 {
 /// TCX_NEXT (the next program or the classic filters still see it; TC_ACT_OK would end the chain).
 const TC_PASS: i32 = TC_ACT_UNSPEC;
 
-/// The TC companion (ingress): the same answer from the same table, for what XDP could not grow in
-/// place, sent back out of the interface it came in on.
+/// The TC companion (ingress): the same answer from the same table, sent back out of the interface it
+/// came in on, for what XDP hinted (no room to grow in place, or XDP_TX off), or for every covered query
+/// when XDP sends nothing (TC_MODE_ALL).
 #[classifier]
 pub fn m_root_tc(ctx: TcContext) -> i32 {
     let Some(pc) = PERCPU.get_ptr_mut(0) else { return TC_PASS };

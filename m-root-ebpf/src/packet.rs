@@ -28,8 +28,8 @@ pub trait Packet {
     /// Leave the UDP checksum at `off`: `full` is the finished checksum; `pseudo` the folded
     /// pseudo-header sum, which a packet whose checksum the device completes wants instead.
     fn set_udp_csum(&self, off: usize, full: u16, pseudo: u16) -> Result<(), Counter>;
-    /// The answer `answer` did not fit: the packet goes up unchanged, with whatever this hook leaves
-    /// for the next one.
+    /// The answer `answer` is not this hook's to send (no room for it, or XDP_TX off): the packet goes up
+    /// unchanged, with whatever this hook leaves for the next one.
     fn no_room(&self, _answer: u32) {}
     /// Copy the first `len` (8..=MAX_FRAG) octets of `src` into the packet at `off`.
     fn copy_in(&self, off: usize, src: &[u8; MAX_FRAG], len: usize) -> Option<()>;
@@ -97,7 +97,8 @@ impl Packet for XdpContext {
     }
 }
 
-/// Did the XDP program pass this packet up for lack of room (its hint, at the start of the metadata)?
+/// Did the XDP program pass this packet up for TC to answer, for lack of room or with XDP_TX off (its
+/// hint, at the start of the metadata)?
 #[inline(always)]
 pub fn xdp_hint(ctx: &TcContext) -> bool {
     let meta = unsafe { (*ctx.skb.skb).data_meta } as usize;

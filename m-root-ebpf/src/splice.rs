@@ -22,7 +22,8 @@ pub enum Failed {
     Drop,
 }
 
-/// Build the response in place. On success the frame is ready for XDP_TX; returns whether it is TC=1.
+/// Build the response in place. On success the packet is ready to send (XDP_TX, or TC's redirect); returns
+/// whether it is TC=1.
 #[inline(always)]
 pub fn respond<P: Packet>(ctx: &P, f: &Frame, q: &Question, a: &Answer, pc: *mut PerCpu) -> Result<bool, Failed> {
     // The requester's buffer.
