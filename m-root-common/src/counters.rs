@@ -64,6 +64,7 @@ pub enum Counter {
 }
 /// Number of counter slots per hook.
 pub const COUNTERS: usize = 24;
+const _: () = assert!(Counter::ANSWERS[Counter::ANSWERS.len() - 1] as u32 == Counter::AnsTruncated as u32);
 const _: () = assert!(Counter::ALL.len() <= COUNTERS && Counter::ALL[Counter::ALL.len() - 1] as usize == Counter::ALL.len() - 1);
 
 /// Where a packet was answered or passed: the XDP program in the driver, or its TC companion.
@@ -123,16 +124,17 @@ impl Counter {
         Counter::PassToTc,
         Counter::SpillArrived,
     ];
-    /// The counters of answers sent, one per answer (the per-family ones double them).
-    pub const ANSWERS: [Counter; 7] = [
-        Counter::AnsReferral,
-        Counter::AnsReferralDnssec,
-        Counter::AnsNxdomain,
-        Counter::AnsNxdomainDnssec,
-        Counter::AnsApex,
-        Counter::AnsTldDs,
-        Counter::AnsTruncated,
-    ];
+    /// The counters of answers sent, one per answer (the per-family ones double them): the run of
+    /// [`Counter::ALL`] from AnsReferral to AnsTruncated.
+    pub const ANSWERS: [Counter; 7] = {
+        let mut a = [Counter::AnsReferral; 7];
+        let mut i = 0;
+        while i < a.len() {
+            a[i] = Counter::ALL[Counter::AnsReferral as usize + i];
+            i += 1;
+        }
+        a
+    };
     /// The one hook that moves this counter, for those only one does.
     pub const fn only(self) -> Option<Hook> {
         match self {

@@ -10,6 +10,7 @@
 mod lookup;
 mod packet;
 mod parse;
+mod rt;
 mod signals;
 mod splice;
 
@@ -214,15 +215,5 @@ fn try_answer<P: Packet>(ctx: &P, pc: *mut PerCpu) -> Result<(), Failed> {
     Ok(())
 }
 
-#[cfg(target_arch = "bpf")]
-#[panic_handler]
-fn panic(_info: &core::panic::PanicInfo) -> ! {
-    loop {}
-}
-
 #[cfg(not(target_arch = "bpf"))]
 fn main() {}
-
-#[unsafe(link_section = "license")]
-#[unsafe(no_mangle)]
-static LICENSE: [u8; 4] = *b"GPL\0";
