@@ -3,7 +3,7 @@
 //! where the bytes are, how the packet is resized, and how the UDP checksum is left.
 
 use aya_ebpf::{
-    bindings::{__sk_buff, BPF_F_PSEUDO_HDR},
+    bindings::BPF_F_PSEUDO_HDR,
     helpers::generated::{bpf_l4_csum_replace, bpf_skb_change_tail, bpf_xdp_adjust_meta, bpf_xdp_adjust_tail, bpf_xdp_store_bytes},
     programs::{TcContext, XdpContext},
 };
@@ -149,7 +149,7 @@ impl Packet for TcContext {
         // the pseudo-header sum in the field. __sk_buff does not say which, but bpf_l4_csum_replace does:
         // with a pseudo-header change of 0 -> 0 it leaves a full checksum's field as it is (0 stays 0)
         // and complements a partial one's (0 becomes 0xffff).
-        let skb = self.skb.skb as *mut __sk_buff;
+        let skb = self.skb.skb;
         let p = crate::parse::at::<[u8; 2], _>(self, off).ok_or(Counter::Dropped)?;
         unsafe { *p = [0, 0] };
         if unsafe { bpf_l4_csum_replace(skb, off as u32, 0, 0, (BPF_F_PSEUDO_HDR | 4) as u64) } != 0 {

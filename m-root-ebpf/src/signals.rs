@@ -40,9 +40,9 @@ pub fn park(pc: *mut PerCpu, label: &LabelWords) {
 #[inline(always)]
 pub fn count_parked(pc: *mut PerCpu) {
     let (keys, n) = unsafe { ((*pc).signals, core::ptr::read_volatile(core::ptr::addr_of!((*pc).nsignals))) };
-    for i in 0..MAX_LABEL_SIGNALS {
+    for (i, &key) in keys.iter().enumerate() {
         if (i as u64) < n {
-            count(keys[i]);
+            count(key);
         }
     }
 }
