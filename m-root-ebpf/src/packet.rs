@@ -3,7 +3,7 @@
 //! where the bytes are, how the packet is resized, and how the UDP checksum is left.
 
 use aya_ebpf::{
-    bindings::{__sk_buff, BPF_F_PSEUDO_HDR},
+    bindings::BPF_F_PSEUDO_HDR,
     helpers::generated::{bpf_l4_csum_replace, bpf_skb_change_tail, bpf_xdp_adjust_meta, bpf_xdp_adjust_tail, bpf_xdp_store_bytes},
     programs::{TcContext, XdpContext},
 };
@@ -28,8 +28,8 @@ pub trait Packet {
     /// Leave the UDP checksum at `off`: `full` is the finished checksum; `pseudo` the folded
     /// pseudo-header sum, which a packet whose checksum the device completes wants instead.
     fn set_udp_csum(&self, off: usize, full: u16, pseudo: u16) -> Result<(), Counter>;
-    /// The answer `answer` did not fit: the packet goes up unchanged, with whatever this hook leaves
-    /// for the next one.
+    /// The answer `answer` is not this hook's to send (no room for it, or XDP_TX off): the packet goes up
+    /// unchanged, with whatever this hook leaves for the next one.
     fn no_room(&self, _answer: u32) {}
     /// Copy the first `len` (8..=MAX_FRAG) octets of `src` into the packet at `off`.
     fn copy_in(&self, off: usize, src: &[u8; MAX_FRAG], len: usize) -> Option<()>;
@@ -97,7 +97,8 @@ impl Packet for XdpContext {
     }
 }
 
-/// Did the XDP program pass this packet up for lack of room (its hint, at the start of the metadata)?
+/// Did the XDP program pass this packet up for TC to answer, for lack of room or with XDP_TX off (its
+/// hint, at the start of the metadata)?
 #[inline(always)]
 pub fn xdp_hint(ctx: &TcContext) -> bool {
     let meta = unsafe { (*ctx.skb.skb).data_meta } as usize;
@@ -148,7 +149,7 @@ impl Packet for TcContext {
         // the pseudo-header sum in the field. __sk_buff does not say which, but bpf_l4_csum_replace does:
         // with a pseudo-header change of 0 -> 0 it leaves a full checksum's field as it is (0 stays 0)
         // and complements a partial one's (0 becomes 0xffff).
-        let skb = self.skb.skb as *mut __sk_buff;
+        let skb = self.skb.skb;
         let p = crate::parse::at::<[u8; 2], _>(self, off).ok_or(Counter::Dropped)?;
         unsafe { *p = [0, 0] };
         if unsafe { bpf_l4_csum_replace(skb, off as u32, 0, 0, (BPF_F_PSEUDO_HDR | 4) as u64) } != 0 {

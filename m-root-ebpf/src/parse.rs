@@ -1,7 +1,11 @@
-//! One small bounds-checked parser per header. Every read goes through [`at`], which checks the access
-//! against `data_end` right before it, in the form the verifier tracks.
+//! One small bounds-checked parser per header, in the shape of xdp-tutorial's parsing_helpers.h: each
+//! checks its header against the packet's end and returns where the next one starts. Every read goes
+//! through [`at`] (or [`Bounds::at`]), which checks the access against `data_end` right before it, in
+//! the form the verifier tracks.
 
-use m_root_common::{AddrKey, Counter, DNS_HEADER_LEN, MAX_LABEL, MAX_NAME, PerCpu};
+use m_root_common::{
+    AddrKey, Counter, DNS_HEADER_LEN, MAX_LABEL, MAX_NAME, OPT_LEN, PerCpu, QTYPE_QCLASS_LEN, TYPE_OPT, edns_covered, is_standard_query,
+};
 
 use crate::packet::Packet;
 
@@ -16,15 +20,22 @@ const ETH_P_IP: u16 = 0x0800;
 const ETH_P_IPV6: u16 = 0x86dd;
 const ETH_P_8021Q: u16 = 0x8100;
 const ETH_P_8021AD: u16 = 0x88a8;
-const IPPROTO_UDP: u8 = 17;
+pub const IPPROTO_UDP: u8 = 17;
 pub const DNS_PORT: u16 = 53;
 /// Labels the question walk follows (a 255-octet name has at most 127).
 pub const MAX_LABELS: usize = 127;
-const TYPE_OPT: u16 = 41;
-/// Furthest a question name can end: deepest DNS header offset (2 tags, IPv6) + header + name.
-const MAX_QUESTION_END: usize = ETH_LEN + 2 * VLAN_LEN + IPV6_LEN + UDP_LEN + DNS_HEADER_LEN + MAX_NAME;
-/// The longest query frame the fast path answers: the question at its furthest, type, class and a bare OPT.
-pub const MAX_QUERY_FRAME: usize = MAX_QUESTION_END + 4 + 11;
+
+/// Furthest the DNS header can start: Ethernet, two VLAN tags, IPv6, UDP.
+pub const MAX_DNS_AT: usize = ETH_LEN + 2 * VLAN_LEN + IPV6_LEN + UDP_LEN;
+/// Furthest a question name can end, and so the furthest its last label can start: the DNS header at its
+/// furthest, then a 255-octet name.
+pub const MAX_QUESTION_END: usize = MAX_DNS_AT + DNS_HEADER_LEN + MAX_NAME;
+/// Furthest an answer's fragment can start: after the question's type and class.
+pub const MAX_FRAG_AT: usize = MAX_QUESTION_END + QTYPE_QCLASS_LEN;
+/// The longest query message the fast path answers: header, the longest question, a bare OPT.
+pub const MAX_QUERY_MSG: usize = DNS_HEADER_LEN + MAX_NAME + QTYPE_QCLASS_LEN + OPT_LEN;
+/// The longest query frame the fast path answers: that message behind the deepest headers.
+pub const MAX_QUERY_FRAME: usize = MAX_DNS_AT + MAX_QUERY_MSG;
 
 /// Pointer to `T` at `off` bytes into the frame, if the frame holds it.
 #[inline(always)]
@@ -90,64 +101,95 @@ pub struct Frame {
     pub dst: AddrKey,
 }
 
-/// Ethernet (0-2 VLAN tags), IPv4 without options or fragments or IPv6 without extension headers, UDP
-/// to port 53 from a port other than 0. Err(true) when the frame is not a UDP/53 packet at all.
+/// Ethernet: the EtherType and where the next header starts.
 #[inline(always)]
-pub fn frame<P: Packet>(ctx: &P, pc: *mut PerCpu) -> Result<Frame, Counter> {
-    let mut proto = be16_at(ctx, 12).ok_or(Counter::NotForUs)?;
-    let mut l3 = ETH_LEN;
-    // Up to two tags (802.1ad outer, 802.1Q inner); the response keeps them as they are.
-    if proto == ETH_P_8021Q || proto == ETH_P_8021AD {
-        proto = be16_at(ctx, l3 + 2).ok_or(Counter::NotForUs)?;
-        l3 += VLAN_LEN;
-        if proto == ETH_P_8021Q || proto == ETH_P_8021AD {
-            proto = be16_at(ctx, l3 + 2).ok_or(Counter::NotForUs)?;
-            l3 += VLAN_LEN;
-        }
+fn ethernet<P: Packet>(ctx: &P) -> Result<(u16, usize), Counter> {
+    let proto = be16_at(ctx, ETH_LEN - 2).ok_or(Counter::NotForUs)?;
+    Ok((proto, ETH_LEN))
+}
+
+/// A VLAN tag (802.1ad or 802.1Q) at `off` when `proto` says one is there: the EtherType inside it and
+/// where the next header starts; anything else is returned as it came. The response keeps tags as they are.
+#[inline(always)]
+fn vlan<P: Packet>(ctx: &P, proto: u16, off: usize) -> Result<(u16, usize), Counter> {
+    if proto != ETH_P_8021Q && proto != ETH_P_8021AD {
+        return Ok((proto, off));
     }
-    let mut dst = AddrKey::zeroed();
-    let (ipv6, l4, ip_payload) = if proto == ETH_P_IP {
-        let h = at::<[u8; IPV4_LEN], P>(ctx, l3).ok_or(Counter::NotForUs)?;
-        let h = unsafe { &*h };
-        if h[9] != IPPROTO_UDP {
-            return Err(Counter::NotForUs);
-        }
-        dst.addr[10] = 0xff;
-        dst.addr[11] = 0xff;
-        dst.addr[12..16].copy_from_slice(&h[16..20]);
-        // Options or fragments: not ours to answer here.
-        if h[0] != 0x45 || u16::from_be_bytes([h[6], h[7]]) & 0x3fff != 0 {
-            return Err(Counter::PassMalformed);
-        }
-        let total = u16::from_be_bytes([h[2], h[3]]) as usize;
-        if total < IPV4_LEN {
-            return Err(Counter::PassMalformed);
-        }
-        (false, l3 + IPV4_LEN, total - IPV4_LEN)
-    } else if proto == ETH_P_IPV6 {
-        let h = at::<[u8; IPV6_LEN], P>(ctx, l3).ok_or(Counter::NotForUs)?;
-        let h = unsafe { &*h };
-        if h[6] != IPPROTO_UDP {
-            return Err(Counter::NotForUs);
-        }
-        dst.addr.copy_from_slice(&h[24..40]);
-        if h[0] >> 4 != 6 {
-            return Err(Counter::PassMalformed);
-        }
-        (true, l3 + IPV6_LEN, u16::from_be_bytes([h[4], h[5]]) as usize)
-    } else {
+    let inner = be16_at(ctx, off + 2).ok_or(Counter::NotForUs)?;
+    Ok((inner, off + VLAN_LEN))
+}
+
+/// IPv4 carrying UDP, without options or fragments: where UDP starts and the IP payload's length. The
+/// destination goes into `dst` as `::ffff:a.b.c.d`.
+#[inline(always)]
+fn ipv4<P: Packet>(ctx: &P, off: usize, dst: &mut AddrKey) -> Result<(usize, usize), Counter> {
+    let h = at::<[u8; IPV4_LEN], P>(ctx, off).ok_or(Counter::NotForUs)?;
+    let h = unsafe { &*h };
+    if h[9] != IPPROTO_UDP {
         return Err(Counter::NotForUs);
-    };
-    let u = at::<[u8; UDP_LEN], P>(ctx, l4).ok_or(Counter::NotForUs)?;
+    }
+    dst.addr[10] = 0xff;
+    dst.addr[11] = 0xff;
+    dst.addr[12..16].copy_from_slice(&h[16..20]);
+    // Options or fragments: not ours to answer here.
+    if h[0] != 0x45 || u16::from_be_bytes([h[6], h[7]]) & 0x3fff != 0 {
+        return Err(Counter::PassMalformed);
+    }
+    let total = u16::from_be_bytes([h[2], h[3]]) as usize;
+    if total < IPV4_LEN {
+        return Err(Counter::PassMalformed);
+    }
+    Ok((off + IPV4_LEN, total - IPV4_LEN))
+}
+
+/// IPv6 carrying UDP, without extension headers: where UDP starts and the payload's length. The
+/// destination goes into `dst`.
+#[inline(always)]
+fn ipv6<P: Packet>(ctx: &P, off: usize, dst: &mut AddrKey) -> Result<(usize, usize), Counter> {
+    let h = at::<[u8; IPV6_LEN], P>(ctx, off).ok_or(Counter::NotForUs)?;
+    let h = unsafe { &*h };
+    if h[6] != IPPROTO_UDP {
+        return Err(Counter::NotForUs);
+    }
+    dst.addr.copy_from_slice(&h[24..40]);
+    if h[0] >> 4 != 6 {
+        return Err(Counter::PassMalformed);
+    }
+    Ok((off + IPV6_LEN, u16::from_be_bytes([h[4], h[5]]) as usize))
+}
+
+/// UDP to port 53 from a port other than 0, as long as the IP payload and long enough for a DNS header:
+/// the UDP length (that the frame holds it is checked by the caller; trailing padding is fine).
+#[inline(always)]
+fn udp<P: Packet>(ctx: &P, off: usize, ip_payload: usize) -> Result<usize, Counter> {
+    let u = at::<[u8; UDP_LEN], P>(ctx, off).ok_or(Counter::NotForUs)?;
     let u = unsafe { &*u };
     if u16::from_be_bytes([u[2], u[3]]) != DNS_PORT {
         return Err(Counter::NotForUs);
     }
     let udp_len = u16::from_be_bytes([u[4], u[5]]) as usize;
-    // The UDP length must agree with the IP length and the frame must hold it (trailing padding is fine).
     if u16::from_be_bytes([u[0], u[1]]) == 0 || udp_len != ip_payload || udp_len < UDP_LEN + DNS_HEADER_LEN {
         return Err(Counter::PassMalformed);
     }
+    Ok(udp_len)
+}
+
+/// Ethernet (0-2 VLAN tags), IPv4 without options or fragments or IPv6 without extension headers, UDP
+/// to port 53 from a port other than 0, and the DNS message inside the frame. Err is the counter of why
+/// not: NotForUs when the frame is no UDP/53 packet at all, PassMalformed for one left to the stack.
+#[inline(always)]
+pub fn frame<P: Packet>(ctx: &P, pc: *mut PerCpu) -> Result<Frame, Counter> {
+    let (proto, l3) = ethernet(ctx)?;
+    // Up to two tags: 802.1ad outer, 802.1Q inner.
+    let (proto, l3) = vlan(ctx, proto, l3)?;
+    let (proto, l3) = vlan(ctx, proto, l3)?;
+    let mut dst = AddrKey::zeroed();
+    let (ipv6, (l4, ip_payload)) = match proto {
+        ETH_P_IP => (false, ipv4(ctx, l3, &mut dst)?),
+        ETH_P_IPV6 => (true, ipv6(ctx, l3, &mut dst)?),
+        _ => return Err(Counter::NotForUs),
+    };
+    let udp_len = udp(ctx, l4, ip_payload)?;
     // Six header layouts (0-2 tags, v4/v6) would each have the rest checked on its own; see forget().
     let [l3, l4, ipv6, udp_len] = forget(pc, [l3 as u64, l4 as u64, ipv6 as u64, udp_len as u64]).ok_or(Counter::PassMalformed)?;
     let (l3, l4, ipv6, udp_len) = (l3 as usize, l4 as usize, ipv6 != 0, udp_len as usize);
@@ -178,15 +220,14 @@ pub struct Question {
     pub dnssec_ok: bool,
 }
 
-/// DNS header, question and an optional bare OPT, exactly filling the UDP payload: anything else (options,
-/// EDNS version > 0, pointers, long names, other sections) is left for userspace.
+/// The DNS header of a standard query with one question, no answer or authority records and at most one
+/// additional (the OPT): the flags and ARCOUNT.
 #[inline(always)]
-pub fn question<P: Packet>(ctx: &P, f: &Frame, pc: *mut PerCpu) -> Result<Question, Counter> {
-    let h = at::<[u8; DNS_HEADER_LEN], P>(ctx, f.dns).ok_or(Counter::PassMalformed)?;
+fn dns_header<P: Packet>(ctx: &P, off: usize) -> Result<(u16, u16), Counter> {
+    let h = at::<[u8; DNS_HEADER_LEN], P>(ctx, off).ok_or(Counter::PassMalformed)?;
     let h = unsafe { &*h };
     let flags = u16::from_be_bytes([h[2], h[3]]);
-    // QR=0 and opcode QUERY.
-    if flags & 0xf800 != 0 {
+    if !is_standard_query(flags) {
         return Err(Counter::PassMalformed);
     }
     let qd = u16::from_be_bytes([h[4], h[5]]);
@@ -196,10 +237,24 @@ pub fn question<P: Packet>(ctx: &P, f: &Frame, pc: *mut PerCpu) -> Result<Questi
     if qd != 1 || an != 0 || ns != 0 || ar > 1 {
         return Err(Counter::PassMalformed);
     }
-    let qstart = f.dns + DNS_HEADER_LEN;
-    let mut off = qstart;
+    Ok((flags, ar))
+}
+
+/// Where a question name's parts are.
+struct Name {
+    /// Offset of the root octet that ends it.
+    end: usize,
+    labels: usize,
+    last_label: usize,
+    last_len: usize,
+}
+
+/// The question name at `start`: uncompressed labels, at most 255 octets.
+#[inline(always)]
+fn qname<P: Packet>(ctx: &P, start: usize, pc: *mut PerCpu) -> Result<Name, Counter> {
+    let mut off = start;
     let mut labels = 0usize;
-    let mut last_label = qstart;
+    let mut last_label = start;
     let mut last_len = 0usize;
     let mut done = false;
     for _ in 0..MAX_LABELS + 1 {
@@ -216,7 +271,7 @@ pub fn question<P: Packet>(ctx: &P, f: &Frame, pc: *mut PerCpu) -> Result<Questi
         last_len = len;
         labels += 1;
         off += 1 + len;
-        if off - qstart >= MAX_NAME {
+        if off - start >= MAX_NAME {
             return Err(Counter::PassMalformed);
         }
     }
@@ -233,19 +288,45 @@ pub fn question<P: Packet>(ctx: &P, f: &Frame, pc: *mut PerCpu) -> Result<Questi
     if off > MAX_QUESTION_END || last_label > MAX_QUESTION_END {
         return Err(Counter::PassMalformed);
     }
-    if off < qstart
-        || off - qstart >= MAX_NAME
+    if off < start
+        || off - start >= MAX_NAME
         || labels > MAX_LABELS
         || last_len > MAX_LABEL
-        || last_label < qstart
+        || last_label < start
         || (labels > 0 && last_label >= off)
     {
         return Err(Counter::PassMalformed);
     }
+    Ok(Name { end: off, labels, last_label, last_len })
+}
+
+/// The OPT record at `off`, which must end the message at `msg_end`, in the shape the table covers:
+/// the requester's UDP size and DO bit.
+#[inline(always)]
+fn opt<P: Packet>(ctx: &P, off: usize, msg_end: usize) -> Result<(u16, bool), Counter> {
+    // Root owner, type 41, class = UDP size, TTL = ext-rcode, version, flags; RDLENGTH.
+    let o = at::<[u8; OPT_LEN], P>(ctx, off).ok_or(Counter::PassMalformed)?;
+    let o = unsafe { &*o };
+    if o[0] != 0 || u16::from_be_bytes([o[1], o[2]]) != TYPE_OPT || off + OPT_LEN != msg_end {
+        return Err(Counter::PassUncovered);
+    }
+    if !edns_covered(o[6], o[9] | o[10] != 0) {
+        return Err(Counter::PassUncovered);
+    }
+    Ok((u16::from_be_bytes([o[3], o[4]]), o[7] & 0x80 != 0))
+}
+
+/// DNS header, question and an optional bare OPT, exactly filling the UDP payload: anything else (options,
+/// EDNS version > 0, pointers, long names, other sections) is left for userspace.
+#[inline(always)]
+pub fn question<P: Packet>(ctx: &P, f: &Frame, pc: *mut PerCpu) -> Result<Question, Counter> {
+    let (flags, ar) = dns_header(ctx, f.dns)?;
+    let qstart = f.dns + DNS_HEADER_LEN;
+    let Name { end: off, labels, last_label, last_len } = qname(ctx, qstart, pc)?;
     let qlen = off + 1 - qstart;
     let qtype = be16_at(ctx, off + 1).ok_or(Counter::PassMalformed)?;
     let qclass = be16_at(ctx, off + 3).ok_or(Counter::PassMalformed)?;
-    let qend = off + 5;
+    let qend = off + 1 + QTYPE_QCLASS_LEN;
     let mut q = Question { flags, qlen, labels, last_label, last_len, qtype, qclass, edns: false, udp_size: 0, dnssec_ok: false };
     let msg_end = f.dns + f.dns_len;
     if ar == 0 {
@@ -254,18 +335,9 @@ pub fn question<P: Packet>(ctx: &P, f: &Frame, pc: *mut PerCpu) -> Result<Questi
         }
         return Ok(q);
     }
-    // OPT: root owner, type 41, class = UDP size, TTL = ext-rcode, version, flags; no options.
-    let o = at::<[u8; 11], P>(ctx, qend).ok_or(Counter::PassMalformed)?;
-    let o = unsafe { &*o };
-    if o[0] != 0 || u16::from_be_bytes([o[1], o[2]]) != TYPE_OPT || qend + 11 != msg_end {
-        return Err(Counter::PassUncovered);
-    }
-    if o[6] != 0 || o[9] != 0 || o[10] != 0 {
-        // EDNS version > 0 (BADVERS) or options (NSID, cookies, padding): userspace.
-        return Err(Counter::PassUncovered);
-    }
+    let (udp_size, dnssec_ok) = opt(ctx, qend, msg_end)?;
     q.edns = true;
-    q.udp_size = u16::from_be_bytes([o[3], o[4]]);
-    q.dnssec_ok = o[7] & 0x80 != 0;
+    q.udp_size = udp_size;
+    q.dnssec_ok = dnssec_ok;
     Ok(q)
 }

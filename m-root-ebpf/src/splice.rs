@@ -3,16 +3,15 @@
 //! append OPT, swap the addresses, and set lengths and checksums. No DNS meaning here: the entry says
 //! everything.
 
-use m_root_common::{Answer, CLASSIC_UDP_PAYLOAD, Counter, DNS_HEADER_LEN, MAX_CUTS, MAX_FRAG, MAX_PTRS, OPT_LEN, OUR_UDP_PAYLOAD, csum};
+use m_root_common::{
+    Answer, COPIED_FLAGS, Counter, DNS_HEADER_LEN, FLAG_TC, MAX_CUTS, MAX_FRAG, MAX_PTRS, OPT_LEN, PerCpu, Ptr, QTYPE_QCLASS_LEN, bare_opt,
+    csum::{self, fold64, udp_checksum},
+    udp_limit,
+};
 
 use crate::packet::Packet;
-use crate::parse::{Bounds, Frame, IPV4_LEN, Question, UDP_LEN, at};
+use crate::parse::{Bounds, Frame, IPPROTO_UDP, IPV4_LEN, MAX_FRAG_AT, MAX_QUERY_MSG, Question, UDP_LEN, at, be16_at, forget};
 
-/// Query flags copied into the response (RD, CD), as zonegen's answer function does.
-const COPIED_FLAGS: u16 = 0x0100 | 0x0010;
-const FLAG_TC: u16 = 0x0200;
-/// Furthest a fragment can start: 2 tags, IPv6, UDP, DNS header, a 255-octet name, type and class.
-const MAX_FRAG_OFF: usize = 14 + 8 + 40 + 8 + DNS_HEADER_LEN + m_root_common::MAX_NAME + 4;
 /// TTL / hop limit of our responses.
 const RESPONSE_TTL: u8 = 64;
 
@@ -23,18 +22,14 @@ pub enum Failed {
     Drop,
 }
 
-/// Build the response in place. On success the frame is ready for XDP_TX; returns whether it is TC=1.
+/// Build the response in place. On success the packet is ready to send (XDP_TX, or TC's redirect); returns
+/// whether it is TC=1.
 #[inline(always)]
-pub fn respond<P: Packet>(ctx: &P, f: &Frame, q: &Question, a: &Answer, pc: *mut m_root_common::PerCpu) -> Result<bool, Failed> {
-    // The requester's buffer (zonegen's size_limit on UDP).
-    let limit = if q.edns {
-        let s = if q.udp_size < CLASSIC_UDP_PAYLOAD { CLASSIC_UDP_PAYLOAD } else { q.udp_size };
-        (if s > OUR_UDP_PAYLOAD { OUR_UDP_PAYLOAD } else { s }) as usize
-    } else {
-        CLASSIC_UDP_PAYLOAD as usize
-    };
+pub fn respond<P: Packet>(ctx: &P, f: &Frame, q: &Question, a: &Answer, pc: *mut PerCpu) -> Result<bool, Failed> {
+    // The requester's buffer.
+    let limit = udp_limit(if q.edns { Some(q.udp_size) } else { None }) as usize;
     let opt_len = if q.edns { OPT_LEN } else { 0 };
-    let head = DNS_HEADER_LEN + q.qlen + 4;
+    let head = DNS_HEADER_LEN + q.qlen + QTYPE_QCLASS_LEN;
     if head + opt_len > limit {
         return Err(Failed::Pass(Counter::PassUncovered));
     }
@@ -56,7 +51,7 @@ pub fn respond<P: Packet>(ctx: &P, f: &Frame, q: &Question, a: &Answer, pc: *mut
     }
     // One way out of the cut search per cut: forget which (see parse::forget).
     let [chosen_slot, _, _, _] =
-        crate::parse::forget(pc, [chosen.map_or(MAX_CUTS as u64, |i| i as u64), 0, 0, 0]).ok_or(Failed::Pass(Counter::PassNoTable))?;
+        forget(pc, [chosen.map_or(MAX_CUTS as u64, |i| i as u64), 0, 0, 0]).ok_or(Failed::Pass(Counter::PassNoTable))?;
     let chosen = if (chosen_slot as usize) < MAX_CUTS { Some(chosen_slot as usize) } else { None };
     let (frag_len, arcount, nptrs, nodd, frag_sum, flags, an, ns) = match chosen {
         Some(i) => {
@@ -88,14 +83,13 @@ pub fn respond<P: Packet>(ctx: &P, f: &Frame, q: &Question, a: &Answer, pc: *mut
     // From here on the frame is changed: failures drop.
     let frag_off = f.dns + head;
     // A constant bound keeps the verifier's range for the offset non-negative.
-    if frag_off > MAX_FRAG_OFF {
+    if frag_off > MAX_FRAG_AT {
         return Err(Failed::Drop);
     }
     if frag_len > 0 {
         // Through the per-CPU scratch (see parse::forget): the copy loop has a way out per block, and
         // each would leave these values narrowed differently for the verifier to check the rest with.
-        let [off, len, n, sh] =
-            crate::parse::forget(pc, [frag_off as u64, frag_len as u64, nptrs as u64, shift as u64]).ok_or(Failed::Drop)?;
+        let [off, len, n, sh] = forget(pc, [frag_off as u64, frag_len as u64, nptrs as u64, shift as u64]).ok_or(Failed::Drop)?;
         let job = Fill { off: off as usize, len: len as usize, nptrs: n as usize, shift: sh as u16 };
         if !fill_fragment(ctx, &job, a) {
             return Err(Failed::Drop);
@@ -105,7 +99,7 @@ pub fn respond<P: Packet>(ctx: &P, f: &Frame, q: &Question, a: &Answer, pc: *mut
     let dnssec_ok = q.dnssec_ok;
     if q.edns {
         let o = at::<[u8; OPT_LEN], P>(ctx, frag_off + frag_len).ok_or(Failed::Drop)?;
-        unsafe { *o = opt_bytes(dnssec_ok) };
+        unsafe { *o = bare_opt(dnssec_ok) };
     }
     // DNS header: ID and QDCOUNT stay; flags and the other counts from the entry.
     let rflags = flags | (q.flags & COPIED_FLAGS);
@@ -141,7 +135,7 @@ pub fn respond<P: Packet>(ctx: &P, f: &Frame, q: &Question, a: &Answer, pc: *mut
             *(ip.add(4) as *mut [u8; 2]) = udp_len.to_be_bytes();
             *ip.add(7) = RESPONSE_TTL;
             *(ip.add(8) as *mut [u64; 4]) = [a[2], a[3], a[0], a[1]];
-            ipv6_addr_sum(&a) + 17 + udp_len as u32
+            ipv6_addr_sum(&a) + IPPROTO_UDP as u32 + udp_len as u32
         }
     } else {
         let ip = at::<[u8; IPV4_LEN], P>(ctx, f.l3).ok_or(Failed::Drop)?;
@@ -153,13 +147,13 @@ pub fn respond<P: Packet>(ctx: &P, f: &Frame, q: &Question, a: &Answer, pc: *mut
             let rest = w(0) + w(4) + w(6);
             let addrs = *(ip.add(12) as *const u64);
             let addr_sum = ipv4_addr_sum(&*(ip as *const [u8; IPV4_LEN]));
-            let hs = !csum::fold(rest + addr_sum + total as u32 + (((RESPONSE_TTL as u32) << 8) | 17));
+            let hs = !csum::fold(rest + addr_sum + total as u32 + (((RESPONSE_TTL as u32) << 8) | IPPROTO_UDP as u32));
             *(ip.add(2) as *mut [u8; 2]) = total.to_be_bytes();
             *ip.add(8) = RESPONSE_TTL;
             *(ip.add(10) as *mut [u8; 2]) = hs.to_be_bytes();
             // Source and destination swapped: the two halves of the word at 12.
             *(ip.add(12) as *mut u64) = addrs.rotate_left(32);
-            addr_sum + 17 + udp_len as u32
+            addr_sum + IPPROTO_UDP as u32 + udp_len as u32
         }
     };
     let u = at::<[u8; UDP_LEN], P>(ctx, f.l4).ok_or(Failed::Drop)?;
@@ -203,17 +197,17 @@ struct Kept {
 
 impl Kept {
     #[inline(always)]
-    fn read<P: Packet>(ctx: &P, f: &Frame, qlen: usize, pc: *mut m_root_common::PerCpu) -> Option<Kept> {
+    fn read<P: Packet>(ctx: &P, f: &Frame, qlen: usize, pc: *mut PerCpu) -> Option<Kept> {
         let e = at::<[u8; 12], P>(ctx, 0)?;
         let (mac_lo, mac_hi) =
             unsafe { (u64::from_le_bytes(*(e as *const [u8; 8])), u32::from_le_bytes(*((e as *const u8).add(8) as *const [u8; 4]))) };
         let u = unsafe { &*at::<[u8; UDP_LEN], P>(ctx, f.l4)? };
         let ports = u32::from_le_bytes([u[0], u[1], u[2], u[3]]);
         let port_sum = u16::from_be_bytes([u[0], u[1]]) as u32 + u16::from_be_bytes([u[2], u[3]]) as u32;
-        let id = crate::parse::be16_at(ctx, f.dns)?;
+        let id = be16_at(ctx, f.dns)?;
         // The question's length through the scratch (see parse::forget): the verifier links it to qlen,
         // and each way out of the summing loop would narrow qlen differently for the rest.
-        let [len, _, _, _] = crate::parse::forget(pc, [(qlen + 4) as u64, 0, 0, 0])?;
+        let [len, _, _, _] = forget(pc, [(qlen + QTYPE_QCLASS_LEN) as u64, 0, 0, 0])?;
         let qsum = sum_region(ctx, f.dns + DNS_HEADER_LEN, len as usize)?;
         Some(Kept { mac_lo, mac_hi, ports, port_sum, id, qsum })
     }
@@ -243,18 +237,20 @@ fn ipv4_addr_sum(ip: &[u8; IPV4_LEN]) -> u32 {
 /// does not matter; it passes one up only if the table was swapped in between.) A query whose checksum
 /// was already complete keeps the same value.
 #[inline(always)]
-pub fn complete_query_csum<P: Packet>(ctx: &P, f: &Frame, pc: *mut m_root_common::PerCpu) -> Option<()> {
+pub fn complete_query_csum<P: Packet>(ctx: &P, f: &Frame, pc: *mut PerCpu) -> Option<()> {
     let u = at::<[u8; UDP_LEN], P>(ctx, f.l4)?;
     let (ports, udp_len) = unsafe { (*(u as *const [u8; 4]), u16::from_be_bytes([(*u)[4], (*u)[5]])) };
-    let mut sum =
-        u16::from_be_bytes([ports[0], ports[1]]) as u32 + u16::from_be_bytes([ports[2], ports[3]]) as u32 + 2 * udp_len as u32 + 17;
+    let mut sum = u16::from_be_bytes([ports[0], ports[1]]) as u32
+        + u16::from_be_bytes([ports[2], ports[3]]) as u32
+        + 2 * udp_len as u32
+        + IPPROTO_UDP as u32;
     sum += if f.ipv6 {
         let ip = at::<[u8; 40], P>(ctx, f.l3)? as *const u8;
         ipv6_addr_sum(unsafe { &*(ip.add(8) as *const [u64; 4]) })
     } else {
         ipv4_addr_sum(unsafe { &*at::<[u8; IPV4_LEN], P>(ctx, f.l3)? })
     };
-    let [len, _, _, _] = crate::parse::forget(pc, [f.dns_len as u64, 0, 0, 0])?;
+    let [len, _, _, _] = forget(pc, [f.dns_len as u64, 0, 0, 0])?;
     sum += sum_region(ctx, f.dns, len as usize)? as u32;
     let p = at::<[u8; 2], P>(ctx, f.l4 + 6)?;
     unsafe { *p = udp_checksum(sum).to_be_bytes() };
@@ -275,7 +271,7 @@ struct Fill {
 #[inline(always)]
 fn fill_fragment<P: Packet>(ctx: &P, job: &Fill, a: &Answer) -> bool {
     // Constant bounds for the verifier (the values came back from the scratch unknown).
-    if job.off > MAX_FRAG_OFF || job.nptrs > MAX_PTRS {
+    if job.off > MAX_FRAG_AT || job.nptrs > MAX_PTRS {
         return false;
     }
     if ctx.copy_in(job.off, &a.data, job.len).is_none() {
@@ -285,20 +281,25 @@ fn fill_fragment<P: Packet>(ctx: &P, job: &Fill, a: &Answer) -> bool {
     job.shift == 0 || shift_pointers(b.start + job.off, b.end, a.ptrs.as_ptr(), job.nptrs, job.shift)
 }
 
+/// What [`shift_pointers`] masks a pointer's offset with (written into its assembly as 0x7ff): it keeps
+/// every offset a fragment can hold.
+const PTR_OFF_MASK: usize = 0x7ff;
+const _: () = assert!(MAX_FRAG <= PTR_OFF_MASK + 1);
+
 /// Add `shift` to the `n` (0..=MAX_PTRS) compression pointers listed at `ptrs`, in the fragment at
 /// `base`; false if one would pass `end`. Written in eBPF assembly: a com referral has ~50 pointers, and
 /// compiled from Rust this loop ran short of registers (everything the splice keeps for after it is live
 /// across it) and reloaded the frame's end, the shift and the list from the stack each turn, 25
 /// instructions a pointer; here it has 14 (as jited) and no memory access but the pointer's. zonegen
-/// puts pointers inside the fragment (< MAX_FRAG < 2048): the mask says so to the verifier more cheaply
-/// than a compare, and the frame's end is checked anyway. The list's offsets are taken from `base + 2`
+/// puts pointers inside the fragment (below MAX_FRAG): the mask [`PTR_OFF_MASK`] says so to the verifier
+/// more cheaply than a compare, and the frame's end is checked anyway. The list's offsets are taken from `base + 2`
 /// and each store goes 2 octets back, so the bound check compares the pointer's own address with the
 /// frame's end (no separate "address + 2"). The 2 is added here in the assembly, so the verifier sees it
 /// as a constant in the pointer's fixed offset and accepts the store at -2 (added in Rust, LLVM may fold
 /// it into the variable part, and the verifier would refuse the negative offset).
 #[cfg(target_arch = "bpf")]
 #[inline(always)]
-fn shift_pointers(base: usize, end: usize, ptrs: *const m_root_common::Ptr, n: usize, shift: u16) -> bool {
+fn shift_pointers(base: usize, end: usize, ptrs: *const Ptr, n: usize, shift: u16) -> bool {
     // The loop below runs at least once and counts down to zero.
     if n == 0 || n > MAX_PTRS {
         return n == 0;
@@ -342,11 +343,11 @@ fn shift_pointers(base: usize, end: usize, ptrs: *const m_root_common::Ptr, n: u
 
 /// The same loop in Rust, for the host build of this crate (never run there).
 #[cfg(not(target_arch = "bpf"))]
-fn shift_pointers(base: usize, end: usize, ptrs: *const m_root_common::Ptr, n: usize, shift: u16) -> bool {
+fn shift_pointers(base: usize, end: usize, ptrs: *const Ptr, n: usize, shift: u16) -> bool {
     for i in 0..n.min(MAX_PTRS) {
         // SAFETY: as above.
         let p = unsafe { *ptrs.add(i) };
-        let w = base + (p.off as usize & 0x7ff);
+        let w = base + (p.off as usize & PTR_OFF_MASK);
         if w + 2 > end {
             return false;
         }
@@ -355,17 +356,10 @@ fn shift_pointers(base: usize, end: usize, ptrs: *const m_root_common::Ptr, n: u
     true
 }
 
-/// Our OPT record (zonegen's wire::opt_record with no options).
-#[inline(always)]
-fn opt_bytes(dnssec_ok: bool) -> [u8; OPT_LEN] {
-    let p = OUR_UDP_PAYLOAD.to_be_bytes();
-    [0, 0, 41, p[0], p[1], 0, 0, if dnssec_ok { 0x80 } else { 0 }, 0, 0, 0]
-}
-
-/// Sum of the OPT record as big-endian words from an even offset.
+/// Sum of our OPT record as big-endian words from an even offset.
 #[inline(always)]
 fn opt_sum(dnssec_ok: bool) -> u16 {
-    let b = opt_bytes(dnssec_ok);
+    let b = bare_opt(dnssec_ok);
     let mut s: u32 = 0;
     let mut k = 0;
     while k + 1 < OPT_LEN {
@@ -376,24 +370,20 @@ fn opt_sum(dnssec_ok: bool) -> u16 {
     csum::fold(s)
 }
 
-/// Longest region [`sum_region`] sums: a query message the fast path covers (header, the longest
-/// question, a bare OPT).
-const MAX_SUMMED: usize = DNS_HEADER_LEN + m_root_common::MAX_NAME + 4 + OPT_LEN;
-
 /// One's-complement sum (RFC 1071, big-endian words, folded) of `len` frame bytes from `off`, an even
-/// offset of the UDP segment at least 8 octets into the frame; `len` is 1..=MAX_SUMMED. Read eight
+/// offset of the UDP segment at least 8 octets into the frame; `len` is 1..=MAX_QUERY_MSG. Read eight
 /// octets at a time (little-endian: the sum comes out byte-swapped, and is swapped back once); the
 /// last, partial word is the eight octets that end with the region, shifted down, so no read passes its
 /// end.
 #[inline(always)]
 fn sum_region<P: Packet>(ctx: &P, off: usize, len: usize) -> Option<u16> {
-    if len == 0 || len > MAX_SUMMED || off < 8 {
+    if len == 0 || len > MAX_QUERY_MSG || off < 8 {
         return None;
     }
     let b = Bounds::of(ctx);
     let mut s: u64 = 0;
     let words = len / 8;
-    for i in 0..MAX_SUMMED / 8 {
+    for i in 0..MAX_QUERY_MSG / 8 {
         if i >= words {
             break;
         }
@@ -410,22 +400,4 @@ fn sum_region<P: Packet>(ctx: &P, off: usize, len: usize) -> Option<u16> {
         s += (w & 0xffff_ffff) + (w >> 32);
     }
     Some(fold64(s).swap_bytes())
-}
-
-/// The UDP checksum field for an unfolded sum over pseudo-header and datagram: complemented, and never 0
-/// (0 means "no checksum" over IPv4 and is invalid over IPv6).
-#[inline(always)]
-fn udp_checksum(sum: u32) -> u16 {
-    match !csum::fold(sum) {
-        0 => 0xffff,
-        c => c,
-    }
-}
-
-/// Fold a sum of 32-bit quantities to 16 bits (not complemented).
-#[inline(always)]
-fn fold64(s: u64) -> u16 {
-    let s = (s & 0xffff_ffff) + (s >> 32);
-    let s = (s & 0xffff_ffff) + (s >> 32);
-    csum::fold(s as u32)
 }

@@ -1,15 +1,15 @@
-//! The compiled table used from userspace: for the queries the XDP program covers, splice the precompiled
-//! answer (exactly as the program does) instead of planning and laying it out again. The entries come from
-//! the answer function, and tests check that this gives the answer function's bytes, so it is the same
-//! answer logic, only faster; everything else returns None and goes to `answer::answer`.
+//! The compiled table used from userspace: for the queries the programs cover, splice the precompiled
+//! answer (exactly as they do) instead of planning and laying it out again. The entries come from the
+//! answer function, and tests check that this gives the answer function's bytes, so it is the same answer
+//! logic, only faster; everything else returns None and goes to `answer::answer`. Which queries are covered,
+//! and by which kind of answer, is m_root_common's rule ([`m_root_common::covers`]), as in the programs.
 
 use std::collections::HashMap;
 
-use m_root_common::{Answer, FixedSlot, TldSlot};
+use m_root_common::{Answer, AnswerKind, FixedSlot, QueryFacts, covers, orderable};
 
 use crate::compile::{Table, splice};
 use crate::name;
-use crate::rr;
 use crate::wire;
 
 pub struct FastTable {
@@ -37,42 +37,39 @@ impl FastTable {
     /// The UDP answer to `msg` when the table covers it.
     pub fn answer_udp(&self, msg: &[u8]) -> Option<Vec<u8>> {
         let q = wire::parse_query(msg).ok()?;
-        if q.opcode() != 0 || q.qclass != rr::CLASS_IN || rr::is_meta(q.qtype) {
-            return None;
-        }
-        if let Some(e) = &q.edns {
-            if e.version != 0 || e.nsid || e.other_options > 0 {
-                return None;
-            }
-        }
         let dnssec = q.dnssec_ok();
         let labels = name::label_count(q.qname);
-        let entry: &Answer = if labels == 0 {
-            if q.qtype >= 256 {
-                return None;
-            }
-            match self.apex.get(&(q.qtype, dnssec)) {
-                Some(&i) => &self.table.apex[i].2,
-                None => self.fixed(if dnssec { FixedSlot::ApexNodataDo1 } else { FixedSlot::ApexNodataDo0 })?,
-            }
-        } else {
+        // The TLD label, lowercased, and its ordinal when the table has it (none at the apex).
+        let label = (labels > 0).then(|| {
             let tld = name::suffix(q.qname, 1);
-            let label = tld[1..tld.len() - 1].to_ascii_lowercase();
-            match self.tlds.get(&label) {
-                Some(&i) => {
-                    let slot = TldSlot::for_question(labels == 1, q.qtype, dnssec);
-                    self.table.tlds[i].1.get(slot as usize)?
-                }
-                None if dnssec => {
-                    if self.table.nsec.is_empty() || label.contains(&0) {
-                        return None;
-                    }
-                    // Canonical order of single labels = bytewise order of the lowercased octets.
-                    let interval = self.sorted.partition_point(|t| t.as_slice() <= label.as_slice());
-                    self.table.nsec.get(interval)?
-                }
-                None => self.fixed(FixedSlot::NxdomainDo0)?,
+            tld[1..tld.len() - 1].to_ascii_lowercase()
+        });
+        let ordinal = label.as_ref().and_then(|l| self.tlds.get(l).copied());
+        let facts = QueryFacts {
+            flags: q.flags,
+            qclass: q.qclass,
+            qtype: q.qtype,
+            edns: q.edns.as_ref().map(|e| (e.version, e.nsid || e.other_options > 0)),
+            dnssec_ok: dnssec,
+            labels,
+            tld_exists: ordinal.is_some(),
+            tld_orderable: label.as_ref().is_some_and(|l| orderable(l)),
+            signed_nx: !self.table.nsec.is_empty(),
+        };
+        let entry: &Answer = match (covers(&facts)?, ordinal) {
+            (AnswerKind::Apex, _) => match self.apex.get(&(q.qtype, dnssec)) {
+                Some(&i) => &self.table.apex[i].2,
+                None => self.fixed(FixedSlot::apex_nodata(dnssec))?,
+            },
+            (AnswerKind::Tld(slot), Some(i)) => self.table.tlds[i].1.get(slot as usize)?,
+            (AnswerKind::SignedNxdomain, _) => {
+                // Canonical order of single labels = bytewise order of the lowercased octets.
+                let label = label?;
+                let interval = self.sorted.partition_point(|t| t.as_slice() <= label.as_slice());
+                self.table.nsec.get(interval)?
             }
+            (AnswerKind::Nxdomain, _) => self.fixed(FixedSlot::NxdomainDo0)?,
+            (AnswerKind::Tld(_), None) => return None,
         };
         if entry.usable == 0 {
             return None;

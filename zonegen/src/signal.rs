@@ -1,16 +1,22 @@
 //! Trust-anchor signals in query names: RFC 8145 key-tag queries (`_ta-4f66[-9728...]`) and RFC 8509
 //! sentinel queries (`root-key-sentinel-is-ta-20326`, `root-key-sentinel-not-ta-20326`). Root operators
-//! count them by key tag to watch a KSK rollover.
+//! count them by key tag to watch a KSK rollover. The kinds, their names and label prefixes are
+//! m_root_common's (the programs count the same kinds); this is userspace's parser.
 
-/// Kinds of signal.
-pub const TA_KEYTAG: u8 = 0;
-pub const SENTINEL_IS_TA: u8 = 1;
-pub const SENTINEL_NOT_TA: u8 = 2;
+use m_root_common::{
+    SENTINEL_DIGITS, SENTINEL_IS_TA_PREFIX, SENTINEL_NOT_TA_PREFIX, SIGNAL_SENTINEL_IS_TA, SIGNAL_SENTINEL_NOT_TA, SIGNAL_TA, TA_PREFIX,
+    signal_kind_name,
+};
+
+/// Kinds of signal (m_root_common's, as u8).
+pub const TA_KEYTAG: u8 = SIGNAL_TA as u8;
+pub const SENTINEL_IS_TA: u8 = SIGNAL_SENTINEL_IS_TA as u8;
+pub const SENTINEL_NOT_TA: u8 = SIGNAL_SENTINEL_NOT_TA as u8;
 
 /// The signals a label carries: (kind, key tag). Case-insensitive; malformed labels carry none.
 pub fn signals(label: &[u8]) -> Vec<(u8, u16)> {
     let l = label.to_ascii_lowercase();
-    if let Some(rest) = l.strip_prefix(b"_ta-") {
+    if let Some(rest) = l.strip_prefix(&TA_PREFIX[..]) {
         let mut tags = Vec::new();
         for group in rest.split(|&c| c == b'-') {
             if group.len() != 4 {
@@ -22,25 +28,24 @@ pub fn signals(label: &[u8]) -> Vec<(u8, u16)> {
         }
         return tags;
     }
-    for (prefix, kind) in [(&b"root-key-sentinel-is-ta-"[..], SENTINEL_IS_TA), (&b"root-key-sentinel-not-ta-"[..], SENTINEL_NOT_TA)] {
-        if let Some(d) = l.strip_prefix(prefix) {
-            if d.len() == 5 && d.iter().all(u8::is_ascii_digit) {
-                if let Ok(t) = std::str::from_utf8(d).unwrap_or("x").parse::<u32>() {
-                    if t <= u16::MAX as u32 {
-                        return vec![(kind, t as u16)];
-                    }
-                }
-            }
+    for (prefix, kind) in [(&SENTINEL_IS_TA_PREFIX[..], SENTINEL_IS_TA), (&SENTINEL_NOT_TA_PREFIX[..], SENTINEL_NOT_TA)] {
+        if let Some(d) = l.strip_prefix(prefix)
+            && d.len() == SENTINEL_DIGITS
+            && d.iter().all(u8::is_ascii_digit)
+            && let Ok(t) = std::str::from_utf8(d).unwrap_or("x").parse::<u32>()
+            && t <= u16::MAX as u32
+        {
+            return vec![(kind, t as u16)];
         }
     }
     Vec::new()
 }
 
+/// The name of a kind as `stats` prints it (a number that is no kind reads as the last kind).
 pub fn kind_name(kind: u8) -> &'static str {
-    match kind {
-        TA_KEYTAG => "ta",
-        SENTINEL_IS_TA => "sentinel-is-ta",
-        _ => "sentinel-not-ta",
+    match signal_kind_name(kind as u32) {
+        Some(name) => name,
+        None => "sentinel-not-ta",
     }
 }
 
@@ -59,5 +64,12 @@ mod tests {
         assert!(signals(b"root-key-sentinel-is-ta-2032").is_empty());
         assert!(signals(b"root-key-sentinel-is-ta-99999").is_empty());
         assert!(signals(b"example").is_empty());
+    }
+
+    #[test]
+    fn kind_names_are_m_root_commons() {
+        assert_eq!(kind_name(TA_KEYTAG), "ta");
+        assert_eq!(kind_name(SENTINEL_IS_TA), "sentinel-is-ta");
+        assert_eq!(kind_name(SENTINEL_NOT_TA), "sentinel-not-ta");
     }
 }

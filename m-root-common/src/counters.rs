@@ -1,0 +1,187 @@
+//! The programs' counters: one per outcome and hook, per CPU, named as operators know them from Knot and
+//! NSD; and the per-CPU value that holds them.
+
+use crate::signal::MAX_LABEL_SIGNALS;
+
+/// Per-CPU counters, one array slot per counter and hook. Names follow what operators know from Knot
+/// and NSD; `stats` prints them as `<hook>.<name>` (xdp.answer.referral, tc.pass.no-room, ...).
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Counter {
+    /// Frames (XDP) or packets (TC) seen by the program.
+    Frames = 0,
+    /// Frames not for a service address/port (passed untouched).
+    NotForUs,
+    /// DNS queries for a service address seen by the program.
+    Queries,
+    /// Answered: referral, DO=0.
+    AnsReferral,
+    /// Answered: referral, DO=1.
+    AnsReferralDnssec,
+    /// Answered: NXDOMAIN, DO=0.
+    AnsNxdomain,
+    /// Answered: NXDOMAIN with its NSEC proofs, DO=1.
+    AnsNxdomainDnssec,
+    /// Answered: apex.
+    AnsApex,
+    /// Answered: `<tld> DS` (the parent's own data at the cut).
+    AnsTldDs,
+    /// Answered with TC=1 (the requester's buffer was too small for the required records); counted
+    /// instead of the kind.
+    AnsTruncated,
+    /// Passed: malformed or unusual header, envelope or question.
+    PassMalformed,
+    /// Passed: query shape the fast path does not cover (CHAOS, ANY, options, ...).
+    PassUncovered,
+    /// Passed: the buffer could not grow to the answer's size (XDP leaves a hint in the metadata for TC).
+    PassNoRoom,
+    /// Passed: no table generation loaded.
+    PassNoTable,
+    /// IPv4 queries answered.
+    AnsIpv4,
+    /// IPv6 queries answered.
+    AnsIpv6,
+    /// Dropped: the frame was already rewritten when a step failed (should stay 0).
+    Dropped,
+    /// TC only, beside XDP: a packet XDP passed for a reason other than room (no hint: not DNS, not ours,
+    /// or not covered), left to the stack and the next TC program.
+    PassNotHinted,
+    /// TC only: the query arrived with a partial UDP checksum (offloaded by the sender; veth, containers),
+    /// so the answer carries one too, for the device or the peer's stack to complete.
+    CsumPartial,
+    /// XDP only: a no-room query for which the driver had no metadata room for the hint (counted
+    /// beside pass.no-room); TC cannot know to answer it, so userspace does.
+    NoHint,
+    /// XDP only: a query left to TC (no room, or XDP_TX off) handed to another CPU (cpumap) to become an
+    /// skb there (counted beside pass.no-room or pass.to-tc).
+    Spilled,
+    /// XDP only: a covered query handed to TC (with the hint) because XDP_TX is off on this device: the
+    /// device cannot deliver it (veth with a peer that runs no XDP program), or its transmit errors moved.
+    PassToTc,
+    /// XDP only: a query handed to another CPU that arrived there (the cpumap's program counts it);
+    /// pass.to-cpu less this is what the cpumap's queue dropped (a few may be in flight).
+    SpillArrived,
+}
+/// Number of counter slots per hook.
+pub const COUNTERS: usize = 24;
+const _: () = assert!(Counter::ANSWERS[Counter::ANSWERS.len() - 1] as u32 == Counter::AnsTruncated as u32);
+const _: () = assert!(Counter::ALL.len() <= COUNTERS && Counter::ALL[Counter::ALL.len() - 1] as usize == Counter::ALL.len() - 1);
+
+/// Where a packet was answered or passed: the XDP program in the driver, or its TC companion.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Hook {
+    Xdp = 0,
+    Tc = 1,
+}
+pub const HOOKS: usize = 2;
+
+impl Hook {
+    pub const ALL: [Hook; HOOKS] = [Hook::Xdp, Hook::Tc];
+    pub const fn name(self) -> &'static str {
+        match self {
+            Hook::Xdp => "xdp",
+            Hook::Tc => "tc",
+        }
+    }
+}
+
+/// The one value of the per-CPU map.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct PerCpu {
+    pub counters: [[u64; COUNTERS]; HOOKS],
+    /// For the programs' own use (see m-root-ebpf parse::forget); meaningless outside them.
+    pub scratch: [u64; 4],
+    /// Trust-anchor signals of the packet being answered, counted once it is sent (program use only).
+    pub signals: [u32; MAX_LABEL_SIGNALS],
+    pub nsignals: u64,
+}
+
+impl Counter {
+    pub const ALL: [Counter; 23] = [
+        Counter::Frames,
+        Counter::NotForUs,
+        Counter::Queries,
+        Counter::AnsReferral,
+        Counter::AnsReferralDnssec,
+        Counter::AnsNxdomain,
+        Counter::AnsNxdomainDnssec,
+        Counter::AnsApex,
+        Counter::AnsTldDs,
+        Counter::AnsTruncated,
+        Counter::PassMalformed,
+        Counter::PassUncovered,
+        Counter::PassNoRoom,
+        Counter::PassNoTable,
+        Counter::AnsIpv4,
+        Counter::AnsIpv6,
+        Counter::Dropped,
+        Counter::PassNotHinted,
+        Counter::CsumPartial,
+        Counter::NoHint,
+        Counter::Spilled,
+        Counter::PassToTc,
+        Counter::SpillArrived,
+    ];
+    /// The counters of answers sent, one per answer (the per-family ones double them): the run of
+    /// [`Counter::ALL`] from AnsReferral to AnsTruncated.
+    pub const ANSWERS: [Counter; 7] = {
+        let mut a = [Counter::AnsReferral; 7];
+        let mut i = 0;
+        while i < a.len() {
+            a[i] = Counter::ALL[Counter::AnsReferral as usize + i];
+            i += 1;
+        }
+        a
+    };
+    /// The one hook that moves this counter, for those only one does.
+    pub const fn only(self) -> Option<Hook> {
+        match self {
+            Counter::PassNotHinted | Counter::CsumPartial => Some(Hook::Tc),
+            Counter::NoHint | Counter::Spilled | Counter::PassToTc | Counter::SpillArrived => Some(Hook::Xdp),
+            _ => None,
+        }
+    }
+    /// Stable name for `stats` output, after the hook's name and a dot.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Counter::Frames => "frames",
+            Counter::NotForUs => "pass.not-for-us",
+            Counter::Queries => "queries",
+            Counter::AnsReferral => "answer.referral",
+            Counter::AnsReferralDnssec => "answer.referral-dnssec",
+            Counter::AnsNxdomain => "answer.nxdomain",
+            Counter::AnsNxdomainDnssec => "answer.nxdomain-dnssec",
+            Counter::AnsApex => "answer.apex",
+            Counter::AnsTldDs => "answer.tld-ds",
+            Counter::AnsTruncated => "answer.truncated",
+            Counter::PassMalformed => "pass.malformed",
+            Counter::PassUncovered => "pass.uncovered",
+            Counter::PassNoRoom => "pass.no-room",
+            Counter::PassNoTable => "pass.no-table",
+            Counter::AnsIpv4 => "answer.ipv4",
+            Counter::AnsIpv6 => "answer.ipv6",
+            Counter::Dropped => "dropped",
+            Counter::PassNotHinted => "pass.not-hinted",
+            Counter::CsumPartial => "csum-partial",
+            Counter::NoHint => "pass.no-room.no-hint",
+            Counter::Spilled => "pass.to-cpu",
+            Counter::PassToTc => "pass.to-tc",
+            Counter::SpillArrived => "pass.to-cpu.arrived",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counter_names_are_distinct_and_every_counter_is_listed_in_order() {
+        for (i, c) in Counter::ALL.iter().enumerate() {
+            assert_eq!(*c as usize, i);
+            assert!(Counter::ALL[..i].iter().all(|d| d.name() != c.name()), "{}", c.name());
+        }
+    }
+}

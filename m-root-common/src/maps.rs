@@ -1,0 +1,20 @@
+//! Map names, shared so both sides agree: the programs declare the maps under these names, userspace
+//! finds and pins them by them.
+
+pub const TLDIDX: &str = "TLDIDX";
+pub const TLDSORT: &str = "TLDSORT";
+pub const TLDDIR: &str = "TLDDIR";
+/// Trust-anchor signals answered in the kernel, per-CPU, key [`crate::signal_key`].
+pub const TA_SIGNALS: &str = "TA_SIGNALS";
+pub const APEXIDX: &str = "APEXIDX";
+pub const ANSWERS: &str = "ANSWERS";
+pub const ACTIVE: &str = "ACTIVE";
+pub const GENINFO: &str = "GENINFO";
+pub const SERVICE_ADDRS: &str = "SERVICE_ADDRS";
+/// Per-CPU state: the counters, and scratch space (one lookup per packet serves both).
+pub const PERCPU: &str = "PERCPU";
+pub const TC_MODE: &str = "TC_MODE";
+/// [`crate::XDP_TX_ON`] or [`crate::XDP_TX_OFF`].
+pub const XDP_TX: &str = "XDP_TX";
+pub const SPILL: &str = "SPILL";
+pub const SPILL_CPUS: &str = "SPILL_CPUS";

@@ -1,0 +1,127 @@
+//! Trust-anchor signals in a missing TLD's label (RFC 8145 key tags, RFC 8509 sentinels): parsed from
+//! the label as the TLD index keys it, parked in the per-CPU value, and counted in TA_SIGNALS once the
+//! answer goes out (a query passed up is counted by userspace, with zonegen::signal). The kinds, names
+//! and label prefixes are m_root_common's.
+
+use m_root_common::{
+    LabelWords, MAX_LABEL_SIGNALS, PerCpu, SENTINEL_DIGITS, SENTINEL_IS_TA_PREFIX, SENTINEL_NOT_TA_PREFIX, SIGNAL_SENTINEL_IS_TA,
+    SIGNAL_SENTINEL_NOT_TA, SIGNAL_TA, TA_PREFIX, signal_key,
+};
+
+use crate::TA_SIGNALS;
+
+/// The signals of one label: up to four key tags, or one sentinel.
+struct Signals {
+    keys: [u32; MAX_LABEL_SIGNALS],
+    n: usize,
+}
+
+impl Signals {
+    const NONE: Signals = Signals { keys: [0; MAX_LABEL_SIGNALS], n: 0 };
+}
+
+/// Nothing parked yet: for every packet before its lookup.
+#[inline(always)]
+pub fn clear(pc: *mut PerCpu) {
+    unsafe { (*pc).nsignals = 0 };
+}
+
+/// Park the signals of a missing TLD's label (its index key) until the answer is sent.
+#[inline(always)]
+pub fn park(pc: *mut PerCpu, label: &LabelWords) {
+    let sig = parse(label);
+    unsafe {
+        (*pc).signals = sig.keys;
+        (*pc).nsignals = sig.n as u64;
+    }
+}
+
+/// Count the parked signals: the answer went out.
+#[inline(always)]
+pub fn count_parked(pc: *mut PerCpu) {
+    let (keys, n) = unsafe { ((*pc).signals, core::ptr::read_volatile(core::ptr::addr_of!((*pc).nsignals))) };
+    for (i, &key) in keys.iter().enumerate() {
+        if (i as u64) < n {
+            count(key);
+        }
+    }
+}
+
+#[inline(always)]
+fn count(key: u32) {
+    match TA_SIGNALS.get_ptr_mut(key) {
+        Some(p) => unsafe { *p += 1 },
+        None => {
+            let _ = TA_SIGNALS.insert(key, 1u64, 0);
+        }
+    }
+}
+
+#[inline(always)]
+fn hex_digit(c: u8) -> Option<u16> {
+    match c {
+        b'0'..=b'9' => Some((c - b'0') as u16),
+        b'a'..=b'f' => Some((c - b'a' + 10) as u16),
+        _ => None,
+    }
+}
+
+/// The signals of a label (its index key: length octet, then the label lowercased): `_ta-` and up to
+/// four groups of four hex digits, or a sentinel prefix and five decimal digits; a malformed label
+/// carries none.
+#[inline(always)]
+fn parse(label: &LabelWords) -> Signals {
+    // SAFETY: eight u64 words are 64 initialised octets.
+    let b: &[u8; 64] = unsafe { &*(label as *const LabelWords as *const [u8; 64]) };
+    let len = b[0] as usize;
+    let ta = TA_PREFIX;
+    if len >= 8 && b[1] == ta[0] && b[2] == ta[1] && b[3] == ta[2] && b[4] == ta[3] {
+        let mut s = Signals::NONE;
+        for g in 0..MAX_LABEL_SIGNALS {
+            let p = 1 + ta.len() + 5 * g;
+            if p + 4 > len + 1 {
+                return Signals::NONE;
+            }
+            let mut tag = 0u16;
+            for k in 0..4 {
+                match hex_digit(b[p + k]) {
+                    Some(v) => tag = (tag << 4) | v,
+                    None => return Signals::NONE,
+                }
+            }
+            s.keys[g] = signal_key(SIGNAL_TA, tag);
+            s.n = g + 1;
+            if p + 4 == len + 1 {
+                return s;
+            }
+            if b[p + 4] != b'-' {
+                return Signals::NONE;
+            }
+        }
+        return Signals::NONE;
+    }
+    const IS: &[u8; 24] = SENTINEL_IS_TA_PREFIX;
+    const NOT: &[u8; 25] = SENTINEL_NOT_TA_PREFIX;
+    let (kind, start) = if len == IS.len() + SENTINEL_DIGITS && b[1..1 + IS.len()] == IS[..] {
+        (SIGNAL_SENTINEL_IS_TA, 1 + IS.len())
+    } else if len == NOT.len() + SENTINEL_DIGITS && b[1..1 + NOT.len()] == NOT[..] {
+        (SIGNAL_SENTINEL_NOT_TA, 1 + NOT.len())
+    } else {
+        return Signals::NONE;
+    };
+    let mut tag = 0u32;
+    for k in 0..SENTINEL_DIGITS {
+        let c = b[start + k];
+        if !c.is_ascii_digit() {
+            return Signals::NONE;
+        }
+        tag = tag * 10 + (c - b'0') as u32;
+    }
+    if tag > u16::MAX as u32 {
+        return Signals::NONE;
+    }
+    let mut s = Signals::NONE;
+    s.keys[0] = signal_key(kind, tag as u16);
+    s.n = 1;
+    s
+}
