@@ -22,6 +22,24 @@ pub struct FastTable {
     sorted: Vec<Vec<u8>>,
 }
 
+/// The facts m_root_common::covers decides on, from a parsed query: whether its TLD exists
+/// (`tld_exists`) and whether the table holds signed NXDOMAIN answers (`signed_nx`) are the caller's.
+pub fn query_facts(q: &wire::Query<'_>, tld_exists: bool, signed_nx: bool) -> QueryFacts {
+    let labels = name::label_count(q.qname);
+    let tld = (labels > 0).then(|| name::suffix(q.qname, 1));
+    QueryFacts {
+        flags: q.flags,
+        qclass: q.qclass,
+        qtype: q.qtype,
+        edns: q.edns.as_ref().map(|e| (e.version, e.nsid || e.other_options > 0)),
+        dnssec_ok: q.dnssec_ok(),
+        labels,
+        tld_exists,
+        tld_orderable: tld.is_some_and(|t| orderable(&t[1..t.len() - 1])),
+        signed_nx,
+    }
+}
+
 impl FastTable {
     pub fn new(table: Table) -> FastTable {
         let tlds = table.tlds.iter().enumerate().map(|(i, (k, _))| (k[1..1 + k[0] as usize].to_vec(), i)).collect();
@@ -45,17 +63,7 @@ impl FastTable {
             tld[1..tld.len() - 1].to_ascii_lowercase()
         });
         let ordinal = label.as_ref().and_then(|l| self.tlds.get(l).copied());
-        let facts = QueryFacts {
-            flags: q.flags,
-            qclass: q.qclass,
-            qtype: q.qtype,
-            edns: q.edns.as_ref().map(|e| (e.version, e.nsid || e.other_options > 0)),
-            dnssec_ok: dnssec,
-            labels,
-            tld_exists: ordinal.is_some(),
-            tld_orderable: label.as_ref().is_some_and(|l| orderable(l)),
-            signed_nx: !self.table.nsec.is_empty(),
-        };
+        let facts = query_facts(&q, ordinal.is_some(), !self.table.nsec.is_empty());
         let entry: &Answer = match (covers(&facts)?, ordinal) {
             (AnswerKind::Apex, _) => match self.apex.get(&(q.qtype, dnssec)) {
                 Some(&i) => &self.table.apex[i].2,

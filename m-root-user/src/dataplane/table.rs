@@ -169,29 +169,12 @@ pub fn addr_key(a: &IpAddr) -> AddrKey {
     k
 }
 
-/// Does the XDP program answer this DNS query itself (with the full table loaded)? Its rules, restated for
-/// tests and benchmarks: QUERY, class IN, no meta type, at most a bare EDNS(0) OPT; at the apex a qtype
-/// below APEX_QTYPES; under an existing TLD anything; under a missing one NXDOMAIN with DO=0, and with
-/// DO=1 when the zone is signed and the label has no zero octet (the program's sort key cannot order one).
-#[allow(clippy::collapsible_if)] // The body stays as written until it is rewired to the program's own rule.
+/// Does the kernel answer this DNS query itself (with the full table of `zone` loaded)? The programs'
+/// own rule, m_root_common::covers, on the query's facts; for tests and benchmarks.
 pub fn xdp_covers(zone: &zonegen::Zone, msg: &[u8]) -> bool {
-    use zonegen::{name, rr, wire};
+    use zonegen::{name, wire};
     let Ok(q) = wire::parse_query(msg) else { return false };
-    if q.opcode() != 0 || q.qclass != rr::CLASS_IN || rr::is_meta(q.qtype) {
-        return false;
-    }
-    if let Some(e) = &q.edns {
-        if e.version != 0 || e.nsid || e.other_options > 0 {
-            return false;
-        }
-    }
-    if name::label_count(q.qname) == 0 {
-        return (q.qtype as u32) < APEX_QTYPES;
-    }
-    if zone.is_tld(&name::lower(name::suffix(q.qname, 1))) {
-        return true;
-    }
-    // Signed NXDOMAIN: the program orders labels by a zero-padded key, so a label with a zero octet passes.
-    let tld = name::suffix(q.qname, 1);
-    !q.dnssec_ok() || (zone.signed && !tld[1..tld.len() - 1].contains(&0))
+    let labels = name::label_count(q.qname);
+    let tld_exists = labels > 0 && zone.is_tld(&name::lower(name::suffix(q.qname, 1)));
+    m_root_common::covers(&zonegen::fast::query_facts(&q, tld_exists, zone.signed)).is_some()
 }
