@@ -4,8 +4,8 @@
 //! m_root_common's (the programs count the same kinds); this is userspace's parser.
 
 use m_root_common::{
-    SENTINEL_DIGITS, SENTINEL_IS_TA_PREFIX, SENTINEL_NOT_TA_PREFIX, SIGNAL_SENTINEL_IS_TA, SIGNAL_SENTINEL_NOT_TA, SIGNAL_TA, TA_PREFIX,
-    signal_kind_name,
+    MAX_LABEL_SIGNALS, SENTINEL_DIGITS, SENTINEL_IS_TA_PREFIX, SENTINEL_NOT_TA_PREFIX, SIGNAL_SENTINEL_IS_TA, SIGNAL_SENTINEL_NOT_TA,
+    SIGNAL_TA, TA_PREFIX, signal_kind_name,
 };
 
 /// Kinds of signal (m_root_common's, as u8).
@@ -19,11 +19,12 @@ pub fn signals(label: &[u8]) -> Vec<(u8, u16)> {
     if let Some(rest) = l.strip_prefix(&TA_PREFIX[..]) {
         let mut tags = Vec::new();
         for group in rest.split(|&c| c == b'-') {
-            if group.len() != 4 {
+            // Four hex digits each, and no more tags than the programs count (they keep
+            // MAX_LABEL_SIGNALS per query): a label the kernel would not count is not counted here.
+            if group.len() != 4 || !group.iter().all(u8::is_ascii_hexdigit) || tags.len() == MAX_LABEL_SIGNALS {
                 return Vec::new();
             }
-            let Ok(s) = std::str::from_utf8(group) else { return Vec::new() };
-            let Ok(t) = u16::from_str_radix(s, 16) else { return Vec::new() };
+            let t = group.iter().fold(0u16, |t, &c| (t << 4) | (c as char).to_digit(16).unwrap_or(0) as u16);
             tags.push((TA_KEYTAG, t));
         }
         return tags;
@@ -60,6 +61,9 @@ mod tests {
         assert_eq!(signals(b"root-key-sentinel-is-ta-20326"), vec![(SENTINEL_IS_TA, 20326)]);
         assert_eq!(signals(b"root-key-sentinel-not-ta-38696"), vec![(SENTINEL_NOT_TA, 38696)]);
         assert!(signals(b"_ta-4f6").is_empty());
+        assert!(signals(b"_ta-+4f6").is_empty(), "hex digits only (the programs refuse a sign)");
+        assert_eq!(signals(b"_ta-0001-0002-0003-0004").len(), 4);
+        assert!(signals(b"_ta-0001-0002-0003-0004-0005").is_empty(), "no more tags than the programs count");
         assert!(signals(b"_ta-4f66-").is_empty());
         assert!(signals(b"root-key-sentinel-is-ta-2032").is_empty());
         assert!(signals(b"root-key-sentinel-is-ta-99999").is_empty());

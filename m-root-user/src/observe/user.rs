@@ -121,7 +121,7 @@ impl Snapshot {
 /// "ta.4f66", "sentinel-is-ta.20326": a signal as `stats` names it.
 pub fn signal_name(kind: u32, tag: u16) -> String {
     match kind {
-        0 => format!("ta.{tag:04x}"),
+        m_root_common::SIGNAL_TA => format!("ta.{tag:04x}"),
         k => format!("{}.{tag:05}", zonegen::signal::kind_name(k as u8)),
     }
 }
