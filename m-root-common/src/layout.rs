@@ -14,7 +14,7 @@ pub const MAX_APEX: u32 = 128;
 /// Apex answers are found by qtype below this (every type a root apex holds); others get NODATA or pass.
 pub const APEX_QTYPES: u32 = 256;
 /// Fixed answers per generation (see [`FixedSlot`]).
-pub const FIXED_SLOTS: u32 = 4;
+pub const FIXED_SLOTS: u32 = FixedSlot::ALL.len() as u32;
 /// Signed NXDOMAIN answers per generation: one per NSEC interval (the apex's and each TLD's).
 pub const MAX_NSEC: u32 = MAX_TLDS + 1;
 /// Answers per generation: TLD slots, apex answers, the fixed ones, the signed NXDOMAIN ones.
@@ -31,21 +31,21 @@ const _: () = assert!((ANSWERS_PER_GEN as u64) * (GENERATIONS as u64) <= u32::MA
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FixedSlot {
-    /// NXDOMAIN for a name whose TLD does not exist, DO=0.
+    /// NXDOMAIN for a name whose TLD does not exist, DO=0 (DO=1 NXDOMAIN is one answer per NSEC
+    /// interval: [`nsec_answer_index`]).
     NxdomainDo0 = 0,
-    /// Reserved, never written or read: DO=1 NXDOMAIN is one answer per NSEC interval
-    /// ([`nsec_answer_index`]). The number stays taken so that table files keep their slot numbers
-    /// (zonegen's table-file reader still names it); nothing may give it another meaning.
-    NxdomainDo1 = 1,
     /// NODATA at the apex (a qtype the apex does not hold), DO=0.
-    ApexNodataDo0 = 2,
+    ApexNodataDo0 = 1,
     /// NODATA at the apex, DO=1.
-    ApexNodataDo1 = 3,
+    ApexNodataDo1 = 2,
 }
 
 impl FixedSlot {
-    /// Every slot number, the reserved one included.
-    pub const ALL: [FixedSlot; 4] = [FixedSlot::NxdomainDo0, FixedSlot::NxdomainDo1, FixedSlot::ApexNodataDo0, FixedSlot::ApexNodataDo1];
+    pub const ALL: [FixedSlot; 3] = [FixedSlot::NxdomainDo0, FixedSlot::ApexNodataDo0, FixedSlot::ApexNodataDo1];
+    /// The slot with this number (table files store the number).
+    pub const fn from_number(n: u32) -> Option<FixedSlot> {
+        if (n as usize) < FixedSlot::ALL.len() { Some(FixedSlot::ALL[n as usize]) } else { None }
+    }
     /// NODATA at the apex for a requester with or without DO.
     pub const fn apex_nodata(dnssec_ok: bool) -> FixedSlot {
         if dnssec_ok { FixedSlot::ApexNodataDo1 } else { FixedSlot::ApexNodataDo0 }

@@ -8,7 +8,7 @@ use m_root_common::{Answer, FixedSlot, MAX_LABEL};
 
 use crate::compile::{self, CompileError, Reason, Summary, Table};
 
-const MAGIC: &[u8; 8] = b"MRXTBL03";
+const MAGIC: &[u8; 8] = b"MRXTBL04";
 
 /// Table file errors.
 #[derive(Debug, thiserror::Error)]
@@ -99,13 +99,7 @@ pub fn read(input: &mut impl Read) -> Result<Table, TableFileError> {
     }
     let mut fixed = Vec::new();
     for _ in 0..nfixed {
-        let slot = match r.u32()? {
-            0 => FixedSlot::NxdomainDo0,
-            1 => FixedSlot::NxdomainDo1,
-            2 => FixedSlot::ApexNodataDo0,
-            3 => FixedSlot::ApexNodataDo1,
-            _ => return Err(TableFileError::Corrupt("unknown fixed slot")),
-        };
+        let slot = FixedSlot::from_number(r.u32()?).ok_or(TableFileError::Corrupt("unknown fixed slot"))?;
         fixed.push((slot, Box::new(r.answer()?)));
     }
     let mut nsec = Vec::new();
