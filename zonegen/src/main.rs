@@ -93,6 +93,7 @@ fn run(cli: Cli) -> Result<()> {
                 table.usable_count(),
                 table.bytes() as f64 / 1048576.0
             );
+            println!("unusable:     {}", table.summary);
             println!("time:         load+validate+zonemd {:.0} ms, compile {:.0} ms", load_s * 1e3, compile_s * 1e3);
             for w in &z.warnings {
                 println!("warning:      {w}");
@@ -103,7 +104,14 @@ fn run(cli: Cli) -> Result<()> {
             let table = compile(&z);
             let mut f = std::fs::File::create(&output).with_context(|| format!("creating {}", output.display()))?;
             tablefile::write(&table, &mut f).with_context(|| format!("writing {}", output.display()))?;
-            println!("{}: serial {}, {} TLDs, {} answers", output.display(), table.serial, table.tlds.len(), table.answer_count());
+            println!(
+                "{}: serial {}, {} TLDs, {} answers; {}",
+                output.display(),
+                table.serial,
+                table.tlds.len(),
+                table.answer_count(),
+                table.summary
+            );
         }
         Cmd::Inspect { table } => {
             let mut f = std::fs::File::open(&table).with_context(|| format!("opening {}", table.display()))?;
