@@ -74,12 +74,12 @@ fn steady_load(lab: &Lab, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<(Vec
             while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
                 i = i.wrapping_add(1);
                 let msg = wire::build_query(i, 0, name::ROOT, rr::SOA, rr::CLASS_IN, None);
-                let r = if i % 2 == 0 { client.udp(common::SRV4, &msg) } else { m_root_user::lab::query(&inj, &how, &msg).ok() };
+                let r = if i.is_multiple_of(2) { client.udp(common::SRV4, &msg) } else { m_root_user::lab::query(&inj, &how, &msg).ok() };
                 match r.as_deref().and_then(soa_serial) {
                     Some(s) => serials.push(s),
                     None => {
                         lost += 1;
-                        let kind = if i % 2 == 0 { "socket" } else { "injected" };
+                        let kind = if i.is_multiple_of(2) { "socket" } else { "injected" };
                         how_lost.push(format!(
                             "#{i} {kind} after {} answers: {}",
                             serials.len(),

@@ -12,6 +12,8 @@
 //!
 //! Needs root and iproute2/ethtool; fails loudly (never skips) without them.
 
+#![allow(clippy::type_complexity)] // tables of test cases read best as tuples
+
 mod common;
 
 use std::collections::BTreeMap;

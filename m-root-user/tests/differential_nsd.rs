@@ -3,6 +3,8 @@
 //! function and by NSD, compared section by section (order inside a section ignored). Every difference
 //! must be one listed in `allowed` below, with the RFC that allows it.
 
+#![allow(clippy::type_complexity)] // tables of test cases read best as tuples
+
 mod common;
 
 use std::collections::BTreeMap;

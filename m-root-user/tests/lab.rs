@@ -9,6 +9,8 @@
 //!
 //! Needs root, iproute2, kdig and ping; fails loudly (never skips) without them.
 
+#![allow(clippy::type_complexity)] // tables of test cases read best as tuples
+
 mod common;
 
 use std::time::Duration;

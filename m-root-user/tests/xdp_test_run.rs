@@ -5,6 +5,8 @@
 //! program in its XDP-less mode, where it answers everything it covers). Needs root (CAP_BPF); fails,
 //! never skips, without it.
 
+#![allow(clippy::type_complexity)] // tables of test cases read best as tuples
+
 use std::net::IpAddr;
 use std::path::Path;
 use std::sync::OnceLock;

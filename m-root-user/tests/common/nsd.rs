@@ -36,41 +36,40 @@ pub fn allowed(zone: &Zone, query: &[u8], ours: &Message, nsd: &Message, d: &Dif
     }
     // RFC 9471 3.1: in-domain glue that does not fit sets TC. NSD 4.6.1 (2022) predates RFC 9471 and
     // drops it instead; check that NSD really left some in-domain glue out.
-    if ours.flags & TC != 0 && nsd.flags & TC == 0 && ours.sections.iter().all(Vec::is_empty) {
-        if let Some(q) = &q {
-            if nsd_dropped_in_domain_glue(zone, q.qname, nsd)
-                && matches!(d, Difference::Record { ours: false, .. } | Difference::Flag { flag: "tc", .. })
-            {
-                return Some(
-                    "RFC 9471 3.1: in-domain glue that does not fit sets TC=1; NSD 4.6.1 predates RFC 9471 and omits the glue without TC",
-                );
-            }
-        }
+    if ours.flags & TC != 0
+        && nsd.flags & TC == 0
+        && ours.sections.iter().all(Vec::is_empty)
+        && let Some(q) = &q
+        && nsd_dropped_in_domain_glue(zone, q.qname, nsd)
+        && matches!(d, Difference::Record { ours: false, .. } | Difference::Flag { flag: "tc", .. })
+    {
+        return Some("RFC 9471 3.1: in-domain glue that does not fit sets TC=1; NSD 4.6.1 predates RFC 9471 and omits the glue without TC");
     }
     // RFC 9471 3.1 again, when everything fits for us: we put all in-domain glue (required) first and add
     // sibling glue as room allows; NSD 4.6.1 puts every A before every AAAA and so can drop in-domain AAAA.
-    if ours.flags & TC == 0 && nsd.flags & TC == 0 {
-        if let (Some(q), Difference::Record { section: 2, rtype, .. }) = (&q, d) {
-            if (*rtype == rr::A || *rtype == rr::AAAA)
-                && nsd_dropped_in_domain_glue(zone, q.qname, nsd)
-                && !nsd_dropped_in_domain_glue(zone, q.qname, ours)
-            {
-                return Some(
-                    "RFC 9471 3.1: in-domain glue is required, so we send all of it before any sibling glue; NSD 4.6.1 sends every A before any AAAA and drops in-domain AAAA",
-                );
-            }
-        }
+    if ours.flags & TC == 0
+        && nsd.flags & TC == 0
+        && let (Some(q), Difference::Record { section: 2, rtype, .. }) = (&q, d)
+        && (*rtype == rr::A || *rtype == rr::AAAA)
+        && nsd_dropped_in_domain_glue(zone, q.qname, nsd)
+        && !nsd_dropped_in_domain_glue(zone, q.qname, ours)
+    {
+        return Some(
+            "RFC 9471 3.1: in-domain glue is required, so we send all of it before any sibling glue; NSD 4.6.1 sends every A before any AAAA and drops in-domain AAAA",
+        );
     }
     // Minimal responses at the apex: NSD adds the apex NS RRset (and its glue) to positive answers.
-    if ours.flags & AA != 0 && ours.rcode() == 0 && !ours.sections[0].is_empty() {
-        if let Difference::Record { section, ours: false, rtype, owner } = d {
-            let apex_ns = *section == 1 && owner == "." && (*rtype == rr::NS || *rtype == rr::RRSIG);
-            let glue = *section == 2 && owner.ends_with(".root-servers.net.") && (*rtype == rr::A || *rtype == rr::AAAA);
-            if apex_ns || glue {
-                return Some(
-                    "RFC 1034 4.3.2 / RFC 2181 6.1: the zone's NS in the authority section of a positive answer is optional; we answer minimally (as Knot does), NSD adds them",
-                );
-            }
+    if ours.flags & AA != 0
+        && ours.rcode() == 0
+        && !ours.sections[0].is_empty()
+        && let Difference::Record { section, ours: false, rtype, owner } = d
+    {
+        let apex_ns = *section == 1 && owner == "." && (*rtype == rr::NS || *rtype == rr::RRSIG);
+        let glue = *section == 2 && owner.ends_with(".root-servers.net.") && (*rtype == rr::A || *rtype == rr::AAAA);
+        if apex_ns || glue {
+            return Some(
+                "RFC 1034 4.3.2 / RFC 2181 6.1: the zone's NS in the authority section of a positive answer is optional; we answer minimally (as Knot does), NSD adds them",
+            );
         }
     }
     // Sibling glue (name servers below other TLDs) is optional: how much of it fits differs.
@@ -81,10 +80,12 @@ pub fn allowed(zone: &Zone, query: &[u8], ours: &Message, nsd: &Message, d: &Dif
                 return Some("RFC 9471 3.2: sibling glue is optional and is left out without TC when it does not fit; NSD fits less of it");
             }
         }
-        if let Difference::Flag { flag: "tc", ours: false, .. } = d {
-            if ours.sections[2].is_empty() && ours.sections[1].iter().any(|r| r.rtype == rr::NS) && nsd.sections[2].is_empty() {
-                return Some("RFC 9471 3.2: sibling glue that does not fit does not set TC; NSD sets TC when no glue fits at all");
-            }
+        if let Difference::Flag { flag: "tc", ours: false, .. } = d
+            && ours.sections[2].is_empty()
+            && ours.sections[1].iter().any(|r| r.rtype == rr::NS)
+            && nsd.sections[2].is_empty()
+        {
+            return Some("RFC 9471 3.2: sibling glue that does not fit does not set TC; NSD sets TC when no glue fits at all");
         }
     }
     if (query.get(2).map_or(0, |f| (f >> 3) & 0xf)) == 4
