@@ -59,10 +59,8 @@ pub enum Kind {
 pub fn size_limit(edns: Option<&Edns>, transport: Transport) -> usize {
     match transport {
         Transport::Tcp => 65535,
-        Transport::Udp => match edns {
-            None => m_root_common::CLASSIC_UDP_PAYLOAD as usize,
-            Some(e) => e.udp_size.clamp(m_root_common::CLASSIC_UDP_PAYLOAD, m_root_common::OUR_UDP_PAYLOAD) as usize,
-        },
+        // The programs' rule (m_root_common::udp_limit), so both paths cut an answer at the same size.
+        Transport::Udp => m_root_common::udp_limit(edns.map(|e| e.udp_size)) as usize,
     }
 }
 

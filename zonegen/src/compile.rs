@@ -309,7 +309,7 @@ pub fn splice(entry: &Answer, query: &[u8]) -> Option<Vec<u8>> {
     let qlen = q.qname.len();
     let limit = answer::size_limit(q.edns.as_ref(), answer::Transport::Udp);
     let opt_len = if q.edns.is_some() { m_root_common::OPT_LEN } else { 0 };
-    let head = 12 + qlen + 4;
+    let head = m_root_common::DNS_HEADER_LEN + qlen + m_root_common::QTYPE_QCLASS_LEN;
     let avail = limit.checked_sub(head + opt_len)?;
     let cut = entry.cuts[..entry.ncuts as usize].iter().rev().find(|c| c.len as usize <= avail);
     let mut out = Vec::with_capacity(limit);
@@ -334,7 +334,8 @@ pub fn splice(entry: &Answer, query: &[u8]) -> Option<Vec<u8>> {
     out[8..10].copy_from_slice(&ns.to_be_bytes());
     out[10..12].copy_from_slice(&(ar + (opt_len > 0) as u16).to_be_bytes());
     if let Some(e) = &q.edns {
-        out.extend_from_slice(&wire::opt_record(0, e.dnssec_ok, None));
+        // The OPT the programs append (tests check it is the answer function's too).
+        out.extend_from_slice(&m_root_common::bare_opt(e.dnssec_ok));
     }
     Some(out)
 }

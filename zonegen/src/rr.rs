@@ -8,21 +8,20 @@ pub const PTR: u16 = 12;
 pub const MX: u16 = 15;
 pub const TXT: u16 = 16;
 pub const AAAA: u16 = 28;
-pub const OPT: u16 = 41;
-pub const DS: u16 = 43;
+pub const OPT: u16 = m_root_common::TYPE_OPT;
+pub const DS: u16 = m_root_common::TYPE_DS;
 pub const RRSIG: u16 = 46;
 pub const NSEC: u16 = 47;
 pub const DNSKEY: u16 = 48;
 pub const ZONEMD: u16 = 63;
 pub const ANY: u16 = 255;
 
-pub const CLASS_IN: u16 = 1;
+pub const CLASS_IN: u16 = m_root_common::CLASS_IN;
 pub const CLASS_CH: u16 = 3;
 
-/// Meta and query-only types (RFC 6895 3.1: 128-255, and OPT), and the reserved type 0: never stored data.
-pub fn is_meta(rtype: u16) -> bool {
-    rtype == OPT || rtype == 0 || (128..=255).contains(&rtype)
-}
+/// Meta and query-only types (RFC 6895 3.1: 128-255, and OPT), and the reserved type 0: never stored
+/// data. The programs' rule, m_root_common::is_meta.
+pub use m_root_common::is_meta;
 
 /// Where the names a server may compress sit in the rdata of `rtype` (RFC 3597 4: only RFC 1035 types).
 pub enum RdataNames {

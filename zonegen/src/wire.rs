@@ -10,11 +10,8 @@ use crate::rr;
 
 pub const FLAG_QR: u16 = 0x8000;
 pub const FLAG_AA: u16 = 0x0400;
-pub const FLAG_TC: u16 = 0x0200;
-pub const FLAG_RD: u16 = 0x0100;
-pub const FLAG_CD: u16 = 0x0010;
-/// Bits of the query's flags copied into the response (RFC 1035 4.1.1: RD; RFC 4035 3.2.2: CD).
-pub const COPIED_FLAGS: u16 = FLAG_RD | FLAG_CD;
+/// TC, RD, CD and the flags a response copies (RFC 1035 4.1.1: RD; RFC 4035 3.2.2: CD): the programs'.
+pub use m_root_common::{COPIED_FLAGS, FLAG_CD, FLAG_RD, FLAG_TC};
 pub const OPCODE_MASK: u16 = 0x7800;
 pub const EDNS_DO: u16 = 0x8000;
 pub const OPTION_NSID: u16 = 3;
