@@ -1,7 +1,7 @@
 //! Types and rules shared by the programs (`m-root-ebpf`) and userspace (`zonegen`, `m-root-user`).
 //!
 //! Everything the programs read out of BPF maps is `#[repr(C)]` and fixed-size. One place for each fact,
-//! one module per concept, all re-exported here:
+//! one module per concept, re-exported here (`maps` and `csum` by module):
 //! - [`dns`]: wire limits and constants, the meta-type test;
 //! - [`coverage`]: which queries the table answers;
 //! - [`layout`]: where each answer sits in the ANSWERS map, the TLD and fixed slots;

@@ -103,7 +103,7 @@ impl Summary {
 }
 
 /// "2 answers not usable by XDP (userspace answers them): 2 too many compression pointers; first: com. NS
-/// DO=1 (300 compression pointers, more than the table's 256), ..."; "every answer usable by XDP" when
+/// DO=1 (300 compression pointers, more than the table's 128), ..."; "every answer usable by XDP" when
 /// there are none.
 impl std::fmt::Display for Summary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -163,7 +163,17 @@ pub fn tld_index<'a>(keys: impl IntoIterator<Item = &'a TldKey>) -> Result<TldIn
     Err(NoSeed(words.len()))
 }
 
+/// Does the table of `zone` hold signed NXDOMAIN answers (one per NSEC interval)? Only for a signed
+/// zone whose TLD labels the programs can order (m_root_common::orderable).
+pub fn holds_signed_nx(zone: &Zone) -> bool {
+    zone.signed && zone.tlds.iter().all(|t| m_root_common::orderable(&t[1..t.len() - 1]))
+}
+
 impl Table {
+    /// It holds the signed NXDOMAIN answers: one per NSEC interval (the apex's and each TLD's).
+    pub fn signed_nx(&self) -> bool {
+        !self.nsec.is_empty() && self.nsec.len() == self.tlds.len() + 1
+    }
     pub fn answer_count(&self) -> usize {
         self.tlds.iter().map(|(_, a)| a.len()).sum::<usize>() + self.apex.len() + self.fixed.len() + self.nsec.len()
     }
@@ -235,8 +245,7 @@ pub fn compile(zone: &Zone) -> Table {
     // Signed NXDOMAIN, one per NSEC interval: the answer for the smallest name after the interval's owner
     // (the owner's label and a zero octet) is the answer for every missing name in the interval.
     let mut nsec = Vec::new();
-    let orderable = zone.tlds.iter().all(|t| !t[1..t.len() - 1].contains(&0));
-    if zone.signed && orderable {
+    if holds_signed_nx(zone) {
         let mut owners: Vec<Vec<u8>> = vec![Vec::new()];
         owners.extend(zone.tlds.iter().map(|t| t[1..t.len() - 1].to_vec()));
         for o in owners {

@@ -63,7 +63,7 @@ impl FastTable {
             tld[1..tld.len() - 1].to_ascii_lowercase()
         });
         let ordinal = label.as_ref().and_then(|l| self.tlds.get(l).copied());
-        let facts = query_facts(&q, ordinal.is_some(), !self.table.nsec.is_empty());
+        let facts = query_facts(&q, ordinal.is_some(), self.table.signed_nx());
         let entry: &Answer = match (covers(&facts)?, ordinal) {
             (AnswerKind::Apex, _) => match self.apex.get(&(q.qtype, dnssec)) {
                 Some(&i) => &self.table.apex[i].2,

@@ -86,7 +86,7 @@ impl Dataplane {
             let mut apex: Array<&mut MapData, u32> = Array::try_from(self.map_mut(maps::APEXIDX)?)?;
             let mut held = vec![0u32; (APEX_QTYPES * 2) as usize];
             for (i, (qtype, dnssec, _)) in table.apex.iter().enumerate() {
-                if (*qtype as u32) < APEX_QTYPES {
+                if m_root_common::apex_covered(*qtype) {
                     held[(apex_qtype_index(0, *qtype, *dnssec)) as usize] = i as u32 + 1;
                 }
             }
@@ -96,7 +96,7 @@ impl Dataplane {
         }
         // Signed NXDOMAIN: the TLDs in canonical order for the program's binary search, and one answer per
         // NSEC interval.
-        let signed_nx = !table.nsec.is_empty() && table.nsec.len() == table.tlds.len() + 1;
+        let signed_nx = table.signed_nx();
         if signed_nx {
             {
                 let keys: Vec<SortKey> = table.tlds.iter().map(|(label, _)| sort_key(&label[1..1 + label[0] as usize])).collect();
@@ -176,5 +176,5 @@ pub fn xdp_covers(zone: &zonegen::Zone, msg: &[u8]) -> bool {
     let Ok(q) = wire::parse_query(msg) else { return false };
     let labels = name::label_count(q.qname);
     let tld_exists = labels > 0 && zone.is_tld(&name::lower(name::suffix(q.qname, 1)));
-    m_root_common::covers(&zonegen::fast::query_facts(&q, tld_exists, zone.signed)).is_some()
+    m_root_common::covers(&zonegen::fast::query_facts(&q, tld_exists, zonegen::compile::holds_signed_nx(zone))).is_some()
 }
