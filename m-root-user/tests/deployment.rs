@@ -393,3 +393,29 @@ fn stats_answer_from_another_mount_and_network_namespace() {
     let out = std::process::Command::new(common::BIN).args(["stats", "--control", "/nonexistent.sock"]).output().unwrap();
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("--iface"), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// A killed daemon leaves its pinned maps: `stats --iface` reads its last kernel counts; `detach`
+/// removes what it left (the pins included), after which there is nothing to read.
+#[test]
+fn a_killed_daemon_leaves_pins_that_stats_reads_and_detach_removes() {
+    let mut lab = Lab::up("mrxk");
+    let (pid, control) = common::start_daemon(&mut lab, &[common::SRV4]);
+    let msg =
+        zonegen::wire::build_query(0x6b6b, 0, &zonegen::name::from_text("_ta-4f66").unwrap(), zonegen::rr::A, zonegen::rr::CLASS_IN, None);
+    assert!(in_netns(&lab.cli_ns(), || Client::new().udp(common::SRV4, &msg)).is_some(), "answered");
+    let before = common::daemon_stats(&control);
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
+    std::thread::sleep(Duration::from_millis(500));
+    let pinned = common::xdp_counters(&lab);
+    assert_eq!(pinned["tc.answer.nxdomain"], before["tc.answer.nxdomain"], "the pinned counters are the daemon's: {pinned}");
+    assert_eq!(pinned["signals"]["xdp.signal.ta.4f66"], 1, "and its trust-anchor signals: {pinned}");
+    let (ns, iface) = (lab.srv_ns(), lab.srv_if());
+    // Under `ip netns exec` the daemon pins into the lab's bpffs in /run (its /sys has none).
+    let pins = std::path::Path::new(m_root_user::dataplane::PIN_ROOT_FALLBACK).join(&iface);
+    assert!(pins.join(m_root_common::maps::TA_SIGNALS).exists(), "{} holds the signal map", pins.display());
+    let out = common::sh(&mut Lab::in_ns(&ns, &[common::BIN, "detach", "--iface", &iface]));
+    assert!(!pins.exists(), "detach removed {} and both maps in it", pins.display());
+    assert!(out.contains("removed"), "{out}");
+    let again = Lab::in_ns(&ns, &[common::BIN, "stats", "--iface", &iface, "--control", "/nonexistent", "--json"]).output().unwrap();
+    assert!(!again.status.success(), "nothing pinned after detach: {}", String::from_utf8_lossy(&again.stdout));
+}

@@ -166,7 +166,7 @@ impl Dataplane {
 
 /// Remove what a process left on an interface: an XDP program attached through netlink (links made by
 /// `run` go away with their process), our TC program attached through netlink with a clsact qdisc (a
-/// kernel before 6.6; tcx attachments are links too), and the pinned counters. Returns what it says.
+/// kernel before 6.6; tcx attachments are links too), and the pinned maps. Returns what it says.
 pub fn detach(iface: &str) -> Result<String> {
     // `ip` removes whatever XDP program is attached there.
     let status = std::process::Command::new("ip").args(["link", "set", "dev", iface, "xdp", "off"]).status().context("running ip")?;
@@ -174,8 +174,14 @@ pub fn detach(iface: &str) -> Result<String> {
         Ok(()) => "; netlink-attached TC program removed",
         Err(_) => "",
     };
-    for path in pin_paths(iface, maps::PERCPU) {
-        let _ = std::fs::remove_file(path);
+    // Both pinned maps (the counters and the trust-anchor signals), then their directory if empty.
+    for map in [maps::PERCPU, maps::TA_SIGNALS] {
+        for path in pin_paths(iface, map) {
+            let _ = std::fs::remove_file(&path);
+            if let Some(dir) = path.parent() {
+                let _ = std::fs::remove_dir(dir);
+            }
+        }
     }
     if !status.success() {
         bail!("ip link set dev {iface} xdp off failed{tc}");
