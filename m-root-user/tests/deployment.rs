@@ -184,55 +184,55 @@ fn every_query_is_answered_in_every_deployment() {
             let fam = if *v6 { "IPv6" } else { "IPv4" };
             let covered = udp.iter().filter(|q| xdp_covers(&zone, q)).count() as u64;
 
-            let before = paths(&common::daemon_stats(&control));
-            let run = Run {
-                answers: in_netns(&cli, || {
+            // The answers a run got, and how the counters of each path moved meanwhile.
+            let measured = |run: &dyn Fn() -> Vec<Option<Vec<u8>>>| {
+                let before = paths(&common::daemon_stats(&control));
+                let answers = run();
+                // Userspace may still be sending its last answers when the client has them: let counters settle.
+                std::thread::sleep(Duration::from_millis(200));
+                (Run { answers }, delta(before, paths(&common::daemon_stats(&control))))
+            };
+            let (run, d) = measured(&|| {
+                in_netns(&cli, || {
                     let c = Client::new();
                     udp.iter().map(|q| c.udp(server, q)).collect()
-                }),
-            };
-            // Userspace may still be sending its last answers when the client has them: let counters settle.
-            std::thread::sleep(Duration::from_millis(200));
-            let d = delta(before, paths(&common::daemon_stats(&control)));
+                })
+            });
             let what = format!("{} / {fam} / UDP from a socket", cell.name);
             check_answers(&zone, &what, udp, &run, Transport::Udp);
             check_paths(&what, cell.socket, d, covered, udp.len() as u64, false);
             summary.insert(what, d);
 
-            let before = paths(&common::daemon_stats(&control));
-            let run = Run {
-                answers: in_netns(&cli, || {
+            let (run, d) = measured(&|| {
+                in_netns(&cli, || {
                     let c = Client::new();
                     tcp.iter().map(|q| c.tcp(server, q)).collect()
-                }),
-            };
-            std::thread::sleep(Duration::from_millis(200));
-            let d = delta(before, paths(&common::daemon_stats(&control)));
+                })
+            });
             let what = format!("{} / {fam} / TCP", cell.name);
             check_answers(&zone, &what, tcp, &run, Transport::Tcp);
             assert_eq!(d[3], tcp.len() as u64, "{what}: userspace answers TCP ({d:?})");
             summary.insert(what, d);
 
             if let Some(path) = cell.injected {
-                let before = paths(&common::daemon_stats(&control));
-                let cli_if = cli_if.clone();
-                let answers = in_netns(&cli, || {
-                    let inj = m_root_user::lab::Injector::new(&cli_if).expect("injector");
-                    let how = m_root_user::lab::Injection {
-                        iface: cli_if.clone(),
-                        dst_mac: m_root_user::frame::parse_mac(common::SRV_MAC).unwrap(),
-                        vlans: vec![],
-                        src: (if *v6 { common::CLI6 } else { common::CLI4 }).parse().unwrap(),
-                        dst: server.parse().unwrap(),
-                        dport: 53,
-                        timeout: Duration::from_millis(1500),
-                    };
-                    udp.iter().map(|q| m_root_user::lab::query(&inj, &how, q).ok()).collect()
+                let (run, d) = measured(&|| {
+                    let cli_if = cli_if.clone();
+                    in_netns(&cli, || {
+                        let inj = m_root_user::lab::Injector::new(&cli_if).expect("injector");
+                        let how = m_root_user::lab::Injection {
+                            iface: cli_if.clone(),
+                            dst_mac: m_root_user::frame::parse_mac(common::SRV_MAC).unwrap(),
+                            vlans: vec![],
+                            src: (if *v6 { common::CLI6 } else { common::CLI4 }).parse().unwrap(),
+                            dst: server.parse().unwrap(),
+                            dport: 53,
+                            timeout: Duration::from_millis(1500),
+                        };
+                        udp.iter().map(|q| m_root_user::lab::query(&inj, &how, q).ok()).collect()
+                    })
                 });
-                std::thread::sleep(Duration::from_millis(200));
-                let d = delta(before, paths(&common::daemon_stats(&control)));
                 let what = format!("{} / {fam} / UDP injected as a NIC delivers it", cell.name);
-                check_answers(&zone, &what, udp, &Run { answers }, Transport::Udp);
+                check_answers(&zone, &what, udp, &run, Transport::Udp);
                 check_paths(&what, path, d, covered, udp.len() as u64, false);
                 if path == (Path::XdpAndTc { xdp_some: true }) {
                     assert_eq!(d[0], covered, "{what}: page-sized frames have room, XDP answers every covered query");
