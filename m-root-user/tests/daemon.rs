@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use common::{BIN, Client, Lab, in_netns, sh};
-use zonegen::print::decode;
+use zonegen::testkit::print::decode;
 use zonegen::{name, rr, wire};
 
 const ZONE_2023: &str = "root.zone.2023042001";

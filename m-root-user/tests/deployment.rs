@@ -23,7 +23,7 @@ use common::{Client, Lab, Peer, in_netns};
 use m_root_common::Hook;
 use m_root_user::dataplane::{answered_by, xdp_covers};
 use zonegen::answer::{self, Transport};
-use zonegen::querymix::{Carrier, Generator};
+use zonegen::testkit::querymix::{Carrier, Generator};
 use zonegen::{LoadOptions, ServerConfig, Zone};
 
 const UDP_PER_FAMILY: usize = 2000;

@@ -11,9 +11,9 @@ use std::collections::BTreeMap;
 
 use common::{Client, Lab, in_netns, nsd};
 use zonegen::answer::{self, Transport};
-use zonegen::diff::{Difference, compare};
-use zonegen::print::decode;
-use zonegen::querymix::{Carrier, Class, Generator};
+use zonegen::testkit::diff::{Difference, compare};
+use zonegen::testkit::print::decode;
+use zonegen::testkit::querymix::{Carrier, Class, Generator};
 use zonegen::{LoadOptions, ServerConfig, Zone, wire};
 
 const QUERIES: usize = 6000;
@@ -76,8 +76,8 @@ fn answers_match_nsd_on_the_standard_query_mix() {
                         ex.1 = format!(
                             "{d:?}\nquery: {}\nours:\n{}\nnsd:\n{}",
                             common::hex(&q.msg),
-                            ours.as_deref().map(zonegen::print::to_text).unwrap_or_else(|| "(none)".into()),
-                            t.as_deref().map(zonegen::print::to_text).unwrap_or_else(|| "(none)".into())
+                            ours.as_deref().map(zonegen::testkit::print::to_text).unwrap_or_else(|| "(none)".into()),
+                            t.as_deref().map(zonegen::testkit::print::to_text).unwrap_or_else(|| "(none)".into())
                         );
                     }
                 }
@@ -220,8 +220,8 @@ fn xdp_answers_match_nsd_with_userspace_stopped() {
                     e.1 = format!(
                         "{d:?}\nquery {}\nxdp:\n{}\nnsd:\n{}",
                         common::hex(&q.msg),
-                        zonegen::print::to_text(xdp),
-                        zonegen::print::to_text(theirs)
+                        zonegen::testkit::print::to_text(xdp),
+                        zonegen::testkit::print::to_text(theirs)
                     );
                 }
             }

@@ -5,7 +5,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use m_root_user::daemon::Daemon;
-use m_root_user::server::Stats;
+use m_root_user::observe::Stats;
 use zonegen::{LoadOptions, ServerConfig, Zone, compile};
 
 #[test]

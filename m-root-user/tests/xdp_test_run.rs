@@ -125,8 +125,8 @@ fn assert_answer(out: &[u8], s: &Spec, query: &[u8], what: &str) {
     if p.payload != expected {
         panic!(
             "{what}: kernel answer differs from the answer function\nkernel:\n{}\nexpected:\n{}",
-            zonegen::print::to_text(&p.payload),
-            zonegen::print::to_text(&expected)
+            zonegen::testkit::print::to_text(&p.payload),
+            zonegen::testkit::print::to_text(&expected)
         );
     }
 }

@@ -22,10 +22,3 @@ pub mod zonemd;
 pub use answer::{ServerConfig, Transport, answer};
 pub use compile::{Table, compile};
 pub use zone::{LoadOptions, Zone, ZoneError};
-
-// The test kit's modules at the paths they had before they moved under `testkit`, so dependents written
-// against `zonegen::print`, `zonegen::querymix` and `zonegen::diff` keep compiling.
-#[cfg(feature = "print")]
-pub use testkit::print;
-#[cfg(feature = "testkit")]
-pub use testkit::{diff, querymix};

@@ -6,7 +6,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Result, anyhow, bail};
-use zonegen::{name, print, rr, wire};
+use zonegen::testkit::print;
+use zonegen::{name, rr, wire};
 
 use super::{Injection, Injector};
 use crate::frame;

@@ -12,10 +12,10 @@ use anyhow::{Context, Result};
 use arc_swap::ArcSwap;
 use zonegen::{ServerConfig, Zone};
 
+use crate::observe::Stats;
+
 mod tcp;
 mod udp;
-
-pub use crate::observe::{Stats, signal_name};
 
 /// What the server answers from: swapped whole on reload.
 pub struct State {

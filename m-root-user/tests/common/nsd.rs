@@ -2,8 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
-use zonegen::diff::Difference;
-use zonegen::print::Message;
+use zonegen::testkit::diff::Difference;
+use zonegen::testkit::print::Message;
 use zonegen::{Zone, name, rr, wire};
 
 use super::{Client, Lab, in_netns};
