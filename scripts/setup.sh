@@ -10,13 +10,15 @@ if [ "$(id -u)" -ne 0 ]; then
     exit 1
 fi
 
-# Packages: build toolchain for bpf-linker (LLVM 22), the peers and tools the tests and the lab use.
+# Packages: build toolchain for bpf-linker (LLVM 22), the peers and tools the tests and the lab use,
+# and what scripts/package.sh and its test use (dpkg-shlibdeps, adduser, systemd-analyze, man, strace).
 APT_PACKAGES=(
     clang llvm-22-dev libpolly-22-dev libclang-22-dev zlib1g-dev libzstd-dev
     bpftool iproute2 ethtool tcpdump iputils-ping
     knot knot-dnsutils nsd ldnsutils xdp-tools dnsperf
     python3-dnspython unbound-host
     python3-venv
+    dpkg-dev adduser systemd man-db strace
 )
 
 missing=()

@@ -13,18 +13,82 @@ use anyhow::{Context, Result, bail};
 
 use crate::dataplane::Mode;
 
-pub const DEFAULT_CONTROL: &str = "/run/m-root-xdp.sock";
+/// In the unit's RuntimeDirectory, so the daemon's own user can create it.
+pub const DEFAULT_CONTROL: &str = "/run/m-root-xdp/control.sock";
 
-/// `name: Type = default;` per setting, the default one of: `(expr)`; `(required "message")`, an error
+/// One setting, as the configuration manual page lists it.
+#[derive(Clone, Debug)]
+pub struct Setting {
+    pub key: &'static str,
+    pub doc: String,
+    /// The default written as TOML; None when there is none (required, or optional and unset).
+    pub default: Option<String>,
+}
+
+/// A default value written as it would be in the config file.
+trait Shown {
+    fn shown(&self) -> String;
+}
+
+/// Numbers and booleans are written as Rust displays them.
+macro_rules! shown_as_displayed {
+    ($($t:ty),*) => {$(
+        impl Shown for $t {
+            fn shown(&self) -> String {
+                self.to_string()
+            }
+        }
+    )*};
+}
+shown_as_displayed!(bool, u16, u64, usize);
+
+impl Shown for String {
+    fn shown(&self) -> String {
+        format!("{self:?}")
+    }
+}
+impl Shown for PathBuf {
+    fn shown(&self) -> String {
+        format!("{:?}", self.display().to_string())
+    }
+}
+impl Shown for IpAddr {
+    fn shown(&self) -> String {
+        format!("\"{self}\"")
+    }
+}
+impl Shown for Mode {
+    fn shown(&self) -> String {
+        use clap::ValueEnum;
+        self.to_possible_value().map_or_else(|| format!("{self:?}"), |v| format!("{:?}", v.get_name()))
+    }
+}
+impl<T: Shown> Shown for Vec<T> {
+    fn shown(&self) -> String {
+        format!("[{}]", self.iter().map(Shown::shown).collect::<Vec<_>>().join(", "))
+    }
+}
+
+/// `name: Type = default;` per setting, after its doc (the flag's help and the manual page's text) and
+/// its clap and serde attributes, the default one of: `(expr)`; `(required "message")`, an error
 /// when neither flag nor file gives it; `None`, the setting stays optional (`Option<Type>`).
 macro_rules! settings {
-    ($($(#[$attr:meta])* $name:ident: $ty:ty = $default:tt;)*) => {
+    ($($(#[$($attr:tt)*])* $name:ident: $ty:ty = $default:tt;)*) => {
         /// The settings as given: by flags of `run` (clap) or in the config file (serde, which refuses an
         /// unknown key naming it). None: not given.
         #[derive(Debug, Default, clap::Args, serde::Deserialize)]
         #[serde(deny_unknown_fields)]
         pub struct Options {
-            $($(#[$attr])* pub $name: Option<$ty>,)*
+            $($(#[$($attr)*])* pub $name: Option<$ty>,)*
+        }
+
+        /// Every setting as m-root-xdp.toml(5) documents it: key, doc, and its default as TOML.
+        pub fn reference() -> Vec<Setting> {
+            vec![$(Setting {
+                key: stringify!($name),
+                doc: [$(settings!(@doc $($attr)*)),*].into_iter().flatten().map(str::trim).collect::<Vec<_>>().join(" "),
+                default: settings!(@shown $ty, $default),
+            },)*]
         }
 
         /// Settings after merging: each as given, else its default.
@@ -45,6 +109,11 @@ macro_rules! settings {
             }
         }
     };
+    (@doc doc = $doc:literal) => { Some($doc) };
+    (@doc $($other:tt)*) => { None::<&str> };
+    (@shown $ty:ty, None) => { None };
+    (@shown $ty:ty, (required $message:literal)) => { None };
+    (@shown $ty:ty, ($default:expr)) => { Some(<$ty as Shown>::shown(&$default)) };
     (@type $ty:ty, None) => { Option<$ty> };
     (@type $ty:ty, $default:tt) => { $ty };
     (@value $v:expr, None) => { $v };
@@ -67,28 +136,31 @@ settings! {
     /// place; tc: the TC program only; off: userspace only.
     #[arg(long, value_enum)]
     xdp_mode: Mode = (Mode::Auto);
-    /// No TC companion beside XDP: queries XDP has no room for go to userspace (`tc = false`).
+    /// The TC companion beside XDP answers what XDP has no room for; --no-tc (`tc = false`) leaves
+    /// those queries to userspace.
     #[arg(long = "no-tc", num_args = 0, default_missing_value = "false")]
     tc: bool = (true);
     /// The interfaces' peers take XDP_TX'd frames (e.g. a veth whose far end runs an XDP program), so
     /// auto lets XDP answer by XDP_TX on virtual devices too.
     #[arg(long, num_args = 0, default_missing_value = "true")]
     xdp_tx_peer: bool = (false);
+    /// The port userspace serves over UDP and TCP (the kernel programs answer UDP port 53 only).
     #[arg(long)]
     port: u16 = (53);
-    /// UDP worker threads per address (default: one per CPU).
+    /// UDP worker threads per address; 0: one per CPU.
     #[arg(long)]
-    workers: usize = (std::thread::available_parallelism().map_or(2, |n| n.get()));
+    workers: usize = (0);
     /// Identity for id.server / hostname.bind / NSID.
     #[arg(long)]
     identity: String = None;
     /// Text for version.bind (not answered when absent).
     #[arg(long = "version-string", id = "version_string", value_name = "VERSION_STRING")]
     version: String = None;
-    /// Do not answer CHAOS queries at all (`chaos = false`).
+    /// Answer CHAOS queries (id.server, hostname.bind, version.bind); --no-chaos (`chaos = false`)
+    /// answers none.
     #[arg(long = "no-chaos", num_args = 0, default_missing_value = "false")]
     chaos: bool = (true);
-    /// NSID in answers to queries that ask for it (config file only; needs an identity).
+    /// NSID in answers to queries that ask for it (needs an identity).
     #[arg(skip)]
     nsid: bool = (true);
     /// The control socket.
@@ -97,18 +169,20 @@ settings! {
     /// error, warn, info, debug, trace.
     #[arg(long)]
     log_level: String = ("info".into());
-    /// Do not verify the zone's ZONEMD (`zonemd = false`).
+    /// Verify the zone's ZONEMD at start and on every reload (a mismatch refuses the zone);
+    /// --no-zonemd (`zonemd = false`) skips it.
     #[arg(long = "no-zonemd", num_args = 0, default_missing_value = "false")]
     zonemd: bool = (true);
     /// Reload when the zone file changes.
     #[arg(long, num_args = 0, default_missing_value = "true")]
     watch: bool = (false);
-    /// A TCP connection idle this long is closed (config file only; 1-3600).
+    /// A TCP connection idle this long, in seconds, is closed (1-3600).
     #[arg(skip)]
     tcp_idle_seconds: u64 = (10);
-    /// TCP connections open at once, in all and from one source address (config file only).
+    /// TCP connections open at once, in all.
     #[arg(skip)]
     tcp_max_connections: usize = (512);
+    /// TCP connections open at once from one source address; one more is closed unanswered.
     #[arg(skip)]
     tcp_max_per_source: usize = (32);
 }
@@ -140,8 +214,11 @@ pub fn merge(file: Options, flags: Options) -> Result<Settings> {
     if s.xdp_mode == Mode::Tc && !s.tc {
         bail!("tc: xdp_mode = \"tc\" runs the TC program only, and it is turned off (--no-tc or tc = false)");
     }
-    if s.workers == 0 || s.workers > 1024 {
-        bail!("workers: {} is out of range (1-1024)", s.workers);
+    if s.workers == 0 {
+        s.workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    }
+    if s.workers > 1024 {
+        bail!("workers: {} is out of range (0-1024)", s.workers);
     }
     if !["error", "warn", "info", "debug", "trace"].contains(&s.log_level.as_str()) {
         bail!("log_level: {:?} is not one of error, warn, info, debug, trace", s.log_level);
@@ -220,5 +297,23 @@ mod tests {
         assert_eq!(s.control, PathBuf::from(DEFAULT_CONTROL));
         let err = merge(Options::default(), Options::default()).unwrap_err().to_string();
         assert!(err.starts_with("zone: no zone file given"), "{err}");
+    }
+
+    #[test]
+    fn every_setting_is_documented_with_its_default() {
+        let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/configuration.md")).unwrap();
+        let reference = reference();
+        // The table's rows, `| `key` | flag | default | meaning |`, are exactly the keys, in order.
+        let rows: Vec<&str> = doc.lines().filter_map(|l| l.strip_prefix("| `")?.split_once("` |").map(|(k, _)| k)).collect();
+        assert_eq!(rows, reference.iter().map(|s| s.key).collect::<Vec<_>>(), "docs/configuration.md's settings table");
+        assert!(reference.iter().all(|s| !s.doc.is_empty()), "a setting without a doc comment: {reference:?}");
+        let shown = |k: &str| reference.iter().find(|s| s.key == k).and_then(|s| s.default.clone());
+        assert_eq!(shown("xdp_mode").as_deref(), Some("\"auto\""));
+        assert_eq!(shown("control").as_deref(), Some("\"/run/m-root-xdp/control.sock\""));
+        assert_eq!(
+            (shown("interfaces").as_deref(), shown("port").as_deref(), shown("tc").as_deref()),
+            (Some("[]"), Some("53"), Some("true"))
+        );
+        assert_eq!((shown("zone"), shown("identity")), (None, None));
     }
 }

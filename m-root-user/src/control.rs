@@ -37,6 +37,10 @@ impl Control {
             std::fs::create_dir_all(dir).ok();
         }
         let l = UnixListener::bind(path).with_context(|| format!("binding control socket {}", path.display()))?;
+        // Owner and group may ask (connecting needs write permission), whatever the umask: the package
+        // runs the daemon as its own user and lets group m-root-xdp read stats.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660)).with_context(|| format!("chmod {}", path.display()))?;
         l.set_nonblocking(true)?;
         let stop = Arc::new(AtomicBool::new(false));
         let s2 = stop.clone();

@@ -52,6 +52,14 @@ pub fn compile(zone: &Zone) -> Table {
     table
 }
 
+/// Tell the service manager (sd_notify, when NOTIFY_SOCKET is set) that the daemon serves, and which serial.
+pub fn notify_ready(d: &Daemon) {
+    let status = format!("serving serial {}", d.state.load().zone.serial);
+    if let Err(e) = sd_notify::notify(&[sd_notify::NotifyState::Ready, sd_notify::NotifyState::Status(&status)]) {
+        log::warn!("sd_notify READY=1: {e}");
+    }
+}
+
 /// RFC 1982 serial arithmetic: is `new` after `old`?
 pub fn serial_newer(new: u32, old: u32) -> bool {
     new != old && new.wrapping_sub(old) < 0x8000_0000
@@ -91,9 +99,19 @@ impl Daemon {
     }
 
     /// Reload from `path` (the current zone file when None). Refuses, keeping the old zone serving, on any
-    /// error and on a serial that is not newer (RFC 1982) unless `force`.
+    /// error and on a serial that is not newer (RFC 1982) unless `force`. systemd hears RELOADING=1, then
+    /// READY=1 with the serial serving.
     pub fn reload(&self, path: Option<&Path>, force: bool) -> ReloadReport {
         let _one_at_a_time = self.reload_lock.lock().unwrap_or_else(|p| p.into_inner());
+        if let Ok(now) = sd_notify::NotifyState::monotonic_usec_now() {
+            let _ = sd_notify::notify(&[sd_notify::NotifyState::Reloading, now]);
+        }
+        let report = self.reload_locked(path, force);
+        notify_ready(self);
+        report
+    }
+
+    fn reload_locked(&self, path: Option<&Path>, force: bool) -> ReloadReport {
         let t = Instant::now();
         let path = path.map(Path::to_path_buf).unwrap_or_else(|| self.zone_path());
         let old_serial = self.state.load().zone.serial;

@@ -3,6 +3,7 @@
 //! reloads it (`daemon`), answers operators (`control`), reports counters (`observe`), and drives labs
 //! (`lab`, `frame`).
 
+pub mod caps;
 pub mod config;
 pub mod control;
 pub mod daemon;
@@ -11,6 +12,7 @@ pub mod deploy;
 pub mod ethtool;
 pub mod frame;
 pub mod lab;
+pub mod manual;
 pub mod observe;
 pub mod server;
 pub mod txwatch;

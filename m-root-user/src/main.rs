@@ -12,11 +12,20 @@ use m_root_user::daemon::{self, Daemon};
 use m_root_user::dataplane::{self, Dataplane, Mode};
 use m_root_user::observe::{self, Stats};
 use m_root_user::server::{ServeOptions, Server};
-use m_root_user::{config, control, deploy, lab, txwatch};
+use m_root_user::{caps, config, control, deploy, lab, manual, txwatch};
 use zonegen::{LoadOptions, ServerConfig, Zone};
 
 #[derive(Parser)]
-#[command(name = "m-root-xdp", version, about = "DNS root-server responder with an XDP fast path")]
+#[command(
+    name = "m-root-xdp",
+    version,
+    about = "DNS root-server responder with an XDP fast path",
+    long_about = "DNS root-server responder with an XDP fast path. `m-root-xdp run` loads the zone \
+        (verifying its ZONEMD), compiles the answers the kernel gives into a table, attaches an XDP program and its TC \
+        companion to the interfaces, and answers everything else authoritatively over UDP and TCP. `reload` (or \
+        SIGHUP) swaps in a new zone atomically; `stats` reports every counter. The settings are described in \
+        m-root-xdp.toml(5); run as its own user it needs CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN and CAP_NET_BIND_SERVICE."
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -73,6 +82,15 @@ enum Cmd {
     },
     /// Print the directory pins go to (mounting a bpffs there if needed).
     PinDir,
+    /// Write the manual pages and shell completions (as the package installs them) under a directory.
+    #[command(hide = true)]
+    Manual {
+        #[arg(long)]
+        out: PathBuf,
+        /// The date in each page's footer (YYYY-MM-DD; the package passes its commit's).
+        #[arg(long, default_value = "")]
+        date: String,
+    },
 }
 
 fn main() -> std::process::ExitCode {
@@ -120,12 +138,22 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Cmd::LabPass { iface, pin } => lab::cli::pass(&iface, &pin),
+        Cmd::Manual { out, date } => {
+            use clap::CommandFactory;
+            let files = manual::write(&out, Cli::command(), zonegen::cli::Cli::command(), &date)?;
+            println!("{} files under {}", files.len(), out.display());
+            Ok(())
+        }
     }
 }
 
 /// `run`: load the zone, set up each interface's dataplane, serve until SIGTERM / SIGINT (SIGHUP reloads).
 fn serve(s: config::Settings) -> Result<()> {
     log::set_max_level(s.log_level.parse().unwrap_or(log::LevelFilter::Info));
+    // Before anything is loaded: a daemon started with too few capabilities names the missing ones.
+    if let Some(have) = caps::CapSet::effective() {
+        caps::check(have, &caps::needed(s.xdp_mode != Mode::Off, s.port, caps::unprivileged_port_start())).map_err(|e| anyhow!(e))?;
+    }
 
     let t = Instant::now();
     let zone = Zone::load(&s.zone, &LoadOptions { no_zonemd: !s.zonemd }).map_err(|e| anyhow!("zone refused: {e}"))?;
@@ -156,7 +184,11 @@ fn serve(s: config::Settings) -> Result<()> {
             dp.set_service_addrs(&s.addresses)?;
             let generation = dp.install(&table)?;
             let on = dp.attach(iface, &plan)?;
-            dp.pin_counters(iface)?;
+            // Not fatal: the pins only let `stats --iface` read the counters of a daemon that no longer
+            // answers; the control socket reports them while it runs.
+            if let Err(e) = dp.pin_counters(iface) {
+                log::warn!("{iface}: counters not pinned ({e:#}): `stats --iface` cannot read them once this daemon stops");
+            }
             let xdp_tx = dp.xdp_tx()?;
             log::info!(
                 "{iface} (driver {}): XDP {}{}, TC {}; table generation {generation}: {} answers; verifier {} (XDP) and {} (TC) insns",
@@ -204,6 +236,9 @@ fn serve(s: config::Settings) -> Result<()> {
         s.control.display()
     );
 
+    // Ready for systemd (Type=notify): the zone is served, by the kernel paths where they are on.
+    daemon::notify_ready(&daemon);
+
     // SIGHUP reloads; SIGTERM / SIGINT stop serving and detach (dropping the links detaches).
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
     let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP])?;
@@ -214,6 +249,7 @@ fn serve(s: config::Settings) -> Result<()> {
             continue;
         }
         log::info!("signal {sig}: shutting down");
+        let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
         break;
     }
     stop.store(true, std::sync::atomic::Ordering::SeqCst);

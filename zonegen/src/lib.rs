@@ -6,6 +6,7 @@
 //! comparison, each behind a cargo feature (`print`, on by default; `testkit`).
 
 pub mod answer;
+pub mod cli;
 pub mod compile;
 pub mod fast;
 pub mod name;

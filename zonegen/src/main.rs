@@ -1,61 +1,14 @@
 //! `zonegen`: check a zone, compile it into the XDP table, inspect a table, or show the answer to a query.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use clap::{Parser, Subcommand};
+use clap::Parser;
 
+use zonegen::cli::{Cli, Cmd};
 use zonegen::testkit::print;
 use zonegen::{LoadOptions, ServerConfig, Transport, Zone, answer, compile, name, rr, tablefile, wire};
-
-#[derive(Parser)]
-#[command(name = "zonegen", version, about = "Root zone checker, answer logic and XDP table compiler")]
-struct Cli {
-    #[command(subcommand)]
-    cmd: Cmd,
-}
-
-#[derive(Subcommand)]
-enum Cmd {
-    /// Parse and validate a zone; print a summary or the errors.
-    Check {
-        zone: PathBuf,
-        /// Skip ZONEMD verification.
-        #[arg(long)]
-        no_zonemd: bool,
-    },
-    /// Compile a zone into the response table file.
-    Compile {
-        zone: PathBuf,
-        #[arg(short, long)]
-        output: PathBuf,
-        #[arg(long)]
-        no_zonemd: bool,
-    },
-    /// Print what a table file holds.
-    Inspect { table: PathBuf },
-    /// Print the answer the server gives to one query, as dig would.
-    Answer {
-        zone: PathBuf,
-        qname: String,
-        #[arg(default_value = "A")]
-        qtype: String,
-        /// Set the DO bit (implies EDNS).
-        #[arg(long = "do")]
-        dnssec_ok: bool,
-        /// EDNS UDP buffer size; without it (and without --do) the query carries no EDNS.
-        #[arg(long)]
-        bufsize: Option<u16>,
-        /// Answer as over TCP (no size limit but 65535).
-        #[arg(long)]
-        tcp: bool,
-        #[arg(long, default_value = "IN")]
-        class: String,
-        #[arg(long)]
-        no_zonemd: bool,
-    },
-}
 
 fn load(path: &Path, no_zonemd: bool) -> Result<(Zone, f64)> {
     let t = Instant::now();

@@ -1,0 +1,115 @@
+//! Manual pages and shell completions, generated from the command-line definitions and the settings
+//! table themselves, so they cannot drift from what the binaries accept: m-root-xdp(8) with a page per
+//! command (m-root-xdp-run(8), ...), zonegen(1) likewise, m-root-xdp.toml(5) from `config::reference`,
+//! and bash, zsh and fish completions for both. `scripts/package.sh` runs `m-root-xdp manual`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use clap_complete::Shell;
+use roff::{Roff, bold, italic, roman};
+
+use crate::config;
+
+/// Where the package puts what it names (the FILES sections).
+pub const CONFIG_FILE: &str = "/etc/m-root-xdp/m-root-xdp.toml";
+pub const STATE_DIR: &str = "/var/lib/m-root-xdp";
+
+/// Write every page under `out/man{1,5,8}/` and the completions under `out/completions/{bash,zsh,fish}/`;
+/// `date` (YYYY-MM-DD) goes in each page's footer. Returns the files written.
+pub fn write(out: &Path, m_root_xdp: clap::Command, zonegen: clap::Command, date: &str) -> Result<Vec<PathBuf>> {
+    let mut written = Vec::new();
+    for (cmd, section) in [(m_root_xdp.clone(), "8"), (zonegen.clone(), "1")] {
+        let dir = out.join(format!("man{section}"));
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let mut cmd = cmd.disable_help_subcommand(true);
+        cmd.build();
+        pages(&cmd, section, date, &dir, &mut written)?;
+    }
+    let dir = out.join("man5");
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let path = dir.join("m-root-xdp.toml.5");
+    std::fs::write(&path, config_page(&m_root_xdp, date)).with_context(|| format!("writing {}", path.display()))?;
+    written.push(path);
+
+    for shell in [Shell::Bash, Shell::Zsh, Shell::Fish] {
+        let dir = out.join("completions").join(shell.to_string());
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        for cmd in [m_root_xdp.clone(), zonegen.clone()] {
+            let name = cmd.get_name().to_string();
+            let mut cmd = cmd;
+            let path = clap_complete::generate_to(shell, &mut cmd, &name, &dir).with_context(|| format!("{shell} completion of {name}"))?;
+            written.push(path);
+        }
+    }
+    Ok(written)
+}
+
+/// The page of `cmd` and, recursively, of each visible subcommand (`name-sub.N`).
+fn pages(cmd: &clap::Command, section: &str, date: &str, dir: &Path, written: &mut Vec<PathBuf>) -> Result<()> {
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        pages(sub, section, date, dir, written)?;
+    }
+    let man = clap_mangen::Man::new(cmd.clone()).section(section).date(date).manual("m-root-xdp");
+    let path = man.generate_to(dir).with_context(|| format!("writing the page of {} in {}", cmd.get_name(), dir.display()))?;
+    written.push(path);
+    Ok(())
+}
+
+/// m-root-xdp.toml(5): every key of the config file with its default, its flag and its meaning.
+pub fn config_page(m_root_xdp: &clap::Command, date: &str) -> String {
+    let flags = run_flags(m_root_xdp);
+    let mut r = Roff::new();
+    r.control("TH", ["M-ROOT-XDP.TOML", "5", date, "m-root-xdp", "m-root-xdp"]);
+    r.control("SH", ["NAME"]).text([roman("m-root-xdp.toml - configuration of the m-root-xdp DNS root-server responder")]);
+    r.control("SH", ["SYNOPSIS"]).text([bold(CONFIG_FILE)]);
+    r.control("SH", ["DESCRIPTION"]).text([roman(
+        "The settings of m-root-xdp run, in TOML. A flag given to run wins over the file, the file over the default. \
+         Unknown keys and bad values are errors naming the field, and so are settings that contradict each other; \
+         m-root-xdp refuses to start rather than guess.",
+    )]);
+    r.control("SH", ["SETTINGS"]);
+    for s in config::reference() {
+        r.control("TP", []).text([bold(s.key)]);
+        let mut line = vec![roman(format!("{} ", s.doc))];
+        match &s.default {
+            Some(d) => line.extend([roman("Default: "), bold(d.clone()), roman(".")]),
+            None if s.key == "zone" => line.push(roman("Required.")),
+            None => line.push(roman("Default: not set.")),
+        }
+        if let Some(f) = flags.iter().find(|(id, _)| id == s.key || id.strip_prefix(s.key).is_some_and(|r| r.starts_with('_'))) {
+            line.extend([roman(" Flag: "), bold(format!("--{}", f.1)), roman(".")]);
+        } else {
+            line.push(roman(" Config file only."));
+        }
+        r.text(line);
+    }
+    r.control("SH", ["EXAMPLE"]);
+    r.control("nf", []);
+    r.text([roman(
+        "zone = \"/var/lib/m-root-xdp/root.zone\"\n\
+         interfaces = [\"eth1\"]\n\
+         addresses = [\"192.0.2.53\", \"2001:db8::53\"]\n\
+         identity = \"m1.example\"",
+    )]);
+    r.control("fi", []);
+    r.control("SH", ["FILES"]);
+    r.control("TP", []).text([bold(CONFIG_FILE)]).text([roman("The configuration the systemd unit passes to m-root-xdp run --config.")]);
+    r.control("TP", []).text([bold(STATE_DIR)]).text([roman("The daemon's state: zone files and caches, owned by its user.")]);
+    r.control("TP", []).text([bold(config::DEFAULT_CONTROL)]).text([roman("The control socket m-root-xdp stats and reload ask.")]);
+    r.control("SH", ["SEE ALSO"]).text([
+        italic("m-root-xdp"),
+        roman("(8), "),
+        italic("m-root-xdp-run"),
+        roman("(8), "),
+        italic("zonegen"),
+        roman("(1)"),
+    ]);
+    r.render()
+}
+
+/// (argument id, long flag) of every flag of `run`.
+fn run_flags(m_root_xdp: &clap::Command) -> Vec<(String, String)> {
+    let Some(run) = m_root_xdp.find_subcommand("run") else { return Vec::new() };
+    run.get_arguments().filter_map(|a| Some((a.get_id().to_string(), a.get_long()?.to_string()))).collect()
+}
