@@ -43,16 +43,76 @@ impl Drop for Installed {
     }
 }
 
+/// A daemon the test started (the launcher as `child`, the daemon itself as `pid`): killed when dropped
+/// before it stopped, so a failing test leaves no process of the package's user behind.
+struct Started {
+    child: Child,
+    pid: i32,
+}
+
+impl Started {
+    fn spawn(cmd: &mut Command, log: &Path) -> Started {
+        let f = std::fs::File::create(log).expect("log");
+        let child = cmd.stdout(Stdio::from(f.try_clone().expect("log"))).stderr(Stdio::from(f)).spawn().expect("spawn");
+        let pid = child.id() as i32;
+        Started { child, pid }
+    }
+
+    /// SIGTERM to the daemon; its exit status, within 20 s.
+    fn stop(&mut self) -> std::process::ExitStatus {
+        unsafe { libc::kill(self.pid, libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(s) = self.child.try_wait().expect("wait") {
+                return s;
+            }
+            assert!(Instant::now() < deadline, "the daemon did not stop within 20 s of SIGTERM");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Started {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            unsafe { libc::kill(self.pid, libc::SIGKILL) };
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// `cmd` run by `prefix` (e.g. `timeout 30`), with exactly `cmd`'s environment.
+fn wrapped(prefix: &[&str], cmd: &Command) -> Command {
+    let mut c = Command::new(prefix[0]);
+    c.args(&prefix[1..]).arg(cmd.get_program()).args(cmd.get_args()).env_clear();
+    c.envs(cmd.get_envs().filter_map(|(k, v)| Some((k, v?))));
+    c
+}
+
 fn id(flag: &str) -> u32 {
     sh(Command::new("id").args([flag, USER])).trim().parse().expect("id")
 }
 
-/// A command in the lab's server network namespace (the mount namespace stays the host's, as for a
-/// service: /sys/fs/bpf is the system's bpffs), as the unit's user with `caps`, environment cleared.
+/// A command in the lab's server network namespace, as the unit's user with `caps`, environment
+/// cleared. The mount namespace stays the host's, as for a service (/sys/fs/bpf is the system's bpffs),
+/// unless `no_bpffs`: then `ip netns exec` gives it a fresh /sys without one, as in a container.
 fn as_unit(lab: &Lab, caps: &[String], argv: &[String], notify: Option<&Path>) -> Command {
+    as_unit_in(lab, caps, argv, notify, false)
+}
+
+fn as_unit_in(lab: &Lab, caps: &[String], argv: &[String], notify: Option<&Path>, no_bpffs: bool) -> Command {
     let c = setpriv_caps(caps);
-    let mut cmd = Command::new("nsenter");
-    cmd.arg(format!("--net=/run/netns/{}", lab.srv_ns()));
+    let mut cmd = match no_bpffs {
+        // The fallback bpffs another daemon (run as root) may have mounted goes too, in this mount
+        // namespace only (`ip netns exec` makes its mounts slaves of the host's).
+        true => Lab::in_ns(&lab.srv_ns(), &["sh", "-c", "umount -l /run/m-root-xdp/bpf 2>/dev/null; exec \"$@\"", "sh"]),
+        false => {
+            let mut c = Command::new("nsenter");
+            c.arg(format!("--net=/run/netns/{}", lab.srv_ns()));
+            c
+        }
+    };
     cmd.args(["setpriv", "--reuid", USER, "--regid", USER, "--init-groups", "--inh-caps", &c, "--ambient-caps", &c, "--bounding-set", &c]);
     cmd.arg("--no-new-privs").arg("--").args(argv).env_clear().env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
     if let Some(n) = notify {
@@ -180,16 +240,14 @@ fn the_package_installs_and_runs_as_its_user_with_the_units_capabilities() {
     let log = std::env::temp_dir().join("m-root-xdp-package.log");
     let trace = std::env::temp_dir().join("m-root-xdp-package.strace");
     let cmd = as_unit(&lab, &caps, &unit.words("ExecStart"), Some(&notify_path));
-    let mut traced = Command::new("strace");
-    traced.args(["-f", "-qq", "-o"]).arg(&trace).arg("--").arg(cmd.get_program()).args(cmd.get_args());
-    traced.env_clear().envs(cmd.get_envs().filter_map(|(k, v)| Some((k, v?))));
-    let f = std::fs::File::create(&log).expect("log");
-    let mut daemon = traced.stdout(Stdio::from(f.try_clone().expect("log"))).stderr(Stdio::from(f)).spawn().expect("strace");
+    let trace_arg = trace.display().to_string();
+    let mut daemon = Started::spawn(&mut wrapped(&["strace", "-f", "-qq", "-o", &trace_arg, "--"], &cmd), &log);
     let t = Instant::now();
-    let ready = wait_notify(&notify, "READY=1", 90, &mut daemon, &log);
+    let ready = wait_notify(&notify, "READY=1", 90, &mut daemon.child, &log);
     println!("READY=1 after {:.1} s under strace: {ready:?}", t.elapsed().as_secs_f64());
     assert!(ready.contains("STATUS=serving serial 2023042001"), "{ready}");
-    let pid: i32 = std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", daemon.id()))
+    // strace's child: setpriv, which exec'd the daemon.
+    daemon.pid = std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", daemon.child.id()))
         .ok()
         .and_then(|s| s.split_whitespace().next().and_then(|p| p.parse().ok()))
         .expect("the daemon under strace");
@@ -215,8 +273,8 @@ fn the_package_installs_and_runs_as_its_user_with_the_units_capabilities() {
     std::fs::rename(&next, &zone).expect("rename");
     let reloaded = sh(&mut as_unit(&lab, &caps, &unit.words("ExecReload"), None));
     assert!(reloaded.contains("serial 2023042001 -> 2026073102"), "{reloaded}");
-    wait_notify(&notify, "RELOADING=1", 10, &mut daemon, &log);
-    let ready = wait_notify(&notify, "READY=1", 10, &mut daemon, &log);
+    wait_notify(&notify, "RELOADING=1", 10, &mut daemon.child, &log);
+    let ready = wait_notify(&notify, "READY=1", 10, &mut daemon.child, &log);
     assert!(ready.contains("STATUS=serving serial 2026073102"), "{ready}");
     for transport in ["+notcp", "+tcp"] {
         let soa = kdig(&lab, &["@198.18.0.1", transport, "+short", ".", "SOA"]);
@@ -224,16 +282,9 @@ fn the_package_installs_and_runs_as_its_user_with_the_units_capabilities() {
     }
 
     // Stop: SIGTERM, as systemctl stop sends; the programs and pins go with it.
-    unsafe { libc::kill(pid, libc::SIGTERM) };
-    wait_notify(&notify, "STOPPING=1", 10, &mut daemon, &log);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Some(s) = daemon.try_wait().expect("wait") {
-            break s;
-        }
-        assert!(Instant::now() < deadline, "the daemon did not stop within 20 s of SIGTERM");
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let status = daemon.stop();
+    let said = wait_notify(&notify, "STOPPING=1", 1, &mut daemon.child, &log);
+    assert!(said.contains("STOPPING=1"));
     let logged = std::fs::read_to_string(&log).unwrap_or_default();
     assert!(status.success(), "exit {status}: {logged}");
     assert!(!logged.contains("counters not pinned"), "{logged}");
@@ -254,18 +305,23 @@ fn the_package_installs_and_runs_as_its_user_with_the_units_capabilities() {
         let fewer: Vec<String> = caps.iter().filter(|c| *c != missing).cloned().collect();
         // Bounded: a daemon that wrongly starts is ended after 30 s and the test fails.
         let cmd = as_unit(&lab, &fewer, &unit.words("ExecStart"), None);
-        let out = Command::new("timeout")
-            .arg("30")
-            .arg(cmd.get_program())
-            .args(cmd.get_args())
-            .env_clear()
-            .envs(cmd.get_envs().filter_map(|(k, v)| Some((k, v?))))
-            .output()
-            .expect("run");
+        let out = wrapped(&["timeout", "30"], &cmd).output().expect("run");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "started without {missing}: {err}");
         assert!(err.contains(&format!("missing capability {missing} (")), "without {missing}: {err}");
     }
+
+    // Where no bpffs is mounted and it may not mount one, it serves without pins and says what that costs.
+    let _ = std::fs::remove_file(CONTROL);
+    let cmd = as_unit_in(&lab, &caps, &unit.words("ExecStart"), Some(&notify_path), true);
+    // `ip netns exec`, sh and setpriv exec in place: the child is the daemon.
+    let mut daemon = Started::spawn(&mut wrapped(&["env"], &cmd), &log);
+    wait_notify(&notify, "READY=1", 60, &mut daemon.child, &log);
+    let referral = kdig(&lab, &["@198.18.0.1", "+norec", "jp.", "NS"]);
+    assert!(referral.contains("status: NOERROR"), "{referral}");
+    assert!(daemon.stop().success());
+    let logged = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(logged.contains("counters not pinned") && logged.contains("needs CAP_SYS_ADMIN"), "{logged}");
 
     drop(lab);
     drop(installed);

@@ -32,15 +32,20 @@ pub fn pin_root() -> Result<PathBuf> {
         return Ok(PathBuf::from(PIN_ROOT));
     }
     let fb = Path::new(PIN_ROOT_FALLBACK);
+    if is_bpffs(fb) {
+        return Ok(fb.to_path_buf());
+    }
+    // A daemon run as its own user (the package's unit) has no right to mount, and does not try.
+    if crate::caps::CapSet::effective().is_some_and(|c| !c.has(crate::caps::CAP_SYS_ADMIN)) {
+        bail!("/sys/fs/bpf is not a bpffs, and mounting one at {PIN_ROOT_FALLBACK} needs CAP_SYS_ADMIN");
+    }
     std::fs::create_dir_all(fb).with_context(|| format!("creating {}", fb.display()))?;
-    if !is_bpffs(fb) {
-        let src = std::ffi::CString::new("bpf")?;
-        let dst = std::ffi::CString::new(PIN_ROOT_FALLBACK)?;
-        // SAFETY: mount(2) with valid C strings and no data.
-        let r = unsafe { libc::mount(src.as_ptr(), dst.as_ptr(), src.as_ptr(), 0, std::ptr::null()) };
-        if r != 0 {
-            bail!("mounting bpffs at {PIN_ROOT_FALLBACK}: {}", std::io::Error::last_os_error());
-        }
+    let src = std::ffi::CString::new("bpf")?;
+    let dst = std::ffi::CString::new(PIN_ROOT_FALLBACK)?;
+    // SAFETY: mount(2) with valid C strings and no data.
+    let r = unsafe { libc::mount(src.as_ptr(), dst.as_ptr(), src.as_ptr(), 0, std::ptr::null()) };
+    if r != 0 {
+        bail!("mounting bpffs at {PIN_ROOT_FALLBACK}: {}", std::io::Error::last_os_error());
     }
     Ok(fb.to_path_buf())
 }
