@@ -11,7 +11,8 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 # Packages: build toolchain for bpf-linker (LLVM 22), the peers and tools the tests and the lab use,
-# and what scripts/package.sh and its test use (dpkg-shlibdeps, adduser, systemd-analyze, man, strace).
+# and what scripts/package.sh and its tests use (dpkg-shlibdeps, adduser, systemd-analyze, man, strace;
+# systemd-nspawn and debootstrap for scripts/systemd-lab.sh, whose root file system is built below).
 APT_PACKAGES=(
     clang llvm-22-dev libpolly-22-dev libclang-22-dev zlib1g-dev libzstd-dev
     bpftool iproute2 ethtool tcpdump iputils-ping
@@ -19,6 +20,7 @@ APT_PACKAGES=(
     python3-dnspython unbound-host
     python3-venv
     dpkg-dev adduser systemd man-db strace
+    systemd-container debootstrap
 )
 
 missing=()
@@ -97,5 +99,9 @@ fi
 if ! mountpoint -q /sys/fs/bpf 2>/dev/null; then
     mount -t bpf bpf /sys/fs/bpf 2>/dev/null || log "could not mount bpffs at /sys/fs/bpf (not fatal)"
 fi
+
+# The container with systemd as PID 1 that tests/systemd_unit.rs boots (debootstrap once, about a
+# minute and 260 MB under /var/cache/m-root-xdp; later runs check a marker and return).
+bash "$(dirname "$0")/systemd-lab.sh" setup
 
 log "done"

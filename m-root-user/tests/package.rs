@@ -14,7 +14,7 @@ mod unit;
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::net::UnixDatagram;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -152,11 +152,7 @@ fn the_package_installs_and_runs_as_its_user_with_the_units_capabilities() {
     common::require_root();
     let root = common::root_dir();
 
-    // Build, from the binaries this test run was built with.
-    let bin_dir = Path::new(common::BIN).parent().expect("bin dir");
-    let out = std::env::temp_dir().join("m-root-xdp-package-test");
-    let built = sh(Command::new("bash").arg(root.join("scripts/package.sh")).arg(&out).env("BIN_DIR", bin_dir));
-    let deb = PathBuf::from(built.lines().last().expect("package.sh printed the .deb").trim());
+    let deb = common::build_package("m-root-xdp-package-test");
     let contents = sh(Command::new("dpkg-deb").arg("-c").arg(&deb));
     for path in [
         "./usr/sbin/m-root-xdp",

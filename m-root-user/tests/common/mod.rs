@@ -265,3 +265,12 @@ pub fn daemon_stats(control: &Path) -> serde_json::Value {
 pub fn xdp_answered(c: &serde_json::Value) -> u64 {
     m_root_user::dataplane::answered_in_stats(c)
 }
+
+/// Build the Debian package (scripts/package.sh) from the binaries this test run was built with, into a
+/// directory of the test's own; returns the .deb.
+pub fn build_package(dir: &str) -> PathBuf {
+    let bin_dir = Path::new(BIN).parent().expect("bin dir");
+    let out = std::env::temp_dir().join(dir);
+    let built = sh(Command::new("bash").arg(root_dir().join("scripts/package.sh")).arg(&out).env("BIN_DIR", bin_dir));
+    PathBuf::from(built.lines().last().expect("package.sh printed the .deb").trim())
+}
