@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Idempotent machine setup for m-root-xdp: apt packages, nightly rust-src, bpf-linker built against LLVM 22.
+# Idempotent machine setup for m-root-xdp: apt packages, nightly rust-src, bpf-linker built against LLVM 22,
+# cargo-fuzz.
 # Run as root on a fresh machine of the project's kind. A second run finishes in seconds.
 set -euo pipefail
 
@@ -66,6 +67,16 @@ else
         cargo install --locked bpf-linker --version "$BPF_LINKER_VERSION" --no-default-features --features llvm-22 \
         || LLVM_PREFIX=/usr/lib/llvm-22 LLVM_SYS_221_PREFIX=/usr/lib/llvm-22 \
         cargo install bpf-linker --version "$BPF_LINKER_VERSION" --no-default-features --features llvm-22
+fi
+
+# cargo-fuzz for the fuzz tier (scripts/fuzz.sh; the targets themselves build with nightly). 0.13.2 builds
+# with stable 1.95 and drives nightly 1.97; --locked keeps its dependencies at the versions it was released with.
+CARGO_FUZZ_VERSION=0.13.2
+if cargo fuzz --version >/dev/null 2>&1; then
+    log "cargo-fuzz present ($(cargo fuzz --version))"
+else
+    log "installing cargo-fuzz $CARGO_FUZZ_VERSION (about two minutes)"
+    cargo install cargo-fuzz --version "$CARGO_FUZZ_VERSION" --locked
 fi
 
 # Python venv for the dnspython probe clients (m-root-user/tests/clients/rssac047_probe.py): Debian's

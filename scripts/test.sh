@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The project's test command (what .ci/run runs): install what is needed, build, then the tiers in order:
-#   lint  cargo fmt, clippy with warnings denied (host crates, and the eBPF crate for its own target),
-#         and a build that prints no warnings
+#   lint  cargo fmt, clippy with warnings denied (host crates, the fuzz crate, and the eBPF crate for its
+#         own target), and a build that prints no warnings
 #   unit  the tests that need no root: zonegen, m-root-common, m-root-user's library
+#   fuzz  each cargo-fuzz target (fuzz/) for 60 s from its seeds and the inputs that once failed
 #   lab   everything else: BPF_PROG_TEST_RUN, lab namespaces, the daemon, differential vs NSD
 # Every tier runs even when an earlier one failed; one closing line counts the tests of every tier and
 # names the tiers that failed, and the exit status is non-zero if any did.
@@ -57,7 +58,7 @@ closing() {
     # awk alone, so that no test result at all (a failed build) still counts 0 under pipefail.
     passed=$(cat "$logs"/*.log | awk '/^test result: / {for (i = 1; i < NF; i++) if ($(i + 1) == "passed;") s += $i} END {print s + 0}')
     nfailed=$(cat "$logs"/*.log | awk '/^test result: / {for (i = 1; i < NF; i++) if ($(i + 1) == "failed;") s += $i} END {print s + 0}')
-    for tier in build lint unit lab; do
+    for tier in build lint unit fuzz lab; do
         if [ -n "${failed[$tier]:-}" ]; then
             summary+="${summary:+, }$tier FAILED (${failed[$tier]})"
         elif [ "$tier" = build ] || [ "$reached" = 1 ]; then
@@ -97,10 +98,18 @@ step lint clippy cargo clippy --release --workspace --all-targets -- -D warnings
 # The eBPF crate for the target it runs on, as aya-build builds it (nightly, build-std): the code under
 # cfg(target_arch = "bpf") (the pointer loop's assembly, the panic handler) exists only there.
 step lint clippy-bpf cargo +nightly clippy --release --package m-root-ebpf --bins --target bpfel-unknown-none -Z build-std=core -- -D warnings
+# The fuzz crate is a workspace of its own (its targets build with nightly), which `--all` and
+# `--workspace` above do not reach.
+step lint fmt-fuzz cargo fmt --manifest-path fuzz/Cargo.toml --check
+step lint clippy-fuzz cargo +nightly clippy --release --manifest-path fuzz/Cargo.toml --all-targets -- -D warnings
 
 # Tier unit: no root, no BPF, no namespaces.
 step unit zonegen cargo test --release --no-fail-fast --package zonegen --package m-root-common
 step unit user-lib cargo test --release --no-fail-fast --package m-root-user --lib
+
+# Tier fuzz: no root either. Every target for FUZZ_SECONDS (60 by default: three minutes, after a build
+# of about two) from its seeds and the inputs that once failed; a crash, hang or runaway memory fails it.
+step fuzz targets bash scripts/fuzz.sh "${FUZZ_SECONDS:-60}"
 
 # Tier lab (root): the rest of `cargo test --workspace --release`.
 step lab rest cargo test --release --no-fail-fast --workspace --exclude zonegen --exclude m-root-common --bins --test '*'

@@ -160,8 +160,20 @@ impl Zone {
 
 /// Parse every record with `domain`'s scanner, each with the line it starts on.
 fn parse(text: &[u8], file: &str) -> Result<Vec<Raw>, ZoneError> {
-    let mut zf = Zonefile::with_capacity(text.len());
+    // `domain` 0.12.3 reads the character strings of a TXT record until the line feed that ends its entry;
+    // when the file ends first (no final newline, or inside parentheses), it indexes past its buffer and
+    // panics (inplace.rs convert_charstr). So it is never given such a file: a missing final newline is
+    // supplied, as BIND, NSD and Knot read a last line without one, and parentheses still open at the end
+    // are refused here, at the line that opened them.
+    let (entries, open_paren) = entry_lines(text);
+    if let Some(line) = open_paren {
+        return Err(ZoneError::At { file: file.to_string(), line, reason: "parenthesis not closed by the end of the file".into() });
+    }
+    let mut zf = Zonefile::with_capacity(text.len() + 1);
     zf.extend_from_slice(text);
+    if text.last().is_some_and(|&c| c != b'\n') {
+        zf.extend_from_slice(b"\n");
+    }
     zf.set_origin(Name::<Bytes>::root());
     // RFC 1035 5.1 lets a record omit its class and take the last one stated, but gives none for records
     // before any class is stated; `domain` then refuses them ("missing last class"). BIND, NSD and Knot read
@@ -172,7 +184,6 @@ fn parse(text: &[u8], file: &str) -> Result<Vec<Raw>, ZoneError> {
     // `domain` gives no position for the entries it returns, and its byte offset lags behind its reading
     // (it trims its buffer only as far as the tokens it converts in place), so the lines come from our own
     // pass over the same lexical structure: the n-th entry it returns is the n-th one that pass found.
-    let entries = entry_lines(text);
     let mut next = 0usize;
     loop {
         let entry = match zf.next_entry() {
@@ -225,10 +236,12 @@ struct EntryLines {
 
 /// Entry positions by `domain`'s lexical rules (inplace.rs `next_item`): tokens end at blanks, parentheses,
 /// `;` and `"`; `\` escapes the next character; an unescaped line feed counts a line, and ends the entry
-/// outside parentheses; a `$` token at column 1 starting an entry is a directive.
-fn entry_lines(text: &[u8]) -> Vec<EntryLines> {
+/// outside parentheses; a `$` token at column 1 starting an entry is a directive. Also the line of the
+/// outermost parenthesis still open at the end of the text, if one is.
+fn entry_lines(text: &[u8]) -> (Vec<EntryLines>, Option<usize>) {
     let mut entries: Vec<EntryLines> = Vec::with_capacity(text.len() / 64);
     let (mut line, mut parens, mut open, mut i) = (1usize, 0usize, false, 0usize);
+    let mut paren_line = 0usize;
     while let Some(&c) = text.get(i) {
         match c {
             b'\n' => {
@@ -242,6 +255,9 @@ fn entry_lines(text: &[u8]) -> Vec<EntryLines> {
                 continue;
             }
             b'(' | b')' => {
+                if c == b'(' && parens == 0 {
+                    paren_line = line;
+                }
                 parens = if c == b'(' { parens + 1 } else { parens.saturating_sub(1) };
                 i += 1;
                 continue;
@@ -285,7 +301,7 @@ fn entry_lines(text: &[u8]) -> Vec<EntryLines> {
         let internal = column_one && (token.eq_ignore_ascii_case(b"$ORIGIN") || token.eq_ignore_ascii_case(b"$TTL"));
         entries.push(EntryLines { line: token_line, last: token_line, internal });
     }
-    entries
+    (entries, (parens > 0).then_some(paren_line))
 }
 
 /// A scanner error, at the line of the fault. `domain` says "LINE:COL: msg"; when it only noticed a record

@@ -439,3 +439,35 @@ fn bundled_zone_nodes_sit_on_lines_naming_their_owner() {
     }
     assert!(checked > 1438, "{checked}");
 }
+
+/// The file's last record is a TXT with no line feed after it: read as if the line ended there, as BIND, NSD
+/// and Knot read it. `domain` 0.12.3 panics on these when given them as they are (found by fuzzing;
+/// fuzz/regressions/zone_file/ keeps the input), so zonegen supplies the line feed.
+#[test]
+fn a_last_txt_record_without_a_final_line_feed_is_read() {
+    let txt = r#". 7200 IN TXT "a \"quoted\" string; with spaces" "second""#;
+    let others: String = REFERENCE.lines().filter(|l| !l.contains(" TXT ")).map(|l| format!("{l}\n")).collect();
+    for end in ["", " ", "\t", " ; a comment", " ;", "\r"] {
+        assert_same_as_reference(&format!("TXT last, then {end:?} and no line feed"), &format!("{others}{txt}{end}"));
+    }
+    // Unquoted strings too, the last one ending the file.
+    let unquoted = format!("{others}. 7200 IN TXT a b ");
+    let z = load(&unquoted).unwrap();
+    assert_eq!(z.rrset(name::ROOT, rr::TXT).unwrap().rdata, [b"\x01a\x01b".to_vec()]);
+}
+
+/// A parenthesis still open at the end of the file is refused at the line that opened it (`domain` 0.12.3
+/// panics on a TXT record cut short that way, line feed or not).
+#[test]
+fn a_parenthesis_open_at_the_end_of_the_file_is_refused_at_its_line() {
+    let others: String = REFERENCE.lines().filter(|l| !l.contains(" TXT ")).map(|l| format!("{l}\n")).collect();
+    for end in ["", "\n", " \"second\"\n; comment\n"] {
+        let text = format!("{others}. 7200 IN TXT ( \"first\"{end}");
+        assert_refused_at(&format!("TXT ( then {end:?}"), &text, 13, "parenthesis not closed");
+    }
+    // Not only TXT: any record; a parenthesis in a quoted string or a comment opens nothing.
+    assert_refused_at("SOA (", &REFERENCE.replacen("2026010101 1800", "( 2026010101 1800", 1), 1, "parenthesis not closed");
+    assert_same_as_reference("( in a comment", &REFERENCE.replacen("jp. 172800 IN NS a.dns.jp.", "jp. 172800 IN NS a.dns.jp. ; (", 1));
+    let quoted = load(&REFERENCE.replacen("\"second\"", "\"(second\"", 1)).unwrap();
+    assert!(quoted.rrset(name::ROOT, rr::TXT).unwrap().rdata[0].ends_with(b"\x07(second"));
+}
