@@ -57,8 +57,14 @@ pub struct XdpHint {
     pub magic: u32,
     /// Index of the answer in the ANSWERS map.
     pub answer: u32,
+    /// What rate limiting decided when XDP charged the response ([`HINT_RRL_SEND`], [`HINT_RRL_SLIP`]),
+    /// so TC does not charge it again; [`HINT_RRL_NONE`] when XDP did not (it was not going to send it).
+    pub rrl: u32,
 }
 pub const XDP_HINT_MAGIC: u32 = 0x4d52_5848; // "MRXH"
+pub const HINT_RRL_NONE: u32 = 0;
+pub const HINT_RRL_SEND: u32 = 1;
+pub const HINT_RRL_SLIP: u32 = 2;
 
 // bpf_xdp_adjust_meta takes a multiple of four octets.
 const _: () = assert!(core::mem::size_of::<XdpHint>().is_multiple_of(4));

@@ -61,9 +61,19 @@ pub enum Counter {
     /// XDP only: a query handed to another CPU that arrived there (the cpumap's program counts it);
     /// pass.to-cpu less this is what the cpumap's queue dropped (a few may be in flight).
     SpillArrived,
+    /// Response rate limiting: over the limit, nothing sent.
+    RrlDropped,
+    /// Response rate limiting: over the limit, sent as TC=1 with empty sections (every `slip`-th).
+    RrlSlipped,
+    /// Response rate limiting: the source is on the exempt list, answered unlimited.
+    RrlExempt,
+    /// Response rate limiting in dry run: would have been limited, answered.
+    RrlWouldLimit,
+    /// The source is on the drop list: the query was dropped.
+    AclDropped,
 }
 /// Number of counter slots per hook.
-pub const COUNTERS: usize = 24;
+pub const COUNTERS: usize = 32;
 const _: () = assert!(Counter::ANSWERS[Counter::ANSWERS.len() - 1] as u32 == Counter::AnsTruncated as u32);
 const _: () = assert!(Counter::ALL.len() <= COUNTERS && Counter::ALL[Counter::ALL.len() - 1] as usize == Counter::ALL.len() - 1);
 
@@ -96,10 +106,20 @@ pub struct PerCpu {
     /// Trust-anchor signals of the packet being answered, counted once it is sent (program use only).
     pub signals: [u32; MAX_LABEL_SIGNALS],
     pub nsignals: u64,
+    /// The rate limiter's verdict on the packet being answered (program use only).
+    pub rrl: u64,
+    /// The source address of the packet being answered (program use only), as [`crate::AddrKey`].
+    pub src: crate::AddrKey,
+    /// Keys and values the rate limiter hands to map helpers, built here rather than on the stack (the
+    /// programs' stack, with the limiter's subprogram on top, is at the verifier's 512-octet limit):
+    /// an LPM trie key (prefix length, then the 16 octets), a bucket key, a new bucket.
+    pub lpm_key: [u32; 5],
+    pub rrl_key: crate::rrl::RrlKey,
+    pub new_bucket: crate::rrl::RrlBucket,
 }
 
 impl Counter {
-    pub const ALL: [Counter; 23] = [
+    pub const ALL: [Counter; 28] = [
         Counter::Frames,
         Counter::NotForUs,
         Counter::Queries,
@@ -123,6 +143,11 @@ impl Counter {
         Counter::Spilled,
         Counter::PassToTc,
         Counter::SpillArrived,
+        Counter::RrlDropped,
+        Counter::RrlSlipped,
+        Counter::RrlExempt,
+        Counter::RrlWouldLimit,
+        Counter::AclDropped,
     ];
     /// The counters of answers sent, one per answer (the per-family ones double them): the run of
     /// [`Counter::ALL`] from AnsReferral to AnsTruncated.
@@ -169,6 +194,11 @@ impl Counter {
             Counter::Spilled => "pass.to-cpu",
             Counter::PassToTc => "pass.to-tc",
             Counter::SpillArrived => "pass.to-cpu.arrived",
+            Counter::RrlDropped => "rrl.dropped",
+            Counter::RrlSlipped => "rrl.slipped",
+            Counter::RrlExempt => "rrl.exempt",
+            Counter::RrlWouldLimit => "rrl.would-limit",
+            Counter::AclDropped => "acl.dropped",
         }
     }
 }

@@ -11,6 +11,7 @@
 //! - [`csum`]: Internet checksum arithmetic;
 //! - [`counters`]: counters, hooks and the per-CPU value;
 //! - [`signal`]: trust-anchor signal kinds, names and keys;
+//! - [`rrl`]: response rate limiting: buckets, classes, the rule;
 //! - [`maps`], [`control`]: map names, and what userspace tells the programs besides the table;
 //! - [`lab`]: the lab generator's frame.
 #![cfg_attr(not(test), no_std)]
@@ -24,6 +25,7 @@ pub mod entry;
 pub mod lab;
 pub mod layout;
 pub mod maps;
+pub mod rrl;
 pub mod signal;
 pub mod sortkey;
 pub mod tldindex;
@@ -51,4 +53,8 @@ mod pod {
     unsafe impl aya::Pod for PerCpu {}
     unsafe impl aya::Pod for ServiceAddrs {}
     unsafe impl aya::Pod for LabTemplate {}
+    unsafe impl aya::Pod for rrl::RrlConf {}
+    unsafe impl aya::Pod for rrl::RrlKey {}
+    unsafe impl aya::Pod for rrl::RrlBucket {}
+    unsafe impl aya::Pod for rrl::RrlReport {}
 }

@@ -18,3 +18,10 @@ pub const TC_MODE: &str = "TC_MODE";
 pub const XDP_TX: &str = "XDP_TX";
 pub const SPILL: &str = "SPILL";
 pub const SPILL_CPUS: &str = "SPILL_CPUS";
+/// Response rate limiting: [`crate::rrl::RrlConf`], the buckets (LRU hash), the exempt and drop lists
+/// (LPM tries), and the ring buffer of limiting reports.
+pub const RRL_CONF: &str = "RRL_CONF";
+pub const RRL: &str = "RRL";
+pub const RRL_EXEMPT: &str = "RRL_EXEMPT";
+pub const ACL_DROP: &str = "ACL_DROP";
+pub const RRL_REPORTS: &str = "RRL_REPORTS";

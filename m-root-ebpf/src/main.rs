@@ -13,6 +13,7 @@
 mod lookup;
 mod packet;
 mod parse;
+mod rrl;
 mod rt;
 mod signals;
 mod splice;
@@ -25,8 +26,10 @@ use aya_ebpf::{
     programs::{TcContext, XdpContext},
 };
 use m_root_common::{
-    ANSWERS_PER_GEN, APEX_QTYPES, Answer, COUNTERS as N_COUNTERS, Counter, GENERATIONS, GenInfo, MAX_SIGNALS, MAX_SPILL_CPUS, MAX_TLDS,
-    PerCpu, ServiceAddrs, SortDir, SortKey, TC_MODE_ALL, TLD_BUCKETS, TldEntry, XDP_TX_ON, question_covered,
+    ANSWERS_PER_GEN, APEX_QTYPES, Answer, COUNTERS as N_COUNTERS, Counter, GENERATIONS, GenInfo, HINT_RRL_NONE, HINT_RRL_SLIP, MAX_SIGNALS,
+    MAX_SPILL_CPUS, MAX_TLDS, PerCpu, ServiceAddrs, SortDir, SortKey, TC_MODE_ALL, TLD_BUCKETS, TldEntry, XDP_TX_ON, gen_base,
+    question_covered,
+    rrl::{HINT_DROP, class_of},
 };
 
 use crate::packet::Packet;
@@ -98,6 +101,10 @@ pub fn m_root(ctx: XdpContext) -> u32 {
             count::<XdpContext>(pc, Counter::Dropped);
             xdp_action::XDP_DROP
         }
+        Err(Failed::Shed(c)) => {
+            count::<XdpContext>(pc, c);
+            xdp_action::XDP_DROP
+        }
     }
 }
 
@@ -140,7 +147,7 @@ pub fn m_root_tc(ctx: TcContext) -> i32 {
     let Some(pc) = PERCPU.get_ptr_mut(0) else { return TC_PASS };
     count::<TcContext>(pc, Counter::Frames);
     let all = TC_MODE.get(0).is_some_and(|m| *m == TC_MODE_ALL);
-    let hinted = packet::xdp_hint(&ctx);
+    let hinted = packet::xdp_hint(&ctx).is_some();
     if !all && !hinted {
         count::<TcContext>(pc, Counter::PassNotHinted);
         return TC_PASS;
@@ -179,6 +186,10 @@ pub fn m_root_tc(ctx: TcContext) -> i32 {
             count::<TcContext>(pc, Counter::Dropped);
             TC_ACT_SHOT
         }
+        Err(Failed::Shed(c)) => {
+            count::<TcContext>(pc, c);
+            TC_ACT_SHOT
+        }
     }
 }
 
@@ -191,6 +202,9 @@ fn try_answer<P: Packet>(ctx: &P, pc: *mut PerCpu) -> Result<(), Failed> {
         return Err(Failed::Pass(Counter::NotForUs));
     }
     count::<P>(pc, Counter::Queries);
+    if rrl::dropped(pc) {
+        return Err(Failed::Shed(Counter::AclDropped));
+    }
     let q = parse::question(ctx, &f, pc).map_err(Failed::Pass)?;
     if !question_covered(q.qclass, q.qtype) {
         return Err(Failed::Pass(Counter::PassUncovered));
@@ -204,15 +218,37 @@ fn try_answer<P: Packet>(ctx: &P, pc: *mut PerCpu) -> Result<(), Failed> {
     if a.usable == 0 {
         return Err(Failed::Pass(Counter::PassUncovered));
     }
+    // Rate limiting, charged by the hook that sends (so once): XDP when it may send, else TC; TC takes
+    // the verdict of a query XDP charged but had no room for.
+    let charged = match ctx.charged() {
+        Some(v) => v.hint(),
+        None if ctx.may_send() => rrl::check::<P>(f.ipv6 as u64, class_of(kind, index - gen_base(generation), q.qtype)),
+        None => HINT_RRL_NONE,
+    };
+    if charged == HINT_DROP {
+        return Err(Failed::Shed(Counter::RrlDropped));
+    }
+    // Parked in the per-CPU value and read back (volatile) where it matters, so no register carries the
+    // verdict on through the splice (the verifier would check the splice once per verdict).
+    rrl::park(pc, charged);
     let truncated = match splice::respond(ctx, &f, &q, a, pc) {
         // The answer is TC's to send: no room here, or XDP_TX off.
         Err(Failed::Pass(c @ (Counter::PassNoRoom | Counter::PassToTc))) => {
-            ctx.no_room(index);
+            ctx.no_room(index, rrl::parked(pc));
             return Err(Failed::Pass(c));
         }
         other => other?,
     };
-    count::<P>(pc, if truncated { Counter::AnsTruncated } else { kind.counter() });
+    count::<P>(
+        pc,
+        if rrl::parked(pc) == HINT_RRL_SLIP {
+            Counter::RrlSlipped
+        } else if truncated {
+            Counter::AnsTruncated
+        } else {
+            kind.counter()
+        },
+    );
     signals::count_parked(pc);
     count::<P>(pc, if f.ipv6 { Counter::AnsIpv6 } else { Counter::AnsIpv4 });
     Ok(())

@@ -7,7 +7,7 @@ use aya_ebpf::{
     helpers::generated::{bpf_l4_csum_replace, bpf_skb_change_tail, bpf_xdp_adjust_meta, bpf_xdp_adjust_tail, bpf_xdp_store_bytes},
     programs::{TcContext, XdpContext},
 };
-use m_root_common::{Counter, Hook, MAX_FRAG, XDP_HINT_MAGIC, XdpHint};
+use m_root_common::{Counter, Hook, MAX_FRAG, XDP_HINT_MAGIC, XdpHint, rrl::Verdict};
 
 use crate::parse::Bounds;
 
@@ -29,8 +29,18 @@ pub trait Packet {
     /// pseudo-header sum, which a packet whose checksum the device completes wants instead.
     fn set_udp_csum(&self, off: usize, full: u16, pseudo: u16) -> Result<(), Counter>;
     /// The answer `answer` is not this hook's to send (no room for it, or XDP_TX off): the packet goes up
-    /// unchanged, with whatever this hook leaves for the next one.
-    fn no_room(&self, _answer: u32) {}
+    /// unchanged, with whatever this hook leaves for the next one, the rate limiter's verdict (`charged`)
+    /// among it (`rrl_hint`, [`Verdict::hint`]) when this hook charged the response.
+    fn no_room(&self, _answer: u32, _rrl_hint: u32) {}
+    /// May this hook send answers itself (XDP: XDP_TX is on)? Only the hook that sends charges the rate
+    /// limiter, so a query is charged once.
+    fn may_send(&self) -> bool {
+        true
+    }
+    /// The verdict an earlier hook charged this query with (TC: from XDP's hint).
+    fn charged(&self) -> Option<Verdict> {
+        None
+    }
     /// Copy the first `len` (8..=MAX_FRAG) octets of `src` into the packet at `off`.
     fn copy_in(&self, off: usize, src: &[u8; MAX_FRAG], len: usize) -> Option<()>;
 }
@@ -78,9 +88,13 @@ impl Packet for XdpContext {
         let r = unsafe { bpf_xdp_store_bytes(self.ctx, off as u32, src.as_ptr() as *mut _, len as u32) };
         (r == 0).then_some(())
     }
+    #[inline(always)]
+    fn may_send(&self) -> bool {
+        crate::xdp_tx_on()
+    }
     /// Tell the TC companion which answer this query wants (the frame's data stays untouched).
     #[inline(always)]
-    fn no_room(&self, answer: u32) {
+    fn no_room(&self, answer: u32, rrl: u32) {
         let len = core::mem::size_of::<XdpHint>();
         if unsafe { bpf_xdp_adjust_meta(self.ctx, -(len as i32)) } != 0 {
             // A driver without XDP metadata: TC will not know to answer; userspace does.
@@ -93,23 +107,28 @@ impl Packet for XdpContext {
         if meta + len > XdpContext::data(self) {
             return;
         }
-        unsafe { *(meta as *mut XdpHint) = XdpHint { magic: XDP_HINT_MAGIC, answer } };
+        unsafe { *(meta as *mut XdpHint) = XdpHint { magic: XDP_HINT_MAGIC, answer, rrl } };
     }
 }
 
-/// Did the XDP program pass this packet up for TC to answer, for lack of room or with XDP_TX off (its
-/// hint, at the start of the metadata)?
+/// The hint the XDP program left when it passed this packet up for TC to answer, for lack of room or with
+/// XDP_TX off (at the start of the metadata).
 #[inline(always)]
-pub fn xdp_hint(ctx: &TcContext) -> bool {
+pub fn xdp_hint(ctx: &TcContext) -> Option<XdpHint> {
     let meta = unsafe { (*ctx.skb.skb).data_meta } as usize;
     if meta + core::mem::size_of::<XdpHint>() > ctx.data() {
-        return false;
+        return None;
     }
-    unsafe { (*(meta as *const XdpHint)).magic == XDP_HINT_MAGIC }
+    let h = unsafe { *(meta as *const XdpHint) };
+    (h.magic == XDP_HINT_MAGIC).then_some(h)
 }
 
 impl Packet for TcContext {
     const HOOK: Hook = Hook::Tc;
+    #[inline(always)]
+    fn charged(&self) -> Option<Verdict> {
+        Verdict::from_hint(xdp_hint(self)?.rrl)
+    }
     /// skb->len: the TC program pulls only a query's worth into the linear part, so the linear part
     /// can be shorter than the packet.
     #[inline(always)]

@@ -122,7 +122,7 @@ fn vlan<P: Packet>(ctx: &P, proto: u16, off: usize) -> Result<(u16, usize), Coun
 /// IPv4 carrying UDP, without options or fragments: where UDP starts and the IP payload's length. The
 /// destination goes into `dst` as `::ffff:a.b.c.d`.
 #[inline(always)]
-fn ipv4<P: Packet>(ctx: &P, off: usize, dst: &mut AddrKey) -> Result<(usize, usize), Counter> {
+fn ipv4<P: Packet>(ctx: &P, off: usize, dst: &mut AddrKey, src: &mut AddrKey) -> Result<(usize, usize), Counter> {
     let h = at::<[u8; IPV4_LEN], P>(ctx, off).ok_or(Counter::NotForUs)?;
     let h = unsafe { &*h };
     if h[9] != IPPROTO_UDP {
@@ -131,6 +131,9 @@ fn ipv4<P: Packet>(ctx: &P, off: usize, dst: &mut AddrKey) -> Result<(usize, usi
     dst.addr[10] = 0xff;
     dst.addr[11] = 0xff;
     dst.addr[12..16].copy_from_slice(&h[16..20]);
+    src.addr[10] = 0xff;
+    src.addr[11] = 0xff;
+    src.addr[12..16].copy_from_slice(&h[12..16]);
     // Options or fragments: not ours to answer here.
     if h[0] != 0x45 || u16::from_be_bytes([h[6], h[7]]) & 0x3fff != 0 {
         return Err(Counter::PassMalformed);
@@ -145,13 +148,14 @@ fn ipv4<P: Packet>(ctx: &P, off: usize, dst: &mut AddrKey) -> Result<(usize, usi
 /// IPv6 carrying UDP, without extension headers: where UDP starts and the payload's length. The
 /// destination goes into `dst`.
 #[inline(always)]
-fn ipv6<P: Packet>(ctx: &P, off: usize, dst: &mut AddrKey) -> Result<(usize, usize), Counter> {
+fn ipv6<P: Packet>(ctx: &P, off: usize, dst: &mut AddrKey, src: &mut AddrKey) -> Result<(usize, usize), Counter> {
     let h = at::<[u8; IPV6_LEN], P>(ctx, off).ok_or(Counter::NotForUs)?;
     let h = unsafe { &*h };
     if h[6] != IPPROTO_UDP {
         return Err(Counter::NotForUs);
     }
     dst.addr.copy_from_slice(&h[24..40]);
+    src.addr.copy_from_slice(&h[8..24]);
     if h[0] >> 4 != 6 {
         return Err(Counter::PassMalformed);
     }
@@ -184,9 +188,10 @@ pub fn frame<P: Packet>(ctx: &P, pc: *mut PerCpu) -> Result<Frame, Counter> {
     let (proto, l3) = vlan(ctx, proto, l3)?;
     let (proto, l3) = vlan(ctx, proto, l3)?;
     let mut dst = AddrKey::zeroed();
+    let mut src = AddrKey::zeroed();
     let (ipv6, (l4, ip_payload)) = match proto {
-        ETH_P_IP => (false, ipv4(ctx, l3, &mut dst)?),
-        ETH_P_IPV6 => (true, ipv6(ctx, l3, &mut dst)?),
+        ETH_P_IP => (false, ipv4(ctx, l3, &mut dst, &mut src)?),
+        ETH_P_IPV6 => (true, ipv6(ctx, l3, &mut dst, &mut src)?),
         _ => return Err(Counter::NotForUs),
     };
     let udp_len = udp(ctx, l4, ip_payload)?;
@@ -200,6 +205,10 @@ pub fn frame<P: Packet>(ctx: &P, pc: *mut PerCpu) -> Result<Frame, Counter> {
     if ctx.data() + dns + (udp_len - UDP_LEN) > ctx.data_end() {
         return Err(Counter::PassMalformed);
     }
+    // The source goes to the per-CPU value, not the stack: read much later (rate limiting), a stack copy
+    // would carry how it was written (the IPv4 and IPv6 ways) through everything in between, and the
+    // verifier would check all of that once per address family.
+    unsafe { core::ptr::write_volatile(core::ptr::addr_of_mut!((*pc).src), src) };
     Ok(Frame { l3, ipv6, l4, dns, dns_len: udp_len - UDP_LEN, dst })
 }
 

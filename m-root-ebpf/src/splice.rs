@@ -16,16 +16,20 @@ use crate::parse::{Bounds, Frame, IPPROTO_UDP, IPV4_LEN, MAX_FRAG_AT, MAX_QUERY_
 const RESPONSE_TTL: u8 = 64;
 
 /// Why a splice did not happen. Before the frame is resized every failure passes the frame unchanged;
-/// after it, the frame is no longer the query and is dropped.
+/// after it, the frame is no longer the query and is dropped. Shed: a query dropped on purpose (rate
+/// limited, or its source on the drop list), counted by the counter that says why.
 pub enum Failed {
     Pass(Counter),
     Drop,
+    Shed(Counter),
 }
 
 /// Build the response in place. On success the packet is ready to send (XDP_TX, or TC's redirect); returns
-/// whether it is TC=1.
+/// whether it is TC=1. When the rate limiter parked a slip verdict, the minimal answer instead: TC=1 with
+/// empty sections, as if no cut fitted.
 #[inline(always)]
 pub fn respond<P: Packet>(ctx: &P, f: &Frame, q: &Question, a: &Answer, pc: *mut PerCpu) -> Result<bool, Failed> {
+    let slip = crate::rrl::parked(pc) == m_root_common::HINT_RRL_SLIP;
     // The requester's buffer.
     let limit = udp_limit(if q.edns { Some(q.udp_size) } else { None }) as usize;
     let opt_len = if q.edns { OPT_LEN } else { 0 };
@@ -39,7 +43,7 @@ pub fn respond<P: Packet>(ctx: &P, f: &Frame, q: &Question, a: &Answer, pc: *mut
     let ncuts = a.ncuts as usize;
     let mut chosen: Option<usize> = None;
     for j in 0..MAX_CUTS {
-        if j >= ncuts {
+        if j >= ncuts || slip {
             break;
         }
         // The mask only restates i < MAX_CUTS (true as ncuts <= MAX_CUTS) for the verifier.

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 
 use crate::dataplane::Mode;
+use crate::limits::Limits;
 
 /// In the unit's RuntimeDirectory, so the daemon's own user can create it.
 pub const DEFAULT_CONTROL: &str = "/run/m-root-xdp/control.sock";
@@ -187,18 +188,23 @@ settings! {
     tcp_max_per_source: usize = (32);
 }
 
-pub fn read_file(path: &Path) -> Result<Options> {
+/// A config file: its flat settings, and its sections (`[rrl]`, `[acl]`: [`crate::limits`]).
+pub fn read_file(path: &Path) -> Result<(Options, Limits)> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading config {}", path.display()))?;
     // toml's message names the key and the line.
-    toml::from_str(&text).map_err(|e| anyhow::anyhow!("config {}: {e}", path.display()))
+    let table: toml::Table = toml::from_str(&text).map_err(|e| anyhow::anyhow!("config {}: {e}", path.display()))?;
+    let (flat, limits) = crate::limits::split(table).map_err(|e| anyhow::anyhow!("config {}: {e:#}", path.display()))?;
+    let options =
+        serde::Deserialize::deserialize(toml::Value::Table(flat)).map_err(|e| anyhow::anyhow!("config {}: {e}", path.display()))?;
+    Ok((options, limits))
 }
 
-/// The settings of `run`: `flags`, over the file `config` when given, over the defaults. A zone given
-/// as a flag is made absolute (reloads find it after a change of directory).
-pub fn of_run(config: Option<&Path>, mut flags: Options) -> Result<Settings> {
-    let file = config.map(read_file).transpose()?.unwrap_or_default();
+/// The settings of `run`: `flags`, over the file `config` when given, over the defaults, and the file's
+/// sections. A zone given as a flag is made absolute (reloads find it after a change of directory).
+pub fn of_run(config: Option<&Path>, mut flags: Options) -> Result<(Settings, Limits)> {
+    let (file, limits) = config.map(read_file).transpose()?.unwrap_or_default();
     flags.zone = flags.zone.map(|z| std::fs::canonicalize(&z).unwrap_or(z));
-    merge(file, flags)
+    Ok((merge(file, flags)?, limits))
 }
 
 /// Merge: a flag given wins over the file, the file over the default; then what settings require of

@@ -15,8 +15,10 @@ use zonegen::fast::FastTable;
 use zonegen::{LoadOptions, ServerConfig, Table, Zone};
 
 use crate::dataplane::Dataplane;
+use crate::limits::Limits;
 use crate::observe::Stats;
 use crate::server::State;
+use crate::server::limiter::Limiter;
 
 /// What a reload did, or why it did not.
 #[derive(Clone, Debug, Serialize)]
@@ -40,6 +42,9 @@ pub struct Daemon {
     current: Mutex<(PathBuf, SystemTime, f64)>,
     /// Serialises reloads (control socket, SIGHUP, file watch).
     reload_lock: Mutex<()>,
+    /// The config file whose `[rrl]` and `[acl]` sections each reload reads again, and what they said.
+    config: Mutex<Option<PathBuf>>,
+    limits: Mutex<Limits>,
 }
 
 /// Compile `zone`'s table, and say so when some of its answers are left to userspace (how many, why,
@@ -78,7 +83,12 @@ impl Daemon {
         stats: Arc<Stats>,
     ) -> Daemon {
         Daemon {
-            state: Arc::new(ArcSwap::from_pointee(State { zone, cfg: cfg.clone(), fast: FastTable::new(table) })),
+            state: Arc::new(ArcSwap::from_pointee(State {
+                zone,
+                cfg: cfg.clone(),
+                fast: FastTable::new(table),
+                limiter: Arc::new(Limiter::new(Limits::default())),
+            })),
             stats,
             planes: Mutex::new(planes),
             started: Instant::now(),
@@ -86,6 +96,42 @@ impl Daemon {
             zonemd,
             current: Mutex::new((path.to_path_buf(), SystemTime::now(), load_ms)),
             reload_lock: Mutex::new(()),
+            config: Mutex::new(None),
+            limits: Mutex::new(Limits::default()),
+        }
+    }
+
+    /// Apply rate limiting and the drop list, in the kernel programs and in userspace, and remember
+    /// `config` to read them from again on reload. The limiter's buckets stay as they are.
+    pub fn set_limits(&self, config: Option<&Path>, limits: Limits) -> Result<(), String> {
+        for dp in self.planes.lock().unwrap_or_else(|p| p.into_inner()).iter_mut() {
+            dp.set_limits(&limits).map_err(|e| format!("{e:#}"))?;
+        }
+        self.state.load().limiter.set(limits.clone());
+        if config.is_some() {
+            *self.config.lock().unwrap_or_else(|p| p.into_inner()) = config.map(Path::to_path_buf);
+        }
+        log::info!("{}", limits.describe());
+        *self.limits.lock().unwrap_or_else(|p| p.into_inner()) = limits;
+        Ok(())
+    }
+
+    pub fn limits(&self) -> Limits {
+        self.limits.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Log what the kernel's limiter reports (a bucket that starts limiting, at most every 30 s each).
+    pub fn log_rrl_reports(&self) {
+        let limits = self.limits();
+        for dp in self.planes.lock().unwrap_or_else(|p| p.into_inner()).iter_mut() {
+            match dp.rrl_reports() {
+                Ok(reports) => {
+                    for r in reports {
+                        log::warn!("rate limiting {}", crate::dataplane::describe_report(&r, &limits));
+                    }
+                }
+                Err(e) => log::debug!("rate limiter reports: {e:#}"),
+            }
         }
     }
 
@@ -118,6 +164,14 @@ impl Daemon {
         let mut report =
             ReloadReport { ok: false, old_serial, new_serial: None, zone: path.display().to_string(), millis: 0.0, error: None };
         let result = (|| -> Result<u32, String> {
+            // The config's [rrl] and [acl] first: a bad section refuses the whole reload.
+            let config = self.config.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            if let Some(c) = config {
+                let limits = crate::limits::read(&c).map_err(|e| format!("{e:#}"))?;
+                if limits != self.limits() {
+                    self.set_limits(None, limits)?;
+                }
+            }
             let zone = Zone::load(&path, &LoadOptions { no_zonemd: !self.zonemd }).map_err(|e| e.to_string())?;
             let serial = zone.serial;
             if !force && !serial_newer(serial, old_serial) {
@@ -136,7 +190,8 @@ impl Daemon {
             for dp in planes.iter_mut() {
                 dp.pause().map_err(|e| format!("pausing XDP: {e:#}"))?;
             }
-            self.state.store(Arc::new(State { zone, cfg: self.cfg.clone(), fast: FastTable::new(table) }));
+            let limiter = self.state.load().limiter.clone();
+            self.state.store(Arc::new(State { zone, cfg: self.cfg.clone(), fast: FastTable::new(table), limiter }));
             for (dp, (generation, info)) in planes.iter_mut().zip(prepared) {
                 dp.activate(generation, info).map_err(|e| format!("activating the XDP table: {e:#}"))?;
             }

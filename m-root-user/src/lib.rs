@@ -12,6 +12,7 @@ pub mod deploy;
 pub mod ethtool;
 pub mod frame;
 pub mod lab;
+pub mod limits;
 pub mod manual;
 pub mod observe;
 pub mod server;

@@ -111,7 +111,10 @@ fn main() -> std::process::ExitCode {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.cmd {
-        Cmd::Run { config, settings } => serve(config::of_run(config.as_deref(), settings)?),
+        Cmd::Run { config, settings } => {
+            let (s, limits) = config::of_run(config.as_deref(), settings)?;
+            serve(s, config.as_deref(), limits)
+        }
         Cmd::Stats { iface, control: path, json } => {
             let (user, kernel) = observe::gather(iface.as_deref(), &path)?;
             match json {
@@ -148,7 +151,7 @@ fn run(cli: Cli) -> Result<()> {
 }
 
 /// `run`: load the zone, set up each interface's dataplane, serve until SIGTERM / SIGINT (SIGHUP reloads).
-fn serve(s: config::Settings) -> Result<()> {
+fn serve(s: config::Settings, config: Option<&Path>, limits: m_root_user::limits::Limits) -> Result<()> {
     log::set_max_level(s.log_level.parse().unwrap_or(log::LevelFilter::Info));
     // Before anything is loaded: a daemon started with too few capabilities names the missing ones.
     if let Some(have) = caps::CapSet::effective() {
@@ -215,6 +218,7 @@ fn serve(s: config::Settings) -> Result<()> {
 
     let stats = Arc::new(Stats::default());
     let daemon = Arc::new(Daemon::new(zone, table, &s.zone, load_ms, cfg, s.zonemd, planes, stats.clone()));
+    daemon.set_limits(config.map(|c| std::fs::canonicalize(c).unwrap_or(c.to_path_buf())).as_deref(), limits).map_err(|e| anyhow!(e))?;
     let opts = ServeOptions {
         addrs: s.addresses.clone(),
         port: s.port,

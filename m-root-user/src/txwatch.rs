@@ -92,6 +92,8 @@ pub fn start(daemon: Arc<Daemon>, stop: Arc<AtomicBool>) -> std::io::Result<Join
                 let mut planes = daemon.planes.lock().unwrap_or_else(|p| p.into_inner());
                 check(&mut planes);
             }
+            // The same pass drains the rate limiter's reports into the log.
+            daemon.log_rrl_reports();
             std::thread::sleep(INTERVAL);
         }
     })

@@ -120,3 +120,24 @@ fn error_response(id: u16, qflags: u16, question: Option<&[u8]>, edns: Option<&E
     }
     w.buf
 }
+
+/// The minimal answer a rate limiter sends instead of `response` to `query` (its "slip"): the same
+/// header with TC set and empty sections, the question, and a bare OPT when the query had EDNS; the
+/// bytes the kernel programs send for it. None if the query does not parse or the response is not one
+/// to it.
+pub fn slipped(query: &[u8], response: &[u8]) -> Option<Vec<u8>> {
+    let q = crate::wire::parse_query(query).ok()?;
+    if response.len() < 12 || response[..2] != query[..2] {
+        return None;
+    }
+    let edns = q.edns.is_some();
+    let mut out = Vec::with_capacity(12 + q.question.len() + m_root_common::OPT_LEN);
+    out.extend_from_slice(&response[..4]);
+    out[2] |= (m_root_common::FLAG_TC >> 8) as u8;
+    out.extend_from_slice(&[0, 1, 0, 0, 0, 0, 0, edns as u8]);
+    out.extend_from_slice(q.question);
+    if edns {
+        out.extend_from_slice(&m_root_common::bare_opt(q.dnssec_ok()));
+    }
+    Some(out)
+}

@@ -14,11 +14,13 @@ use crate::deploy::Plan;
 
 mod attach;
 mod counters;
+mod limits;
 mod table;
 
 pub use crate::deploy::Mode;
 pub use attach::{Attached, PIN_ROOT, PIN_ROOT_FALLBACK, detach, driver_name, pin_root};
 pub use counters::{answered_by, answered_in_stats, counter_key, pinned_counters, pinned_signals};
+pub use limits::describe_report;
 pub use table::{addr_key, xdp_covers};
 
 /// The eBPF object built by build.rs (aya-build) from m-root-ebpf.
@@ -48,6 +50,8 @@ pub struct Dataplane {
     /// What the verifier processed, per program (None when the kernel does not say).
     pub verified_insns: Option<u32>,
     pub tc_verified_insns: Option<u32>,
+    /// The rate limiter's reports (taken out of the object when first read).
+    reports: Option<aya::maps::RingBuf<aya::maps::MapData>>,
 }
 
 impl Dataplane {
@@ -65,6 +69,7 @@ impl Dataplane {
             pin_dir: None,
             verified_insns: None,
             tc_verified_insns: None,
+            reports: None,
         };
         let xdp = dp.program()?;
         xdp.load().context("the kernel verifier refused the XDP program")?;

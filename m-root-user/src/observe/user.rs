@@ -23,10 +23,17 @@ pub enum Count {
     /// TCP connections admitted, and refused by the connection limits.
     TcpConnections,
     TcpRefused,
+    /// Response rate limiting over UDP: over the limit and dropped; sent as TC=1 (slip); the source
+    /// exempt; would have been limited (dry run). And queries dropped by the drop list.
+    RrlDropped,
+    RrlSlipped,
+    RrlExempt,
+    RrlWouldLimit,
+    AclDropped,
 }
 
 impl Count {
-    pub const ALL: [Count; 8] = [
+    pub const ALL: [Count; 13] = [
         Count::UdpQueries,
         Count::UdpResponses,
         Count::TcpQueries,
@@ -35,6 +42,11 @@ impl Count {
         Count::Truncated,
         Count::TcpConnections,
         Count::TcpRefused,
+        Count::RrlDropped,
+        Count::RrlSlipped,
+        Count::RrlExempt,
+        Count::RrlWouldLimit,
+        Count::AclDropped,
     ];
 
     /// Its key in the report (`stats --json`: `userspace.server.<key>`).
@@ -48,6 +60,11 @@ impl Count {
             Count::Truncated => "truncated",
             Count::TcpConnections => "tcp_connections",
             Count::TcpRefused => "tcp_refused",
+            Count::RrlDropped => "rrl_dropped",
+            Count::RrlSlipped => "rrl_slipped",
+            Count::RrlExempt => "rrl_exempt",
+            Count::RrlWouldLimit => "rrl_would_limit",
+            Count::AclDropped => "acl_dropped",
         }
     }
 }

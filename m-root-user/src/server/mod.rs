@@ -14,6 +14,7 @@ use zonegen::{ServerConfig, Zone};
 
 use crate::observe::Stats;
 
+pub mod limiter;
 mod tcp;
 mod udp;
 
@@ -23,6 +24,8 @@ pub struct State {
     pub cfg: ServerConfig,
     /// The compiled table, for the UDP queries it covers (same bytes as the answer function, faster).
     pub fast: zonegen::fast::FastTable,
+    /// Rate limiting and the drop list (kept from one zone to the next).
+    pub limiter: Arc<limiter::Limiter>,
 }
 
 /// Server settings.

@@ -60,6 +60,11 @@ pub(super) fn acceptor(listener: TcpListener, state: Arc<ArcSwap<State>>, stats:
                 continue;
             }
         };
+        // The drop list: closed unanswered.
+        if state.load().limiter.dropped(peer.ip()) {
+            stats.add(Count::AclDropped, 1);
+            continue;
+        }
         let admitted = {
             let mut per = conns.per_source.lock().unwrap_or_else(|p| p.into_inner());
             let n = per.entry(peer.ip()).or_insert(0);

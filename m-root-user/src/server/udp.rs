@@ -13,6 +13,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 use zonegen::answer::{self, Transport};
 
 use super::State;
+use super::limiter::Outcome;
 use crate::observe::{Count, Stats, kind_of};
 
 /// Datagrams moved per recvmmsg / sendmmsg call.
@@ -73,12 +74,42 @@ pub(super) fn worker(sock: UdpSocket, state: Arc<ArcSwap<State>>, stats: Arc<Sta
         for i in 0..n {
             let len = (hdrs[i].msg_len as usize).min(QUERY_BUF);
             let query = &bufs[i][..len];
+            let peer = peer_addr(&names[i]);
+            if let Some(p) = peer
+                && st.limiter.dropped(p)
+            {
+                stats.add(Count::AclDropped, 1);
+                continue;
+            }
             let result = match st.fast.answer_udp(query) {
                 Some(resp) => {
                     let k = kind_of(&resp);
                     Some((resp, k))
                 }
                 None => answer::answer_kind(&st.zone, &st.cfg, query, Transport::Udp),
+            };
+            // Rate limiting, as the kernel programs do it: drop, or send the minimal TC=1 answer.
+            let result = match (result, peer) {
+                (Some((resp, kind)), Some(p)) => match st.limiter.charge(p, query, &resp) {
+                    Outcome::Send => Some((resp, kind)),
+                    Outcome::Exempt => {
+                        stats.add(Count::RrlExempt, 1);
+                        Some((resp, kind))
+                    }
+                    Outcome::WouldLimit => {
+                        stats.add(Count::RrlWouldLimit, 1);
+                        Some((resp, kind))
+                    }
+                    Outcome::Slip => {
+                        stats.add(Count::RrlSlipped, 1);
+                        answer::slipped(query, &resp).map(|r| (r, kind))
+                    }
+                    Outcome::Drop => {
+                        stats.add(Count::RrlDropped, 1);
+                        continue;
+                    }
+                },
+                (r, _) => r,
             };
             match result {
                 Some((resp, kind)) => {
@@ -110,5 +141,22 @@ pub(super) fn worker(sock: UdpSocket, state: Arc<ArcSwap<State>>, stats: Arc<Sta
             sent += r as usize;
         }
         stats.add(Count::UdpResponses, sent as u64);
+    }
+}
+
+/// The sender of a received datagram.
+fn peer_addr(name: &libc::sockaddr_storage) -> Option<std::net::IpAddr> {
+    match name.ss_family as i32 {
+        libc::AF_INET => {
+            // SAFETY: the kernel wrote a sockaddr_in here (its family says so).
+            let a = unsafe { &*(name as *const _ as *const libc::sockaddr_in) };
+            Some(std::net::IpAddr::V4(std::net::Ipv4Addr::from(u32::from_be(a.sin_addr.s_addr))))
+        }
+        libc::AF_INET6 => {
+            // SAFETY: as above, a sockaddr_in6.
+            let a = unsafe { &*(name as *const _ as *const libc::sockaddr_in6) };
+            Some(std::net::IpAddr::V6(std::net::Ipv6Addr::from(a.sin6_addr.s6_addr)))
+        }
+        _ => None,
     }
 }

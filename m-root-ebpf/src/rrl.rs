@@ -1,0 +1,128 @@
+//! Response rate limiting and the drop list, in both programs. The rule (GCRA per source prefix and
+//! response class, slip, what is reported) is m_root_common::rrl's, shared with userspace; here only
+//! the maps it runs on.
+
+use aya_ebpf::{
+    bindings::BPF_F_NO_PREALLOC,
+    helpers::bpf_ktime_get_ns,
+    macros::map,
+    maps::{Array, LpmTrie, LruHashMap, RingBuf, lpm_trie::Key},
+};
+use m_root_common::{
+    Counter, HINT_RRL_SEND, PerCpu,
+    rrl::{ACL_HAS_DROP, LIST_ENTRIES, RRL_BUCKETS, RRL_DRY_RUN, RRL_HAS_EXEMPT, RrlBucket, RrlConf, RrlReport, Verdict, charge, key_of},
+};
+
+use crate::count;
+use crate::packet::Packet;
+
+#[map]
+static RRL_CONF: Array<RrlConf> = Array::with_max_entries(1, 0);
+#[map]
+static RRL: LruHashMap<m_root_common::rrl::RrlKey, RrlBucket> = LruHashMap::with_max_entries(RRL_BUCKETS, 0);
+#[map]
+static RRL_EXEMPT: LpmTrie<[u8; 16], u32> = LpmTrie::with_max_entries(LIST_ENTRIES, BPF_F_NO_PREALLOC);
+#[map]
+static ACL_DROP: LpmTrie<[u8; 16], u32> = LpmTrie::with_max_entries(LIST_ENTRIES, BPF_F_NO_PREALLOC);
+/// A report per bucket that starts limiting, at most every `report_ns`: the daemon logs them.
+#[map]
+static RRL_REPORTS: RingBuf = RingBuf::with_byte_size(64 * 1024, 0);
+
+/// Park the verdict on the packet being answered (as [`Verdict::hint`]) in the per-CPU value.
+#[inline(always)]
+pub fn park(pc: *mut PerCpu, hint: u32) {
+    unsafe { core::ptr::write_volatile(core::ptr::addr_of_mut!((*pc).rrl), hint as u64) };
+}
+
+/// The parked verdict, read afresh each time (the verifier knows nothing of it beyond each use).
+#[inline(always)]
+pub fn parked(pc: *mut PerCpu) -> u32 {
+    unsafe { core::ptr::read_volatile(core::ptr::addr_of!((*pc).rrl)) as u32 }
+}
+
+#[inline(always)]
+fn conf() -> Option<&'static RrlConf> {
+    RRL_CONF.get(0)
+}
+
+/// The source of the packet being answered (parse::frame left it in the per-CPU value), as four words.
+#[inline(always)]
+fn source(pc: *mut PerCpu) -> [u32; 4] {
+    unsafe { core::ptr::read_volatile(core::ptr::addr_of!((*pc).src) as *const [u32; 4]) }
+}
+
+/// Is the source in `list`? The LPM key is built in the per-CPU value (see PerCpu::lpm_key).
+#[inline(always)]
+fn listed(pc: *mut PerCpu, list: &LpmTrie<[u8; 16], u32>) -> bool {
+    let src = source(pc);
+    unsafe {
+        let k = core::ptr::addr_of_mut!((*pc).lpm_key);
+        core::ptr::write_volatile(k, [128, src[0], src[1], src[2], src[3]]);
+        list.get(&*(k as *const Key<[u8; 16]>)).is_some()
+    }
+}
+
+/// Is the source on the drop list?
+#[inline(always)]
+pub fn dropped(pc: *mut PerCpu) -> bool {
+    conf().is_some_and(|c| c.flags & ACL_HAS_DROP != 0) && listed(pc, &ACL_DROP)
+}
+
+/// Charge the response of class `class` to the source's bucket: what to send ([`Verdict::hint`], or
+/// [`HINT_DROP`]). A BPF subprogram taking only numbers: its ways through (lists, a new bucket,
+/// limited or not, a report, dry run) end in its return value, and the verifier checks the splice
+/// after it once, not once per way (inlined, the TC program passed the verifier's limit).
+#[inline(never)]
+pub fn check<P: Packet>(ipv6: u64, class: u32) -> u32 {
+    let Some(pc) = crate::PERCPU.get_ptr_mut(0) else { return HINT_RRL_SEND };
+    check_in::<P>(pc, ipv6 != 0, class).hint_or_drop()
+}
+
+#[inline(always)]
+fn check_in<P: Packet>(pc: *mut PerCpu, ipv6: bool, class: u32) -> Verdict {
+    let Some(c) = conf() else { return Verdict::Send };
+    if !c.on() {
+        return Verdict::Send;
+    }
+    if c.flags & RRL_HAS_EXEMPT != 0 && listed(pc, &RRL_EXEMPT) {
+        count::<P>(pc, Counter::RrlExempt);
+        return Verdict::Send;
+    }
+    // The bucket's key and a new bucket in the per-CPU value, not on the stack (see PerCpu::rrl_key).
+    let key = unsafe {
+        let k = core::ptr::addr_of_mut!((*pc).rrl_key);
+        core::ptr::write_volatile(k, key_of(source(pc), ipv6, class, c));
+        &*k
+    };
+    let b = match RRL.get_ptr_mut(key) {
+        Some(b) => b,
+        None => {
+            // A new bucket (LRU: a full map evicts the least recently used). A bucket another CPU made
+            // meanwhile stays (BPF_NOEXIST fails).
+            let fresh = unsafe {
+                let n = core::ptr::addr_of_mut!((*pc).new_bucket);
+                core::ptr::write_volatile(n, RrlBucket::default());
+                &*n
+            };
+            let _ = RRL.insert(key, fresh, aya_ebpf::bindings::BPF_NOEXIST as u64);
+            match RRL.get_ptr_mut(key) {
+                Some(b) => b,
+                None => return Verdict::Send,
+            }
+        }
+    };
+    let now = unsafe { bpf_ktime_get_ns() };
+    // SAFETY: a value of the map, valid while the program runs; CPUs racing on one bucket may each take
+    // the same token (a few responses too many under contention, never a wrong one).
+    let b = unsafe { &mut *b };
+    let (verdict, report) = charge(b, now, c);
+    if report && let Some(mut r) = RRL_REPORTS.reserve::<RrlReport>(0) {
+        r.write(RrlReport { key_addr: key.addr, class, limited: b.limited });
+        r.submit(0);
+    }
+    if verdict != Verdict::Send && c.flags & RRL_DRY_RUN != 0 {
+        count::<P>(pc, Counter::RrlWouldLimit);
+        return Verdict::Send;
+    }
+    verdict
+}

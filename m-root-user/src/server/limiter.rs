@@ -1,0 +1,162 @@
+//! Rate limiting and the drop list for what userspace answers: the same settings ([`Limits`]), the
+//! same rule and classes as the kernel programs (m_root_common::rrl), its own buckets. Over UDP only
+//! for rate limiting (TCP proves the source); the drop list holds for both.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use arc_swap::ArcSwap;
+use m_root_common::rrl::{
+    CLASS_ERROR, CLASS_NXDOMAIN, CLASS_TLD, RRL_BUCKETS, RrlBucket, RrlConf, RrlKey, Verdict, charge, class_of_apex, key_of, words_of,
+};
+
+use crate::limits::{Limits, contains};
+
+pub struct Limiter {
+    limits: ArcSwap<Limits>,
+    conf: ArcSwap<RrlConf>,
+    buckets: Mutex<HashMap<RrlKey, RrlBucket>>,
+    epoch: Instant,
+}
+
+/// What the limiter decided about one UDP response.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Send,
+    Exempt,
+    WouldLimit,
+    Slip,
+    Drop,
+}
+
+impl Limiter {
+    pub fn new(l: Limits) -> Limiter {
+        let conf = l.kernel_conf();
+        Limiter {
+            limits: ArcSwap::from_pointee(l),
+            conf: ArcSwap::from_pointee(conf),
+            buckets: Mutex::new(HashMap::new()),
+            epoch: Instant::now(),
+        }
+    }
+
+    /// New settings; the buckets stay.
+    pub fn set(&self, l: Limits) {
+        self.conf.store(std::sync::Arc::new(l.kernel_conf()));
+        self.limits.store(std::sync::Arc::new(l));
+    }
+
+    /// Is the source on the drop list?
+    pub fn dropped(&self, peer: IpAddr) -> bool {
+        let l = self.limits.load();
+        !l.acl.drop.is_empty() && contains(&l.acl.drop, peer)
+    }
+
+    /// Charge the response `resp` to `query` from `peer`.
+    pub fn charge(&self, peer: IpAddr, query: &[u8], resp: &[u8]) -> Outcome {
+        let c = self.conf.load();
+        if !c.on() {
+            return Outcome::Send;
+        }
+        let l = self.limits.load();
+        if !l.rrl.exempt.is_empty() && contains(&l.rrl.exempt, peer) {
+            return Outcome::Exempt;
+        }
+        let (octets, v6) = match peer {
+            IpAddr::V4(a) => (a.to_ipv6_mapped().octets(), false),
+            IpAddr::V6(a) => match a.to_ipv4_mapped() {
+                Some(v4) => (v4.to_ipv6_mapped().octets(), false),
+                None => (a.octets(), true),
+            },
+        };
+        let key = key_of(words_of(&octets), v6, class(query, resp), &c);
+        let now = self.epoch.elapsed().as_nanos() as u64 + 1;
+        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        if buckets.len() >= RRL_BUCKETS as usize && !buckets.contains_key(&key) {
+            // Bounded as the kernel's LRU map is: first forget the buckets that are idle again.
+            buckets.retain(|_, b| b.tat > now);
+            if buckets.len() >= RRL_BUCKETS as usize {
+                buckets.clear();
+            }
+        }
+        let (verdict, report) = charge(buckets.entry(key).or_default(), now, &c);
+        drop(buckets);
+        if report {
+            log::warn!("rate limiting (userspace) {}", describe(&key, &l));
+        }
+        match (verdict, l.rrl.dry_run) {
+            (Verdict::Send | Verdict::Unchecked, _) => Outcome::Send,
+            (_, true) => Outcome::WouldLimit,
+            (Verdict::Slip, false) => Outcome::Slip,
+            (Verdict::Drop, false) => Outcome::Drop,
+        }
+    }
+}
+
+fn describe(key: &RrlKey, l: &Limits) -> String {
+    let r = m_root_common::rrl::RrlReport { key_addr: key.addr, class: key.class, limited: 0 };
+    crate::dataplane::describe_report(&r, l)
+}
+
+/// The response class of `resp`, as the kernel's: NXDOMAIN, errors, the apex by type, and answers about
+/// one TLD by that TLD (here a hash of its label; the kernel uses its ordinal in the table).
+fn class(query: &[u8], resp: &[u8]) -> u32 {
+    match resp.get(3).map(|f| f & 0x0f) {
+        Some(3) => return CLASS_NXDOMAIN,
+        Some(0) => {}
+        _ => return CLASS_ERROR,
+    }
+    let Ok(q) = zonegen::wire::parse_query(query) else { return CLASS_ERROR };
+    // The last label before the root: the TLD.
+    let mut at = 0;
+    let mut last = None;
+    while let Some(&len) = q.qname.get(at) {
+        if len == 0 {
+            break;
+        }
+        last = Some(at);
+        at += 1 + len as usize;
+    }
+    match last {
+        None => class_of_apex(q.qtype),
+        Some(i) => {
+            let label = q.qname.get(i + 1..i + 1 + q.qname[i] as usize).unwrap_or(&[]);
+            // FNV-1a over the lowercased label.
+            let h = label.iter().fold(0x811c_9dc5u32, |h, b| (h ^ b.to_ascii_lowercase() as u32).wrapping_mul(0x0100_0193));
+            CLASS_TLD | (h & 0xff_ffff)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::limits::Rrl;
+
+    #[test]
+    fn limits_a_prefix_per_class_with_slip_and_honours_the_lists() {
+        let l = Limits {
+            rrl: Rrl { responses_per_second: 3, exempt: vec!["192.0.2.0/24".parse().unwrap()], ..Rrl::default() },
+            acl: crate::limits::Acl { drop: vec!["203.0.113.0/24".parse().unwrap()] },
+        };
+        let lim = Limiter::new(l);
+        let q = zonegen::wire::build_query(7, 0, b"\x03www\x03com\x00", 1, 1, None);
+        let mut resp = q.clone();
+        resp[2] |= 0x80;
+        let peer: IpAddr = "198.51.100.7".parse().unwrap();
+        let got: Vec<Outcome> = (0..9).map(|_| lim.charge(peer, &q, &resp)).collect();
+        use Outcome::*;
+        assert_eq!(got, [Send, Send, Send, Drop, Slip, Drop, Slip, Drop, Slip]);
+        // The same prefix, another class (the apex), and another prefix: not limited.
+        let apex = zonegen::wire::build_query(8, 0, b"\x00", 6, 1, None);
+        assert_eq!(lim.charge("198.51.100.99".parse().unwrap(), &apex, &apex), Send);
+        assert_eq!(lim.charge("198.51.101.7".parse().unwrap(), &q, &resp), Send);
+        assert_eq!(lim.charge("192.0.2.1".parse().unwrap(), &q, &resp), Exempt);
+        assert!(lim.dropped("203.0.113.9".parse().unwrap()) && !lim.dropped(peer));
+        // Off: everything is sent.
+        lim.set(Limits::default());
+        assert_eq!(lim.charge(peer, &q, &resp), Send);
+    }
+}
