@@ -311,7 +311,31 @@ mod tests {
         let reference = reference();
         // The table's rows, `| `key` | flag | default | meaning |`, are exactly the keys, in order.
         let rows: Vec<&str> = doc.lines().filter_map(|l| l.strip_prefix("| `")?.split_once("` |").map(|(k, _)| k)).collect();
-        assert_eq!(rows, reference.iter().map(|s| s.key).collect::<Vec<_>>(), "docs/configuration.md's settings table");
+        let (sections, flat): (Vec<&str>, Vec<&str>) = rows.iter().partition(|k| k.contains('.'));
+        let documented: Vec<&str> = sections.iter().flat_map(|r| r.split("`, `")).collect();
+        let known: Vec<&str> = crate::limits::REFERENCE.iter().chain([&crate::limits::ACL_REFERENCE]).map(|r| r.0).collect();
+        assert_eq!(documented, known, "docs/configuration.md's sections table and limits::REFERENCE");
+        assert_eq!(flat, reference.iter().map(|s| s.key).collect::<Vec<_>>(), "docs/configuration.md's settings table");
+        // Every key the sections' table names is one the sections take (they refuse unknown keys).
+        let mut text = String::new();
+        for row in sections {
+            for key in row.split("`, `") {
+                let (section, field) = key.split_once('.').unwrap();
+                text.push_str(&format!(
+                    "{section}.{field} = {}\n",
+                    if field == "dry_run" {
+                        "false"
+                    } else if field.ends_with("prefix") {
+                        "24"
+                    } else if field == "exempt" || field == "drop" {
+                        "[]"
+                    } else {
+                        "1"
+                    }
+                ));
+            }
+        }
+        crate::limits::split(toml::from_str(&text).unwrap()).unwrap_or_else(|e| panic!("{text}: {e:#}"));
         assert!(reference.iter().all(|s| !s.doc.is_empty()), "a setting without a doc comment: {reference:?}");
         let shown = |k: &str| reference.iter().find(|s| s.key == k).and_then(|s| s.default.clone());
         assert_eq!(shown("xdp_mode").as_deref(), Some("\"auto\""));

@@ -9,6 +9,23 @@ use ipnet::IpNet;
 use m_root_common::rrl::RrlConf;
 use serde::Deserialize;
 
+/// Each key of the sections with its default and meaning, for m-root-xdp.toml(5).
+pub const REFERENCE: [(&str, &str, &str); 6] = [
+    (
+        "rrl.responses_per_second",
+        "0 (off)",
+        "Responses per second each bucket (a source prefix and a response class) sends, after a burst of one second's worth.",
+    ),
+    ("rrl.slip", "2", "Every slip-th limited response is sent as TC=1 with no records, the rest dropped; 0 never, 1 always."),
+    ("rrl.ipv4_prefix", "24", "The IPv4 source prefix of a bucket (0-32)."),
+    ("rrl.ipv6_prefix", "56", "The IPv6 source prefix of a bucket (0-128)."),
+    ("rrl.exempt", "[]", "Prefixes never limited."),
+    ("rrl.dry_run", "false", "Count what would be limited, send everything."),
+];
+/// The drop list's key.
+pub const ACL_REFERENCE: (&str, &str, &str) =
+    ("acl.drop", "[]", "Prefixes whose queries are dropped: UDP in the kernel and in userspace, TCP connections closed.");
+
 /// `[rrl]`: response rate limiting, per source prefix and response class, for answers over UDP.
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]

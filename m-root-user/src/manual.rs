@@ -84,6 +84,14 @@ pub fn config_page(m_root_xdp: &clap::Command, date: &str) -> String {
         }
         r.text(line);
     }
+    r.control("SH", ["RATE LIMITING AND THE DROP LIST"]).text([roman(
+        "The sections [rrl] and [acl], read at start and on every reload, which keeps the limiter's buckets. \
+         Rate limiting applies to answers over UDP, in the kernel programs and in userspace alike.",
+    )]);
+    for (key, default, doc) in crate::limits::REFERENCE.iter().chain([&crate::limits::ACL_REFERENCE]) {
+        r.control("TP", []).text([bold(*key)]);
+        r.text([roman(format!("{doc} Default: ")), bold(*default), roman(".")]);
+    }
     r.control("SH", ["EXAMPLE"]);
     r.control("nf", []);
     r.text([roman(

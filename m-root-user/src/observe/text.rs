@@ -10,7 +10,7 @@ use super::Count;
 use super::kernel::spill_lost_key;
 
 /// NSD's names for the userspace counts: each the sum of the counts listed.
-const NSD: [(&str, &[Count]); 9] = [
+const NSD: [(&str, &[Count]); 14] = [
     ("num.queries", &[Count::UdpQueries, Count::TcpQueries]),
     ("num.udp", &[Count::UdpQueries]),
     ("num.tcp", &[Count::TcpQueries]),
@@ -20,6 +20,12 @@ const NSD: [(&str, &[Count]); 9] = [
     ("num.dropped", &[Count::Dropped]),
     ("num.tcp.connections", &[Count::TcpConnections]),
     ("num.tcp.refused", &[Count::TcpRefused]),
+    // NSD counts these as num.rrl.drop and num.rrl.truncated; the rest are m-root-xdp's own.
+    ("num.rrl.drop", &[Count::RrlDropped]),
+    ("num.rrl.truncated", &[Count::RrlSlipped]),
+    ("num.rrl.exempt", &[Count::RrlExempt]),
+    ("num.rrl.would-limit", &[Count::RrlWouldLimit]),
+    ("num.acl.drop", &[Count::AclDropped]),
 ];
 
 /// The lists of the userspace report, by the prefix their entries print under.
