@@ -203,6 +203,9 @@ struct Row<'a> {
     tc: Timed,
     answered: bool,
     live: Live,
+    /// The XDP program with rate limiting on (dry run), timed in the same turns as `xdp`'s second copy.
+    rrl: Timed,
+    rrl_base: Timed,
 }
 
 /// Live frames, the rewrite taken off: trimmed-mean ns and median per-call ratios to the reflector.
@@ -222,6 +225,16 @@ fn xdp_cost(zone_path: &std::path::Path, runs: u32, json: bool, only: Option<&st
     dp.install(&compile(&zone))?;
     dp.set_tc_mode(true)?;
     dp.set_xdp_tx(true)?;
+    // The same program with rate limiting on: dry run, so every verdict is computed (bucket lookup,
+    // GCRA, the reports) and every answer still sent, at a rate that keeps most of them allowed.
+    let mut dp_rrl = Dataplane::load()?;
+    dp_rrl.set_service_addrs(&[SRV4.parse()?, SRV6.parse()?])?;
+    dp_rrl.install(&compile(&zone))?;
+    dp_rrl.set_tc_mode(true)?;
+    dp_rrl.set_xdp_tx(true)?;
+    let mut rrl_on = m_root_user::limits::Limits::default();
+    (rrl_on.rrl.responses_per_second, rrl_on.rrl.dry_run) = (1_000_000, true);
+    dp_rrl.set_limits(&rrl_on)?;
     let mut lab = Ebpf::load(LAB_OBJECT)?;
     let refl: &mut Xdp = lab.program_mut("lab_reflect").ok_or_else(|| anyhow!("lab_reflect missing"))?.try_into()?;
     refl.load()?;
@@ -286,6 +299,14 @@ fn xdp_cost(zone_path: &std::path::Path, runs: u32, json: bool, only: Option<&st
         let (base, xdp_t) = (m[0].ns, m[1]);
         let floor = measure_interleaved(&[Box::new(|o| refl.test_run(o)), Box::new(|o| grow.test_run(o))], &input, runs)?[1];
         let tc_t = measure_interleaved(&[Box::new(|o| refl.test_run(o)), Box::new(|o| tc.test_run(o))], &input, runs)?[1];
+        // Rate limiting's cost: the program without and with it, taking turns with the reflector.
+        let with_rrl = dp_rrl.program_ref()?;
+        let r = measure_interleaved(
+            &[Box::new(|o| refl.test_run(o)), Box::new(|o| xdp.test_run(o)), Box::new(|o| with_rrl.test_run(o))],
+            &input,
+            runs,
+        )?;
+        let (rrl_base, rrl) = (r[1], r[2]);
         let fresh: &Xdp = lab.program("lab_fresh").ok_or_else(|| anyhow!("lab_fresh missing"))?.try_into()?;
         let tx: &Xdp = lab.program("lab_tx").ok_or_else(|| anyhow!("lab_tx missing"))?.try_into()?;
         use cost_live::Target::{Bare, Fresh};
@@ -314,7 +335,8 @@ fn xdp_cost(zone_path: &std::path::Path, runs: u32, json: bool, only: Option<&st
             floor_ratio: median_ratio(&adjusted[0], &adjusted[2], 1),
         };
         // XDP_TX (3) and TC_ACT_REDIRECT (7): both answered.
-        rows.push(Row { label, base, xdp: xdp_t, floor, tc: tc_t, answered: xdp_t.action == 3 && tc_t.action == 7, live });
+        let answered = xdp_t.action == 3 && tc_t.action == 7 && rrl.action == 3;
+        rows.push(Row { label, base, xdp: xdp_t, floor, tc: tc_t, answered, live, rrl, rrl_base });
     }
     if json {
         let v: Vec<_> = rows
@@ -322,6 +344,7 @@ fn xdp_cost(zone_path: &std::path::Path, runs: u32, json: bool, only: Option<&st
             .map(|r| {
                 serde_json::json!({"kind": r.label, "xdp_ns": r.xdp.ns, "reflector_ns": r.base, "ratio": r.xdp.ratio, "grow_copy_ns": r.floor.ns, "grow_copy_ratio": r.floor.ratio,
                     "tc_ns": r.tc.ns, "tc_ratio": r.tc.ratio, "tc_to_xdp": r.tc.ratio / r.xdp.ratio, "answered": r.answered,
+                    "rrl": {"xdp_ns": r.rrl_base.ns, "xdp_rrl_ns": r.rrl.ns, "cost": r.rrl.ratio / r.rrl_base.ratio - 1.0},
                     "live": {"xdp_ns": r.live.xdp_ns, "reflector_ns": r.live.reflector_ns, "ratio": r.live.ratio, "grow_copy_ns": r.live.floor_ns, "grow_copy_ratio": r.live.floor_ratio}})
             })
             .collect();
@@ -339,17 +362,20 @@ fn xdp_cost(zone_path: &std::path::Path, runs: u32, json: bool, only: Option<&st
     );
     println!("grow+copy: lab_gen, which only grows the query to the answer's size and copies the answer in with bpf_xdp_store_bytes");
     println!(
+        "+rrl: the same XDP program with rate limiting on (dry run: every verdict computed, every answer sent), its cost over the program without it (ratio of the two ratios to the reflector, timed in the same turns)"
+    );
+    println!(
         "ns: trimmed means. ratio: median of the ratios to the reflector runs the program took turns with (xdp, grow+copy and tc each had their own), per block of {BLOCK_RUNS} paired runs or per round of live calls; reflect ns: those of the xdp pairing; tc/xdp: the ratio of the two ratios (they were timed in different stretches, which their ns do not correct for)"
     );
     println!();
     println!("One run per frame (a syscall each, caches cold), {runs} runs:");
     println!(
-        "{:<34} {:>7} {:>10} {:>7} {:>10} {:>7} {:>7} {:>7}  answered by both",
-        "kind", "xdp ns", "reflect ns", "ratio", "grow+copy", "ratio", "tc ns", "tc/xdp"
+        "{:<34} {:>7} {:>10} {:>7} {:>10} {:>7} {:>7} {:>7} {:>7}  answered by all",
+        "kind", "xdp ns", "reflect ns", "ratio", "grow+copy", "ratio", "tc ns", "tc/xdp", "+rrl"
     );
     for r in &rows {
         println!(
-            "{:<34} {:>7.0} {:>10.0} {:>6.2}x {:>10.0} {:>6.2}x {:>7.0} {:>6.2}x  {}",
+            "{:<34} {:>7.0} {:>10.0} {:>6.2}x {:>10.0} {:>6.2}x {:>7.0} {:>6.2}x {:>+6.1}%  {}",
             r.label,
             r.xdp.ns,
             r.base,
@@ -358,6 +384,7 @@ fn xdp_cost(zone_path: &std::path::Path, runs: u32, json: bool, only: Option<&st
             r.floor.ratio,
             r.tc.ns,
             r.tc.ratio / r.xdp.ratio,
+            100.0 * (r.rrl.ratio / r.rrl_base.ratio - 1.0),
             if r.answered { "yes" } else { "NO" }
         );
     }

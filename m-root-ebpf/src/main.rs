@@ -222,7 +222,7 @@ fn try_answer<P: Packet>(ctx: &P, pc: *mut PerCpu) -> Result<(), Failed> {
     // the verdict of a query XDP charged but had no room for.
     let charged = match ctx.charged() {
         Some(v) => v.hint(),
-        None if ctx.may_send() => rrl::check::<P>(f.ipv6 as u64, class_of(kind, index - gen_base(generation), q.qtype)),
+        None if ctx.may_send() => rrl::check::<P>(pc, f.ipv6 as u64, class_of(kind, index - gen_base(generation), q.qtype)),
         None => HINT_RRL_NONE,
     };
     if charged == HINT_DROP {

@@ -4,12 +4,12 @@
 
 use aya_ebpf::{
     bindings::BPF_F_NO_PREALLOC,
-    helpers::bpf_ktime_get_ns,
+    helpers::generated::bpf_ktime_get_coarse_ns,
     macros::map,
     maps::{Array, LpmTrie, LruHashMap, RingBuf, lpm_trie::Key},
 };
 use m_root_common::{
-    Counter, HINT_RRL_SEND, PerCpu,
+    Counter, PerCpu,
     rrl::{ACL_HAS_DROP, LIST_ENTRIES, RRL_BUCKETS, RRL_DRY_RUN, RRL_HAS_EXEMPT, RrlBucket, RrlConf, RrlReport, Verdict, charge, key_of},
 };
 
@@ -69,12 +69,11 @@ pub fn dropped(pc: *mut PerCpu) -> bool {
 }
 
 /// Charge the response of class `class` to the source's bucket: what to send ([`Verdict::hint`], or
-/// [`HINT_DROP`]). A BPF subprogram taking only numbers: its ways through (lists, a new bucket,
+/// [`HINT_DROP`]). A BPF subprogram: its ways through (lists, a new bucket,
 /// limited or not, a report, dry run) end in its return value, and the verifier checks the splice
 /// after it once, not once per way (inlined, the TC program passed the verifier's limit).
 #[inline(never)]
-pub fn check<P: Packet>(ipv6: u64, class: u32) -> u32 {
-    let Some(pc) = crate::PERCPU.get_ptr_mut(0) else { return HINT_RRL_SEND };
+pub fn check<P: Packet>(pc: *mut PerCpu, ipv6: u64, class: u32) -> u32 {
     check_in::<P>(pc, ipv6 != 0, class).hint_or_drop()
 }
 
@@ -111,7 +110,8 @@ fn check_in<P: Packet>(pc: *mut PerCpu, ipv6: bool, class: u32) -> Verdict {
             }
         }
     };
-    let now = unsafe { bpf_ktime_get_ns() };
+    // The coarse clock (a tick, 1-4 ms): rates are per second, and it costs a fraction of the fine one.
+    let now = unsafe { bpf_ktime_get_coarse_ns() };
     // SAFETY: a value of the map, valid while the program runs; CPUs racing on one bucket may each take
     // the same token (a few responses too many under contention, never a wrong one).
     let b = unsafe { &mut *b };

@@ -169,3 +169,80 @@ fn a_flood_is_limited_in_userspace_too() {
     assert!(u["rrl_dropped"].as_u64() > Some(0) && u["rrl_slipped"].as_u64() > Some(0), "{u}");
     assert_eq!(u["rrl_exempt"].as_u64(), Some(STEADY as u64), "{u}");
 }
+
+/// Frames injected as a NIC delivers them, to a peer that takes XDP_TX: the XDP program itself answers
+/// and limits (userspace stopped). 30 queries at once from one source: the first 10 answered in full,
+/// then limited, with slipped answers among what comes back; the counters are XDP's.
+#[test]
+fn injected_frames_are_limited_in_xdp() {
+    use m_root_user::lab::{Injection, Injector, query as inject};
+    let mut lab = Lab::up_with("rrlx", common::Peer::Xdp);
+    let conf = config(&lab, "");
+    let (pid, control) = common::start_daemon_with(&mut lab, &[common::SRV4], &["--config", conf.to_str().unwrap(), "--xdp-tx-peer"]);
+    unsafe { libc::kill(pid, libc::SIGSTOP) };
+    let iface = lab.cli_if();
+    let (full, slipped, none) = common::in_netns(&lab.cli_ns(), move || {
+        let inj = Injector::new(&iface).expect("injector");
+        let how = Injection {
+            iface: iface.clone(),
+            dst_mac: m_root_user::frame::parse_mac(common::SRV_MAC).unwrap(),
+            vlans: vec![],
+            src: common::CLI4.parse().unwrap(),
+            dst: common::SRV4.parse().unwrap(),
+            dport: 53,
+            timeout: Duration::from_millis(100),
+        };
+        let (mut full, mut slipped, mut none) = (0, 0, 0);
+        for i in 0..30u16 {
+            match inject(&inj, &how, &query(i, "www.example.com")) {
+                Ok(r) if r[2] & 0x02 != 0 => slipped += 1,
+                Ok(_) => full += 1,
+                Err(_) => none += 1,
+            }
+        }
+        (full, slipped, none)
+    });
+    unsafe { libc::kill(pid, libc::SIGCONT) };
+    let stats = common::daemon_stats(&control);
+    let xdp = |c: m_root_common::Counter| stats[m_root_user::dataplane::counter_key(m_root_common::Hook::Xdp, c)].as_u64().unwrap_or(0);
+    println!(
+        "injected: {full} full, {slipped} slipped, {none} unanswered; xdp.rrl.dropped {}, xdp.rrl.slipped {}",
+        xdp(m_root_common::Counter::RrlDropped),
+        xdp(m_root_common::Counter::RrlSlipped)
+    );
+    // Refills while the dropped ones time out (100 ms each at 10/s) allow a few more full answers.
+    assert!((10..=20).contains(&full) && slipped >= 5 && none >= 5, "{full} full, {slipped} slipped, {none} none");
+    assert_eq!((xdp(m_root_common::Counter::RrlSlipped), xdp(m_root_common::Counter::RrlDropped)), (slipped, none));
+
+    // Socket-sent queries arrive with no room to grow: XDP charges them (it may send) and hands them to
+    // TC with its verdict, and TC must not charge them again. 30 at once for another class (jp): exactly
+    // the burst of 10 in full, then drop, slip, ... (charged twice, only 5 would be answered in full).
+    unsafe { libc::kill(pid, libc::SIGSTOP) };
+    let sock = socket(&lab, common::CLI4);
+    sock.connect("198.18.0.1:53").unwrap();
+    for i in 0..30u16 {
+        sock.send(&query(i, "example.jp")).unwrap();
+    }
+    let mut got = Got::default();
+    drain(&sock, &mut got, Instant::now() + Duration::from_millis(500));
+    unsafe { libc::kill(pid, libc::SIGCONT) };
+    let stats2 = common::daemon_stats(&control);
+    let at = |h: m_root_common::Hook, c: m_root_common::Counter| stats2[m_root_user::dataplane::counter_key(h, c)].as_u64().unwrap_or(0);
+    use m_root_common::{Counter::*, Hook::*};
+    let d = |h, c| at(h, c) - stats[m_root_user::dataplane::counter_key(h, c)].as_u64().unwrap_or(0);
+    println!(
+        "socket-sent to an XDP peer: {} answers ({} slipped); xdp: pass.no-room +{}, rrl.dropped +{}, rrl.slipped +{}; tc: answers +{}, rrl.dropped +{}",
+        got.answers,
+        got.slipped,
+        d(Xdp, PassNoRoom),
+        d(Xdp, RrlDropped),
+        d(Xdp, RrlSlipped),
+        d(Tc, AnsReferralDnssec),
+        d(Tc, RrlDropped)
+    );
+    assert_eq!((got.answers - got.slipped, got.slipped), (10, 10), "{got:?}");
+    // XDP charged all 30: it dropped 10 and sent the 10 slipped answers itself (they fit in place); the
+    // 10 full answers had no room and went to TC, which sent them with XDP's verdict, charging nothing.
+    assert_eq!((d(Xdp, RrlDropped), d(Xdp, RrlSlipped), d(Xdp, PassNoRoom)), (10, 10, 10), "XDP charged");
+    assert_eq!((d(Tc, AnsReferralDnssec), d(Tc, RrlDropped), d(Tc, RrlSlipped)), (10, 0, 0), "TC sent, not charged again");
+}
