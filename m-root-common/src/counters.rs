@@ -112,10 +112,9 @@ pub struct PerCpu {
     pub src: crate::AddrKey,
     /// Keys and values the rate limiter hands to map helpers, built here rather than on the stack (the
     /// programs' stack, with the limiter's subprogram on top, is at the verifier's 512-octet limit):
-    /// an LPM trie key (prefix length, then the 16 octets), a bucket key, a new bucket.
+    /// an LPM trie key (prefix length, then the 16 octets) and a bucket key.
     pub lpm_key: [u32; 5],
     pub rrl_key: crate::rrl::RrlKey,
-    pub new_bucket: crate::rrl::RrlBucket,
 }
 
 impl Counter {

@@ -56,5 +56,6 @@ mod pod {
     unsafe impl aya::Pod for rrl::RrlConf {}
     unsafe impl aya::Pod for rrl::RrlKey {}
     unsafe impl aya::Pod for rrl::RrlBucket {}
+    unsafe impl aya::Pod for rrl::RrlSlot {}
     unsafe impl aya::Pod for rrl::RrlReport {}
 }

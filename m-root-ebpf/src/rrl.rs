@@ -6,11 +6,14 @@ use aya_ebpf::{
     bindings::BPF_F_NO_PREALLOC,
     helpers::generated::bpf_ktime_get_coarse_ns,
     macros::map,
-    maps::{Array, LpmTrie, LruHashMap, RingBuf, lpm_trie::Key},
+    maps::{Array, LpmTrie, RingBuf, lpm_trie::Key},
 };
 use m_root_common::{
     Counter, PerCpu,
-    rrl::{ACL_HAS_DROP, LIST_ENTRIES, RRL_BUCKETS, RRL_DRY_RUN, RRL_HAS_EXEMPT, RrlBucket, RrlConf, RrlReport, Verdict, charge, key_of},
+    rrl::{
+        ACL_HAS_DROP, LIST_ENTRIES, RRL_BUCKETS, RRL_DRY_RUN, RRL_HAS_EXEMPT, RrlBucket, RrlConf, RrlReport, RrlSlot, Verdict, charge,
+        key_of, slots_of,
+    },
 };
 
 use crate::count;
@@ -19,7 +22,7 @@ use crate::packet::Packet;
 #[map]
 static RRL_CONF: Array<RrlConf> = Array::with_max_entries(1, 0);
 #[map]
-static RRL: LruHashMap<m_root_common::rrl::RrlKey, RrlBucket> = LruHashMap::with_max_entries(RRL_BUCKETS, 0);
+static RRL: Array<RrlSlot> = Array::with_max_entries(RRL_BUCKETS, 0);
 #[map]
 static RRL_EXEMPT: LpmTrie<[u8; 16], u32> = LpmTrie::with_max_entries(LIST_ENTRIES, BPF_F_NO_PREALLOC);
 #[map]
@@ -87,34 +90,31 @@ fn check_in<P: Packet>(pc: *mut PerCpu, ipv6: bool, class: u32) -> Verdict {
         count::<P>(pc, Counter::RrlExempt);
         return Verdict::Send;
     }
-    // The bucket's key and a new bucket in the per-CPU value, not on the stack (see PerCpu::rrl_key).
+    // The bucket's key in the per-CPU value, not on the stack (see PerCpu::rrl_key).
     let key = unsafe {
         let k = core::ptr::addr_of_mut!((*pc).rrl_key);
         core::ptr::write_volatile(k, key_of(source(pc), ipv6, class, c));
         &*k
     };
-    let b = match RRL.get_ptr_mut(key) {
-        Some(b) => b,
-        None => {
-            // A new bucket (LRU: a full map evicts the least recently used). A bucket another CPU made
-            // meanwhile stays (BPF_NOEXIST fails).
-            let fresh = unsafe {
-                let n = core::ptr::addr_of_mut!((*pc).new_bucket);
-                core::ptr::write_volatile(n, RrlBucket::default());
-                &*n
-            };
-            let _ = RRL.insert(key, fresh, aya_ebpf::bindings::BPF_NOEXIST as u64);
-            match RRL.get_ptr_mut(key) {
-                Some(b) => b,
-                None => return Verdict::Send,
-            }
-        }
-    };
     // The coarse clock (a tick, 1-4 ms): rates are per second, and it costs a fraction of the fine one.
     let now = unsafe { bpf_ktime_get_coarse_ns() };
-    // SAFETY: a value of the map, valid while the program runs; CPUs racing on one bucket may each take
+    let (i1, i2) = slots_of(key, c.seed);
+    let (Some(s1), Some(s2)) = (RRL.get_ptr_mut(i1), RRL.get_ptr_mut(i2)) else { return Verdict::Send };
+    // SAFETY: values of the map, valid while the program runs; CPUs racing on one slot may each take
     // the same token (a few responses too many under contention, never a wrong one).
-    let b = unsafe { &mut *b };
+    let (s1, s2) = unsafe { (&mut *s1, &mut *s2) };
+    let slot = if s1.key == *key {
+        s1
+    } else if s2.key == *key {
+        s2
+    } else {
+        // Neither holds it: take over the one holding less (see slots_of), with a new bucket.
+        let s = if s1.bucket.tat <= s2.bucket.tat { s1 } else { s2 };
+        s.key = *key;
+        s.bucket = RrlBucket::default();
+        s
+    };
+    let b = &mut slot.bucket;
     let (verdict, report) = charge(b, now, c);
     if report && let Some(mut r) = RRL_REPORTS.reserve::<RrlReport>(0) {
         r.write(RrlReport { key_addr: key.addr, class, limited: b.limited });

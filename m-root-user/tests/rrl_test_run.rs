@@ -3,7 +3,8 @@
 //! prefix gets `rate` answers, then the exact slip pattern: every `slip`-th limited response TC=1 with
 //! empty sections (the bytes zonegen::answer::slipped gives), the others dropped; another prefix, another
 //! class, an exempt source and a dry run are answered in full; the drop list drops; a map full of spoofed
-//! sources still limits. The counters say each outcome. Needs root (CAP_BPF).
+//! sources still limits, and does not displace the bucket of a prefix it is limiting. The counters say
+//! each outcome. Needs root (CAP_BPF).
 
 use std::net::IpAddr;
 use std::path::Path;
@@ -104,6 +105,7 @@ fn limits(f: impl FnOnce(&mut Limits)) -> Limits {
 
 /// The burst pattern: RATE full answers, then limited ones alternating drop, slip (slip = 2).
 fn expect_burst(h: &mut Harness, src: &str, query: &[u8], n: usize, what: &str) {
+    assert_eq!(full(query)[2] & 0x02, 0, "{what}: the full answer is not truncated itself");
     let slipped = answer::slipped(query, &full(query)).expect("slipped");
     assert_eq!(slipped[2] & 0x02, 0x02, "TC set");
     assert_eq!(&slipped[6..10], &[0, 0, 0, 0], "no answer or authority records");
@@ -131,6 +133,7 @@ both_hooks!(
     a_burst_is_limited_with_the_exact_slip_pattern_and_others_are_not,
     exempt_dry_run_and_drop_lists,
     a_map_full_of_spoofed_sources_still_limits,
+    a_flood_of_new_sources_does_not_free_a_limited_prefix,
 );
 
 fn a_burst_is_limited_with_the_exact_slip_pattern_and_others_are_not(hook: Hook) {
@@ -188,8 +191,9 @@ fn exempt_dry_run_and_drop_lists(hook: Hook) {
 
 fn a_map_full_of_spoofed_sources_still_limits(hook: Hook) {
     let mut h = Harness::new(hook, &limits(|_| {}));
-    let referral = q("example.net", rr::A, None);
-    // More distinct /24s than the map holds buckets: the LRU map evicts, never refuses.
+    // With EDNS: without it the .net referral does not fit 512 octets and is TC=1 itself.
+    let referral = q("example.net", rr::A, Some((1232, false)));
+    // More distinct /24s than the table holds buckets: new keys take slots over, nothing is refused.
     let n = m_root_common::rrl::RRL_BUCKETS as usize + 20_000;
     for i in 0..n as u32 {
         // A new /24 each time: 10.0.0.1, 10.0.1.1, ...
@@ -197,4 +201,34 @@ fn a_map_full_of_spoofed_sources_still_limits(hook: Hook) {
         assert!(matches!(h.ask(&src, &referral), Action::Answered(_)), "spoofed source #{i} answered");
     }
     expect_burst(&mut h, "198.51.100.77", &referral, 12, "after the flood of sources");
+}
+
+/// A prefix that keeps flooding stays limited while more new sources than the table has slots arrive:
+/// the flood of new keys takes over idle slots, not the limiting bucket (which would give the prefix a
+/// fresh burst each time).
+fn a_flood_of_new_sources_does_not_free_a_limited_prefix(hook: Hook) {
+    let mut h = Harness::new(hook, &limits(|_| {}));
+    // With EDNS: without it the .net referral does not fit 512 octets and is TC=1 itself.
+    let referral = q("example.net", rr::A, Some((1232, false)));
+    let t = std::time::Instant::now();
+    let mut answered = 0;
+    let n = m_root_common::rrl::RRL_BUCKETS + 20_000;
+    for i in 0..n {
+        let src = std::net::Ipv4Addr::from((10u32 << 24) + (i << 8) + 1).to_string();
+        assert!(matches!(h.ask(&src, &referral), Action::Answered(_)), "new source #{i}");
+        if i % 500 == 0
+            && let Action::Answered(a) = h.ask("198.51.100.77", &referral)
+        {
+            // Full answers only (a slipped one is TC=1 with no records).
+            answered += (a[2] & 0x02 == 0) as u32;
+        }
+    }
+    // What the rate allows over the run: the burst, then `rate` a second.
+    let allowed = RATE as f64 * (1.0 + t.elapsed().as_secs_f64()) + 1.0;
+    println!(
+        "{answered} full answers to the flooding prefix in {:.1} s (allowed {allowed:.0}), {} asked",
+        t.elapsed().as_secs_f64(),
+        n / 500 + 1
+    );
+    assert!((answered as f64) <= allowed, "the flooding prefix got {answered} full answers, at most {allowed:.0} allowed");
 }

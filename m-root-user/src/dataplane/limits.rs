@@ -18,8 +18,12 @@ impl Dataplane {
     pub fn set_limits(&mut self, l: &Limits) -> Result<()> {
         self.set_list(maps::RRL_EXEMPT, &l.rrl.exempt).context("writing the rate limiter's exempt list")?;
         self.set_list(maps::ACL_DROP, &l.acl.drop).context("writing the drop list")?;
+        let mut c = l.kernel_conf();
+        // The bucket table's hash seed: random, and the same for the life of these programs (a new one
+        // would scatter the buckets).
+        c.seed = self.rrl_seed;
         let mut conf: Array<&mut MapData, m_root_common::rrl::RrlConf> = Array::try_from(self.map_mut(maps::RRL_CONF)?)?;
-        conf.set(0, l.kernel_conf(), 0).context("writing the rate limiter's settings")?;
+        conf.set(0, c, 0).context("writing the rate limiter's settings")?;
         Ok(())
     }
 

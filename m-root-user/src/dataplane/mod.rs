@@ -52,6 +52,8 @@ pub struct Dataplane {
     pub tc_verified_insns: Option<u32>,
     /// The rate limiter's reports (taken out of the object when first read).
     reports: Option<aya::maps::RingBuf<aya::maps::MapData>>,
+    /// Seed of the rate limiter's bucket table hash.
+    rrl_seed: u64,
 }
 
 impl Dataplane {
@@ -70,6 +72,7 @@ impl Dataplane {
             verified_insns: None,
             tc_verified_insns: None,
             reports: None,
+            rrl_seed: random_seed(),
         };
         let xdp = dp.program()?;
         xdp.load().context("the kernel verifier refused the XDP program")?;
@@ -115,6 +118,14 @@ impl Dataplane {
     fn map_mut(&mut self, name: &str) -> Result<&mut Map> {
         self.ebpf.map_mut(name).ok_or_else(|| anyhow!("map {name} missing from the object"))
     }
+}
+
+/// Eight random octets (getrandom(2)); a fixed seed if the kernel has none to give.
+fn random_seed() -> u64 {
+    let mut b = [0u8; 8];
+    // SAFETY: getrandom into a valid 8-octet buffer.
+    let n = unsafe { libc::getrandom(b.as_mut_ptr() as *mut libc::c_void, b.len(), 0) };
+    if n == 8 { u64::from_ne_bytes(b) } else { 0x6d72_7864_7270_6c31 }
 }
 
 /// Kernels before 5.11 charge BPF memory to RLIMIT_MEMLOCK; raise it so large tables load there too.

@@ -75,7 +75,7 @@ impl Limiter {
         let now = self.epoch.elapsed().as_nanos() as u64 + 1;
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
         if buckets.len() >= RRL_BUCKETS as usize && !buckets.contains_key(&key) {
-            // Bounded as the kernel's LRU map is: first forget the buckets that are idle again.
+            // Bounded as the kernel's table is: first forget the buckets that are idle again.
             buckets.retain(|_, b| b.tat > now);
             if buckets.len() >= RRL_BUCKETS as usize {
                 buckets.clear();
