@@ -109,20 +109,10 @@ fn class(query: &[u8], resp: &[u8]) -> u32 {
         _ => return CLASS_ERROR,
     }
     let Ok(q) = zonegen::wire::parse_query(query) else { return CLASS_ERROR };
-    // The last label before the root: the TLD.
-    let mut at = 0;
-    let mut last = None;
-    while let Some(&len) = q.qname.get(at) {
-        if len == 0 {
-            break;
-        }
-        last = Some(at);
-        at += 1 + len as usize;
-    }
-    match last {
+    // The TLD: the last label before the root.
+    match zonegen::name::labels(q.qname).last() {
         None => class_of_apex(q.qtype),
-        Some(i) => {
-            let label = q.qname.get(i + 1..i + 1 + q.qname[i] as usize).unwrap_or(&[]);
+        Some(label) => {
             // FNV-1a over the lowercased label.
             let h = label.iter().fold(0x811c_9dc5u32, |h, b| (h ^ b.to_ascii_lowercase() as u32).wrapping_mul(0x0100_0193));
             CLASS_TLD | (h & 0xff_ffff)
