@@ -42,9 +42,9 @@ pub struct Daemon {
     current: Mutex<(PathBuf, SystemTime, f64)>,
     /// Serialises reloads (control socket, SIGHUP, file watch).
     reload_lock: Mutex<()>,
-    /// The config file whose `[rrl]` and `[acl]` sections each reload reads again, and what they said.
+    /// The config file whose `[rrl]` and `[acl]` sections each reload reads again (what they said is
+    /// the userspace limiter's).
     config: Mutex<Option<PathBuf>>,
-    limits: Mutex<Limits>,
 }
 
 /// Compile `zone`'s table, and say so when some of its answers are left to userspace (how many, why,
@@ -97,7 +97,6 @@ impl Daemon {
             current: Mutex::new((path.to_path_buf(), SystemTime::now(), load_ms)),
             reload_lock: Mutex::new(()),
             config: Mutex::new(None),
-            limits: Mutex::new(Limits::default()),
         }
     }
 
@@ -107,17 +106,17 @@ impl Daemon {
         for dp in self.planes.lock().unwrap_or_else(|p| p.into_inner()).iter_mut() {
             dp.set_limits(&limits).map_err(|e| format!("{e:#}"))?;
         }
-        self.state.load().limiter.set(limits.clone());
-        if config.is_some() {
-            *self.config.lock().unwrap_or_else(|p| p.into_inner()) = config.map(Path::to_path_buf);
+        if let Some(c) = config {
+            *self.config.lock().unwrap_or_else(|p| p.into_inner()) = Some(c.to_path_buf());
         }
         log::info!("{}", limits.describe());
-        *self.limits.lock().unwrap_or_else(|p| p.into_inner()) = limits;
+        self.state.load().limiter.set(limits);
         Ok(())
     }
 
+    /// The limits in force.
     pub fn limits(&self) -> Limits {
-        self.limits.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.state.load().limiter.limits()
     }
 
     /// Log what the kernel's limiter reports (a bucket that starts limiting, at most every 30 s each).

@@ -8,7 +8,7 @@ use aya::maps::lpm_trie::{Key, LpmTrie};
 use aya::maps::{Array, MapData, RingBuf};
 use ipnet::IpNet;
 use m_root_common::maps;
-use m_root_common::rrl::RrlReport;
+use m_root_common::rrl::{CLASS_APEX, CLASS_ERROR, CLASS_NXDOMAIN, CLASS_TLD, RrlReport};
 
 use super::Dataplane;
 use crate::limits::{Limits, lpm_key};
@@ -74,10 +74,12 @@ pub fn describe_report(r: &RrlReport, l: &Limits) -> String {
         Some(v4) => format!("{v4}/{}", l.rrl.ipv4_prefix),
         None => format!("{v6}/{}", l.rrl.ipv6_prefix),
     };
-    let class = match r.class >> 24 {
-        1 => format!("TLD #{}", r.class & 0xff_ffff),
-        2 => "NXDOMAIN".to_string(),
-        3 => format!("apex type {}", r.class & 0xffff),
+    // The kernel numbers a TLD by its ordinal in the table, userspace by a hash of its label.
+    let class = match r.class & 0xff00_0000 {
+        CLASS_TLD => format!("TLD #{}", r.class & 0xff_ffff),
+        CLASS_NXDOMAIN => "NXDOMAIN".to_string(),
+        CLASS_APEX => format!("apex type {}", r.class & 0xffff),
+        CLASS_ERROR => "errors".to_string(),
         _ => format!("class {:#x}", r.class),
     };
     format!("{prefix}, {class}: {} responses limited", r.limited)

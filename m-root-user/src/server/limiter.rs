@@ -48,6 +48,11 @@ impl Limiter {
         self.limits.store(std::sync::Arc::new(l));
     }
 
+    /// The limits in force.
+    pub fn limits(&self) -> Limits {
+        Limits::clone(&self.limits.load())
+    }
+
     /// Is the source on the drop list?
     pub fn dropped(&self, peer: IpAddr) -> bool {
         let l = self.limits.load();
@@ -81,10 +86,13 @@ impl Limiter {
                 buckets.clear();
             }
         }
-        let (verdict, report) = charge(buckets.entry(key).or_default(), now, &c);
+        let bucket = buckets.entry(key).or_default();
+        let (verdict, report) = charge(bucket, now, &c);
+        let limited = bucket.limited;
         drop(buckets);
         if report {
-            log::warn!("rate limiting (userspace) {}", describe(&key, &l));
+            let r = m_root_common::rrl::RrlReport { key_addr: key.addr, class: key.class, limited };
+            log::warn!("rate limiting (userspace) {}", crate::dataplane::describe_report(&r, &l));
         }
         match (verdict, l.rrl.dry_run) {
             (Verdict::Send | Verdict::Unchecked, _) => Outcome::Send,
@@ -93,11 +101,6 @@ impl Limiter {
             (Verdict::Drop, false) => Outcome::Drop,
         }
     }
-}
-
-fn describe(key: &RrlKey, l: &Limits) -> String {
-    let r = m_root_common::rrl::RrlReport { key_addr: key.addr, class: key.class, limited: 0 };
-    crate::dataplane::describe_report(&r, l)
 }
 
 /// The response class of `resp`, as the kernel's: NXDOMAIN, errors, the apex by type, and answers about
