@@ -166,7 +166,8 @@ impl Daemon {
             // The config's [rrl] and [acl] first: a bad section refuses the whole reload.
             let config = self.config.lock().unwrap_or_else(|p| p.into_inner()).clone();
             if let Some(c) = config {
-                let limits = crate::limits::read(&c).map_err(|e| format!("{e:#}"))?;
+                // The whole file is read as at start: a broken edit anywhere refuses the reload.
+                let (_, limits) = crate::config::read_file(&c).map_err(|e| format!("{e:#}"))?;
                 if limits != self.limits() {
                     self.set_limits(None, limits)?;
                 }

@@ -2,8 +2,6 @@
 //! the kernel programs and userspace apply them. Read at start and again on every `m-root-xdp reload`
 //! (which applies them without touching the limiter's buckets). Bad values are errors naming the field.
 
-use std::path::Path;
-
 use anyhow::{Result, bail};
 use ipnet::IpNet;
 use m_root_common::rrl::RrlConf;
@@ -86,13 +84,6 @@ pub fn split(mut table: toml::Table) -> Result<(toml::Table, Limits)> {
     let limits = Limits { rrl: s.rrl.unwrap_or_default(), acl: s.acl.unwrap_or_default() };
     limits.check()?;
     Ok((table, limits))
-}
-
-/// The sections of the config file at `path` (for reload).
-pub fn read(path: &Path) -> Result<Limits> {
-    let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("reading config {}: {e}", path.display()))?;
-    let table: toml::Table = toml::from_str(&text).map_err(|e| anyhow::anyhow!("config {}: {e}", path.display()))?;
-    split(table).map(|(_, l)| l).map_err(|e| anyhow::anyhow!("config {}: {e:#}", path.display()))
 }
 
 impl Limits {
