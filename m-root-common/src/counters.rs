@@ -71,6 +71,10 @@ pub enum Counter {
     RrlWouldLimit,
     /// The source is on the drop list: the query was dropped.
     AclDropped,
+    /// A valid server cookie of ours (the client proved its address): answered, exempt from rate limiting.
+    CookieValid,
+    /// A server cookie that is not ours (altered, expired, another address): treated as a client cookie alone.
+    CookieBad,
 }
 /// Number of counter slots per hook.
 pub const COUNTERS: usize = 32;
@@ -115,10 +119,18 @@ pub struct PerCpu {
     /// an LPM trie key (prefix length, then the 16 octets) and a bucket key.
     pub lpm_key: [u32; 5],
     pub rrl_key: crate::rrl::RrlKey,
+    /// The query's cookie (program use only): the client cookie, then the server cookie (two words,
+    /// when sent); then the COOKIE option's payload of the answer (client cookie, our server cookie).
+    pub cookie_in: [u64; 3],
+    pub cookie_out: [u64; 3],
+    /// The query's cookie length, then what was decided about it; and whether the query came over IPv6
+    /// (program use only).
+    pub cookie: u64,
+    pub cookie_v6: u64,
 }
 
 impl Counter {
-    pub const ALL: [Counter; 28] = [
+    pub const ALL: [Counter; 30] = [
         Counter::Frames,
         Counter::NotForUs,
         Counter::Queries,
@@ -147,6 +159,8 @@ impl Counter {
         Counter::RrlExempt,
         Counter::RrlWouldLimit,
         Counter::AclDropped,
+        Counter::CookieValid,
+        Counter::CookieBad,
     ];
     /// The counters of answers sent, one per answer (the per-family ones double them): the run of
     /// [`Counter::ALL`] from AnsReferral to AnsTruncated.
@@ -198,6 +212,8 @@ impl Counter {
             Counter::RrlExempt => "rrl.exempt",
             Counter::RrlWouldLimit => "rrl.would-limit",
             Counter::AclDropped => "acl.dropped",
+            Counter::CookieValid => "cookie.valid",
+            Counter::CookieBad => "cookie.bad",
         }
     }
 }

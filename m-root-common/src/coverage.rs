@@ -8,6 +8,7 @@
 //! uncompressed question and at most one OPT, and when the table's entry for it is usable
 //! ([`crate::Answer::usable`]).
 
+use crate::cookie::{CLIENT_LEN, OPTION_COOKIE, SERVER_LEN};
 use crate::counters::Counter;
 use crate::dns::{CLASS_IN, is_meta, is_standard_query};
 use crate::layout::{APEX_QTYPES, TldSlot};
@@ -17,10 +18,32 @@ pub const fn question_covered(qclass: u16, qtype: u16) -> bool {
     qclass == CLASS_IN && !is_meta(qtype)
 }
 
-/// The EDNS shape the table covers: version 0 and no options. A later version (BADVERS) or any option
-/// (NSID, cookies, padding) is userspace's to answer.
-pub const fn edns_covered(version: u8, has_options: bool) -> bool {
-    version == 0 && !has_options
+/// The options of a query's OPT record, as coverage sees them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OptOptions {
+    None,
+    /// Exactly one option, a COOKIE of a shape the programs take ([`cookie_shape`]).
+    Cookie,
+    /// Anything else (NSID, padding, several options, other cookie lengths).
+    Other,
+}
+
+/// The one option the programs take: a single COOKIE filling the OPT's RDATA (`rdlen`), with a client
+/// cookie alone or with a server cookie of RFC 9018's 16 octets (any other length is userspace's:
+/// FORMERR, or another server's cookie, which is not ours anyway).
+pub const fn cookie_shape(rdlen: u16, code: u16, len: u16) -> bool {
+    code == OPTION_COOKIE && rdlen as usize == 4 + len as usize && (len as usize == CLIENT_LEN || len as usize == CLIENT_LEN + SERVER_LEN)
+}
+
+/// The EDNS shape the table covers: version 0, and no options but a cookie when cookies are on
+/// (`cookies`). A later version (BADVERS) or any other option (NSID, padding) is userspace's to answer.
+pub const fn edns_covered(version: u8, options: OptOptions, cookies: bool) -> bool {
+    version == 0
+        && match options {
+            OptOptions::None => true,
+            OptOptions::Cookie => cookies,
+            OptOptions::Other => false,
+        }
 }
 
 /// Apex answers exist for qtypes below [`APEX_QTYPES`] (every type a root apex holds, and NODATA for
@@ -81,8 +104,10 @@ pub struct QueryFacts {
     pub flags: u16,
     pub qclass: u16,
     pub qtype: u16,
-    /// The OPT record's version and whether it carries options; None without EDNS.
-    pub edns: Option<(u8, bool)>,
+    /// The OPT record's version and options; None without EDNS.
+    pub edns: Option<(u8, OptOptions)>,
+    /// Cookies are on: the programs answer a query with a cookie, adding ours.
+    pub cookies: bool,
     /// The DO bit (false without EDNS).
     pub dnssec_ok: bool,
     /// Labels in the question name (0: the apex).
@@ -101,8 +126,8 @@ pub const fn covers(q: &QueryFacts) -> Option<AnswerKind> {
     if !is_standard_query(q.flags) || !question_covered(q.qclass, q.qtype) {
         return None;
     }
-    if let Some((version, has_options)) = q.edns
-        && !edns_covered(version, has_options)
+    if let Some((version, options)) = q.edns
+        && !edns_covered(version, options, q.cookies)
     {
         return None;
     }
@@ -129,6 +154,7 @@ mod tests {
             qclass: CLASS_IN,
             qtype: A,
             edns: None,
+            cookies: false,
             dnssec_ok: false,
             labels: 1,
             tld_exists: true,
@@ -140,7 +166,7 @@ mod tests {
     #[test]
     fn tld_questions_take_their_slot() {
         assert_eq!(covers(&com()), Some(AnswerKind::Tld(TldSlot::ReferralDo0)));
-        let signed = QueryFacts { edns: Some((0, false)), dnssec_ok: true, ..com() };
+        let signed = QueryFacts { edns: Some((0, OptOptions::None)), dnssec_ok: true, ..com() };
         assert_eq!(covers(&signed), Some(AnswerKind::Tld(TldSlot::ReferralDo1)));
         assert_eq!(covers(&QueryFacts { qtype: TYPE_DS, ..com() }), Some(AnswerKind::Tld(TldSlot::DsDo0)));
         assert_eq!(covers(&QueryFacts { qtype: TYPE_DS, labels: 2, ..com() }), Some(AnswerKind::Tld(TldSlot::ReferralDo0)));
@@ -163,7 +189,7 @@ mod tests {
         assert_eq!(covers(&missing), Some(AnswerKind::Nxdomain));
         // DO=0 needs no order, so a zero octet does not matter.
         assert_eq!(covers(&QueryFacts { tld_orderable: false, ..missing }), Some(AnswerKind::Nxdomain));
-        let signed = QueryFacts { edns: Some((0, false)), dnssec_ok: true, ..missing };
+        let signed = QueryFacts { edns: Some((0, OptOptions::None)), dnssec_ok: true, ..missing };
         assert_eq!(covers(&signed), Some(AnswerKind::SignedNxdomain));
         assert_eq!(covers(&QueryFacts { tld_orderable: false, ..signed }), None);
         assert_eq!(covers(&QueryFacts { signed_nx: false, ..signed }), None, "unsigned table");
@@ -178,9 +204,14 @@ mod tests {
         assert_eq!(covers(&QueryFacts { qtype: 0, ..com() }), None);
         assert_eq!(covers(&QueryFacts { flags: 0x2800, ..com() }), None, "UPDATE");
         assert_eq!(covers(&QueryFacts { flags: 0x8000, ..com() }), None, "a response");
-        assert_eq!(covers(&QueryFacts { edns: Some((1, false)), ..com() }), None, "EDNS version 1");
-        assert_eq!(covers(&QueryFacts { edns: Some((0, true)), ..com() }), None, "an option");
-        assert_eq!(covers(&QueryFacts { edns: Some((0, false)), ..com() }), Some(AnswerKind::Tld(TldSlot::ReferralDo0)));
+        assert_eq!(covers(&QueryFacts { edns: Some((1, OptOptions::None)), ..com() }), None, "EDNS version 1");
+        assert_eq!(covers(&QueryFacts { edns: Some((0, OptOptions::Other)), cookies: true, ..com() }), None, "an option");
+        let cookie = QueryFacts { edns: Some((0, OptOptions::Cookie)), ..com() };
+        assert_eq!(covers(&cookie), None, "a cookie, cookies off");
+        assert_eq!(covers(&QueryFacts { cookies: true, ..cookie }), Some(AnswerKind::Tld(TldSlot::ReferralDo0)));
+        assert!(cookie_shape(12, 10, 8) && cookie_shape(28, 10, 24));
+        assert!(!cookie_shape(20, 10, 16) && !cookie_shape(16, 10, 8) && !cookie_shape(12, 3, 8));
+        assert_eq!(covers(&QueryFacts { edns: Some((0, OptOptions::None)), ..com() }), Some(AnswerKind::Tld(TldSlot::ReferralDo0)));
         assert!(question_covered(CLASS_IN, 254 + 2) && !question_covered(CLASS_IN, 128));
     }
 }

@@ -59,9 +59,16 @@ pub const fn is_standard_query(flags: u16) -> bool {
 /// The OPT record we append when the query had EDNS and no options: root owner, OPT, our UDP size,
 /// extended RCODE 0, version 0, the DO bit echoed, no options.
 pub const fn bare_opt(dnssec_ok: bool) -> [u8; OPT_LEN] {
+    opt_rr(dnssec_ok, 0, 0)
+}
+
+/// Our OPT record's fixed part: root owner, OPT, our UDP size, the extended RCODE's upper bits, version
+/// 0, the DO bit echoed, and the length of the options that follow.
+pub const fn opt_rr(dnssec_ok: bool, ext_rcode: u8, rdlen: u16) -> [u8; OPT_LEN] {
     let t = TYPE_OPT.to_be_bytes();
     let p = OUR_UDP_PAYLOAD.to_be_bytes();
-    [0, t[0], t[1], p[0], p[1], 0, 0, if dnssec_ok { 0x80 } else { 0 }, 0, 0, 0]
+    let l = rdlen.to_be_bytes();
+    [0, t[0], t[1], p[0], p[1], ext_rcode, 0, if dnssec_ok { 0x80 } else { 0 }, 0, l[0], l[1]]
 }
 
 #[cfg(test)]

@@ -11,12 +11,14 @@
 //! - [`csum`]: Internet checksum arithmetic;
 //! - [`counters`]: counters, hooks and the per-CPU value;
 //! - [`signal`]: trust-anchor signal kinds, names and keys;
+//! - [`cookie`]: DNS cookies (RFC 7873, RFC 9018's server cookie): the rule and the map value;
 //! - [`rrl`]: response rate limiting: buckets, classes, the rule;
 //! - [`maps`], [`control`]: map names, and what userspace tells the programs besides the table;
 //! - [`lab`]: the lab generator's frame.
 #![cfg_attr(not(test), no_std)]
 
 pub mod control;
+pub mod cookie;
 pub mod counters;
 pub mod coverage;
 pub mod csum;
@@ -58,4 +60,5 @@ mod pod {
     unsafe impl aya::Pod for rrl::RrlBucket {}
     unsafe impl aya::Pod for rrl::RrlSlot {}
     unsafe impl aya::Pod for rrl::RrlReport {}
+    unsafe impl aya::Pod for cookie::CookieConf {}
 }

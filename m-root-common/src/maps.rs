@@ -25,3 +25,5 @@ pub const RRL: &str = "RRL";
 pub const RRL_EXEMPT: &str = "RRL_EXEMPT";
 pub const ACL_DROP: &str = "ACL_DROP";
 pub const RRL_REPORTS: &str = "RRL_REPORTS";
+/// DNS cookies: [`crate::cookie::CookieConf`], the UNIX second and the keys, written every second.
+pub const COOKIES: &str = "COOKIES";

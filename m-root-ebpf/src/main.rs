@@ -10,6 +10,7 @@
 // RangeInclusive::contains, the TC program's copy lost its bound and was refused.
 #![allow(clippy::manual_range_contains)]
 
+mod cookie;
 mod lookup;
 mod packet;
 mod parse;
@@ -77,7 +78,12 @@ pub(crate) fn xdp_tx_on() -> bool {
 
 #[inline(always)]
 pub(crate) fn count<P: Packet>(pc: *mut PerCpu, c: Counter) {
-    let i = c as usize;
+    count_at::<P>(pc, c as usize);
+}
+
+/// Count the counter at index `i` (a Counter as a number).
+#[inline(always)]
+pub(crate) fn count_at<P: Packet>(pc: *mut PerCpu, i: usize) {
     if i < N_COUNTERS {
         unsafe { (*pc).counters[P::HOOK as usize][i] += 1 };
     }
@@ -219,12 +225,22 @@ fn try_answer<P: Packet>(ctx: &P, pc: *mut PerCpu) -> Result<(), Failed> {
         return Err(Failed::Pass(Counter::PassUncovered));
     }
     // Rate limiting, charged by the hook that sends (so once): XDP when it may send, else TC; TC takes
-    // the verdict of a query XDP charged but had no room for.
-    let charged = match ctx.charged() {
+    // the verdict of a query XDP charged but had no room for. The query's cookie is checked in the same
+    // call (a valid one is not charged), which every covered query makes: one subprogram call on every
+    // way, as a second call anywhere doubled what the verifier checked in the TC program.
+    let pre = match ctx.charged() {
         Some(v) => v.hint(),
-        None if ctx.may_send() => rrl::check::<P>(pc, f.ipv6 as u64, class_of(kind, index - gen_base(generation), q.qtype)),
+        None if ctx.may_send() => rrl::CHARGE,
         None => HINT_RRL_NONE,
     };
+    // The answer's index, its counter and its class through the per-CPU value (see parse::forget): each
+    // kind of answer would otherwise reach the subprogram as a state of its own, and the verifier checks
+    // a subprogram once per state that calls it.
+    let class = class_of(kind, index - gen_base(generation), q.qtype);
+    let [index, answered, class, _] =
+        parse::forget(pc, [index as u64, kind.counter() as u64, class as u64, 0]).ok_or(Failed::Pass(Counter::PassNoTable))?;
+    let (index, class) = (index as u32, class as u32);
+    let charged = rrl::verdict::<P>(pc, f.ipv6 as u64, class, pre);
     if charged == HINT_DROP {
         return Err(Failed::Shed(Counter::RrlDropped));
     }
@@ -239,17 +255,22 @@ fn try_answer<P: Packet>(ctx: &P, pc: *mut PerCpu) -> Result<(), Failed> {
         }
         other => other?,
     };
-    count::<P>(
+    count_at::<P>(
         pc,
         if rrl::parked(pc) == HINT_RRL_SLIP {
-            Counter::RrlSlipped
+            Counter::RrlSlipped as usize
         } else if truncated {
-            Counter::AnsTruncated
+            Counter::AnsTruncated as usize
         } else {
-            kind.counter()
+            answered as usize
         },
     );
     signals::count_parked(pc);
+    match cookie::parked(pc) {
+        cookie::VALID => count::<P>(pc, Counter::CookieValid),
+        cookie::BAD => count::<P>(pc, Counter::CookieBad),
+        _ => {}
+    }
     count::<P>(pc, if f.ipv6 { Counter::AnsIpv6 } else { Counter::AnsIpv4 });
     Ok(())
 }

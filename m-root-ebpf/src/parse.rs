@@ -4,9 +4,12 @@
 //! the form the verifier tracks.
 
 use m_root_common::{
-    AddrKey, Counter, DNS_HEADER_LEN, MAX_LABEL, MAX_NAME, OPT_LEN, PerCpu, QTYPE_QCLASS_LEN, TYPE_OPT, edns_covered, is_standard_query,
+    AddrKey, Counter, DNS_HEADER_LEN, MAX_LABEL, MAX_NAME, OPT_LEN, OptOptions, PerCpu, QTYPE_QCLASS_LEN, TYPE_OPT,
+    cookie::{CLIENT_LEN, SERVER_LEN},
+    cookie_shape, edns_covered, is_standard_query,
 };
 
+use crate::cookie;
 use crate::packet::Packet;
 
 /// Ethernet header length.
@@ -32,8 +35,9 @@ pub const MAX_DNS_AT: usize = ETH_LEN + 2 * VLAN_LEN + IPV6_LEN + UDP_LEN;
 pub const MAX_QUESTION_END: usize = MAX_DNS_AT + DNS_HEADER_LEN + MAX_NAME;
 /// Furthest an answer's fragment can start: after the question's type and class.
 pub const MAX_FRAG_AT: usize = MAX_QUESTION_END + QTYPE_QCLASS_LEN;
-/// The longest query message the fast path answers: header, the longest question, a bare OPT.
-pub const MAX_QUERY_MSG: usize = DNS_HEADER_LEN + MAX_NAME + QTYPE_QCLASS_LEN + OPT_LEN;
+/// The longest query message the fast path answers: header, the longest question, an OPT with a client
+/// and a server cookie.
+pub const MAX_QUERY_MSG: usize = DNS_HEADER_LEN + MAX_NAME + QTYPE_QCLASS_LEN + OPT_LEN + 4 + CLIENT_LEN + SERVER_LEN;
 /// The longest query frame the fast path answers: that message behind the deepest headers.
 pub const MAX_QUERY_FRAME: usize = MAX_DNS_AT + MAX_QUERY_MSG;
 
@@ -310,25 +314,46 @@ fn qname<P: Packet>(ctx: &P, start: usize, pc: *mut PerCpu) -> Result<Name, Coun
 }
 
 /// The OPT record at `off`, which must end the message at `msg_end`, in the shape the table covers:
-/// the requester's UDP size and DO bit.
+/// the requester's UDP size and DO bit. A cookie's octets and length go to the per-CPU value (see
+/// cookie::process).
 #[inline(always)]
-fn opt<P: Packet>(ctx: &P, off: usize, msg_end: usize) -> Result<(u16, bool), Counter> {
+fn opt<P: Packet>(ctx: &P, off: usize, msg_end: usize, pc: *mut PerCpu) -> Result<(u16, bool), Counter> {
     // Root owner, type 41, class = UDP size, TTL = ext-rcode, version, flags; RDLENGTH.
     let o = at::<[u8; OPT_LEN], P>(ctx, off).ok_or(Counter::PassMalformed)?;
     let o = unsafe { &*o };
-    if o[0] != 0 || u16::from_be_bytes([o[1], o[2]]) != TYPE_OPT || off + OPT_LEN != msg_end {
+    let rdlen = u16::from_be_bytes([o[9], o[10]]);
+    if o[0] != 0 || u16::from_be_bytes([o[1], o[2]]) != TYPE_OPT || off + OPT_LEN + rdlen as usize != msg_end {
         return Err(Counter::PassUncovered);
     }
-    if !edns_covered(o[6], o[9] | o[10] != 0) {
+    let (udp_size, dnssec_ok) = (u16::from_be_bytes([o[3], o[4]]), o[7] & 0x80 != 0);
+    let version = o[6];
+    if rdlen == 0 {
+        return if edns_covered(version, OptOptions::None, false) { Ok((udp_size, dnssec_ok)) } else { Err(Counter::PassUncovered) };
+    }
+    let at_opt = off + OPT_LEN;
+    let h = at::<[u8; 4], P>(ctx, at_opt).ok_or(Counter::PassUncovered)?;
+    let (code, len) = unsafe { (u16::from_be_bytes([(*h)[0], (*h)[1]]), u16::from_be_bytes([(*h)[2], (*h)[3]])) };
+    if !cookie_shape(rdlen, code, len) || !edns_covered(version, OptOptions::Cookie, cookie::on()) {
         return Err(Counter::PassUncovered);
     }
-    Ok((u16::from_be_bytes([o[3], o[4]]), o[7] & 0x80 != 0))
+    // A client cookie, and a 16-octet server cookie when the option is 24 long (cookie_shape).
+    let word = |off: usize| at::<[u8; 8], P>(ctx, off).map(|w| u64::from_le_bytes(unsafe { *w })).ok_or(Counter::PassUncovered);
+    let mut words = [word(at_opt + 4)?, 0, 0];
+    if len as usize == CLIENT_LEN + SERVER_LEN {
+        words[1] = word(at_opt + 4 + CLIENT_LEN)?;
+        words[2] = word(at_opt + 4 + CLIENT_LEN + 8)?;
+    }
+    unsafe { core::ptr::write_volatile(core::ptr::addr_of_mut!((*pc).cookie_in), words) };
+    cookie::park(pc, if len as usize == CLIENT_LEN { cookie::QUERY_CLIENT } else { cookie::QUERY_FULL });
+    Ok((udp_size, dnssec_ok))
 }
 
-/// DNS header, question and an optional bare OPT, exactly filling the UDP payload: anything else (options,
-/// EDNS version > 0, pointers, long names, other sections) is left for userspace.
+/// DNS header, question and an optional OPT (bare, or with a cookie when cookies are on), exactly
+/// filling the UDP payload: anything else (other options, EDNS version > 0, pointers, long names, other
+/// sections) is left for userspace.
 #[inline(always)]
 pub fn question<P: Packet>(ctx: &P, f: &Frame, pc: *mut PerCpu) -> Result<Question, Counter> {
+    cookie::park(pc, cookie::NONE);
     let (flags, ar) = dns_header(ctx, f.dns)?;
     let qstart = f.dns + DNS_HEADER_LEN;
     let Name { end: off, labels, last_label, last_len } = qname(ctx, qstart, pc)?;
@@ -344,7 +369,9 @@ pub fn question<P: Packet>(ctx: &P, f: &Frame, pc: *mut PerCpu) -> Result<Questi
         }
         return Ok(q);
     }
-    let (udp_size, dnssec_ok) = opt(ctx, qend, msg_end)?;
+    // Whether it carries a cookie is parked in the per-CPU value (cookie::parked), not carried here: the
+    // verifier would check the rest once with each.
+    let (udp_size, dnssec_ok) = opt(ctx, qend, msg_end, pc)?;
     q.edns = true;
     q.udp_size = udp_size;
     q.dnssec_ok = dnssec_ok;

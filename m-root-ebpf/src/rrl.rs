@@ -71,12 +71,30 @@ pub fn dropped(pc: *mut PerCpu) -> bool {
     conf().is_some_and(|c| c.flags & ACL_HAS_DROP != 0) && listed(pc, &ACL_DROP)
 }
 
-/// Charge the response of class `class` to the source's bucket: what to send ([`Verdict::hint`], or
-/// [`HINT_DROP`]). A BPF subprogram: its ways through (lists, a new bucket,
-/// limited or not, a report, dry run) end in its return value, and the verifier checks the splice
-/// after it once, not once per way (inlined, the TC program passed the verifier's limit).
+/// What [`verdict`] is asked to do: charge the response.
+pub const CHARGE: u32 = 0xff;
+
+/// Check the query's cookie (cookie::process), then, when `pre` is [`CHARGE`] and the cookie is not a
+/// valid one of ours, charge the response of class `class` to the source's bucket; what to send
+/// ([`Verdict::hint`], or [`HINT_DROP`]), which is `pre` unless charged. A BPF subprogram: its ways
+/// through (cookies, lists, a new bucket, limited or not, a report, dry run) end in its return value, and
+/// the verifier checks the splice after it once, not once per way (inlined, the TC program passed the
+/// verifier's limit).
 #[inline(never)]
-pub fn check<P: Packet>(pc: *mut PerCpu, ipv6: u64, class: u32) -> u32 {
+pub fn verdict<P: Packet>(pc: *mut PerCpu, ipv6: u64, class: u32, pre: u32) -> u32 {
+    // The address family goes to the per-CPU value and each way has its own copy of the cookie's
+    // check, so fewer values are kept across it: this subprogram's stack, with the hash's and the
+    // program's, stays within the verifier's 512 octets.
+    unsafe { core::ptr::write_volatile(core::ptr::addr_of_mut!((*pc).cookie_v6), ipv6) };
+    if pre != CHARGE {
+        crate::cookie::process(pc);
+        return pre;
+    }
+    crate::cookie::process(pc);
+    if crate::cookie::parked(pc) == crate::cookie::VALID {
+        return m_root_common::HINT_RRL_SEND;
+    }
+    let ipv6 = unsafe { core::ptr::read_volatile(core::ptr::addr_of!((*pc).cookie_v6)) };
     check_in::<P>(pc, ipv6 != 0, class).hint_or_drop()
 }
 

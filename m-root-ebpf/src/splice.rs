@@ -4,9 +4,10 @@
 //! everything.
 
 use m_root_common::{
-    Answer, COPIED_FLAGS, Counter, DNS_HEADER_LEN, FLAG_TC, MAX_CUTS, MAX_FRAG, MAX_PTRS, OPT_LEN, PerCpu, Ptr, QTYPE_QCLASS_LEN, bare_opt,
+    Answer, COPIED_FLAGS, Counter, DNS_HEADER_LEN, MAX_CUTS, MAX_FRAG, MAX_PTRS, OPT_LEN, PerCpu, Ptr, QTYPE_QCLASS_LEN,
+    cookie::{OPTION_COOKIE, REPLY_OPTION_LEN, slip_ext_rcode, slip_flags},
     csum::{self, fold64, udp_checksum},
-    udp_limit,
+    opt_rr, udp_limit,
 };
 
 use crate::packet::Packet;
@@ -26,13 +27,16 @@ pub enum Failed {
 
 /// Build the response in place. On success the packet is ready to send (XDP_TX, or TC's redirect); returns
 /// whether it is TC=1. When the rate limiter parked a slip verdict, the minimal answer instead: TC=1 with
-/// empty sections, as if no cut fitted.
+/// empty sections, as if no cut fitted (BADCOOKIE for a query with a cookie). A query with a cookie gets
+/// the COOKIE option cookie::process left in the per-CPU value, after the OPT, its length counted
+/// against the requester's buffer as the answer function counts it.
 #[inline(always)]
 pub fn respond<P: Packet>(ctx: &P, f: &Frame, q: &Question, a: &Answer, pc: *mut PerCpu) -> Result<bool, Failed> {
     let slip = crate::rrl::parked(pc) == m_root_common::HINT_RRL_SLIP;
     // The requester's buffer.
     let limit = udp_limit(if q.edns { Some(q.udp_size) } else { None }) as usize;
-    let opt_len = if q.edns { OPT_LEN } else { 0 };
+    let cookie_len = if has_cookie(pc) { REPLY_OPTION_LEN } else { 0 };
+    let opt_len = if q.edns { OPT_LEN + cookie_len } else { 0 };
     let head = DNS_HEADER_LEN + q.qlen + QTYPE_QCLASS_LEN;
     if head + opt_len > limit {
         return Err(Failed::Pass(Counter::PassUncovered));
@@ -53,16 +57,21 @@ pub fn respond<P: Packet>(ctx: &P, f: &Frame, q: &Question, a: &Answer, pc: *mut
             break;
         }
     }
-    // One way out of the cut search per cut: forget which (see parse::forget).
-    let [chosen_slot, _, _, _] =
-        forget(pc, [chosen.map_or(MAX_CUTS as u64, |i| i as u64), 0, 0, 0]).ok_or(Failed::Pass(Counter::PassNoTable))?;
+    // One way out of the cut search per cut: forget which (see parse::forget); and the OPT's length,
+    // so the ways with and without a cookie go on as one.
+    let [chosen_slot, opt_len, _, _] =
+        forget(pc, [chosen.map_or(MAX_CUTS as u64, |i| i as u64), opt_len as u64, 0, 0]).ok_or(Failed::Pass(Counter::PassNoTable))?;
     let chosen = if (chosen_slot as usize) < MAX_CUTS { Some(chosen_slot as usize) } else { None };
+    let opt_len = opt_len as usize;
+    if opt_len > OPT_LEN + REPLY_OPTION_LEN {
+        return Err(Failed::Pass(Counter::PassNoTable));
+    }
     let (frag_len, arcount, nptrs, nodd, frag_sum, flags, an, ns) = match chosen {
         Some(i) => {
             let c = a.cuts.get(i).ok_or(Failed::Pass(Counter::PassNoTable))?;
             (c.len as usize, c.arcount, c.nptrs as usize, c.nodd as u32, c.csum, a.flags, a.ancount, a.nscount)
         }
-        None => (0, 0, 0, 0, 0, a.flags | FLAG_TC, 0, 0),
+        None => (0, 0, 0, 0, 0, slip_flags(a.flags, slip && has_cookie(pc)), 0, 0),
     };
     if frag_len > MAX_FRAG || nptrs > MAX_PTRS {
         return Err(Failed::Pass(Counter::PassNoTable));
@@ -103,7 +112,16 @@ pub fn respond<P: Packet>(ctx: &P, f: &Frame, q: &Question, a: &Answer, pc: *mut
     let dnssec_ok = q.dnssec_ok;
     if q.edns {
         let o = at::<[u8; OPT_LEN], P>(ctx, frag_off + frag_len).ok_or(Failed::Drop)?;
-        unsafe { *o = bare_opt(dnssec_ok) };
+        unsafe { *o = our_opt(dnssec_ok, pc) };
+        if has_cookie(pc) {
+            let c = at::<[u8; REPLY_OPTION_LEN], P>(ctx, frag_off + frag_len + OPT_LEN).ok_or(Failed::Drop)?;
+            let w = unsafe { core::ptr::read_volatile(core::ptr::addr_of!((*pc).cookie_out)) };
+            unsafe {
+                let c = c as *mut u8;
+                *(c as *mut [u8; 4]) = COOKIE_OPTION_HEAD;
+                *(c.add(4) as *mut [u64; 3]) = w;
+            }
+        }
     }
     // DNS header: ID and QDCOUNT stay; flags and the other counts from the entry.
     let rflags = flags | (q.flags & COPIED_FLAGS);
@@ -174,8 +192,12 @@ pub fn respond<P: Packet>(ctx: &P, f: &Frame, q: &Question, a: &Answer, pc: *mut
     let frag = csum::fold(frag);
     sum += if head % 2 == 1 { frag.swap_bytes() } else { frag } as u32;
     if q.edns {
-        let o = opt_sum(dnssec_ok);
+        let o = opt_sum(&our_opt(dnssec_ok, pc));
         sum += if (head + frag_len) % 2 == 1 { o.swap_bytes() } else { o } as u32;
+        if has_cookie(pc) {
+            let c = cookie_sum(pc);
+            sum += if (head + frag_len + OPT_LEN) % 2 == 1 { c.swap_bytes() } else { c } as u32;
+        }
     }
     ctx.set_udp_csum(f.l4 + 6, udp_checksum(sum), csum::fold(pseudo)).map_err(|_| Failed::Drop)?;
     Ok(chosen.is_none())
@@ -360,10 +382,46 @@ fn shift_pointers(base: usize, end: usize, ptrs: *const Ptr, n: usize, shift: u1
     true
 }
 
-/// Sum of our OPT record as big-endian words from an even offset.
+/// The COOKIE option's code and length, as they go on the wire.
+const COOKIE_OPTION_HEAD: [u8; 4] = {
+    let c = OPTION_COOKIE.to_be_bytes();
+    let l = ((REPLY_OPTION_LEN - 4) as u16).to_be_bytes();
+    [c[0], c[1], l[0], l[1]]
+};
+
+/// Does the answer carry a COOKIE option (cookie::process decided on the query's)? Read afresh at each
+/// use (see rrl::parked).
 #[inline(always)]
-fn opt_sum(dnssec_ok: bool) -> u16 {
-    let b = bare_opt(dnssec_ok);
+fn has_cookie(pc: *mut PerCpu) -> bool {
+    crate::cookie::parked(pc) != crate::cookie::NONE
+}
+
+/// Our OPT record: with the COOKIE option's length when there is one, and BADCOOKIE's upper bits when
+/// a slip answers a query with a cookie.
+#[inline(always)]
+fn our_opt(dnssec_ok: bool, pc: *mut PerCpu) -> [u8; OPT_LEN] {
+    let cookie = has_cookie(pc);
+    let slip = crate::rrl::parked(pc) == m_root_common::HINT_RRL_SLIP;
+    opt_rr(dnssec_ok, slip_ext_rcode(slip && cookie), if cookie { REPLY_OPTION_LEN as u16 } else { 0 })
+}
+
+/// Sum of the COOKIE option (from an even offset), folded: its head, then the payload's words as the
+/// per-CPU value holds them (little-endian: summed as in sum_region, swapped once).
+#[inline(always)]
+fn cookie_sum(pc: *mut PerCpu) -> u16 {
+    let w = unsafe { core::ptr::read_volatile(core::ptr::addr_of!((*pc).cookie_out)) };
+    let mut s: u64 = 0;
+    for x in w {
+        s += (x & 0xffff_ffff) + (x >> 32);
+    }
+    let head = u16::from_be_bytes([COOKIE_OPTION_HEAD[0], COOKIE_OPTION_HEAD[1]]) as u32
+        + u16::from_be_bytes([COOKIE_OPTION_HEAD[2], COOKIE_OPTION_HEAD[3]]) as u32;
+    csum::fold(fold64(s).swap_bytes() as u32 + head)
+}
+
+/// Sum of an OPT record as big-endian words from an even offset.
+#[inline(always)]
+fn opt_sum(b: &[u8; OPT_LEN]) -> u16 {
     let mut s: u32 = 0;
     let mut k = 0;
     while k + 1 < OPT_LEN {

@@ -103,6 +103,8 @@ impl Daemon {
     /// Apply rate limiting and the drop list, in the kernel programs and in userspace, and remember
     /// `config` to read them from again on reload. The limiter's buckets stay as they are.
     pub fn set_limits(&self, config: Option<&Path>, limits: Limits) -> Result<(), String> {
+        // The cookie secret first: a file that cannot be read or made refuses the whole change.
+        let keys = limits.cookies.load().map_err(|e| format!("{e:#}"))?;
         for dp in self.planes.lock().unwrap_or_else(|p| p.into_inner()).iter_mut() {
             dp.set_limits(&limits).map_err(|e| format!("{e:#}"))?;
         }
@@ -110,8 +112,34 @@ impl Daemon {
             *self.config.lock().unwrap_or_else(|p| p.into_inner()) = Some(c.to_path_buf());
         }
         log::info!("{}", limits.describe());
-        self.state.load().limiter.set(limits);
+        let limiter = self.state.load().limiter.clone();
+        limiter.set(limits);
+        limiter.set_cookie_keys(keys);
+        self.tick_cookies();
         Ok(())
+    }
+
+    /// Tell the programs this second's cookie settings (the userspace limiter keeps its own copy).
+    pub fn tick_cookies(&self) {
+        let conf = self.state.load().limiter.tick(crate::cookies::unix_now());
+        for dp in self.planes.lock().unwrap_or_else(|p| p.into_inner()).iter_mut() {
+            if let Err(e) = dp.set_cookies(conf) {
+                log::warn!("{e:#}");
+            }
+        }
+    }
+
+    /// Keep the cookie clock: every second (just after it turns), the programs and userspace learn the
+    /// new UNIX second, and the next key when a rotation period ends.
+    pub fn cookie_clock(self: &Arc<Self>, stop: Arc<std::sync::atomic::AtomicBool>) -> std::thread::JoinHandle<()> {
+        let d = self.clone();
+        std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let into = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |t| t.subsec_micros());
+                std::thread::sleep(std::time::Duration::from_micros(1_000_000 - into as u64 + 1_000));
+                d.tick_cookies();
+            }
+        })
     }
 
     /// The limits in force.

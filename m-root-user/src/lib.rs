@@ -6,6 +6,7 @@
 pub mod caps;
 pub mod config;
 pub mod control;
+pub mod cookies;
 pub mod daemon;
 pub mod dataplane;
 pub mod deploy;

@@ -1,5 +1,5 @@
-//! The `[rrl]` and `[acl]` sections of the config file: response rate limiting and the drop list, as
-//! the kernel programs and userspace apply them. Read at start and again on every `m-root-xdp reload`
+//! The `[rrl]`, `[acl]` and `[cookies]` sections of the config file: response rate limiting, the drop
+//! list and DNS cookies (`crate::cookies`), as the kernel programs and userspace apply them. Read at start and again on every `m-root-xdp reload`
 //! (which applies them without touching the limiter's buckets). Bad values are errors naming the field.
 
 use anyhow::{Result, bail};
@@ -53,11 +53,12 @@ pub struct Acl {
     pub drop: Vec<IpNet>,
 }
 
-/// Both sections as the daemon applies them.
+/// The sections as the daemon applies them.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Limits {
     pub rrl: Rrl,
     pub acl: Acl,
+    pub cookies: crate::cookies::Cookies,
 }
 
 /// The sections of a config file's text; the rest of the file is not looked at here.
@@ -67,12 +68,14 @@ struct Sections {
     rrl: Option<Rrl>,
     #[serde(default)]
     acl: Option<Acl>,
+    #[serde(default)]
+    cookies: Option<crate::cookies::Cookies>,
 }
 
-/// Split a config file's table into the flat settings and the sections (`rrl`, `acl`).
+/// Split a config file's table into the flat settings and the sections (`rrl`, `acl`, `cookies`).
 pub fn split(mut table: toml::Table) -> Result<(toml::Table, Limits)> {
     let mut sections = toml::Table::new();
-    for key in ["rrl", "acl"] {
+    for key in ["rrl", "acl", "cookies"] {
         if let Some(v) = table.remove(key) {
             if !v.is_table() {
                 bail!("{key}: must be a table ([{key}])");
@@ -81,7 +84,7 @@ pub fn split(mut table: toml::Table) -> Result<(toml::Table, Limits)> {
         }
     }
     let s: Sections = toml::Value::Table(sections).try_into().map_err(|e| anyhow::anyhow!("{e}"))?;
-    let limits = Limits { rrl: s.rrl.unwrap_or_default(), acl: s.acl.unwrap_or_default() };
+    let limits = Limits { rrl: s.rrl.unwrap_or_default(), acl: s.acl.unwrap_or_default(), cookies: s.cookies.unwrap_or_default() };
     limits.check()?;
     Ok((table, limits))
 }
@@ -105,7 +108,7 @@ impl Limits {
         if self.acl.drop.len() > max {
             bail!("acl.drop: {} prefixes, at most {max}", self.acl.drop.len());
         }
-        Ok(())
+        self.cookies.check()
     }
 
     /// What the kernel programs are told.
@@ -135,7 +138,14 @@ impl Limits {
                 r.exempt.len()
             ),
         };
-        format!("{rrl}; {} prefixes dropped", self.acl.drop.len())
+        let cookies = match (&self.cookies.enabled, &self.cookies.secret, self.cookies.rotation_seconds) {
+            (false, _, _) => "cookies off".to_string(),
+            (true, Some(_), 0) => "cookies on (secret from the config, fixed)".to_string(),
+            (true, Some(_), n) => format!("cookies on (secret from the config, a new key every {n} s)"),
+            (true, None, 0) => format!("cookies on ({}, fixed)", self.cookies.secret_file.display()),
+            (true, None, n) => format!("cookies on ({}, a new key every {n} s)", self.cookies.secret_file.display()),
+        };
+        format!("{rrl}; {} prefixes dropped; {cookies}", self.acl.drop.len())
     }
 }
 

@@ -232,6 +232,7 @@ fn serve(s: config::Settings, config: Option<&Path>, limits: m_root_user::limits
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let watcher = s.watch.then(|| daemon.watch(stop.clone()));
     let tx_watcher = txwatch::start(daemon.clone(), stop.clone())?;
+    let cookie_clock = daemon.cookie_clock(stop.clone());
     log::info!(
         "serving on {:?} port {} ({} UDP workers per address), control socket {}",
         s.addresses,
@@ -261,6 +262,7 @@ fn serve(s: config::Settings, config: Option<&Path>, limits: m_root_user::limits
         let _ = w.join();
     }
     let _ = tx_watcher.join();
+    let _ = cookie_clock.join();
     server.stop();
     drop(ctl);
     daemon.planes.lock().unwrap_or_else(|p| p.into_inner()).clear();

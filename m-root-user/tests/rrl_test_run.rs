@@ -98,7 +98,7 @@ fn full(query: &[u8]) -> Vec<u8> {
 }
 
 fn limits(f: impl FnOnce(&mut Limits)) -> Limits {
-    let mut l = Limits { rrl: Rrl { responses_per_second: RATE, slip: SLIP, ..Rrl::default() }, acl: Acl::default() };
+    let mut l = Limits { rrl: Rrl { responses_per_second: RATE, slip: SLIP, ..Rrl::default() }, acl: Acl::default(), ..Limits::default() };
     f(&mut l);
     l
 }

@@ -12,10 +12,12 @@
 //! plan out and cutting it to the requester's size is in `layout`. Their public items are re-exported
 //! here, so every path is `zonegen::answer::...`.
 
+pub mod cookie;
 mod layout;
 mod negative;
 mod plan;
 
+pub use cookie::{CookieCtx, ReplyCookie, Verdict};
 pub use layout::{Layout, finish, lay_out};
 pub use plan::{Block, Plan, Section, plan_in, plan_referral};
 
@@ -71,15 +73,44 @@ pub fn answer(zone: &Zone, cfg: &ServerConfig, msg: &[u8], transport: Transport)
 
 /// As [`answer`], also saying what kind of answer it was.
 pub fn answer_kind(zone: &Zone, cfg: &ServerConfig, msg: &[u8], transport: Transport) -> Option<(Vec<u8>, Kind)> {
+    answer_with(zone, cfg, msg, transport, None).map(|a| (a.msg, a.kind))
+}
+
+/// An answer, its kind, and what its query's cookie came to (None: no cookie, or cookies off).
+#[derive(Clone, Debug)]
+pub struct Answered {
+    pub msg: Vec<u8>,
+    pub kind: Kind,
+    pub cookie: Option<Verdict>,
+}
+
+/// As [`answer_kind`], with DNS cookies when `cookies` is given and on: a query's client cookie gets our
+/// server cookie in the answer (its option counted in the size the requester takes), a malformed COOKIE
+/// option FORMERR (RFC 7873 5.2.2).
+pub fn answer_with(zone: &Zone, cfg: &ServerConfig, msg: &[u8], transport: Transport, cookies: Option<&CookieCtx>) -> Option<Answered> {
+    let done = |msg, kind, cookie| Some(Answered { msg, kind, cookie });
     let q = match wire::parse_query(msg) {
         Ok(q) => q,
         Err(QueryError::Drop) => return None,
         Err(QueryError::FormErr { id, flags, question, edns }) => {
             let question = question.map(|(a, b)| &msg[a..b]);
-            return Some((error_response(id, flags, question, edns.as_ref(), wire::RCODE_FORMERR as u16, cfg), Kind::Error));
+            return done(error_response(id, flags, question, edns.as_ref(), wire::RCODE_FORMERR as u16, cfg, None), Kind::Error, None);
         }
     };
-    let error = |rcode: u16| Some((error_response(q.id, q.flags, Some(q.question), q.edns.as_ref(), rcode, cfg), Kind::Error));
+    let (verdict, reply) = match cookie::outcome(q.edns.as_ref(), cookies) {
+        Some(cookie::Outcome::Malformed) => {
+            return done(
+                error_response(q.id, q.flags, Some(q.question), q.edns.as_ref(), wire::RCODE_FORMERR as u16, cfg, None),
+                Kind::Error,
+                None,
+            );
+        }
+        Some(cookie::Outcome::Answer(v, r)) => (Some(v), Some(r)),
+        None => (None, None),
+    };
+    let error = |rcode: u16| {
+        done(error_response(q.id, q.flags, Some(q.question), q.edns.as_ref(), rcode, cfg, reply.as_ref()), Kind::Error, verdict)
+    };
     if q.opcode() != 0 {
         return error(wire::RCODE_NOTIMP as u16);
     }
@@ -98,7 +129,7 @@ pub fn answer_kind(zone: &Zone, cfg: &ServerConfig, msg: &[u8], transport: Trans
     };
     let kind = plan.kind;
     let layout = lay_out(&q, &plan);
-    Some((finish(&layout, &q, size_limit(q.edns.as_ref(), transport), cfg), kind))
+    done(finish(&layout, &q, size_limit(q.edns.as_ref(), transport), cfg, reply.as_ref()), kind, verdict)
 }
 
 /// The NSID option's payload (RFC 5001): our identity, when NSID is on and the query asked for it.
@@ -110,34 +141,52 @@ fn nsid_payload(cfg: &ServerConfig, edns: Option<&Edns>) -> Option<Vec<u8>> {
 }
 
 /// Header-only error answer (FORMERR, NOTIMP, REFUSED, BADVERS), question echoed when there is one.
-fn error_response(id: u16, qflags: u16, question: Option<&[u8]>, edns: Option<&Edns>, rcode: u16, cfg: &ServerConfig) -> Vec<u8> {
+fn error_response(
+    id: u16,
+    qflags: u16,
+    question: Option<&[u8]>,
+    edns: Option<&Edns>,
+    rcode: u16,
+    cfg: &ServerConfig,
+    cookie: Option<&ReplyCookie>,
+) -> Vec<u8> {
     let flags = wire::FLAG_QR | (qflags & (wire::COPIED_FLAGS | wire::OPCODE_MASK)) | (rcode & 0x0f);
     let mut w = Writer::new(id, flags, question, 0);
     if let Some(e) = edns {
         let nsid = nsid_payload(cfg, Some(e));
-        w.opt((rcode >> 4) as u8, e.dnssec_ok, nsid.as_deref());
+        w.buf.extend_from_slice(&wire::opt_record((rcode >> 4) as u8, e.dnssec_ok, nsid.as_deref(), cookie));
         w.set_count(3, 1);
     }
     w.buf
 }
 
 /// The minimal answer a rate limiter sends instead of `response` to `query` (its "slip"): the same
-/// header with TC set and empty sections, the question, and a bare OPT when the query had EDNS; the
-/// bytes the kernel programs send for it. None if the query does not parse or the response is not one
-/// to it.
+/// header with empty sections, the question, and an OPT when the query had EDNS; TC set, or, when the
+/// response carries our server cookie (the query sent a client cookie), BADCOOKIE with that cookie, so the
+/// client's retry with it passes the limiter. The bytes the kernel programs send for it. None if the query
+/// does not parse or the response is not one to it.
 pub fn slipped(query: &[u8], response: &[u8]) -> Option<Vec<u8>> {
+    use m_root_common::cookie::{slip_ext_rcode, slip_flags};
     let q = crate::wire::parse_query(query).ok()?;
     if response.len() < 12 || response[..2] != query[..2] {
         return None;
     }
+    // Our COOKIE option, when the response has one, ends it (wire::opt_record puts it last).
+    let cookie: Option<ReplyCookie> = match response.len().checked_sub(wire::REPLY_OPTION_LEN) {
+        Some(at) if q.edns.as_ref().is_some_and(|e| e.cookie.is_some()) && response[at..at + 4] == [0, 10, 0, 24] => {
+            response[at + 4..].try_into().ok()
+        }
+        _ => None,
+    };
     let edns = q.edns.is_some();
-    let mut out = Vec::with_capacity(12 + q.question.len() + m_root_common::OPT_LEN);
-    out.extend_from_slice(&response[..4]);
-    out[2] |= (m_root_common::FLAG_TC >> 8) as u8;
+    let flags = slip_flags(u16::from_be_bytes([response[2], response[3]]), cookie.is_some());
+    let mut out = Vec::with_capacity(12 + q.question.len() + m_root_common::OPT_LEN + wire::REPLY_OPTION_LEN);
+    out.extend_from_slice(&response[..2]);
+    out.extend_from_slice(&flags.to_be_bytes());
     out.extend_from_slice(&[0, 1, 0, 0, 0, 0, 0, edns as u8]);
     out.extend_from_slice(q.question);
     if edns {
-        out.extend_from_slice(&m_root_common::bare_opt(q.dnssec_ok()));
+        out.extend_from_slice(&wire::opt_record(slip_ext_rcode(cookie.is_some()), q.dnssec_ok(), None, cookie.as_ref()));
     }
     Some(out)
 }

@@ -31,7 +31,9 @@ pub fn query_facts(q: &wire::Query<'_>, tld_exists: bool, signed_nx: bool) -> Qu
         flags: q.flags,
         qclass: q.qclass,
         qtype: q.qtype,
-        edns: q.edns.as_ref().map(|e| (e.version, e.nsid || e.other_options > 0)),
+        edns: q.edns.as_ref().map(|e| (e.version, e.options())),
+        // This splice adds no cookie: queries with one are the answer function's.
+        cookies: false,
         dnssec_ok: q.dnssec_ok(),
         labels,
         tld_exists,

@@ -5,6 +5,9 @@
 //! of the answer's data (the TLD for referrals), never deeper. So a response is "header + question +
 //! fragment", where the fragment depends on the question only through its length.
 
+use m_root_common::OptOptions;
+pub use m_root_common::cookie::{CLIENT_LEN, MAX_SERVER_LEN, MIN_SERVER_LEN, OPTION_COOKIE, RCODE_BADCOOKIE, REPLY_OPTION_LEN, SERVER_LEN};
+
 use crate::name;
 use crate::rr;
 
@@ -31,8 +34,47 @@ pub struct Edns {
     pub version: u8,
     pub dnssec_ok: bool,
     pub nsid: bool,
-    /// Options other than NSID, ignored (RFC 6891 6.1.2: unknown options are ignored).
+    /// The first COOKIE option (RFC 7873); later ones count as other options.
+    pub cookie: Option<QueryCookie>,
+    /// Options other than NSID and the first COOKIE, ignored (RFC 6891 6.1.2: unknown options are ignored).
     pub other_options: usize,
+}
+
+/// A query's COOKIE option.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QueryCookie {
+    /// Not 8 octets, nor 8 plus 8 to 32 (RFC 7873 5.2.2: FORMERR).
+    Malformed,
+    /// A client cookie and the `server_len` octets of a server cookie (0: none yet).
+    Present { client: [u8; 8], server: [u8; 32], server_len: u8 },
+}
+
+impl QueryCookie {
+    /// The option's payload as it came.
+    pub fn parse(payload: &[u8]) -> QueryCookie {
+        let n = payload.len();
+        let ok = n == CLIENT_LEN || (CLIENT_LEN + MIN_SERVER_LEN..=CLIENT_LEN + MAX_SERVER_LEN).contains(&n);
+        if !ok {
+            return QueryCookie::Malformed;
+        }
+        let mut client = [0u8; 8];
+        client.copy_from_slice(&payload[..CLIENT_LEN]);
+        let mut server = [0u8; 32];
+        server[..n - CLIENT_LEN].copy_from_slice(&payload[CLIENT_LEN..]);
+        QueryCookie::Present { client, server, server_len: (n - CLIENT_LEN) as u8 }
+    }
+}
+
+impl Edns {
+    /// The options as m_root_common's coverage rule sees them.
+    pub fn options(&self) -> OptOptions {
+        match self.cookie {
+            _ if self.nsid || self.other_options > 0 => OptOptions::Other,
+            None => OptOptions::None,
+            Some(QueryCookie::Present { server_len, .. }) if server_len == 0 || server_len as usize == SERVER_LEN => OptOptions::Cookie,
+            Some(_) => OptOptions::Other,
+        }
+    }
 }
 
 /// A parsed question and envelope.
@@ -119,8 +161,14 @@ pub fn parse_query(msg: &[u8]) -> Result<Query<'_>, QueryError> {
         if rtype != rr::OPT || edns.is_some() || msg[pos] != 0 {
             return Err(formerr(qpos, None));
         }
-        let mut e =
-            Edns { udp_size: class, version: (ttl_hi & 0xff) as u8, dnssec_ok: ttl_lo & EDNS_DO != 0, nsid: false, other_options: 0 };
+        let mut e = Edns {
+            udp_size: class,
+            version: (ttl_hi & 0xff) as u8,
+            dnssec_ok: ttl_lo & EDNS_DO != 0,
+            nsid: false,
+            cookie: None,
+            other_options: 0,
+        };
         let mut o = 0;
         while o < rdata.len() {
             let code = be16(rdata, o).ok_or_else(|| formerr(qpos, None))?;
@@ -130,6 +178,8 @@ pub fn parse_query(msg: &[u8]) -> Result<Query<'_>, QueryError> {
             }
             if code == OPTION_NSID {
                 e.nsid = true;
+            } else if code == OPTION_COOKIE && e.cookie.is_none() {
+                e.cookie = Some(QueryCookie::parse(&rdata[o + 4..o + 4 + len]));
             } else {
                 e.other_options += 1;
             }
@@ -163,6 +213,7 @@ fn best_effort_edns(msg: &[u8], qd: u16, an: u16, ns: u16, ar: u16) -> Option<Ed
                 version: (ttl_hi & 0xff) as u8,
                 dnssec_ok: ttl_lo & EDNS_DO != 0,
                 nsid: false,
+                cookie: None,
                 other_options: 0,
             });
         }
@@ -334,26 +385,25 @@ impl Writer {
 
     /// Append our OPT record (RFC 6891 6.1): our payload size, extended rcode, DO echoed, NSID if given.
     pub fn opt(&mut self, ext_rcode: u8, dnssec_ok: bool, nsid: Option<&[u8]>) {
-        self.buf.extend_from_slice(&opt_record(ext_rcode, dnssec_ok, nsid));
+        self.buf.extend_from_slice(&opt_record(ext_rcode, dnssec_ok, nsid, None));
     }
 }
 
-/// Our OPT record's bytes.
-pub fn opt_record(ext_rcode: u8, dnssec_ok: bool, nsid: Option<&[u8]>) -> Vec<u8> {
-    let mut b = Vec::with_capacity(m_root_common::OPT_LEN + nsid.map_or(0, |n| 4 + n.len()));
-    b.push(0);
-    b.extend_from_slice(&rr::OPT.to_be_bytes());
-    b.extend_from_slice(&m_root_common::OUR_UDP_PAYLOAD.to_be_bytes());
-    b.extend_from_slice(&[ext_rcode, 0]);
-    b.extend_from_slice(&(if dnssec_ok { EDNS_DO } else { 0 }).to_be_bytes());
-    match nsid {
-        Some(n) => {
-            b.extend_from_slice(&((4 + n.len()) as u16).to_be_bytes());
-            b.extend_from_slice(&OPTION_NSID.to_be_bytes());
-            b.extend_from_slice(&(n.len() as u16).to_be_bytes());
-            b.extend_from_slice(n);
-        }
-        None => b.extend_from_slice(&[0, 0]),
+/// Our OPT record's bytes: NSID when given, then our COOKIE option (client cookie and server cookie)
+/// when given. The programs write the same bytes for a cookie ([`m_root_common::cookie`]).
+pub fn opt_record(ext_rcode: u8, dnssec_ok: bool, nsid: Option<&[u8]>, cookie: Option<&[u8; CLIENT_LEN + SERVER_LEN]>) -> Vec<u8> {
+    let rdlen = nsid.map_or(0, |n| 4 + n.len()) + cookie.map_or(0, |_| REPLY_OPTION_LEN);
+    let mut b = Vec::with_capacity(m_root_common::OPT_LEN + rdlen);
+    b.extend_from_slice(&m_root_common::opt_rr(dnssec_ok, ext_rcode, rdlen as u16));
+    if let Some(n) = nsid {
+        b.extend_from_slice(&OPTION_NSID.to_be_bytes());
+        b.extend_from_slice(&(n.len() as u16).to_be_bytes());
+        b.extend_from_slice(n);
+    }
+    if let Some(c) = cookie {
+        b.extend_from_slice(&OPTION_COOKIE.to_be_bytes());
+        b.extend_from_slice(&(c.len() as u16).to_be_bytes());
+        b.extend_from_slice(c);
     }
     b
 }

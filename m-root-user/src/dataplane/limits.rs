@@ -27,6 +27,12 @@ impl Dataplane {
         Ok(())
     }
 
+    /// Tell the programs the cookie settings of this second (all zero: cookies off).
+    pub fn set_cookies(&mut self, c: m_root_common::cookie::CookieConf) -> Result<()> {
+        let mut map: Array<&mut MapData, m_root_common::cookie::CookieConf> = Array::try_from(self.map_mut(maps::COOKIES)?)?;
+        map.set(0, c, 0).context("writing the cookie settings")
+    }
+
     /// Make the LPM trie `name` hold exactly `nets`.
     fn set_list(&mut self, name: &str, nets: &[IpNet]) -> Result<()> {
         let mut trie: LpmTrie<&mut MapData, [u8; 16], u32> = LpmTrie::try_from(self.map_mut(name)?)?;

@@ -10,7 +10,7 @@ use super::Count;
 use super::kernel::spill_lost_key;
 
 /// NSD's names for the userspace counts: each the sum of the counts listed.
-const NSD: [(&str, &[Count]); 14] = [
+const NSD: [(&str, &[Count]); 16] = [
     ("num.queries", &[Count::UdpQueries, Count::TcpQueries]),
     ("num.udp", &[Count::UdpQueries]),
     ("num.tcp", &[Count::TcpQueries]),
@@ -26,6 +26,8 @@ const NSD: [(&str, &[Count]); 14] = [
     ("num.rrl.exempt", &[Count::RrlExempt]),
     ("num.rrl.would-limit", &[Count::RrlWouldLimit]),
     ("num.acl.drop", &[Count::AclDropped]),
+    ("num.cookie.valid", &[Count::CookieValid]),
+    ("num.cookie.bad", &[Count::CookieBad]),
 ];
 
 /// The lists of the userspace report, by the prefix their entries print under.

@@ -30,10 +30,13 @@ pub enum Count {
     RrlExempt,
     RrlWouldLimit,
     AclDropped,
+    /// DNS cookies: a valid server cookie of ours (answered, not rate limited); one that is not ours.
+    CookieValid,
+    CookieBad,
 }
 
 impl Count {
-    pub const ALL: [Count; 13] = [
+    pub const ALL: [Count; 15] = [
         Count::UdpQueries,
         Count::UdpResponses,
         Count::TcpQueries,
@@ -47,6 +50,8 @@ impl Count {
         Count::RrlExempt,
         Count::RrlWouldLimit,
         Count::AclDropped,
+        Count::CookieValid,
+        Count::CookieBad,
     ];
 
     /// Its key in the report (`stats --json`: `userspace.server.<key>`).
@@ -65,6 +70,8 @@ impl Count {
             Count::RrlExempt => "rrl_exempt",
             Count::RrlWouldLimit => "rrl_would_limit",
             Count::AclDropped => "acl_dropped",
+            Count::CookieValid => "cookie_valid",
+            Count::CookieBad => "cookie_bad",
         }
     }
 }

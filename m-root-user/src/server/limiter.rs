@@ -8,6 +8,7 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use arc_swap::ArcSwap;
+use m_root_common::cookie::CookieConf;
 use m_root_common::rrl::{
     CLASS_ERROR, CLASS_NXDOMAIN, CLASS_TLD, RRL_BUCKETS, RrlBucket, RrlConf, RrlKey, Verdict, charge, class_of_apex, key_of, words_of,
 };
@@ -19,6 +20,10 @@ pub struct Limiter {
     conf: ArcSwap<RrlConf>,
     buckets: Mutex<HashMap<RrlKey, RrlBucket>>,
     epoch: Instant,
+    /// The cookie secrets (None: cookies off), and what the answer function uses this second (the
+    /// programs' COOKIES map holds the same).
+    cookie_keys: Mutex<Option<crate::cookies::Keys>>,
+    cookies: ArcSwap<CookieConf>,
 }
 
 /// What the limiter decided about one UDP response.
@@ -39,7 +44,28 @@ impl Limiter {
             conf: ArcSwap::from_pointee(conf),
             buckets: Mutex::new(HashMap::new()),
             epoch: Instant::now(),
+            cookie_keys: Mutex::new(None),
+            cookies: ArcSwap::from_pointee(CookieConf::default()),
         }
+    }
+
+    /// New cookie secrets (None: cookies off), in force at once.
+    pub fn set_cookie_keys(&self, keys: Option<crate::cookies::Keys>) {
+        *self.cookie_keys.lock().unwrap_or_else(|p| p.into_inner()) = keys;
+        self.tick(crate::cookies::unix_now());
+    }
+
+    /// The cookie settings for UNIX second `now` (kept for the answer function, returned for the programs).
+    pub fn tick(&self, now: u64) -> CookieConf {
+        let conf = self.cookie_keys.lock().unwrap_or_else(|p| p.into_inner()).as_ref().map_or(CookieConf::default(), |k| k.conf_at(now));
+        self.cookies.store(std::sync::Arc::new(conf));
+        conf
+    }
+
+    /// What the answer function needs for a query's cookie from `peer`; None when cookies are off.
+    pub fn cookie_ctx(&self, peer: IpAddr) -> Option<zonegen::answer::CookieCtx> {
+        let conf = **self.cookies.load();
+        conf.on().then_some(zonegen::answer::CookieCtx { conf, client: peer })
     }
 
     /// New settings; the buckets stay.
@@ -133,6 +159,7 @@ mod tests {
         let l = Limits {
             rrl: Rrl { responses_per_second: 3, exempt: vec!["192.0.2.0/24".parse().unwrap()], ..Rrl::default() },
             acl: crate::limits::Acl { drop: vec!["203.0.113.0/24".parse().unwrap()] },
+            ..Limits::default()
         };
         let lim = Limiter::new(l);
         let q = zonegen::wire::build_query(7, 0, b"\x03www\x03com\x00", 1, 1, None);

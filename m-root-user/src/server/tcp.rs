@@ -118,7 +118,9 @@ fn connection(mut s: TcpStream, state: &ArcSwap<State>, stats: &Stats, stop: &At
         }
         stats.add(Count::TcpQueries, 1);
         let st = state.load();
-        match answer::answer_kind(&st.zone, &st.cfg, &msg[..n], Transport::Tcp) {
+        // Cookies over TCP too (RFC 7873 5.2): the client learns a server cookie for its UDP queries.
+        let cookies = s.peer_addr().ok().and_then(|p| st.limiter.cookie_ctx(p.ip()));
+        match answer::answer_with(&st.zone, &st.cfg, &msg[..n], Transport::Tcp, cookies.as_ref()).map(|a| (a.msg, a.kind)) {
             Some((resp, kind)) => {
                 stats.record(&resp, kind);
                 let mut out = Vec::with_capacity(resp.len() + 2);

@@ -81,15 +81,27 @@ pub(super) fn worker(sock: UdpSocket, state: Arc<ArcSwap<State>>, stats: Arc<Sta
                 stats.add(Count::AclDropped, 1);
                 continue;
             }
+            let cookies = peer.and_then(|p| st.limiter.cookie_ctx(p));
+            let mut cookie = None;
             let result = match st.fast.answer_udp(query) {
                 Some(resp) => {
                     let k = kind_of(&resp);
                     Some((resp, k))
                 }
-                None => answer::answer_kind(&st.zone, &st.cfg, query, Transport::Udp),
+                None => answer::answer_with(&st.zone, &st.cfg, query, Transport::Udp, cookies.as_ref()).map(|a| {
+                    cookie = a.cookie;
+                    (a.msg, a.kind)
+                }),
             };
-            // Rate limiting, as the kernel programs do it: drop, or send the minimal TC=1 answer.
+            match cookie {
+                Some(answer::Verdict::Valid) => stats.add(Count::CookieValid, 1),
+                Some(answer::Verdict::Bad) => stats.add(Count::CookieBad, 1),
+                _ => {}
+            }
+            // Rate limiting, as the kernel programs do it: drop, or send the minimal answer (TC=1, or
+            // BADCOOKIE with our cookie). A valid server cookie proves the address: not charged.
             let result = match (result, peer) {
+                (r, _) if cookie == Some(answer::Verdict::Valid) => r,
                 (Some((resp, kind)), Some(p)) => match st.limiter.charge(p, query, &resp) {
                     Outcome::Send => Some((resp, kind)),
                     Outcome::Exempt => {

@@ -2,7 +2,7 @@
 //! requester's size. The compiler measures the same layout into a table entry (`compile::from_layout`).
 
 use super::plan::{Block, Plan};
-use super::{ServerConfig, nsid_payload};
+use super::{ReplyCookie, ServerConfig, nsid_payload};
 use crate::wire::{self, Query, Writer};
 
 /// An answer laid out in full, with the cuts a smaller buffer takes.
@@ -57,9 +57,10 @@ pub fn lay_out(q: &Query<'_>, plan: &Plan<'_>) -> Layout {
 
 /// Cut a layout to the requester's size and add OPT; TC with empty sections when the required part does
 /// not fit.
-pub fn finish(layout: &Layout, q: &Query<'_>, limit: usize, cfg: &ServerConfig) -> Vec<u8> {
+/// `cookie`: the COOKIE option's payload when the answer carries one.
+pub fn finish(layout: &Layout, q: &Query<'_>, limit: usize, cfg: &ServerConfig, cookie: Option<&ReplyCookie>) -> Vec<u8> {
     let nsid = nsid_payload(cfg, q.edns.as_ref());
-    let opt = q.edns.as_ref().map(|e| wire::opt_record(0, e.dnssec_ok, nsid.as_deref()));
+    let opt = q.edns.as_ref().map(|e| wire::opt_record(0, e.dnssec_ok, nsid.as_deref(), cookie));
     let opt_len = opt.as_ref().map_or(0, Vec::len);
     let fit = layout.cuts.iter().rev().find(|(end, _)| end + opt_len <= limit);
     let mut out;
