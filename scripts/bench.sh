@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The benchmarks in one command (as root): build, then per-packet cost (BPF_PROG_TEST_RUN), zone load time,
-# and the servers side by side under kxdpgun and the live-frames generator.
-#   scripts/bench.sh [--quick] [--no-rps] [--out DIR]   (--quick: under 2 minutes; the full run: ~13)
-# Results: bench/results/load.json and load.svg, and the tables on the terminal.
+# the servers side by side under kxdpgun and the live-frames generator, and the same servers under a
+# reflection attack with response rate limiting.
+#   scripts/bench.sh [--quick] [--no-rps] [--out DIR]   (--quick: under 3 minutes; the full run: ~14)
+# Results: bench/results/load.json, load.svg and attack.json, and the tables on the terminal.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -15,3 +16,15 @@ for a in "$@"; do [ "$a" = --quick ] && runs=4000; done
 target/release/bench xdp-cost --runs "$runs"
 target/release/bench zone-load
 target/release/bench load "$@"
+# The attack takes --quick and --out of the same arguments (it always steers with RPS).
+attack=()
+prev=
+for a in "$@"; do
+    case "$a" in
+        --quick) attack+=(--quick) ;;
+        --out=*) attack+=("$a") ;;
+    esac
+    [ "$prev" = --out ] && attack+=(--out "$a")
+    prev=$a
+done
+target/release/bench attack "${attack[@]}"

@@ -2,9 +2,9 @@
 //! zone and the same query streams for each, a ladder of offered rates; JSON, a terminal table and an SVG
 //! plot. Everything it starts runs inside the lab's namespaces, is bounded in time, and is stopped by PID.
 
-mod gun;
+pub(crate) mod gun;
 mod report;
-mod servers;
+pub(crate) mod servers;
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -15,12 +15,12 @@ use zonegen::testkit::querymix::{Carrier, Generator};
 use zonegen::{LoadOptions, Zone};
 
 use gun::{cpu_seconds, kxdpgun, query_files, softirq_seconds};
-use servers::{Server, clear_client_xdp, clear_lab_xdp, kernel_answered, lab, rps_mask, start, xdp_answered};
+use servers::{Lab, Server, clear_client_xdp, clear_lab_xdp, kernel_answered, lab, rps_mask, start, xdp_answered};
 
-const LAB: &str = "mrxb";
-const SRV4: &str = "198.18.0.1";
-const CLI4: &str = "198.18.0.2";
-const SRV_MAC: &str = "02:00:c6:12:00:01";
+const LAB: Lab = Lab("mrxb");
+pub(crate) const SRV4: &str = "198.18.0.1";
+pub(crate) const CLI4: &str = "198.18.0.2";
+pub(crate) const SRV_MAC: &str = "02:00:c6:12:00:01";
 
 pub struct Options {
     pub zone: PathBuf,
@@ -44,14 +44,14 @@ pub fn run(o: &Options) -> Result<()> {
         if o.quick { (vec![200_000, 10_000_000], 2) } else { (vec![100_000, 250_000, 500_000, 1_000_000, 10_000_000], 3) };
     let mixes: Vec<_> = if o.quick { files.iter().take(1).collect() } else { files.iter().collect() };
     let steps = Server::ALL.len() * rates.len() * mixes.len();
-    lab("down", o.rps).ok();
-    lab("up", o.rps)?;
+    lab(LAB, "down", o.rps).ok();
+    lab(LAB, "up", o.rps)?;
     let mut rows = Vec::new();
     let mut live: Option<serde_json::Value> = None;
     let mut done = 0;
     let result = (|| -> Result<()> {
         for server in Server::ALL {
-            let running = start(server, &zone_path, &dir)?;
+            let running = start(LAB, server, &zone_path, &dir, None)?;
             let pids: Vec<u32> = running.children.iter().map(|c| c.id()).collect();
             for (mix, file, _) in &mixes {
                 for &rate in &rates {
@@ -63,12 +63,12 @@ pub fn run(o: &Options) -> Result<()> {
                         started.elapsed().as_secs_f64()
                     );
                     let in_kernel = matches!(server, Server::MrootXdp | Server::MrootXdpOnly | Server::MrootTc);
-                    let k0 = in_kernel.then(|| kernel_answered(&format!("{LAB}-s"))).flatten();
+                    let k0 = in_kernel.then(|| kernel_answered(LAB)).flatten();
                     let (c0, s0, t0) = (cpu_seconds(&pids), softirq_seconds(), Instant::now());
-                    let g = kxdpgun(file, rate, secs)?;
+                    let g = kxdpgun(LAB, file, rate, secs, CLI4)?;
                     let wall = t0.elapsed().as_secs_f64();
                     let (cpu, sirq) = (cpu_seconds(&pids) - c0, softirq_seconds() - s0);
-                    let k = k0.and_then(|a| kernel_answered(&format!("{LAB}-s")).map(|b| (b.0 - a.0, b.1 - a.1)));
+                    let k = k0.and_then(|a| kernel_answered(LAB).map(|b| (b.0 - a.0, b.1 - a.1)));
                     let share = |n: f64| if g.replies > 0.0 { n / g.replies } else { 0.0 };
                     rows.push(json!({
                         "server": server.label(), "mix": mix, "offered_qps_requested": rate, "offered_qps": g.sent_pps,
@@ -90,21 +90,21 @@ pub fn run(o: &Options) -> Result<()> {
             .map(|q| q.msg)
             .collect();
         let srv_mac = m_root_user::frame::parse_mac(SRV_MAC)?;
-        let (srv_ns, cli_ns, srv_if, cli_if) = (format!("{LAB}-srv"), format!("{LAB}-cli"), format!("{LAB}-s"), format!("{LAB}-c"));
+        let (srv_ns, cli_ns, srv_if, cli_if) = (LAB.srv_ns(), LAB.cli_ns(), LAB.srv_if(), LAB.cli_if());
         let live_secs = secs as f64;
         eprintln!("live frames: reflector | {:.0} s elapsed", started.elapsed().as_secs_f64());
-        clear_lab_xdp();
+        clear_lab_xdp(LAB);
         let refl = {
             let _r = crate::live::attach_reflector(&srv_ns, &srv_if)?;
             crate::live::generate(&cli_ns, &cli_if, srv_mac, CLI4, SRV4, &queries, live_secs)?
         };
         eprintln!("live frames: m-root-xdp (XDP) | {:.0} s elapsed", started.elapsed().as_secs_f64());
         let xdp = {
-            let _running = start(Server::MrootXdp, &zone_path, &dir)?;
-            clear_client_xdp();
-            let a0 = xdp_answered(&srv_if).unwrap_or(0.0);
+            let _running = start(LAB, Server::MrootXdp, &zone_path, &dir, None)?;
+            clear_client_xdp(LAB);
+            let a0 = xdp_answered(LAB).unwrap_or(0.0);
             let r = crate::live::generate(&cli_ns, &cli_if, srv_mac, CLI4, SRV4, &queries, live_secs)?;
-            let a1 = xdp_answered(&srv_if).unwrap_or(0.0);
+            let a1 = xdp_answered(LAB).unwrap_or(0.0);
             (r, (a1 - a0) / live_secs)
         };
         live = Some(json!({
@@ -115,7 +115,7 @@ pub fn run(o: &Options) -> Result<()> {
         }));
         Ok(())
     })();
-    lab("down", o.rps).ok();
+    lab(LAB, "down", o.rps).ok();
     if result.is_err() {
         let _ = std::fs::remove_dir_all(&dir);
     }

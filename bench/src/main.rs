@@ -1,4 +1,5 @@
-//! `bench`: `load` (servers side by side under kxdpgun, load.rs), `zone-load` (the time a start or a reload
+//! `bench`: `load` (servers side by side under kxdpgun, load.rs), `attack` (a reflection attack with
+//! response rate limiting, attack.rs), `zone-load` (the time a start or a reload
 //! takes to read and compile a zone) and, most of this file, `xdp-cost`: nanoseconds per packet of the XDP
 //! program under BPF_PROG_TEST_RUN for each answered kind, next to a bare MAC-swap reflector measured the
 //! same way in the same run, and of the TC companion (in its XDP-less mode) on the same frames, and of
@@ -11,6 +12,7 @@
 //! cost_live). Ratios to the reflector are medians of ratios taken within short stretches (see
 //! median_ratio).
 
+mod attack;
 mod cost_live;
 mod live;
 mod load;
@@ -50,6 +52,17 @@ enum Cmd {
         /// Leave all receive processing on the generator's CPU (no RPS on the server end of the veth).
         #[arg(long)]
         no_rps: bool,
+    },
+    /// A reflection attack from a spoofed prefix at kxdpgun's maximum, with a legitimate stream beside it: m-root-xdp with RRL, knotd with mod-rrl, m-root-xdp without.
+    Attack {
+        #[arg(long, default_value = "zones/root.zone.2026073102")]
+        zone: std::path::PathBuf,
+        /// 3 s floods and no userspace-only row (under a minute).
+        #[arg(long)]
+        quick: bool,
+        /// Where attack.json goes.
+        #[arg(long, default_value = "bench/results")]
+        out: std::path::PathBuf,
     },
     /// Time to read, validate, verify (ZONEMD) and compile a zone: the work of a start or a reload.
     ZoneLoad {
@@ -163,6 +176,7 @@ fn main() -> Result<()> {
     match Cli::parse().cmd {
         Cmd::ZoneLoad { zone, runs } => zone_load(&zone, runs),
         Cmd::Load { zone, quick, out, no_rps } => load::run(&load::Options { zone, quick, out, rps: !no_rps }),
+        Cmd::Attack { zone, quick, out } => attack::run(&attack::Options { zone, quick, out }),
         Cmd::XdpCost { zone, runs, json, only } => xdp_cost(&zone, runs, json, only.as_deref()),
     }
 }

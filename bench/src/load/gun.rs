@@ -9,8 +9,8 @@ use anyhow::{Context, Result, bail};
 use zonegen::testkit::querymix::{Carrier, Class, Generator};
 use zonegen::{Zone, name, rr, wire};
 
-use super::servers::{clear_client_xdp, in_ns};
-use super::{CLI4, LAB, SRV_MAC, SRV4};
+use super::servers::{Lab, clear_client_xdp, in_ns};
+use super::{SRV_MAC, SRV4};
 
 /// Query files in kxdpgun's format (`name type [E|D]`), one per mix: 100,000 UDP queries of the standard
 /// mix (its odd class left out), referrals under 1,000 TLDs, 1,000 NXDOMAIN names, priming; each as
@@ -68,7 +68,7 @@ fn tree(roots: &[u32]) -> Vec<u32> {
 }
 
 /// CPU seconds (user + system) used so far by processes and their descendants, from /proc.
-pub(super) fn cpu_seconds(pids: &[u32]) -> f64 {
+pub(crate) fn cpu_seconds(pids: &[u32]) -> f64 {
     let tick = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
     let mut total = 0.0;
     for pid in tree(pids) {
@@ -84,7 +84,7 @@ pub(super) fn cpu_seconds(pids: &[u32]) -> f64 {
 }
 
 /// Total softirq time of all CPUs (XDP and the network stack run there), seconds.
-pub(super) fn softirq_seconds() -> f64 {
+pub(crate) fn softirq_seconds() -> f64 {
     let tick = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
     std::fs::read_to_string("/proc/stat")
         .ok()
@@ -93,31 +93,35 @@ pub(super) fn softirq_seconds() -> f64 {
         / tick
 }
 
-/// What kxdpgun reported: queries sent and replies, each in all and per second, and replies by rcode.
+/// What kxdpgun reported: queries sent and replies, each in all and per second, replies by rcode, the
+/// mean DNS size of a reply and the replies' Ethernet bit rate.
 #[derive(Default, Clone, Debug)]
-pub(super) struct Gun {
-    pub(super) sent: f64,
-    pub(super) sent_pps: f64,
-    pub(super) replies: f64,
-    pub(super) reply_pps: f64,
-    pub(super) rcodes: BTreeMap<String, u64>,
+pub(crate) struct Gun {
+    pub(crate) sent: f64,
+    pub(crate) sent_pps: f64,
+    pub(crate) replies: f64,
+    pub(crate) reply_pps: f64,
+    pub(crate) rcodes: BTreeMap<String, u64>,
+    pub(crate) reply_size: f64,
+    pub(crate) reply_bps: f64,
 }
 
-/// Run kxdpgun from the client end at `qps` queries per second for `secs` seconds, and read its totals.
-pub(super) fn kxdpgun(file: &Path, qps: u64, secs: u32) -> Result<Gun> {
-    let cli_ns = format!("{LAB}-cli");
-    let cli_if = format!("{LAB}-c");
+/// Run kxdpgun from the lab's client end at `qps` queries per second for `secs` seconds, from `src`
+/// (an address, or `address/prefix`: kxdpgun then walks the prefix's addresses), and read its totals.
+pub(crate) fn kxdpgun(l: Lab, file: &Path, qps: u64, secs: u32, src: &str) -> Result<Gun> {
+    let cli_ns = l.cli_ns();
+    let cli_if = l.cli_if();
     let f = file.display().to_string();
     let mut text = String::new();
     // The previous run's XDP socket can still be going away: clear the client end and retry a few times.
     for attempt in 0..5 {
-        clear_client_xdp();
+        clear_client_xdp(l);
         if attempt > 0 {
             std::thread::sleep(Duration::from_millis(500));
         }
         let out = in_ns(
             &cli_ns,
-            &["kxdpgun", "-t", &secs.to_string(), "-Q", &qps.to_string(), "-i", &f, "-I", &cli_if, "-l", CLI4, "-R", SRV_MAC, SRV4],
+            &["kxdpgun", "-t", &secs.to_string(), "-Q", &qps.to_string(), "-i", &f, "-I", &cli_if, "-l", src, "-R", SRV_MAC, SRV4],
         )
         .output()
         .context("running kxdpgun")?;
@@ -133,6 +137,10 @@ pub(super) fn kxdpgun(file: &Path, qps: u64, secs: u32) -> Result<Gun> {
             (g.sent, g.sent_pps) = (nums[0], nums[1]);
         } else if line.starts_with("total replies:") && nums.len() >= 2 {
             (g.replies, g.reply_pps) = (nums[0], nums[1]);
+        } else if line.starts_with("average DNS reply size:") && !nums.is_empty() {
+            g.reply_size = nums[0];
+        } else if line.starts_with("average Ethernet reply rate:") && !nums.is_empty() {
+            g.reply_bps = nums[0];
         } else if let Some(rest) = line.strip_prefix("responded ")
             && let Some((rc, n)) = rest.split_once(':')
         {

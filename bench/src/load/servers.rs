@@ -1,6 +1,7 @@
 //! The servers under test and the lab they run in: starting each in the server namespace (ready once it
-//! answers a referral), stopping it by PID, clearing the XDP programs others leave behind, and reading
-//! m-root-xdp's kernel counters.
+//! answers a referral), with or without response rate limiting, stopping it by PID, clearing the XDP
+//! programs others leave behind, and reading m-root-xdp's kernel counters. `bench load` and `bench
+//! attack` each run their own lab (its name prefixes the namespaces and interfaces).
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -8,11 +9,37 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-use super::{LAB, SRV4};
+use super::SRV4;
+
+/// A lab of `scripts/lab.sh`, by its name (LAB there).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Lab(pub(crate) &'static str);
+
+impl Lab {
+    pub(crate) fn srv_ns(self) -> String {
+        format!("{}-srv", self.0)
+    }
+    pub(crate) fn cli_ns(self) -> String {
+        format!("{}-cli", self.0)
+    }
+    pub(crate) fn srv_if(self) -> String {
+        format!("{}-s", self.0)
+    }
+    pub(crate) fn cli_if(self) -> String {
+        format!("{}-c", self.0)
+    }
+}
+
+/// Response rate limiting as a server is started with: m-root-xdp's `[rrl]`, knotd's `mod-rrl`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Rrl {
+    pub(crate) per_second: u32,
+    pub(crate) slip: u32,
+}
 
 /// The servers `bench load` runs, one after the other, in this order.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(super) enum Server {
+pub(crate) enum Server {
     MrootXdp,
     MrootXdpOnly,
     MrootTc,
@@ -23,9 +50,9 @@ pub(super) enum Server {
 }
 
 impl Server {
-    pub(super) const ALL: [Server; 7] =
+    pub(crate) const ALL: [Server; 7] =
         [Server::MrootXdp, Server::MrootXdpOnly, Server::MrootTc, Server::MrootNoXdp, Server::KnotXdp, Server::KnotUdp, Server::Nsd];
-    pub(super) fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             Server::MrootXdp => "m-root-xdp (XDP + TC)",
             Server::MrootXdpOnly => "m-root-xdp (XDP, --no-tc)",
@@ -46,11 +73,11 @@ fn bin() -> PathBuf {
     root().join("target/release/m-root-xdp")
 }
 
-pub(super) fn lab(action: &str, rps: bool) -> Result<()> {
+pub(crate) fn lab(l: Lab, action: &str, rps: bool) -> Result<()> {
     let st = Command::new("bash")
         .arg(root().join("scripts/lab.sh"))
         .arg(action)
-        .env("LAB", LAB)
+        .env("LAB", l.0)
         .env("BIN", bin())
         // kxdpgun brings its own XDP program for the client end.
         .env("PEER", "bare")
@@ -60,27 +87,29 @@ pub(super) fn lab(action: &str, rps: bool) -> Result<()> {
         .stdout(Stdio::null())
         .status()?;
     if !st.success() {
-        bail!("lab.sh {action} failed");
+        bail!("lab.sh {action} failed (LAB={})", l.0);
     }
     Ok(())
 }
 
 /// Every CPU but CPU 0, as a hex mask for rps_cpus ("0": RPS off on a one-CPU machine).
-pub(super) fn rps_mask() -> String {
+pub(crate) fn rps_mask() -> String {
     let n = std::thread::available_parallelism().map_or(1, |n| n.get()).min(64);
     let mask: u64 = if n < 2 { 0 } else { (u64::MAX >> (64 - n)) & !1 };
     format!("{mask:x}")
 }
 
-pub(super) fn in_ns(ns: &str, args: &[&str]) -> Command {
+pub(crate) fn in_ns(ns: &str, args: &[&str]) -> Command {
     let mut c = Command::new("ip");
     c.args(["netns", "exec", ns]).args(args);
     c
 }
 
 /// A started server: its process, stopped when this is dropped (SIGTERM, SIGKILL after 5 s).
-pub(super) struct Running {
-    pub(super) children: Vec<Child>,
+pub(crate) struct Running {
+    pub(crate) children: Vec<Child>,
+    /// Its control socket (m-root-xdp's or knotd's), for its counters.
+    pub(crate) control: Option<PathBuf>,
 }
 
 impl Drop for Running {
@@ -98,30 +127,32 @@ impl Drop for Running {
 }
 
 /// Remove an XDP program left on one end of the lab (knotd and kxdpgun leave netlink-attached ones).
-fn clear_xdp(side: &str, end: &str) {
+fn clear_xdp(ns: &str, dev: &str) {
     for mode in ["xdp", "xdpgeneric"] {
-        let _ =
-            Command::new("ip").args(["-n", &format!("{LAB}-{side}"), "link", "set", "dev", &format!("{LAB}-{end}"), mode, "off"]).status();
+        let _ = Command::new("ip").args(["-n", ns, "link", "set", "dev", dev, mode, "off"]).status();
     }
 }
 
-pub(super) fn clear_lab_xdp() {
-    clear_xdp("srv", "s");
-    clear_xdp("cli", "c");
+pub(crate) fn clear_lab_xdp(l: Lab) {
+    clear_xdp(&l.srv_ns(), &l.srv_if());
+    clear_client_xdp(l);
 }
 
-pub(super) fn clear_client_xdp() {
-    clear_xdp("cli", "c");
+pub(crate) fn clear_client_xdp(l: Lab) {
+    clear_xdp(&l.cli_ns(), &l.cli_if());
 }
 
-pub(super) fn start(server: Server, zone: &Path, dir: &Path) -> Result<Running> {
-    clear_lab_xdp();
-    let srv_ns = format!("{LAB}-srv");
-    let srv_if = format!("{LAB}-s");
+/// Start `server` in the lab's server namespace on `zone`, with `rrl` if given (m-root-xdp through a
+/// config file's `[rrl]`, knotd through `mod-rrl` as a global module); its files and log go in `dir`.
+pub(crate) fn start(l: Lab, server: Server, zone: &Path, dir: &Path, rrl: Option<Rrl>) -> Result<Running> {
+    clear_lab_xdp(l);
+    let srv_ns = l.srv_ns();
+    let srv_if = l.srv_if();
     let log = std::fs::File::create(dir.join(format!("{server:?}.log")))?;
     let control = dir.join("m-root-xdp.sock");
     let zs = zone.display().to_string();
     let cs = control.display().to_string();
+    let mut control_socket = None;
     let mut cmd = match server {
         Server::MrootXdp | Server::MrootXdpOnly | Server::MrootTc | Server::MrootNoXdp => {
             let b = bin().display().to_string();
@@ -149,6 +180,14 @@ pub(super) fn start(server: Server, zone: &Path, dir: &Path) -> Result<Running> 
             if server == Server::MrootXdpOnly {
                 args.push("--no-tc");
             }
+            let conf = dir.join("m-root-xdp.toml");
+            let conf_s = conf.display().to_string();
+            if let Some(r) = rrl {
+                // The prefixes are the defaults (/24, /56), as knotd's are fixed at.
+                std::fs::write(&conf, format!("[rrl]\nresponses_per_second = {}\nslip = {}\n", r.per_second, r.slip))?;
+                args.extend(["--config", &conf_s]);
+            }
+            control_socket = Some(control.clone());
             in_ns(&srv_ns, &args)
         }
         Server::KnotXdp | Server::KnotUdp => {
@@ -156,10 +195,19 @@ pub(super) fn start(server: Server, zone: &Path, dir: &Path) -> Result<Running> 
             let _ = std::fs::remove_dir_all(&kdir);
             std::fs::create_dir_all(&kdir)?;
             let xdp = if server == Server::KnotXdp { format!("xdp:\n    listen: {srv_if}\n") } else { String::new() };
+            // mod-rrl in knotd 3.2 keys its buckets by /24 (IPv4) and /56 (IPv6), as m-root-xdp's defaults.
+            let (rrl_mod, rrl_use) = match rrl {
+                Some(r) => (
+                    format!("mod-rrl:\n  - id: bench\n    rate-limit: {}\n    slip: {}\n", r.per_second, r.slip),
+                    "    global-module: mod-rrl/bench\n",
+                ),
+                None => (String::new(), ""),
+            };
             let conf = format!(
-                "server:\n    rundir: \"{d}\"\n    listen: {SRV4}@53\n    identity: \"bench\"\n{xdp}log:\n  - target: stderr\n    any: warning\ndatabase:\n    storage: \"{d}/db\"\ntemplate:\n  - id: default\n    storage: \"{d}\"\n    semantic-checks: off\n    zonefile-sync: -1\n    journal-content: none\nzone:\n  - domain: .\n    file: \"{zs}\"\n",
+                "server:\n    rundir: \"{d}\"\n    listen: {SRV4}@53\n    identity: \"bench\"\n{xdp}log:\n  - target: stderr\n    any: warning\ndatabase:\n    storage: \"{d}/db\"\n{rrl_mod}template:\n  - id: default\n    storage: \"{d}\"\n    semantic-checks: off\n    zonefile-sync: -1\n    journal-content: none\n{rrl_use}zone:\n  - domain: .\n    file: \"{zs}\"\n",
                 d = kdir.display()
             );
+            control_socket = Some(kdir.join("knot.sock"));
             std::fs::write(kdir.join("knot.conf"), conf)?;
             let c = kdir.join("knot.conf").display().to_string();
             in_ns(&srv_ns, &["knotd", "-c", &c])
@@ -174,11 +222,11 @@ pub(super) fn start(server: Server, zone: &Path, dir: &Path) -> Result<Running> 
         }
     };
     let child = cmd.stdout(Stdio::from(log.try_clone()?)).stderr(Stdio::from(log)).spawn().context("starting the server")?;
-    let running = Running { children: vec![child] };
+    let running = Running { children: vec![child], control: control_socket };
     // Ready when it answers a referral from the client namespace.
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let out = in_ns(&format!("{LAB}-cli"), &["kdig", &format!("@{SRV4}"), "+time=1", "+retry=0", "jp", "A"]).output()?;
+        let out = in_ns(&l.cli_ns(), &["kdig", &format!("@{SRV4}"), "+time=1", "+retry=0", "jp", "A"]).output()?;
         if String::from_utf8_lossy(&out.stdout).contains("NOERROR") {
             break;
         }
@@ -190,17 +238,23 @@ pub(super) fn start(server: Server, zone: &Path, dir: &Path) -> Result<Running> 
     Ok(running)
 }
 
+/// `m-root-xdp stats --json` of the daemon on the lab's server end: the kernel counters, and the
+/// userspace ones if `control` (its control socket) answers.
+pub(crate) fn mroot_stats(l: Lab, control: Option<&Path>) -> Option<serde_json::Value> {
+    let control = control.map_or_else(|| "/nonexistent".to_string(), |c| c.display().to_string());
+    let out = in_ns(&l.srv_ns(), &[&bin().display().to_string(), "stats", "--iface", &l.srv_if(), "--control", &control, "--json"])
+        .output()
+        .ok()?;
+    serde_json::from_slice(&out.stdout).ok()
+}
+
 /// Answers sent in the kernel so far: (XDP, TC).
-pub(super) fn kernel_answered(iface: &str) -> Option<(f64, f64)> {
+pub(crate) fn kernel_answered(l: Lab) -> Option<(f64, f64)> {
     use m_root_common::Hook;
-    let out =
-        in_ns(&format!("{LAB}-srv"), &[&bin().display().to_string(), "stats", "--iface", iface, "--control", "/nonexistent", "--json"])
-            .output()
-            .ok()?;
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+    let v = mroot_stats(l, None)?;
     Some((m_root_user::dataplane::answered_by(&v, Hook::Xdp) as f64, m_root_user::dataplane::answered_by(&v, Hook::Tc) as f64))
 }
 
-pub(super) fn xdp_answered(iface: &str) -> Option<f64> {
-    kernel_answered(iface).map(|(x, _)| x)
+pub(crate) fn xdp_answered(l: Lab) -> Option<f64> {
+    kernel_answered(l).map(|(x, _)| x)
 }
