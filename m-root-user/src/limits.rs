@@ -24,6 +24,11 @@ pub const REFERENCE: [(&str, &str, &str); 6] = [
 pub const ACL_REFERENCE: (&str, &str, &str) =
     ("acl.drop", "[]", "Prefixes whose queries are dropped: UDP in the kernel and in userspace, TCP connections closed.");
 
+/// Every key of the sections (`[rrl]`, `[acl]`, `[cookies]`), with its default and meaning.
+pub fn sections_reference() -> impl Iterator<Item = &'static (&'static str, &'static str, &'static str)> {
+    REFERENCE.iter().chain([&ACL_REFERENCE]).chain(crate::cookies::REFERENCE.iter())
+}
+
 /// `[rrl]`: response rate limiting, per source prefix and response class, for answers over UDP.
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]

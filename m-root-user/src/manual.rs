@@ -84,11 +84,12 @@ pub fn config_page(m_root_xdp: &clap::Command, date: &str) -> String {
         }
         r.text(line);
     }
-    r.control("SH", ["RATE LIMITING AND THE DROP LIST"]).text([roman(
-        "The sections [rrl] and [acl], read at start and on every reload, which keeps the limiter's buckets. \
-         Rate limiting applies to answers over UDP, in the kernel programs and in userspace alike.",
+    r.control("SH", ["RATE LIMITING, THE DROP LIST AND COOKIES"]).text([roman(
+        "The sections [rrl], [acl] and [cookies], read at start and on every reload, which keeps the limiter's buckets. \
+         Rate limiting applies to answers over UDP, in the kernel programs and in userspace alike; a valid \
+         server cookie (RFC 7873, RFC 9018) exempts a query from it.",
     )]);
-    for (key, default, doc) in crate::limits::REFERENCE.iter().chain([&crate::limits::ACL_REFERENCE]) {
+    for (key, default, doc) in crate::limits::sections_reference() {
         r.control("TP", []).text([bold(*key)]);
         r.text([roman(format!("{doc} Default: ")), bold(*default), roman(".")]);
     }
