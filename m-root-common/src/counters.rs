@@ -75,9 +75,17 @@ pub enum Counter {
     CookieValid,
     /// A server cookie that is not ours (altered, expired, another address): treated as a client cookie alone.
     CookieBad,
+    /// Rate limiting by response class, counted by the hook that charged: dropped and slipped referrals
+    /// and DS answers (one class per TLD), NXDOMAIN, apex answers (one class per type).
+    RrlDroppedTld,
+    RrlDroppedNxdomain,
+    RrlDroppedApex,
+    RrlSlippedTld,
+    RrlSlippedNxdomain,
+    RrlSlippedApex,
 }
 /// Number of counter slots per hook.
-pub const COUNTERS: usize = 32;
+pub const COUNTERS: usize = 40;
 const _: () = assert!(Counter::ANSWERS[Counter::ANSWERS.len() - 1] as u32 == Counter::AnsTruncated as u32);
 const _: () = assert!(Counter::ALL.len() <= COUNTERS && Counter::ALL[Counter::ALL.len() - 1] as usize == Counter::ALL.len() - 1);
 
@@ -110,8 +118,9 @@ pub struct PerCpu {
     /// Trust-anchor signals of the packet being answered, counted once it is sent (program use only).
     pub signals: [u32; MAX_LABEL_SIGNALS],
     pub nsignals: u64,
-    /// The rate limiter's verdict on the packet being answered (program use only).
+    /// The rate limiter's verdict on the packet being answered, and its response class (program use only).
     pub rrl: u64,
+    pub rrl_class: u64,
     /// The source address of the packet being answered (program use only), as [`crate::AddrKey`].
     pub src: crate::AddrKey,
     /// Keys and values the rate limiter hands to map helpers, built here rather than on the stack (the
@@ -130,7 +139,7 @@ pub struct PerCpu {
 }
 
 impl Counter {
-    pub const ALL: [Counter; 30] = [
+    pub const ALL: [Counter; 36] = [
         Counter::Frames,
         Counter::NotForUs,
         Counter::Queries,
@@ -161,6 +170,12 @@ impl Counter {
         Counter::AclDropped,
         Counter::CookieValid,
         Counter::CookieBad,
+        Counter::RrlDroppedTld,
+        Counter::RrlDroppedNxdomain,
+        Counter::RrlDroppedApex,
+        Counter::RrlSlippedTld,
+        Counter::RrlSlippedNxdomain,
+        Counter::RrlSlippedApex,
     ];
     /// The counters of answers sent, one per answer (the per-family ones double them): the run of
     /// [`Counter::ALL`] from AnsReferral to AnsTruncated.
@@ -214,6 +229,12 @@ impl Counter {
             Counter::AclDropped => "acl.dropped",
             Counter::CookieValid => "cookie.valid",
             Counter::CookieBad => "cookie.bad",
+            Counter::RrlDroppedTld => "rrl.dropped.tld",
+            Counter::RrlDroppedNxdomain => "rrl.dropped.nxdomain",
+            Counter::RrlDroppedApex => "rrl.dropped.apex",
+            Counter::RrlSlippedTld => "rrl.slipped.tld",
+            Counter::RrlSlippedNxdomain => "rrl.slipped.nxdomain",
+            Counter::RrlSlippedApex => "rrl.slipped.apex",
         }
     }
 }

@@ -189,6 +189,21 @@ pub const fn class_of(kind: AnswerKind, index_in_generation: u32, qtype: u16) ->
     }
 }
 
+/// The counter of a limited response of `class` (dropped, or slipped), for the classes the programs
+/// answer (TLD, NXDOMAIN, apex); None for others.
+pub const fn class_counter(slipped: bool, class: u32) -> Option<crate::Counter> {
+    use crate::Counter::*;
+    Some(match (class & 0xff00_0000, slipped) {
+        (CLASS_TLD, false) => RrlDroppedTld,
+        (CLASS_NXDOMAIN, false) => RrlDroppedNxdomain,
+        (CLASS_APEX, false) => RrlDroppedApex,
+        (CLASS_TLD, true) => RrlSlippedTld,
+        (CLASS_NXDOMAIN, true) => RrlSlippedNxdomain,
+        (CLASS_APEX, true) => RrlSlippedApex,
+        _ => return None,
+    })
+}
+
 /// The limiter's Drop verdict as a number (never in a hint: a dropped query is not handed on).
 pub const HINT_DROP: u32 = 3;
 

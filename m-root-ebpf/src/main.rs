@@ -30,7 +30,7 @@ use m_root_common::{
     ANSWERS_PER_GEN, APEX_QTYPES, Answer, COUNTERS as N_COUNTERS, Counter, GENERATIONS, GenInfo, HINT_RRL_NONE, HINT_RRL_SLIP, MAX_SIGNALS,
     MAX_SPILL_CPUS, MAX_TLDS, PerCpu, ServiceAddrs, SortDir, SortKey, TC_MODE_ALL, TLD_BUCKETS, TldEntry, XDP_TX_ON, gen_base,
     question_covered,
-    rrl::{HINT_DROP, class_of},
+    rrl::{HINT_DROP, class_counter, class_of},
 };
 
 use crate::packet::Packet;
@@ -240,8 +240,15 @@ fn try_answer<P: Packet>(ctx: &P, pc: *mut PerCpu) -> Result<(), Failed> {
     let [index, answered, class, _] =
         parse::forget(pc, [index as u64, kind.counter() as u64, class as u64, 0]).ok_or(Failed::Pass(Counter::PassNoTable))?;
     let (index, class) = (index as u32, class as u32);
+    // Kept for the count by class after the splice, in the per-CPU value: a register live across the
+    // splice took the stack past the verifier's limit.
+    unsafe { core::ptr::write_volatile(core::ptr::addr_of_mut!((*pc).rrl_class), class as u64) };
     let charged = rrl::verdict::<P>(pc, f.ipv6 as u64, class, pre);
     if charged == HINT_DROP {
+        // By class too, here and for slips below (outside the subprogram: its stack is at the limit).
+        if let Some(c) = class_counter(false, class) {
+            count::<P>(pc, c);
+        }
         return Err(Failed::Shed(Counter::RrlDropped));
     }
     // Parked in the per-CPU value and read back (volatile) where it matters, so no register carries the
@@ -265,6 +272,11 @@ fn try_answer<P: Packet>(ctx: &P, pc: *mut PerCpu) -> Result<(), Failed> {
             answered as usize
         },
     );
+    if rrl::parked(pc) == HINT_RRL_SLIP
+        && let Some(c) = class_counter(true, unsafe { core::ptr::read_volatile(core::ptr::addr_of!((*pc).rrl_class)) } as u32)
+    {
+        count::<P>(pc, c);
+    }
     signals::count_parked(pc);
     match cookie::parked(pc) {
         cookie::VALID => count::<P>(pc, Counter::CookieValid),

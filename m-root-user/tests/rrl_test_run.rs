@@ -160,6 +160,11 @@ fn a_burst_is_limited_with_the_exact_slip_pattern_and_others_are_not(hook: Hook)
     let (dropped, slipped) = (h.counter(Counter::RrlDropped), h.counter(Counter::RrlSlipped));
     // Limited: 15 + 1 (IPv4 referral, and its /24), 4 (no EDNS), 7 + 1 (IPv6, and its /56).
     assert_eq!((dropped, slipped), (8 + 2 + 4, 8 + 2 + 4), "rrl.dropped, rrl.slipped");
+    // By class: the referrals (com's and jp's classes) and the NXDOMAIN class.
+    let by = |c| h.counter(c);
+    assert_eq!((by(Counter::RrlDroppedTld), by(Counter::RrlSlippedTld)), (8 + 2, 8 + 2), "rrl.*.tld");
+    assert_eq!((by(Counter::RrlDroppedNxdomain), by(Counter::RrlSlippedNxdomain)), (4, 4), "rrl.*.nxdomain");
+    assert_eq!((by(Counter::RrlDroppedApex), by(Counter::RrlSlippedApex)), (0, 0), "rrl.*.apex");
 }
 
 fn exempt_dry_run_and_drop_lists(hook: Hook) {

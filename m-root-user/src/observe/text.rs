@@ -10,7 +10,7 @@ use super::Count;
 use super::kernel::spill_lost_key;
 
 /// NSD's names for the userspace counts: each the sum of the counts listed.
-const NSD: [(&str, &[Count]); 16] = [
+const NSD: [(&str, &[Count]); 24] = [
     ("num.queries", &[Count::UdpQueries, Count::TcpQueries]),
     ("num.udp", &[Count::UdpQueries]),
     ("num.tcp", &[Count::TcpQueries]),
@@ -26,6 +26,14 @@ const NSD: [(&str, &[Count]); 16] = [
     ("num.rrl.exempt", &[Count::RrlExempt]),
     ("num.rrl.would-limit", &[Count::RrlWouldLimit]),
     ("num.acl.drop", &[Count::AclDropped]),
+    ("num.rrl.drop.tld", &[Count::RrlDroppedTld]),
+    ("num.rrl.drop.nxdomain", &[Count::RrlDroppedNxdomain]),
+    ("num.rrl.drop.apex", &[Count::RrlDroppedApex]),
+    ("num.rrl.drop.error", &[Count::RrlDroppedError]),
+    ("num.rrl.truncated.tld", &[Count::RrlSlippedTld]),
+    ("num.rrl.truncated.nxdomain", &[Count::RrlSlippedNxdomain]),
+    ("num.rrl.truncated.apex", &[Count::RrlSlippedApex]),
+    ("num.rrl.truncated.error", &[Count::RrlSlippedError]),
     ("num.cookie.valid", &[Count::CookieValid]),
     ("num.cookie.bad", &[Count::CookieBad]),
 ];

@@ -33,10 +33,34 @@ pub enum Count {
     /// DNS cookies: a valid server cookie of ours (answered, not rate limited); one that is not ours.
     CookieValid,
     CookieBad,
+    /// Rate limiting by response class: dropped and slipped, per class (TLD, NXDOMAIN, apex, errors).
+    RrlDroppedTld,
+    RrlDroppedNxdomain,
+    RrlDroppedApex,
+    RrlDroppedError,
+    RrlSlippedTld,
+    RrlSlippedNxdomain,
+    RrlSlippedApex,
+    RrlSlippedError,
 }
 
 impl Count {
-    pub const ALL: [Count; 15] = [
+    /// The by-class count of a limited response of `class` (m_root_common::rrl's classes).
+    pub const fn rrl_by_class(slipped: bool, class: u32) -> Count {
+        use m_root_common::rrl::{CLASS_APEX, CLASS_NXDOMAIN, CLASS_TLD};
+        match (class & 0xff00_0000, slipped) {
+            (CLASS_TLD, false) => Count::RrlDroppedTld,
+            (CLASS_NXDOMAIN, false) => Count::RrlDroppedNxdomain,
+            (CLASS_APEX, false) => Count::RrlDroppedApex,
+            (_, false) => Count::RrlDroppedError,
+            (CLASS_TLD, true) => Count::RrlSlippedTld,
+            (CLASS_NXDOMAIN, true) => Count::RrlSlippedNxdomain,
+            (CLASS_APEX, true) => Count::RrlSlippedApex,
+            (_, true) => Count::RrlSlippedError,
+        }
+    }
+
+    pub const ALL: [Count; 23] = [
         Count::UdpQueries,
         Count::UdpResponses,
         Count::TcpQueries,
@@ -52,6 +76,14 @@ impl Count {
         Count::AclDropped,
         Count::CookieValid,
         Count::CookieBad,
+        Count::RrlDroppedTld,
+        Count::RrlDroppedNxdomain,
+        Count::RrlDroppedApex,
+        Count::RrlDroppedError,
+        Count::RrlSlippedTld,
+        Count::RrlSlippedNxdomain,
+        Count::RrlSlippedApex,
+        Count::RrlSlippedError,
     ];
 
     /// Its key in the report (`stats --json`: `userspace.server.<key>`).
@@ -72,6 +104,14 @@ impl Count {
             Count::AclDropped => "acl_dropped",
             Count::CookieValid => "cookie_valid",
             Count::CookieBad => "cookie_bad",
+            Count::RrlDroppedTld => "rrl_dropped_tld",
+            Count::RrlDroppedNxdomain => "rrl_dropped_nxdomain",
+            Count::RrlDroppedApex => "rrl_dropped_apex",
+            Count::RrlDroppedError => "rrl_dropped_error",
+            Count::RrlSlippedTld => "rrl_slipped_tld",
+            Count::RrlSlippedNxdomain => "rrl_slipped_nxdomain",
+            Count::RrlSlippedApex => "rrl_slipped_apex",
+            Count::RrlSlippedError => "rrl_slipped_error",
         }
     }
 }

@@ -32,8 +32,9 @@ pub enum Outcome {
     Send,
     Exempt,
     WouldLimit,
-    Slip,
-    Drop,
+    /// Limited, with the response class.
+    Slip(u32),
+    Drop(u32),
 }
 
 impl Limiter {
@@ -102,7 +103,8 @@ impl Limiter {
                 None => (a.octets(), true),
             },
         };
-        let key = key_of(words_of(&octets), v6, class(query, resp), &c);
+        let class = class(query, resp);
+        let key = key_of(words_of(&octets), v6, class, &c);
         let now = self.epoch.elapsed().as_nanos() as u64 + 1;
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
         if buckets.len() >= RRL_BUCKETS as usize && !buckets.contains_key(&key) {
@@ -123,8 +125,8 @@ impl Limiter {
         match (verdict, l.rrl.dry_run) {
             (Verdict::Send | Verdict::Unchecked, _) => Outcome::Send,
             (_, true) => Outcome::WouldLimit,
-            (Verdict::Slip, false) => Outcome::Slip,
-            (Verdict::Drop, false) => Outcome::Drop,
+            (Verdict::Slip, false) => Outcome::Slip(class),
+            (Verdict::Drop, false) => Outcome::Drop(class),
         }
     }
 }
@@ -168,7 +170,12 @@ mod tests {
         let peer: IpAddr = "198.51.100.7".parse().unwrap();
         let got: Vec<Outcome> = (0..9).map(|_| lim.charge(peer, &q, &resp)).collect();
         use Outcome::*;
-        assert_eq!(got, [Send, Send, Send, Drop, Slip, Drop, Slip, Drop, Slip]);
+        // The class of a com answer: com's, one of the TLD classes.
+        let com = match got[3] {
+            Drop(c) if c & 0xff00_0000 == CLASS_TLD => c,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(got, [Send, Send, Send, Drop(com), Slip(com), Drop(com), Slip(com), Drop(com), Slip(com)]);
         // The same prefix, another class (the apex), and another prefix: not limited.
         let apex = zonegen::wire::build_query(8, 0, b"\x00", 6, 1, None);
         assert_eq!(lim.charge("198.51.100.99".parse().unwrap(), &apex, &apex), Send);

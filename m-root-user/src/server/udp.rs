@@ -112,12 +112,14 @@ pub(super) fn worker(sock: UdpSocket, state: Arc<ArcSwap<State>>, stats: Arc<Sta
                         stats.add(Count::RrlWouldLimit, 1);
                         Some((resp, kind))
                     }
-                    Outcome::Slip => {
+                    Outcome::Slip(class) => {
                         stats.add(Count::RrlSlipped, 1);
+                        stats.add(Count::rrl_by_class(true, class), 1);
                         answer::slipped(query, &resp).map(|r| (r, kind))
                     }
-                    Outcome::Drop => {
+                    Outcome::Drop(class) => {
                         stats.add(Count::RrlDropped, 1);
+                        stats.add(Count::rrl_by_class(false, class), 1);
                         continue;
                     }
                 },
