@@ -121,6 +121,8 @@ pub struct PerCpu {
     /// The rate limiter's verdict on the packet being answered, and its response class (program use only).
     pub rrl: u64,
     pub rrl_class: u64,
+    /// The limiter's clock (program use only): the jiffies of the last tick seen, and the coarse clock then.
+    pub rrl_clock: [u64; 2],
     /// The source address of the packet being answered (program use only), as [`crate::AddrKey`].
     pub src: crate::AddrKey,
     /// Keys and values the rate limiter hands to map helpers, built here rather than on the stack (the
