@@ -111,7 +111,10 @@ step unit user-lib cargo test --release --no-fail-fast --package m-root-user --l
 # of about two) from its seeds and the inputs that once failed; a crash, hang or runaway memory fails it.
 step fuzz targets bash scripts/fuzz.sh "${FUZZ_SECONDS:-60}"
 
-# Tier lab (root): the rest of `cargo test --workspace --release`.
+# Tier lab (root): both kernel programs on 500,000 mutated frames each (bench fuzz-kernel: answers equal
+# the answer function's, passes unchanged; about 10 s), then the rest of `cargo test --workspace --release`.
+step lab kfuzz target/release/bench fuzz-kernel --frames 500000
+# The rest of `cargo test --workspace --release`.
 step lab rest cargo test --release --no-fail-fast --workspace --exclude zonegen --exclude m-root-common --bins --test '*'
 
 closing

@@ -14,6 +14,7 @@
 
 mod attack;
 mod cost_live;
+mod kfuzz;
 mod live;
 mod load;
 
@@ -62,6 +63,19 @@ enum Cmd {
         quick: bool,
         /// Where attack.json goes.
         #[arg(long, default_value = "bench/results")]
+        out: std::path::PathBuf,
+    },
+    /// Both kernel programs on mutated frames under BPF_PROG_TEST_RUN, every verdict checked (answers equal the answer function's, passes unchanged, no drops).
+    FuzzKernel {
+        #[arg(long, default_value = "zones/root.zone.2026073102")]
+        zone: std::path::PathBuf,
+        /// Frames through each program.
+        #[arg(long, default_value_t = 10_000_000)]
+        frames: u64,
+        #[arg(long, default_value_t = 2026)]
+        seed: u64,
+        /// Where frames that broke a rule are written.
+        #[arg(long, default_value = "target/kfuzz")]
         out: std::path::PathBuf,
     },
     /// Time to read, validate, verify (ZONEMD) and compile a zone: the work of a start or a reload.
@@ -178,6 +192,7 @@ fn main() -> Result<()> {
         Cmd::Load { zone, quick, out, no_rps } => load::run(&load::Options { zone, quick, out, rps: !no_rps }),
         Cmd::Attack { zone, quick, out } => attack::run(&attack::Options { zone, quick, out }),
         Cmd::XdpCost { zone, runs, json, only } => xdp_cost(&zone, runs, json, only.as_deref()),
+        Cmd::FuzzKernel { zone, frames, seed, out } => kfuzz::run(&kfuzz::Options { zone, frames, seed, out }),
     }
 }
 

@@ -21,7 +21,7 @@ pub use crate::deploy::Mode;
 pub use attach::{Attached, PIN_ROOT, PIN_ROOT_FALLBACK, detach, driver_name, pin_root};
 pub use counters::{answered_by, answered_in_stats, counter_key, pinned_counters, pinned_signals};
 pub use limits::describe_report;
-pub use table::{addr_key, xdp_covers};
+pub use table::{addr_key, xdp_covers, xdp_covers_with};
 
 /// The eBPF object built by build.rs (aya-build) from m-root-ebpf.
 pub static EBPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/m-root"));

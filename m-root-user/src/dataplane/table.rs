@@ -172,9 +172,16 @@ pub fn addr_key(a: &IpAddr) -> AddrKey {
 /// Does the kernel answer this DNS query itself (with the full table of `zone` loaded)? The programs'
 /// own rule, m_root_common::covers, on the query's facts; for tests and benchmarks.
 pub fn xdp_covers(zone: &zonegen::Zone, msg: &[u8]) -> bool {
+    xdp_covers_with(zone, msg, false)
+}
+
+/// As [`xdp_covers`], with cookies on (`cookies`) or off in the programs.
+pub fn xdp_covers_with(zone: &zonegen::Zone, msg: &[u8], cookies: bool) -> bool {
     use zonegen::{name, wire};
     let Ok(q) = wire::parse_query(msg) else { return false };
     let labels = name::label_count(q.qname);
     let tld_exists = labels > 0 && zone.is_tld(&name::lower(name::suffix(q.qname, 1)));
-    m_root_common::covers(&zonegen::fast::query_facts(&q, tld_exists, zonegen::compile::holds_signed_nx(zone))).is_some()
+    let facts =
+        m_root_common::QueryFacts { cookies, ..zonegen::fast::query_facts(&q, tld_exists, zonegen::compile::holds_signed_nx(zone)) };
+    m_root_common::covers(&facts).is_some()
 }
