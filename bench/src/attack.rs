@@ -4,6 +4,14 @@
 //! per second leaving it, bytes per second sent to it, the amplification (their ratio), the legitimate
 //! stream's answered share, CPU, and the servers' own rate-limiting counters. m-root-xdp with `[rrl]`
 //! and knotd with `mod-rrl` at the same settings, m-root-xdp without limits as the reference amplifier.
+//!
+//! The lab gives the generator and the server a CPU each, as if kxdpgun ran on another machine: veth runs
+//! an end's receive processing (XDP included) on the CPU that sent to it, so by default kxdpgun and the
+//! server's XDP program share CPU 0. Here both ends' NAPI is threaded: the server end's kthread is pinned
+//! to the server's CPUs (those RPS uses, all but CPU 0), the client end's (kxdpgun's replies) to
+//! kxdpgun's CPU 0. And the client end has a qdisc, so veth stops its queue when the server end's
+//! receive ring is full instead of dropping the frame, as a NIC stops its queue when its ring is full:
+//! kxdpgun's maximum is then what the server end takes off its ring.
 
 use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
@@ -36,6 +44,12 @@ const LEGIT_PORT: u16 = 1053;
 const RRL: Rrl = Rrl { per_second: 50, slip: 2 };
 /// Ethernet (14), IPv4 (20) and UDP (8) headers around a DNS message.
 const FRAME_HEADERS: usize = 42;
+/// kxdpgun's one thread runs on CPU 0 (its default affinity, `-F 0s1`), and so does the client end's
+/// NAPI kthread; the server end's runs on the others.
+const GUN_CPU: usize = 0;
+/// The client end's NAPI kthread preempts kxdpgun's sending, as softirq would, so kxdpgun never loses
+/// an answer because its own sending kept the answers' ring from being drained.
+const GUN_NAPI_PRIORITY: i32 = 50;
 
 pub struct Options {
     pub zone: PathBuf,
@@ -83,10 +97,12 @@ pub fn run(o: &Options) -> Result<()> {
     let result = (|| -> Result<()> {
         lab(LAB, "up", true)?;
         setup_sources()?;
+        setup_link()?;
         for (i, &(server, rrl, label)) in list.iter().enumerate() {
             eprintln!("[{}/{}] {label} | {:.0} s elapsed", i + 1, list.len(), started.elapsed().as_secs_f64());
             let running = start(LAB, server, &zone_path, &dir, rrl)?;
-            let row = attack(&running, server, label, rrl, &flood_file, query_frame, &legit_names, secs)?;
+            let napi = server_napi()?;
+            let row = attack(&running, server, label, rrl, &napi, &flood_file, query_frame, &legit_names, secs)?;
             drop(running);
             rows.push(row);
         }
@@ -100,7 +116,8 @@ pub fn run(o: &Options) -> Result<()> {
         "cpu": cpu, "date": command_line("date", &["-u", "+%Y-%m-%dT%H:%M:%SZ"]),
         "commit": command_line("git", &["-C", env!("CARGO_MANIFEST_DIR"), "rev-parse", "--short", "HEAD"]),
         "machine": format!("{} CPUs, kernel {}", std::thread::available_parallelism().map_or(0, |n| n.get()), std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim()),
-        "zone": zone_path.display().to_string(), "seconds": secs, "generator": "kxdpgun (knot-dnsutils) at -Q 10000000, veth lab, RPS on the server end",
+        "zone": zone_path.display().to_string(), "seconds": secs, "generator": "kxdpgun (knot-dnsutils) at -Q 10000000 on CPU 0, veth lab, RPS on the server end",
+        "lab": {"napi": "threaded on both ends: the server end's kthread on the server's CPUs, the client end's on CPU 0 (SCHED_FIFO)", "server_cpus": server_cpus(), "client_end_qdisc": "pfifo (veth stops the queue when the server end's ring is full)"},
         "flood": {"query": format!("{} {}", FLOOD.0, FLOOD.1), "source": SPOOFED, "frame_octets": query_frame},
         "legit": {"sources": LEGIT_NET, "per_source_qps": LEGIT_QPS, "count": LEGIT_SOURCES},
         "rrl": {"per_second": RRL.per_second, "slip": RRL.slip, "ipv4_prefix": 24},
@@ -127,6 +144,95 @@ fn setup_sources() -> Result<()> {
     Ok(())
 }
 
+/// A qdisc on the client end (a new veth has none): with one, veth stops the client end's queue when the
+/// server end's receive ring is full and wakes it when the ring drains, and kxdpgun's sends wait and are
+/// retried; without one it drops the frame (counted in the client end's `tx_dropped`), which a server end
+/// on a CPU of its own, draining at its own pace, would suffer from every generator faster than it.
+fn setup_link() -> Result<()> {
+    sh(in_ns(&LAB.cli_ns(), &["tc", "qdisc", "replace", "dev", &LAB.cli_if(), "root", "pfifo", "limit", "1000"]))
+}
+
+/// The server's CPUs: all but kxdpgun's (RPS steers the server end's stack processing to the same ones).
+fn server_cpus() -> Vec<usize> {
+    let n = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let cpus: Vec<usize> = (0..n).filter(|&c| c != GUN_CPU).collect();
+    if cpus.is_empty() { vec![GUN_CPU] } else { cpus }
+}
+
+/// Whether an end has an XDP program: veth runs an end's NAPI only then (or with GRO on, which the lab
+/// leaves off), so only then is there a NAPI kthread to place.
+fn has_xdp(ns: &str, dev: &str) -> Result<bool> {
+    let out = Command::new("ip").args(["-n", ns, "link", "show", "dev", dev]).output()?;
+    Ok(String::from_utf8_lossy(&out.stdout).contains("prog/xdp"))
+}
+
+/// Make an end's NAPI threaded (the kernel keeps the setting when the NAPI is deleted and made again, as
+/// veth does when XDP is detached and attached, but refuses it while the end has no NAPI), and place its
+/// kthreads on `cpus`, with SCHED_FIFO at `fifo` if given. Their PIDs.
+fn threaded_napi(ns: &str, dev: &str, cpus: &[usize], fifo: Option<i32>) -> Result<Vec<i32>> {
+    sh(in_ns(ns, &["sh", "-c", &format!("echo 1 > /sys/class/net/{dev}/threaded")]))?;
+    let pids = napi_kthreads(dev);
+    if pids.is_empty() {
+        bail!("{dev}: threaded NAPI set, but no napi/{dev}-* kthread");
+    }
+    for &pid in &pids {
+        // SAFETY: plain syscalls on a cpu_set_t and a sched_param owned here.
+        unsafe {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            for &c in cpus {
+                libc::CPU_SET(c, &mut set);
+            }
+            if libc::sched_setaffinity(pid, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
+                bail!("{dev}: placing NAPI kthread {pid}: {}", std::io::Error::last_os_error());
+            }
+            if let Some(p) = fifo {
+                let param = libc::sched_param { sched_priority: p };
+                if libc::sched_setscheduler(pid, libc::SCHED_FIFO, &param) != 0 {
+                    bail!("{dev}: SCHED_FIFO for NAPI kthread {pid}: {}", std::io::Error::last_os_error());
+                }
+            }
+        }
+    }
+    Ok(pids)
+}
+
+/// The kthreads of an interface's threaded NAPI (named `napi/<dev>-<napi id>`, cut to 15 characters).
+fn napi_kthreads(dev: &str) -> Vec<i32> {
+    let prefix = format!("napi/{dev}-");
+    let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| {
+                let c = c.trim_end();
+                c.starts_with(&prefix) || (c.len() == 15 && prefix.starts_with(c))
+            })
+        })
+        .collect()
+}
+
+/// Once a server is up: if it put an XDP program on the server end, that end's NAPI (and the program)
+/// runs in a kthread on the server's CPUs, at the scheduler's ordinary class (the server's own threads
+/// share those CPUs with it, as they share a core with its NIC's softirq and ksoftirqd). The servers that
+/// answer from sockets have no NAPI there; RPS takes their receive processing to the same CPUs.
+fn server_napi() -> Result<Vec<i32>> {
+    if has_xdp(&LAB.srv_ns(), &LAB.srv_if())? {
+        return threaded_napi(&LAB.srv_ns(), &LAB.srv_if(), &server_cpus(), None);
+    }
+    Ok(Vec::new())
+}
+
+/// CPU seconds (user + system) of kthreads so far.
+fn kthread_seconds(pids: &[i32]) -> f64 {
+    let tick = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    pids.iter()
+        .filter_map(|pid| {
+            let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            let f: Vec<&str> = s.rsplit(')').next()?.split_whitespace().collect();
+            Some((f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?) / tick)
+        })
+        .sum()
+}
+
 fn sh(mut c: Command) -> Result<()> {
     let out = c.output().with_context(|| format!("running {c:?}"))?;
     if !out.status.success() {
@@ -142,6 +248,7 @@ fn attack(
     server: Server,
     label: &str,
     rrl: Option<Rrl>,
+    napi: &[i32],
     flood: &Path,
     query_frame: usize,
     names: &[Vec<u8>],
@@ -150,15 +257,20 @@ fn attack(
     let pids: Vec<u32> = running.children.iter().map(|c| c.id()).collect();
     let sockets = legit_sockets()?;
     let mroot = matches!(server, Server::MrootXdp | Server::MrootNoXdp);
-    let (l0, c0, s0, t0) = (limiter(server, running), cpu_seconds(&pids), softirq_seconds(), Instant::now());
+    let (l0, c0, s0, n0, t0) = (limiter(server, running), cpu_seconds(&pids), softirq_seconds(), kthread_seconds(napi), Instant::now());
     let p0 = if mroot { mroot_path(running) } else { None };
     let (sv0, cv0) = (veth(&LAB.srv_ns(), &LAB.srv_if())?, veth(&LAB.cli_ns(), &LAB.cli_if())?);
     let names = names.to_vec();
     let window = Duration::from_secs_f64(f64::from(secs) - 1.0);
-    let legit = std::thread::spawn(move || legit_stream(sockets, &names, window));
+    let legit = std::thread::spawn(move || -> Result<(Legit, Vec<i32>)> {
+        let gun_napi = wait_for_gun()?;
+        Ok((legit_stream(sockets, &names, window)?, gun_napi))
+    });
     let gun = kxdpgun(LAB, flood, 10_000_000, secs, SPOOFED);
     let legit = legit.join().map_err(|_| anyhow!("the legitimate stream panicked"))?;
-    let (gun, legit) = (gun?, legit?);
+    let (gun, (legit, gun_napi)) = (gun?, legit?);
+    // The client end's kthread came with kxdpgun's program: all its time is this run's.
+    let client_napi = kthread_seconds(&gun_napi);
     let (sv1, cv1) = (veth(&LAB.srv_ns(), &LAB.srv_if())?, veth(&LAB.cli_ns(), &LAB.cli_if())?);
     let p1 = if mroot { mroot_path(running) } else { None };
     let path = p0.zip(p1).map(|(a, b)| {
@@ -166,6 +278,7 @@ fn attack(
     });
     let wall = t0.elapsed().as_secs_f64();
     let (cpu, sirq) = ((cpu_seconds(&pids) - c0) / wall, (softirq_seconds() - s0) / wall);
+    let napi_cpu = json!({"server_end": (kthread_seconds(napi) - n0) / wall, "client_end": client_napi / wall});
     let l1 = limiter(server, running);
     let (dropped, slipped) = match (l0, l1) {
         (Some(a), Some(b)) => (Some(b.0 - a.0), Some(b.1 - a.1)),
@@ -180,7 +293,7 @@ fn attack(
         "bytes_in_per_s": in_bps, "bytes_out_per_s": out_bps, "amplification": if in_bps > 0.0 { out_bps / in_bps } else { 0.0 },
         "veth_server_end": veth_delta(sv0, sv1), "veth_client_end": veth_delta(cv0, cv1), "m_root_xdp_path": path,
         "legit": {"sent": legit.sent, "answered": legit.answered, "truncated": legit.truncated, "answered_share": share(legit.answered as f64, legit.sent as f64), "full_share": share((legit.answered - legit.truncated) as f64, legit.sent as f64), "lost_sent_at_ms": legit.lost_at_ms},
-        "server_cpu_s_per_s": cpu, "softirq_cpu_s_per_s": sirq,
+        "server_cpu_s_per_s": cpu, "softirq_cpu_s_per_s": sirq, "napi_cpu_s_per_s": napi_cpu,
         "rrl_dropped": dropped, "rrl_slipped": slipped,
     }))
 }
@@ -271,22 +384,24 @@ struct Legit {
     lost_at_ms: Vec<u64>,
 }
 
-/// Once kxdpgun has attached to the client end (its XDP program hands the answers to these sources on to
-/// the stack; without one, veth drops what the servers' XDP programs send back), and a little after,
-/// send `window` long at LEGIT_QPS per source, the sources in turn, a new query ID each; answers are
-/// counted by ID, each once, those that come within a second after the last query included.
-fn legit_stream(sockets: Vec<UdpSocket>, names: &[Vec<u8>], window: Duration) -> Result<Legit> {
+/// Wait for kxdpgun's program on the client end (it hands the answers to the legitimate sources on to the
+/// stack; without one, veth drops what the servers' XDP programs send back), then put the NAPI kthread
+/// that came with it on kxdpgun's CPU, above kxdpgun: the kthreads' PIDs.
+fn wait_for_gun() -> Result<Vec<i32>> {
     let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let out = Command::new("ip").args(["-n", &LAB.cli_ns(), "link", "show", "dev", &LAB.cli_if()]).output()?;
-        if String::from_utf8_lossy(&out.stdout).contains("prog/xdp") {
-            break;
-        }
+    while !has_xdp(&LAB.cli_ns(), &LAB.cli_if())? {
         if Instant::now() > deadline {
             bail!("kxdpgun did not attach to {} within 10 s", LAB.cli_if());
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+    threaded_napi(&LAB.cli_ns(), &LAB.cli_if(), &[GUN_CPU], Some(GUN_NAPI_PRIORITY))
+}
+
+/// Once kxdpgun is sending, and a little after, send `window` long at LEGIT_QPS per source, the sources
+/// in turn, a new query ID each; answers are counted by ID, each once, those that come within a second
+/// after the last query included.
+fn legit_stream(sockets: Vec<UdpSocket>, names: &[Vec<u8>], window: Duration) -> Result<Legit> {
     std::thread::sleep(Duration::from_millis(300));
     let interval = Duration::from_secs(1) / (LEGIT_QPS * u32::from(LEGIT_SOURCES));
     let total = (window.as_secs_f64() / interval.as_secs_f64()) as usize;
@@ -344,13 +459,13 @@ fn print_table(rows: &[Value], cpu: &str) {
         FLOOD.0, FLOOD.1, RRL.per_second, RRL.slip
     );
     println!(
-        "| server | offered/s | dropped in veth | replies/s | bytes in/s | bytes out/s | amplification | legit answered | server CPU | softirq CPU | rrl dropped | rrl slipped |"
+        "| server | offered/s | dropped in veth | replies/s | bytes in/s | bytes out/s | amplification | legit answered | server CPU | server end NAPI CPU | softirq CPU | rrl dropped | rrl slipped |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for r in rows {
         let opt = |v: &Value| v.as_f64().map_or("-".to_string(), |x| format!("{x:.0}"));
         println!(
-            "| {} | {:.0} | {:.1} % | {:.0} | {} | {} | {:.2} | {:.1} % ({}/{}) | {:.2} | {:.2} | {} | {} |",
+            "| {} | {:.0} | {:.1} % | {:.0} | {} | {} | {:.2} | {:.1} % ({}/{}) | {:.2} | {:.2} | {:.2} | {} | {} |",
             r["server"].as_str().unwrap_or(""),
             n(&r["offered_pps"]),
             100.0 * share(n(&r["veth_client_end"]["tx_dropped"]) + n(&r["veth_server_end"]["rx_dropped"]), n(&r["offered"])),
@@ -362,6 +477,7 @@ fn print_table(rows: &[Value], cpu: &str) {
             r["legit"]["answered"],
             r["legit"]["sent"],
             n(&r["server_cpu_s_per_s"]),
+            n(&r["napi_cpu_s_per_s"]["server_end"]),
             n(&r["softirq_cpu_s_per_s"]),
             opt(&r["rrl_dropped"]),
             opt(&r["rrl_slipped"]),
