@@ -196,9 +196,8 @@ impl Daemon {
             if let Some(c) = config {
                 // The whole file is read as at start: a broken edit anywhere refuses the reload.
                 let (_, limits) = crate::config::read_file(&c).map_err(|e| format!("{e:#}"))?;
-                if limits != self.limits() {
-                    self.set_limits(None, limits)?;
-                }
+                // Applied even when the sections read the same: the cookie secret file may have changed.
+                self.set_limits(None, limits)?;
             }
             let zone = Zone::load(&path, &LoadOptions { no_zonemd: !self.zonemd }).map_err(|e| e.to_string())?;
             let serial = zone.serial;

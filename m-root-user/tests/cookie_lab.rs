@@ -3,7 +3,7 @@
 //! the same /24 keeps that prefix over its limit, the client that sends its cookie back gets every answer
 //! in full, and a client of the same /24 without one is limited. Once with the kernel answering
 //! (userspace stopped during the flood), once with userspace answering (`xdp_mode = "off"`); TCP answers
-//! carry a cookie too.
+//! carry a cookie too. And with frames injected as a NIC delivers them, answered by XDP itself.
 
 mod common;
 
@@ -128,4 +128,72 @@ fn a_client_with_a_server_cookie_gets_every_answer_from_the_kernel_during_a_floo
 #[test]
 fn a_client_with_a_server_cookie_gets_every_answer_from_userspace_during_a_flood() {
     run("cku", "xdp_mode = \"off\"", false);
+}
+
+/// A query for `www.example.com NS` (DO=1) with a COOKIE option of `cookie` (hex: a client cookie, and a
+/// server cookie when given).
+fn with_cookie(id: u16, cookie: &str) -> Vec<u8> {
+    let bytes: Vec<u8> = (0..cookie.len()).step_by(2).map(|i| u8::from_str_radix(&cookie[i..i + 2], 16).unwrap()).collect();
+    let mut m = wire::build_query(id, 0, &name::from_text("www.example.com").unwrap(), rr::NS, rr::CLASS_IN, Some((1232, true)));
+    let n = m.len();
+    m[n - 2..].copy_from_slice(&((4 + bytes.len()) as u16).to_be_bytes());
+    m.extend_from_slice(&[0, 10]);
+    m.extend_from_slice(&(bytes.len() as u16).to_be_bytes());
+    m.extend_from_slice(&bytes);
+    m
+}
+
+/// Frames injected as a NIC delivers them, to a peer that takes XDP_TX: the XDP program itself hands out
+/// a server cookie, and while 40 queries from the same /24 have that prefix over its limit, the 20 that
+/// carry the cookie are all answered in full by XDP (userspace stopped).
+#[test]
+fn injected_frames_with_a_server_cookie_are_answered_by_xdp_during_a_flood() {
+    use m_root_user::lab::{Injection, Injector, query as inject};
+    let mut lab = Lab::up_with("ckx", common::Peer::Xdp);
+    sh(&mut Lab::in_ns(&lab.cli_ns(), &["ip", "addr", "add", &format!("{WITH_COOKIE}/24"), "dev", &lab.cli_if()]));
+    let conf = std::env::temp_dir().join(format!("m-root-xdp-{}.toml", lab.name));
+    std::fs::write(
+        &conf,
+        "[rrl]\nresponses_per_second = 10\nslip = 2\n[cookies]\nenabled = true\nsecret = \"e5e973e5a6b2a43f48e7dc849e37bfcf\"\n",
+    )
+    .unwrap();
+    let (pid, control) = common::start_daemon_with(&mut lab, &[common::SRV4], &["--config", conf.to_str().unwrap(), "--xdp-tx-peer"]);
+    unsafe { libc::kill(pid, libc::SIGSTOP) };
+    let iface = lab.cli_if();
+    let (flood_full, with_full, with_cookie) = common::in_netns(&lab.cli_ns(), move || {
+        let inj = Injector::new(&iface).expect("injector");
+        let how = |src: &str| Injection {
+            iface: iface.clone(),
+            dst_mac: m_root_user::frame::parse_mac(common::SRV_MAC).unwrap(),
+            vlans: vec![],
+            src: src.parse().unwrap(),
+            dst: common::SRV4.parse().unwrap(),
+            dport: 53,
+            timeout: Duration::from_millis(100),
+        };
+        let full = |r: &[u8]| r[2] & 0x02 == 0 && r[3] & 0x0f == 0 && u16::from_be_bytes([r[8], r[9]]) == 15;
+        // Learn the cookie: a client cookie alone.
+        let first = inject(&inj, &how(WITH_COOKIE), &with_cookie(1, "2464c4abcf10c957")).expect("an answer with a cookie");
+        assert!(full(&first), "the first answer is full");
+        let n = first.len();
+        assert_eq!(&first[n - 28..n - 24], &[0, 10, 0, 24], "it carries our COOKIE option");
+        let cookie: String = first[n - 24..].iter().map(|b| format!("{b:02x}")).collect();
+        // The flood from the same /24, then the cookie's queries while the bucket is spent.
+        let flood =
+            (0..40u16).filter(|&i| inject(&inj, &how(FLOODER), &with_cookie(100 + i, "0102030405060708")).is_ok_and(|r| full(&r))).count();
+        let with =
+            (0..STEADY as u16).filter(|&i| inject(&inj, &how(WITH_COOKIE), &with_cookie(200 + i, &cookie)).is_ok_and(|r| full(&r))).count();
+        (flood, with, cookie)
+    });
+    unsafe { libc::kill(pid, libc::SIGCONT) };
+    let stats = common::daemon_stats(&control);
+    let xdp = |c: m_root_common::Counter| stats[m_root_user::dataplane::counter_key(m_root_common::Hook::Xdp, c)].as_u64().unwrap_or(0);
+    println!(
+        "injected: flood {flood_full}/40 full, with the cookie {with_full}/{STEADY} full ({with_cookie}); xdp.cookie.valid {}, xdp.rrl.dropped {}",
+        xdp(m_root_common::Counter::CookieValid),
+        xdp(m_root_common::Counter::RrlDropped)
+    );
+    assert!(flood_full <= 20 && xdp(m_root_common::Counter::RrlDropped) > 0, "the flood is limited: {flood_full} of 40 in full");
+    assert_eq!(with_full, STEADY, "every query with the cookie answered in full");
+    assert_eq!(xdp(m_root_common::Counter::CookieValid), STEADY as u64, "by XDP, as valid");
 }
