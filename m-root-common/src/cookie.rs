@@ -33,7 +33,9 @@ pub const MAX_AHEAD: i64 = 300;
 /// an older one is replaced by a fresh one (RFC 9018 4.3: renew after half an hour).
 pub const REUSE_AGE: i64 = 1800;
 /// Slots of [`CookieConf::keys`]: the current secret, the previous one (still accepted) and the next
-/// one, written a period ahead so the switch is one word.
+/// one, written a period ahead, so at a period's end only `current` changes. (The map's value is copied
+/// whole on each write; a reader that catches it half-written may judge one cookie by a half-new key:
+/// the cookie then counts as not ours, which costs that query its exemption, nothing more.)
 pub const KEY_SLOTS: usize = 3;
 
 /// What userspace tells the programs about cookies (one entry of the COOKIES map): the current UNIX

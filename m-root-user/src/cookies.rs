@@ -65,8 +65,10 @@ pub struct Keys {
 /// 32 hex digits as a SipHash key (two little-endian words, as SipHash reads a 16-octet key).
 pub fn parse_secret(text: &str) -> Result<[u64; 2]> {
     let t = text.trim();
+    // Never the text itself in the message: a secret one digit short is nearly the whole secret.
     if t.len() != 32 || !t.bytes().all(|b| b.is_ascii_hexdigit()) {
-        bail!("a cookie secret is 32 hex digits (16 octets), not {:?}", if t.len() > 40 { &t[..40] } else { t });
+        let hex = t.bytes().all(|b| b.is_ascii_hexdigit());
+        bail!("a cookie secret is 32 hex digits (16 octets), not {} octets{}", t.len(), if hex { "" } else { " with other characters" });
     }
     let mut b = [0u8; 16];
     for (i, o) in b.iter_mut().enumerate() {
@@ -84,12 +86,20 @@ fn random_secret() -> Result<String> {
 /// Create the secret file with a random secret (mode 0600, written then renamed into place).
 fn create(path: &Path) -> Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
-    let tmp = path.with_extension("new");
-    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".new");
+    let tmp = path.with_file_name(name);
+    // A leftover from an interrupted start could have other permissions: made afresh, 0600.
+    let _ = std::fs::remove_file(&tmp);
+    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
     std::io::Write::write_all(&mut f, format!("{}\n", random_secret()?).as_bytes())?;
     f.sync_all()?;
     std::fs::rename(&tmp, path)?;
-    log::info!("cookies: created a new secret in {}", path.display());
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::File::open(dir).and_then(|d| d.sync_all())?;
+    }
+    // Loud: instances meant to share a secret would now hand out cookies the others refuse.
+    log::warn!("cookies: no secret in {}: created a new random one", path.display());
     Ok(())
 }
 
@@ -115,18 +125,23 @@ impl Cookies {
         let lines: Vec<String> = match &self.secret {
             Some(s) => vec![s.clone()],
             None => {
-                if !self.secret_file.exists() {
-                    create(&self.secret_file).with_context(|| format!("cookies.secret_file: creating {}", self.secret_file.display()))?;
+                match std::fs::metadata(&self.secret_file) {
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => create(&self.secret_file)
+                        .with_context(|| format!("cookies.secret_file: creating {}", self.secret_file.display()))?,
+                    _ => {}
                 }
                 let text = std::fs::read_to_string(&self.secret_file)
                     .with_context(|| format!("cookies.secret_file: reading {}", self.secret_file.display()))?;
                 text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(String::from).collect()
             }
         };
-        let secret = parse_secret(lines.first().map_or("", String::as_str))
-            .with_context(|| format!("cookies.secret_file {}", self.secret_file.display()))?;
+        let whence = match &self.secret {
+            Some(_) => "cookies.secret".to_string(),
+            None => format!("cookies.secret_file {}", self.secret_file.display()),
+        };
+        let secret = parse_secret(lines.first().map_or("", String::as_str)).with_context(|| whence.clone())?;
         let previous = match lines.get(1) {
-            Some(l) => parse_secret(l).with_context(|| format!("cookies.secret_file {}, line 2", self.secret_file.display()))?,
+            Some(l) => parse_secret(l).with_context(|| format!("{whence}, line 2"))?,
             None => secret,
         };
         Ok(Some(Keys { secret, previous, rotation_seconds: self.rotation_seconds }))
@@ -144,7 +159,7 @@ impl Keys {
     /// previous and the next (in slots n mod 3, so the switch to the next period changes only `current`).
     pub fn conf_at(&self, now: u64) -> CookieConf {
         // Zero means off to the programs; a clock before 1970 is no clock.
-        let now32 = now.max(1) as u32;
+        let now32 = (now as u32).max(1);
         if self.rotation_seconds == 0 {
             return CookieConf { now: now32, current: 0, keys: [self.secret, self.previous, self.previous] };
         }
@@ -170,7 +185,9 @@ mod tests {
     fn secrets_parse_and_bad_ones_are_named() {
         let k = parse_secret("e5e973e5a6b2a43f48e7dc849e37bfcf\n").unwrap();
         assert_eq!(k[0].to_le_bytes()[0], 0xe5);
-        assert!(parse_secret("e5e973").unwrap_err().to_string().contains("32 hex digits"));
+        let err = parse_secret("e5e973e5a6b2a43f48e7dc849e37bfc").unwrap_err().to_string();
+        assert!(err.contains("32 hex digits") && err.contains("31 octets") && !err.contains("e5e9"), "{err}");
+        assert!(parse_secret(&"é".repeat(30)).is_err(), "no panic on other characters");
         let c = Cookies { secret: Some("zz".into()), ..Default::default() };
         assert!(format!("{:#}", c.check().unwrap_err()).starts_with("cookies.secret"));
         let c = Cookies { rotation_seconds: 60, ..Default::default() };

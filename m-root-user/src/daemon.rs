@@ -119,10 +119,12 @@ impl Daemon {
         Ok(())
     }
 
-    /// Tell the programs this second's cookie settings (the userspace limiter keeps its own copy).
+    /// Tell the programs this second's cookie settings (the userspace limiter keeps its own copy). Built
+    /// under the dataplanes' lock: the clock's tick and a reload's cannot write to the maps out of order.
     pub fn tick_cookies(&self) {
+        let mut planes = self.planes.lock().unwrap_or_else(|p| p.into_inner());
         let conf = self.state.load().limiter.tick(crate::cookies::unix_now());
-        for dp in self.planes.lock().unwrap_or_else(|p| p.into_inner()).iter_mut() {
+        for dp in planes.iter_mut() {
             if let Err(e) = dp.set_cookies(conf) {
                 log::warn!("{e:#}");
             }

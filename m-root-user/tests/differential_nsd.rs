@@ -132,7 +132,7 @@ fn answers_match_nsd_on_the_standard_query_mix() {
                 if e.nsid {
                     *env.entry("nsid").or_default() += 1;
                 }
-                if e.other_options > 0 {
+                if e.cookie.is_some() || e.other_options > 0 {
                     *env.entry("cookie").or_default() += 1;
                 }
             } else {

@@ -93,39 +93,50 @@ pub fn answer_with(zone: &Zone, cfg: &ServerConfig, msg: &[u8], transport: Trans
         Ok(q) => q,
         Err(QueryError::Drop) => return None,
         Err(QueryError::FormErr { id, flags, question, edns }) => {
+            // RFC 7873 5.4: no question, nothing else but an OPT with a COOKIE asks for a server cookie.
+            if question.is_none()
+                && msg.get(4..12) == Some(&[0, 0, 0, 0, 0, 0, 0, 1])
+                && flags & wire::OPCODE_MASK == 0
+                && edns.as_ref().is_some_and(|e| e.version == 0)
+                && let Some(cookie::Outcome::Answer(v, r)) = cookie::outcome(edns.as_ref(), cookies)
+            {
+                return done(
+                    error_response(id, flags, None, edns.as_ref(), wire::RCODE_NOERROR as u16, cfg, Some(&r)),
+                    Kind::Error,
+                    Some(v),
+                );
+            }
             let question = question.map(|(a, b)| &msg[a..b]);
             return done(error_response(id, flags, question, edns.as_ref(), wire::RCODE_FORMERR as u16, cfg, None), Kind::Error, None);
         }
     };
-    let (verdict, reply) = match cookie::outcome(q.edns.as_ref(), cookies) {
-        Some(cookie::Outcome::Malformed) => {
-            return done(
-                error_response(q.id, q.flags, Some(q.question), q.edns.as_ref(), wire::RCODE_FORMERR as u16, cfg, None),
-                Kind::Error,
-                None,
-            );
-        }
+    let outcome = cookie::outcome(q.edns.as_ref(), cookies);
+    let (verdict, reply) = match outcome {
         Some(cookie::Outcome::Answer(v, r)) => (Some(v), Some(r)),
-        None => (None, None),
+        _ => (None, None),
     };
-    let error = |rcode: u16| {
-        done(error_response(q.id, q.flags, Some(q.question), q.edns.as_ref(), rcode, cfg, reply.as_ref()), Kind::Error, verdict)
+    let error = |rcode: u16, reply: Option<&ReplyCookie>| {
+        done(error_response(q.id, q.flags, Some(q.question), q.edns.as_ref(), rcode, cfg, reply), Kind::Error, verdict)
     };
     if q.opcode() != 0 {
-        return error(wire::RCODE_NOTIMP as u16);
+        return error(wire::RCODE_NOTIMP as u16, reply.as_ref());
     }
+    // A later EDNS version before its options (RFC 6891 6.1.3): they mean nothing to us, cookie or not.
     if let Some(e) = &q.edns
         && e.version != 0
     {
-        return error(wire::RCODE_BADVERS);
+        return done(error_response(q.id, q.flags, Some(q.question), q.edns.as_ref(), wire::RCODE_BADVERS, cfg, None), Kind::Error, None);
+    }
+    if outcome == Some(cookie::Outcome::Malformed) {
+        return error(wire::RCODE_FORMERR as u16, None);
     }
     let plan = match q.qclass {
         rr::CLASS_IN => plan_in(zone, &q),
         rr::CLASS_CH => match plan::plan_chaos(cfg, &q) {
             Some(p) => p,
-            None => return error(wire::RCODE_REFUSED as u16),
+            None => return error(wire::RCODE_REFUSED as u16, reply.as_ref()),
         },
-        _ => return error(wire::RCODE_REFUSED as u16),
+        _ => return error(wire::RCODE_REFUSED as u16, reply.as_ref()),
     };
     let kind = plan.kind;
     let layout = lay_out(&q, &plan);

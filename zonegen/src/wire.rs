@@ -169,22 +169,7 @@ pub fn parse_query(msg: &[u8]) -> Result<Query<'_>, QueryError> {
             cookie: None,
             other_options: 0,
         };
-        let mut o = 0;
-        while o < rdata.len() {
-            let code = be16(rdata, o).ok_or_else(|| formerr(qpos, None))?;
-            let len = be16(rdata, o + 2).ok_or_else(|| formerr(qpos, None))? as usize;
-            if o + 4 + len > rdata.len() {
-                return Err(formerr(qpos, None));
-            }
-            if code == OPTION_NSID {
-                e.nsid = true;
-            } else if code == OPTION_COOKIE && e.cookie.is_none() {
-                e.cookie = Some(QueryCookie::parse(&rdata[o + 4..o + 4 + len]));
-            } else {
-                e.other_options += 1;
-            }
-            o += 4 + len;
-        }
+        parse_options(rdata, &mut e).ok_or_else(|| formerr(qpos, None))?;
         edns = Some(e);
         pos = p + 10 + rdlen;
     }
@@ -192,6 +177,26 @@ pub fn parse_query(msg: &[u8]) -> Result<Query<'_>, QueryError> {
         return Err(formerr(qpos, edns));
     }
     Ok(Query { id, flags, qname, qtype, qclass, question, edns })
+}
+
+/// Read an OPT's options into `e`: NSID, the first COOKIE, a count of the rest. None when an option runs
+/// past the RDATA.
+fn parse_options(rdata: &[u8], e: &mut Edns) -> Option<()> {
+    let mut o = 0;
+    while o < rdata.len() {
+        let code = be16(rdata, o)?;
+        let len = be16(rdata, o + 2)? as usize;
+        let payload = rdata.get(o + 4..o + 4 + len)?;
+        if code == OPTION_NSID {
+            e.nsid = true;
+        } else if code == OPTION_COOKIE && e.cookie.is_none() {
+            e.cookie = Some(QueryCookie::parse(payload));
+        } else {
+            e.other_options += 1;
+        }
+        o += 4 + len;
+    }
+    Some(())
 }
 
 /// The OPT of a query we refuse as malformed, if the rest of it can be walked.
@@ -208,14 +213,21 @@ fn best_effort_edns(msg: &[u8], qd: u16, an: u16, ns: u16, ar: u16) -> Option<Ed
         if i >= an as u32 + ns as u32 && rtype == rr::OPT && msg.get(pos) == Some(&0) {
             let ttl_hi = be16(msg, p + 4)?;
             let ttl_lo = be16(msg, p + 6)?;
-            return Some(Edns {
+            let mut e = Edns {
                 udp_size: be16(msg, p + 2)?,
                 version: (ttl_hi & 0xff) as u8,
                 dnssec_ok: ttl_lo & EDNS_DO != 0,
                 nsid: false,
                 cookie: None,
                 other_options: 0,
-            });
+            };
+            // The options too, where they can be read (a cookie may ask for a server cookie, RFC 7873 5.4).
+            if let Some(rdata) = msg.get(p + 10..p + 10 + rdlen) {
+                let _ = parse_options(rdata, &mut e);
+                // Only the cookie: an error answer to a malformed query carries no NSID, as before.
+                e.nsid = false;
+            }
+            return Some(e);
         }
         pos = p + 10 + rdlen;
         if pos > msg.len() {

@@ -89,3 +89,23 @@ fn a_slipped_answer_to_a_cookie_is_badcookie_with_ours() {
     let s = answer::slipped(&plain, &ask(&plain, Some(&ctx())).msg).unwrap();
     assert_eq!((s[2] & 0x02, s.len()), (0x02, plain.len()));
 }
+
+#[test]
+fn a_query_without_a_question_fetches_a_server_cookie() {
+    // RFC 7873 5.4: header, no question, an OPT with a client cookie.
+    let mut q = vec![0x12, 0x34, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+    q.extend_from_slice(&[0, 0, 41, 4, 208, 0, 0, 0, 0, 0, 12, 0, 10, 0, 8]);
+    q.extend_from_slice(&[5; 8]);
+    let a = ask(&q, Some(&ctx()));
+    assert_eq!(a.cookie, Some(Verdict::ClientOnly));
+    assert_eq!(&a.msg[..2], &[0x12, 0x34]);
+    assert_eq!(a.msg[3] & 0x0f, 0, "NOERROR");
+    assert_eq!(&a.msg[4..12], &[0, 0, 0, 0, 0, 0, 0, 1], "no question, no records, the OPT");
+    assert_eq!(&a.msg[a.msg.len() - 28..a.msg.len() - 16], &[0, 10, 0, 24, 5, 5, 5, 5, 5, 5, 5, 5]);
+    // Cookies off: FORMERR, as before.
+    assert_eq!(ask(&q, None).msg[3] & 0x0f, 1);
+    // With a question count of 0 but another record: FORMERR.
+    let mut two = q.clone();
+    two[7] = 1;
+    assert_eq!(ask(&two, Some(&ctx())).msg[3] & 0x0f, 1);
+}

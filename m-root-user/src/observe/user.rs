@@ -228,6 +228,15 @@ impl Stats {
         self.counts[c as usize].fetch_add(n, Ordering::Relaxed);
     }
 
+    /// Count what an answered query's cookie was (valid, or not ours; nothing for none).
+    pub fn count_cookie(&self, v: Option<zonegen::answer::Verdict>) {
+        match v {
+            Some(zonegen::answer::Verdict::Valid) => self.add(Count::CookieValid, 1),
+            Some(zonegen::answer::Verdict::Bad) => self.add(Count::CookieBad, 1),
+            _ => {}
+        }
+    }
+
     /// Count an answer sent: its kind, qtype, rcode, TC, and the signals in an NXDOMAIN's question.
     pub fn record(&self, resp: &[u8], kind: Kind) {
         if kind == Kind::Nxdomain

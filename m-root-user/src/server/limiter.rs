@@ -50,15 +50,18 @@ impl Limiter {
         }
     }
 
-    /// New cookie secrets (None: cookies off), in force at once.
+    /// New cookie secrets (None: cookies off), in force at the next [`Limiter::tick`] (the daemon's
+    /// tick_cookies, which also tells the programs).
     pub fn set_cookie_keys(&self, keys: Option<crate::cookies::Keys>) {
         *self.cookie_keys.lock().unwrap_or_else(|p| p.into_inner()) = keys;
-        self.tick(crate::cookies::unix_now());
     }
 
-    /// The cookie settings for UNIX second `now` (kept for the answer function, returned for the programs).
+    /// The cookie settings for UNIX second `now`, kept for the answer function and returned for the
+    /// programs. Built and kept under the keys' lock, so a tick from older keys never lands after one
+    /// from newer ones.
     pub fn tick(&self, now: u64) -> CookieConf {
-        let conf = self.cookie_keys.lock().unwrap_or_else(|p| p.into_inner()).as_ref().map_or(CookieConf::default(), |k| k.conf_at(now));
+        let keys = self.cookie_keys.lock().unwrap_or_else(|p| p.into_inner());
+        let conf = keys.as_ref().map_or(CookieConf::default(), |k| k.conf_at(now));
         self.cookies.store(std::sync::Arc::new(conf));
         conf
     }

@@ -120,8 +120,9 @@ fn connection(mut s: TcpStream, state: &ArcSwap<State>, stats: &Stats, stop: &At
         let st = state.load();
         // Cookies over TCP too (RFC 7873 5.2): the client learns a server cookie for its UDP queries.
         let cookies = s.peer_addr().ok().and_then(|p| st.limiter.cookie_ctx(p.ip()));
-        match answer::answer_with(&st.zone, &st.cfg, &msg[..n], Transport::Tcp, cookies.as_ref()).map(|a| (a.msg, a.kind)) {
-            Some((resp, kind)) => {
+        match answer::answer_with(&st.zone, &st.cfg, &msg[..n], Transport::Tcp, cookies.as_ref()).map(|a| (a.msg, a.kind, a.cookie)) {
+            Some((resp, kind, cookie)) => {
+                stats.count_cookie(cookie);
                 stats.record(&resp, kind);
                 let mut out = Vec::with_capacity(resp.len() + 2);
                 out.extend_from_slice(&(resp.len() as u16).to_be_bytes());

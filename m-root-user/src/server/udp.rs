@@ -93,11 +93,6 @@ pub(super) fn worker(sock: UdpSocket, state: Arc<ArcSwap<State>>, stats: Arc<Sta
                     (a.msg, a.kind)
                 }),
             };
-            match cookie {
-                Some(answer::Verdict::Valid) => stats.add(Count::CookieValid, 1),
-                Some(answer::Verdict::Bad) => stats.add(Count::CookieBad, 1),
-                _ => {}
-            }
             // Rate limiting, as the kernel programs do it: drop, or send the minimal answer (TC=1, or
             // BADCOOKIE with our cookie). A valid server cookie proves the address: not charged.
             let result = match (result, peer) {
@@ -127,6 +122,8 @@ pub(super) fn worker(sock: UdpSocket, state: Arc<ArcSwap<State>>, stats: Arc<Sta
             };
             match result {
                 Some((resp, kind)) => {
+                    // Counted where answered, as the programs count them.
+                    stats.count_cookie(cookie);
                     stats.record(&resp, kind);
                     responses.push(resp);
                     peers.push(i);

@@ -100,7 +100,7 @@ pub fn allowed(zone: &Zone, query: &[u8], ours: &Message, nsd: &Message, d: &Dif
             Some("RFC 1035 4.1.1: RD is copied into the response; NSD clears it in FORMERR for a query without a question")
         }
         Difference::Rcode { ours: 1, theirs: 0 } if query.get(4..6) == Some(&[0, 0]) => Some(
-            "QDCOUNT 0: RFC 7873 5.4 gives it a meaning only with a COOKIE option, which we do not implement; BIND and Knot answer FORMERR, NSD 4.6 NOERROR",
+            "QDCOUNT 0: RFC 7873 5.4 gives it a meaning only with a COOKIE option and cookies on (off here); BIND and Knot answer FORMERR, NSD 4.6 NOERROR",
         ),
         Difference::OptPresence { ours: true } | Difference::Question if ours.rcode() == 4 => Some(
             "NOTIMP: RFC 6891 6.1.1 requires OPT in the response to a query with OPT, and we echo the question as RFC 1035 does; NSD omits both",
