@@ -471,3 +471,14 @@ fn a_parenthesis_open_at_the_end_of_the_file_is_refused_at_its_line() {
     let quoted = load(&REFERENCE.replacen("\"second\"", "\"(second\"", 1)).unwrap();
     assert!(quoted.rrset(name::ROOT, rr::TXT).unwrap().rdata[0].ends_with(b"\x07(second"));
 }
+
+/// `$INCLUDE` is refused at its line, before `domain` reads it (0.12.3 asserts on an origin right after a
+/// quoted file name; the zone_file fuzz target found `$INCLUDE""oh.r.zone`).
+#[test]
+fn include_is_refused_at_its_line_whatever_follows_it() {
+    let lines = REFERENCE.lines().count();
+    for include in ["$INCLUDE \"x.zone\"", "$INCLUDE\"\"oh.r.zone", "$include x.zone example.", "$INCLUDE"] {
+        let text = format!("{REFERENCE}{include}\n");
+        assert_refused_at(include, &text, lines + 1, "$INCLUDE is not supported");
+    }
+}
