@@ -6,30 +6,18 @@
 //! zonegen::answer::slipped gives); the previous secret is accepted; with cookies off such queries are
 //! left to userspace. Needs root (CAP_BPF).
 
-use std::net::IpAddr;
-use std::path::Path;
-use std::sync::OnceLock;
+mod common;
 
-use aya::programs::{TestRun, TestRunOptions};
+use common::test_run::{Action, Harness, zone};
 use domain::base::Serial;
 use domain::base::opt::cookie::{ClientCookie, StandardServerCookie};
 use m_root_common::cookie::CookieConf;
 use m_root_common::{Counter, Hook};
 use m_root_user::cookies::{Keys, parse_secret};
-use m_root_user::dataplane::{Dataplane, counter_key};
-use m_root_user::frame::{self, Spec};
 use m_root_user::limits::{Limits, Rrl};
 use zonegen::answer::{self, CookieCtx, Transport};
-use zonegen::{LoadOptions, ServerConfig, Zone, compile, name, rr, wire};
+use zonegen::{ServerConfig, name, rr, wire};
 
-const XDP_PASS: u32 = 2;
-const XDP_DROP: u32 = 1;
-const XDP_TX: u32 = 3;
-const TC_ACT_SHOT: u32 = 2;
-const TC_ACT_UNSPEC: u32 = u32::MAX;
-const TC_ACT_REDIRECT: u32 = 7;
-const SRV4: &str = "198.18.0.1";
-const SRV6: &str = "2001:db8::1";
 const RATE: u32 = 5;
 /// RFC 9018 Appendix A's secrets, as hex and as the 16 octets `domain` takes.
 const SECRET: &str = "e5e973e5a6b2a43f48e7dc849e37bfcf";
@@ -44,14 +32,6 @@ fn octets(hex: &str) -> [u8; 16] {
     b
 }
 
-fn zone() -> &'static Zone {
-    static Z: OnceLock<Zone> = OnceLock::new();
-    Z.get_or_init(|| {
-        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../zones/root.zone.2026073102");
-        Zone::load(&p, &LoadOptions::default()).expect("bundled zone loads")
-    })
-}
-
 /// The settings the programs are given: a fixed key (the file's first line) and a previous one, at a
 /// second well after RFC 9018's examples.
 fn conf() -> CookieConf {
@@ -59,59 +39,11 @@ fn conf() -> CookieConf {
     keys.conf_at(1_800_000_000)
 }
 
-#[derive(Debug, PartialEq, Eq)]
-enum Action {
-    Answered(Vec<u8>),
-    Dropped,
-    Passed,
-    Other(u32),
-}
-
-struct Harness {
-    dp: Dataplane,
-    hook: Hook,
-}
-
-impl Harness {
-    fn new(hook: Hook, rate: u32, cookies: CookieConf) -> Harness {
-        assert_eq!(unsafe { libc::geteuid() }, 0, "these tests load BPF programs and must run as root");
-        let mut dp = Dataplane::load().expect("programs load");
-        dp.set_service_addrs(&[SRV4.parse().unwrap(), SRV6.parse().unwrap()]).unwrap();
-        dp.install(&compile(zone())).unwrap();
-        dp.set_tc_mode(true).unwrap();
-        dp.set_xdp_tx(true).unwrap();
-        dp.set_limits(&Limits { rrl: Rrl { responses_per_second: rate, slip: 2, ..Rrl::default() }, ..Limits::default() }).unwrap();
-        dp.set_cookies(cookies).unwrap();
-        Harness { dp, hook }
-    }
-
-    fn ask(&mut self, src: &str, query: &[u8]) -> Action {
-        let src: IpAddr = src.parse().unwrap();
-        let dst: IpAddr = if src.is_ipv6() { SRV6.parse().unwrap() } else { SRV4.parse().unwrap() };
-        let spec = Spec { src_mac: [2, 0, 0, 0, 0, 2], dst_mac: [2, 0, 0, 0, 0, 1], vlans: vec![], src, dst, sport: 40000, dport: 53 };
-        let input = frame::build(&spec, query);
-        let mut out = vec![0u8; 4096];
-        let opts = TestRunOptions { data_in: Some(&input), data_out: Some(&mut out), repeat: 1, ..Default::default() };
-        let r = match self.hook {
-            Hook::Xdp => self.dp.program().unwrap().test_run(opts),
-            Hook::Tc => self.dp.tc_program().unwrap().test_run(opts),
-        }
-        .expect("BPF_PROG_TEST_RUN");
-        out.truncate(r.data_size_out as usize);
-        match (self.hook, r.return_value) {
-            (Hook::Xdp, XDP_TX) | (Hook::Tc, TC_ACT_REDIRECT) => {
-                Action::Answered(frame::parse_checked(&out).expect("a well-formed answer frame").payload)
-            }
-            (Hook::Xdp, XDP_DROP) | (Hook::Tc, TC_ACT_SHOT) => Action::Dropped,
-            (Hook::Xdp, XDP_PASS) | (Hook::Tc, TC_ACT_UNSPEC) => Action::Passed,
-            (_, v) => Action::Other(v),
-        }
-    }
-
-    fn counter(&self, c: Counter) -> u64 {
-        let key = counter_key(self.hook, c);
-        self.dp.counters().unwrap().iter().find(|(k, _)| *k == key).map_or(0, |(_, v)| *v)
-    }
+/// The programs with `rate` responses a second (0: off) and these cookie settings.
+fn harness(hook: Hook, rate: u32, cookies: CookieConf) -> Harness {
+    let mut h = Harness::new(hook, &Limits { rrl: Rrl { responses_per_second: rate, slip: 2, ..Rrl::default() }, ..Limits::default() });
+    h.dp.set_cookies(cookies).unwrap();
+    h
 }
 
 /// A query for `qname` with EDNS (1232, `dnssec_ok`) and a COOKIE option with `cookie` (client cookie,
@@ -169,7 +101,7 @@ both_hooks!(
 );
 
 fn a_client_cookie_gets_a_fresh_server_cookie(hook: Hook) {
-    let mut h = Harness::new(hook, 0, conf());
+    let mut h = harness(hook, 0, conf());
     for (src, q) in [
         ("198.51.100.100", query("www.example.com", rr::A, true, &CLIENT)),
         ("2001:db8:220:1:59de:d0f4:8769:82b8", query("example.org", rr::NS, false, &CLIENT)),
@@ -189,7 +121,7 @@ fn a_client_cookie_gets_a_fresh_server_cookie(hook: Hook) {
 }
 
 fn a_valid_server_cookie_is_exempt_and_an_altered_one_is_not(hook: Hook) {
-    let mut h = Harness::new(hook, RATE, conf());
+    let mut h = harness(hook, RATE, conf());
     let src = "198.51.100.100";
     let now = conf().now;
     let good = query("www.example.com", rr::A, true, &server_cookie(SECRET, src, now - 100));
@@ -231,7 +163,7 @@ fn a_valid_server_cookie_is_exempt_and_an_altered_one_is_not(hook: Hook) {
 }
 
 fn the_previous_secret_is_accepted_and_expired_cookies_are_not(hook: Hook) {
-    let mut h = Harness::new(hook, RATE, conf());
+    let mut h = harness(hook, RATE, conf());
     let src = "2001:db8:220:1:59de:d0f4:8769:82b8";
     let now = conf().now;
     let old = query("example.net", rr::A, false, &server_cookie(OLD_SECRET, src, now - 60));
@@ -252,11 +184,11 @@ fn the_previous_secret_is_accepted_and_expired_cookies_are_not(hook: Hook) {
 }
 
 fn with_cookies_off_they_go_to_userspace(hook: Hook) {
-    let mut h = Harness::new(hook, 0, CookieConf::default());
+    let mut h = harness(hook, 0, CookieConf::default());
     let q = query("www.example.com", rr::A, true, &CLIENT);
     assert_eq!(h.ask("198.51.100.100", &q), Action::Passed);
     // A length the programs do not take (another server's 8-octet cookie): userspace's.
-    let mut h = Harness::new(hook, 0, conf());
+    let mut h = harness(hook, 0, conf());
     let mut other = CLIENT.to_vec();
     other.extend_from_slice(&[1; 8]);
     assert_eq!(h.ask("198.51.100.100", &query("www.example.com", rr::A, true, &other)), Action::Passed);

@@ -6,88 +6,16 @@
 //! sources still limits, and does not displace the bucket of a prefix it is limiting. The counters say
 //! each outcome. Needs root (CAP_BPF).
 
-use std::net::IpAddr;
-use std::path::Path;
-use std::sync::OnceLock;
+mod common;
 
-use aya::programs::{TestRun, TestRunOptions};
+use common::test_run::{Action, Harness, zone};
 use m_root_common::{Counter, Hook};
-use m_root_user::dataplane::{Dataplane, counter_key};
-use m_root_user::frame::{self, Spec};
 use m_root_user::limits::{Acl, Limits, Rrl};
 use zonegen::answer::{self, Transport};
-use zonegen::{LoadOptions, ServerConfig, Zone, compile, name, rr, wire};
+use zonegen::{ServerConfig, name, rr, wire};
 
-const XDP_DROP: u32 = 1;
-const XDP_TX: u32 = 3;
-const TC_ACT_SHOT: u32 = 2;
-const TC_ACT_REDIRECT: u32 = 7;
-const SRV4: &str = "198.18.0.1";
-const SRV6: &str = "2001:db8::1";
 const RATE: u32 = 5;
 const SLIP: u32 = 2;
-
-fn zone() -> &'static Zone {
-    static Z: OnceLock<Zone> = OnceLock::new();
-    Z.get_or_init(|| {
-        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../zones/root.zone.2026073102");
-        Zone::load(&p, &LoadOptions::default()).expect("bundled zone loads")
-    })
-}
-
-#[derive(Debug, PartialEq, Eq)]
-enum Action {
-    Answered(Vec<u8>),
-    Dropped,
-    Other(u32),
-}
-
-struct Harness {
-    dp: Dataplane,
-    hook: Hook,
-}
-
-impl Harness {
-    fn new(hook: Hook, limits: &Limits) -> Harness {
-        assert_eq!(unsafe { libc::geteuid() }, 0, "these tests load BPF programs and must run as root");
-        let mut dp = Dataplane::load().expect("programs load");
-        dp.set_service_addrs(&[SRV4.parse().unwrap(), SRV6.parse().unwrap()]).unwrap();
-        dp.install(&compile(zone())).unwrap();
-        dp.set_tc_mode(true).unwrap();
-        dp.set_xdp_tx(true).unwrap();
-        dp.set_limits(limits).unwrap();
-        Harness { dp, hook }
-    }
-
-    /// Send `query` from `src`; what the program did (the DNS payload when it answered).
-    fn ask(&mut self, src: &str, query: &[u8]) -> Action {
-        let src: IpAddr = src.parse().unwrap();
-        let dst: IpAddr = if src.is_ipv6() { SRV6.parse().unwrap() } else { SRV4.parse().unwrap() };
-        let spec = Spec { src_mac: [2, 0, 0, 0, 0, 2], dst_mac: [2, 0, 0, 0, 0, 1], vlans: vec![], src, dst, sport: 40000, dport: 53 };
-        let input = frame::build(&spec, query);
-        let mut out = vec![0u8; 4096];
-        let opts = TestRunOptions { data_in: Some(&input), data_out: Some(&mut out), repeat: 1, ..Default::default() };
-        let r = match self.hook {
-            Hook::Xdp => self.dp.program().unwrap().test_run(opts),
-            Hook::Tc => self.dp.tc_program().unwrap().test_run(opts),
-        }
-        .expect("BPF_PROG_TEST_RUN");
-        out.truncate(r.data_size_out as usize);
-        match (self.hook, r.return_value) {
-            (Hook::Xdp, XDP_TX) | (Hook::Tc, TC_ACT_REDIRECT) => {
-                Action::Answered(frame::parse_checked(&out).expect("a well-formed answer frame").payload)
-            }
-            (Hook::Xdp, XDP_DROP) | (Hook::Tc, TC_ACT_SHOT) => Action::Dropped,
-            (_, v) => Action::Other(v),
-        }
-    }
-
-    fn counter(&self, c: Counter) -> u64 {
-        let all = self.dp.counters().unwrap();
-        let key = counter_key(self.hook, c);
-        all.iter().find(|(k, _)| *k == key).map_or(0, |(_, v)| *v)
-    }
-}
 
 fn q(qname: &str, qtype: u16, edns: Option<(u16, bool)>) -> Vec<u8> {
     wire::build_query(0x4242, wire::FLAG_RD, &name::from_text(qname).unwrap(), qtype, rr::CLASS_IN, edns)

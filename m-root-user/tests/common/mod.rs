@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod nsd;
+pub mod test_run;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
