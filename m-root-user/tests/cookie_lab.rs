@@ -148,7 +148,7 @@ fn with_cookie(id: u16, cookie: &str) -> Vec<u8> {
 /// carry the cookie are all answered in full by XDP (userspace stopped).
 #[test]
 fn injected_frames_with_a_server_cookie_are_answered_by_xdp_during_a_flood() {
-    use m_root_user::lab::{Injection, Injector, query as inject};
+    use m_root_user::lab::{Injector, query as inject};
     let mut lab = Lab::up_with("ckx", common::Peer::Xdp);
     sh(&mut Lab::in_ns(&lab.cli_ns(), &["ip", "addr", "add", &format!("{WITH_COOKIE}/24"), "dev", &lab.cli_if()]));
     let conf = std::env::temp_dir().join(format!("m-root-xdp-{}.toml", lab.name));
@@ -162,15 +162,7 @@ fn injected_frames_with_a_server_cookie_are_answered_by_xdp_during_a_flood() {
     let iface = lab.cli_if();
     let (flood_full, with_full, with_cookie) = common::in_netns(&lab.cli_ns(), move || {
         let inj = Injector::new(&iface).expect("injector");
-        let how = |src: &str| Injection {
-            iface: iface.clone(),
-            dst_mac: m_root_user::frame::parse_mac(common::SRV_MAC).unwrap(),
-            vlans: vec![],
-            src: src.parse().unwrap(),
-            dst: common::SRV4.parse().unwrap(),
-            dport: 53,
-            timeout: Duration::from_millis(100),
-        };
+        let how = |src: &str| common::injection(&iface, src, common::SRV4, Duration::from_millis(100));
         let full = |r: &[u8]| r[2] & 0x02 == 0 && r[3] & 0x0f == 0 && u16::from_be_bytes([r[8], r[9]]) == 15;
         // Learn the cookie: a client cookie alone.
         let first = inject(&inj, &how(WITH_COOKIE), &with_cookie(1, "2464c4abcf10c957")).expect("an answer with a cookie");

@@ -58,15 +58,7 @@ fn steady_load(lab: &Lab, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<(Vec
         in_netns(&cli, || {
             let client = Client::new();
             let inj = m_root_user::lab::Injector::new(&cli_if).unwrap();
-            let how = m_root_user::lab::Injection {
-                iface: cli_if.clone(),
-                dst_mac: m_root_user::frame::parse_mac(common::SRV_MAC).unwrap(),
-                vlans: vec![],
-                src: common::CLI4.parse().unwrap(),
-                dst: common::SRV4.parse().unwrap(),
-                dport: 53,
-                timeout: Duration::from_secs(1),
-            };
+            let how = common::injection(&cli_if, common::CLI4, common::SRV4, Duration::from_secs(1));
             let (mut serials, mut lost) = (Vec::new(), 0);
             let mut how_lost = Vec::new();
             let deadline = Instant::now() + Duration::from_secs(60);

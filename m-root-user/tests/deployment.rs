@@ -219,15 +219,8 @@ fn every_query_is_answered_in_every_deployment() {
                     let cli_if = cli_if.clone();
                     in_netns(&cli, || {
                         let inj = m_root_user::lab::Injector::new(&cli_if).expect("injector");
-                        let how = m_root_user::lab::Injection {
-                            iface: cli_if.clone(),
-                            dst_mac: m_root_user::frame::parse_mac(common::SRV_MAC).unwrap(),
-                            vlans: vec![],
-                            src: (if *v6 { common::CLI6 } else { common::CLI4 }).parse().unwrap(),
-                            dst: server.parse().unwrap(),
-                            dport: 53,
-                            timeout: Duration::from_millis(1500),
-                        };
+                        let how =
+                            common::injection(&cli_if, if *v6 { common::CLI6 } else { common::CLI4 }, server, Duration::from_millis(1500));
                         udp.iter().map(|q| m_root_user::lab::query(&inj, &how, q).ok()).collect()
                     })
                 });

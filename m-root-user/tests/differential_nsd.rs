@@ -187,15 +187,12 @@ fn xdp_answers_match_nsd_with_userspace_stopped() {
             .iter()
             .map(|q| {
                 let v6 = q.carrier == Carrier::UdpV6;
-                let how = m_root_user::lab::Injection {
-                    iface: cli_if.clone(),
-                    dst_mac: m_root_user::frame::parse_mac(common::SRV_MAC).unwrap(),
-                    vlans: vec![],
-                    src: (if v6 { common::CLI6 } else { common::CLI4 }).parse().unwrap(),
-                    dst: (if v6 { XDP6 } else { XDP4 }).parse().unwrap(),
-                    dport: 53,
-                    timeout: std::time::Duration::from_secs(1),
-                };
+                let how = common::injection(
+                    &cli_if,
+                    if v6 { common::CLI6 } else { common::CLI4 },
+                    if v6 { XDP6 } else { XDP4 },
+                    std::time::Duration::from_secs(1),
+                );
                 let xdp = m_root_user::lab::query(&inj, &how, &q.msg).map_err(|e| format!("{e:#}"));
                 let theirs = nsd_client.udp(if v6 { common::SRV6 } else { common::SRV4 }, &q.msg);
                 (xdp, theirs)

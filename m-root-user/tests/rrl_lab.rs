@@ -175,7 +175,7 @@ fn a_flood_is_limited_in_userspace_too() {
 /// then limited, with slipped answers among what comes back; the counters are XDP's.
 #[test]
 fn injected_frames_are_limited_in_xdp() {
-    use m_root_user::lab::{Injection, Injector, query as inject};
+    use m_root_user::lab::{Injector, query as inject};
     let mut lab = Lab::up_with("rrlx", common::Peer::Xdp);
     let conf = config(&lab, "");
     let (pid, control) = common::start_daemon_with(&mut lab, &[common::SRV4], &["--config", conf.to_str().unwrap(), "--xdp-tx-peer"]);
@@ -183,15 +183,7 @@ fn injected_frames_are_limited_in_xdp() {
     let iface = lab.cli_if();
     let (full, slipped, none) = common::in_netns(&lab.cli_ns(), move || {
         let inj = Injector::new(&iface).expect("injector");
-        let how = Injection {
-            iface: iface.clone(),
-            dst_mac: m_root_user::frame::parse_mac(common::SRV_MAC).unwrap(),
-            vlans: vec![],
-            src: common::CLI4.parse().unwrap(),
-            dst: common::SRV4.parse().unwrap(),
-            dport: 53,
-            timeout: Duration::from_millis(100),
-        };
+        let how = common::injection(&iface, common::CLI4, common::SRV4, Duration::from_millis(100));
         let (mut full, mut slipped, mut none) = (0, 0, 0);
         for i in 0..30u16 {
             match inject(&inj, &how, &query(i, "www.example.com")) {

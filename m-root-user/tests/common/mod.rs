@@ -150,6 +150,20 @@ pub fn in_netns<T: Send>(ns: &str, f: impl FnOnce() -> T + Send) -> T {
     m_root_user::lab::in_netns(ns, f).unwrap_or_else(|e| panic!("{e:#}"))
 }
 
+/// How the lab's injector sends a query from `src` to `dst` on the server's port 53, untagged, and how long
+/// it waits for the answer.
+pub fn injection(iface: &str, src: &str, dst: &str, timeout: Duration) -> m_root_user::lab::Injection {
+    m_root_user::lab::Injection {
+        iface: iface.to_string(),
+        dst_mac: m_root_user::frame::parse_mac(SRV_MAC).unwrap(),
+        vlans: vec![],
+        src: src.parse().unwrap(),
+        dst: dst.parse().unwrap(),
+        dport: 53,
+        timeout,
+    }
+}
+
 pub fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
