@@ -441,7 +441,7 @@ fn command_line(cmd: &str, args: &[&str]) -> String {
 }
 
 /// `lscpu`'s model name: every figure goes with the CPU it was measured on.
-fn cpu_model() -> String {
+pub(crate) fn cpu_model() -> String {
     command_line("lscpu", &[])
         .lines()
         .find_map(|l| l.strip_prefix("Model name:").map(|m| m.trim().to_string()))

@@ -401,12 +401,7 @@ pub fn run(o: &Options) -> Result<()> {
         }
     }
     let secs = started.elapsed().as_secs_f64();
-    let cpu = std::process::Command::new("lscpu")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .and_then(|s| s.lines().find(|l| l.starts_with("Model name:")).map(|l| l.trim_start_matches("Model name:").trim().to_string()))
-        .unwrap_or_default();
+    let cpu = crate::attack::cpu_model();
     println!("bench fuzz-kernel: {} frames through each program, seed {}, {secs:.0} s ({cpu})", o.frames, o.seed);
     for (name, t) in [("XDP", &xdp), ("TC", &tc)] {
         println!(

@@ -99,15 +99,10 @@ impl Limiter {
         if !l.rrl.exempt.is_empty() && contains(&l.rrl.exempt, peer) {
             return Outcome::Exempt;
         }
-        let (octets, v6) = match peer {
-            IpAddr::V4(a) => (a.to_ipv6_mapped().octets(), false),
-            IpAddr::V6(a) => match a.to_ipv4_mapped() {
-                Some(v4) => (v4.to_ipv6_mapped().octets(), false),
-                None => (a.octets(), true),
-            },
-        };
+        // The address as the programs key it (an IPv4-mapped peer is IPv4), as for cookies.
+        let (addr, v6) = zonegen::answer::cookie::addr_key(peer);
         let class = class(query, resp);
-        let key = key_of(words_of(&octets), v6, class, &c);
+        let key = key_of(words_of(&addr.addr), v6, class, &c);
         let now = self.epoch.elapsed().as_nanos() as u64 + 1;
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
         if buckets.len() >= RRL_BUCKETS as usize && !buckets.contains_key(&key) {
