@@ -134,13 +134,8 @@ fn a_client_with_a_server_cookie_gets_every_answer_from_userspace_during_a_flood
 /// server cookie when given).
 fn with_cookie(id: u16, cookie: &str) -> Vec<u8> {
     let bytes: Vec<u8> = (0..cookie.len()).step_by(2).map(|i| u8::from_str_radix(&cookie[i..i + 2], 16).unwrap()).collect();
-    let mut m = wire::build_query(id, 0, &name::from_text("www.example.com").unwrap(), rr::NS, rr::CLASS_IN, Some((1232, true)));
-    let n = m.len();
-    m[n - 2..].copy_from_slice(&((4 + bytes.len()) as u16).to_be_bytes());
-    m.extend_from_slice(&[0, 10]);
-    m.extend_from_slice(&(bytes.len() as u16).to_be_bytes());
-    m.extend_from_slice(&bytes);
-    m
+    let m = wire::build_query(id, 0, &name::from_text("www.example.com").unwrap(), rr::NS, rr::CLASS_IN, Some((1232, true)));
+    zonegen::testkit::querymix::with_option(&m, 10, &bytes)
 }
 
 /// Frames injected as a NIC delivers them, to a peer that takes XDP_TX: the XDP program itself hands out

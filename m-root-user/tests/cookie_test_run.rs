@@ -49,13 +49,8 @@ fn harness(hook: Hook, rate: u32, cookies: CookieConf) -> Harness {
 /// A query for `qname` with EDNS (1232, `dnssec_ok`) and a COOKIE option with `cookie` (client cookie,
 /// then a server cookie when given).
 fn query(qname: &str, qtype: u16, dnssec_ok: bool, cookie: &[u8]) -> Vec<u8> {
-    let mut m = wire::build_query(0x5151, wire::FLAG_RD, &name::from_text(qname).unwrap(), qtype, rr::CLASS_IN, Some((1232, dnssec_ok)));
-    let n = m.len();
-    m[n - 2..].copy_from_slice(&((4 + cookie.len()) as u16).to_be_bytes());
-    m.extend_from_slice(&[0, 10]);
-    m.extend_from_slice(&(cookie.len() as u16).to_be_bytes());
-    m.extend_from_slice(cookie);
-    m
+    let m = wire::build_query(0x5151, wire::FLAG_RD, &name::from_text(qname).unwrap(), qtype, rr::CLASS_IN, Some((1232, dnssec_ok)));
+    zonegen::testkit::querymix::with_option(&m, 10, cookie)
 }
 
 /// The answer function's answer to `q` from `src` under the same settings.

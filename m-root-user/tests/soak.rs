@@ -76,7 +76,7 @@ fn stream(lab: &Lab, way: Path4, stop: Arc<AtomicBool>) -> std::thread::JoinHand
             let mut id = 0u16;
             while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
                 id = id.wrapping_add(1);
-                let mut msg = wire::build_query(id, 0, name::ROOT, rr::SOA, rr::CLASS_IN, Some((1232, false)));
+                let msg = wire::build_query(id, 0, name::ROOT, rr::SOA, rr::CLASS_IN, Some((1232, false)));
                 let r = match way {
                     Path4::Injected => match m_root_user::lab::query(&inj, &how, &msg) {
                         Ok(r) => Some(r),
@@ -90,10 +90,7 @@ fn stream(lab: &Lab, way: Path4, stop: Arc<AtomicBool>) -> std::thread::JoinHand
                     Path4::Tcp => client.tcp(common::SRV4, &msg),
                     Path4::Nsid => {
                         // An NSID option: the programs leave it to userspace.
-                        let n = msg.len();
-                        msg[n - 2..].copy_from_slice(&[0, 4]);
-                        msg.extend_from_slice(&[0, 3, 0, 0]);
-                        client.udp(common::SRV4, &msg)
+                        client.udp(common::SRV4, &zonegen::testkit::querymix::with_option(&msg, wire::OPTION_NSID, &[]))
                     }
                 };
                 match r.as_deref().and_then(soa_serial) {

@@ -21,13 +21,8 @@ fn ctx() -> CookieCtx {
 
 /// A query with EDNS size `size` and a COOKIE option of `payload`.
 fn query(qname: &str, qtype: u16, size: u16, payload: &[u8]) -> Vec<u8> {
-    let mut m = wire::build_query(9, 0, &name::from_text(qname).unwrap(), qtype, rr::CLASS_IN, Some((size, true)));
-    let n = m.len();
-    m[n - 2..].copy_from_slice(&((4 + payload.len()) as u16).to_be_bytes());
-    m.extend_from_slice(&[0, 10]);
-    m.extend_from_slice(&(payload.len() as u16).to_be_bytes());
-    m.extend_from_slice(payload);
-    m
+    let m = wire::build_query(9, 0, &name::from_text(qname).unwrap(), qtype, rr::CLASS_IN, Some((size, true)));
+    zonegen::testkit::querymix::with_option(&m, 10, payload)
 }
 
 fn ask(q: &[u8], cookies: Option<&CookieCtx>) -> answer::Answered {

@@ -301,6 +301,18 @@ impl Generator {
     }
 }
 
+/// `msg`, a query whose last record is an OPT without options (as `wire::build_query` makes it), with
+/// one option `code` carrying `payload` added to that OPT.
+pub fn with_option(msg: &[u8], code: u16, payload: &[u8]) -> Vec<u8> {
+    let mut m = msg.to_vec();
+    let n = m.len();
+    m[n - 2..].copy_from_slice(&((4 + payload.len()) as u16).to_be_bytes());
+    m.extend_from_slice(&code.to_be_bytes());
+    m.extend_from_slice(&(payload.len() as u16).to_be_bytes());
+    m.extend_from_slice(payload);
+    m
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
