@@ -1,7 +1,8 @@
 //! The control socket: a Unix stream socket, one JSON request line, one JSON answer line.
 //! `{"cmd":"stats"}` (or the bare word `stats`) answers `observe::report`: the zone, the userspace
 //! counters and the kernel programs' (`kernel`); `{"cmd":"reload","zone":..,"force":..}` reloads and
-//! answers the `daemon::ReloadReport`.
+//! answers the `daemon::ReloadReport`; `hand-over`, `resume` and `retire` are a successor's
+//! (`takeover`).
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -72,7 +73,7 @@ impl Drop for Control {
     }
 }
 
-fn handle(c: UnixStream, d: &Daemon) -> Result<()> {
+fn handle(c: UnixStream, d: &Arc<Daemon>) -> Result<()> {
     c.set_nonblocking(false)?;
     c.set_read_timeout(Some(Duration::from_secs(5)))?;
     let mut line = String::new();
@@ -87,6 +88,18 @@ fn handle(c: UnixStream, d: &Daemon) -> Result<()> {
             let force = req["force"].as_bool().unwrap_or(false);
             serde_json::to_value(d.reload(zone.as_deref(), force))?
         }
+        Some("hand-over") => match d.offer() {
+            Ok(h) => serde_json::to_value(h)?,
+            Err(e) => serde_json::json!({ "error": e }),
+        },
+        Some("resume") => {
+            d.resume();
+            serde_json::json!({ "ok": true })
+        }
+        Some("retire") => match d.retire() {
+            Ok(()) => serde_json::json!({ "ok": true }),
+            Err(e) => serde_json::json!({ "error": e }),
+        },
         _ => serde_json::json!({ "error": format!("unknown request {line:?}") }),
     };
     let mut w = &c;

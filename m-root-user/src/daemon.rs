@@ -45,6 +45,10 @@ pub struct Daemon {
     /// The config file whose `[rrl]` and `[acl]` sections each reload reads again (what they said is
     /// the userspace limiter's).
     config: Mutex<Option<PathBuf>>,
+    /// When this daemon offered its links to a successor (takeover), while the offer stands.
+    pub(crate) offered: Mutex<Option<Instant>>,
+    /// A successor has the kernel programs: stopping must not detach them.
+    pub retired: std::sync::atomic::AtomicBool,
 }
 
 /// Compile `zone`'s table, and say so when some of its answers are left to userspace (how many, why,
@@ -97,6 +101,8 @@ impl Daemon {
             current: Mutex::new((path.to_path_buf(), SystemTime::now(), load_ms)),
             reload_lock: Mutex::new(()),
             config: Mutex::new(None),
+            offered: Mutex::new(None),
+            retired: std::sync::atomic::AtomicBool::new(false),
         }
     }
 

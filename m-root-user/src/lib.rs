@@ -1,6 +1,6 @@
 //! m-root-xdp userspace: loads and attaches the kernel programs and fills their table (`dataplane`, as
 //! `deploy` plans it and `txwatch` watches it), serves what they pass up (`server`), holds the zone and
-//! reloads it (`daemon`), answers operators (`control`), reports counters (`observe`), and drives labs
+//! reloads it (`daemon`), answers operators (`control`), reports counters (`observe`), hands the kernel programs to a successor (`takeover`), and drives labs
 //! (`lab`, `frame`).
 
 pub mod caps;
@@ -17,4 +17,5 @@ pub mod limits;
 pub mod manual;
 pub mod observe;
 pub mod server;
+pub mod takeover;
 pub mod txwatch;

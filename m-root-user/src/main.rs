@@ -12,7 +12,7 @@ use m_root_user::daemon::{self, Daemon};
 use m_root_user::dataplane::{self, Dataplane, Mode};
 use m_root_user::observe::{self, Stats};
 use m_root_user::server::{ServeOptions, Server};
-use m_root_user::{caps, config, control, deploy, lab, manual, txwatch};
+use m_root_user::{caps, config, control, deploy, lab, manual, takeover, txwatch};
 use zonegen::{LoadOptions, ServerConfig, Zone};
 
 #[derive(Parser)]
@@ -38,6 +38,10 @@ enum Cmd {
         /// TOML config file; flags given here override its values.
         #[arg(long)]
         config: Option<PathBuf>,
+        /// Take the kernel programs over from the daemon running on the same control socket (an upgrade
+        /// or a changed config): the covered queries lose nothing; that daemon then stops.
+        #[arg(long)]
+        take_over: bool,
         #[command(flatten)]
         settings: config::Options,
     },
@@ -111,9 +115,9 @@ fn main() -> std::process::ExitCode {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.cmd {
-        Cmd::Run { config, settings } => {
+        Cmd::Run { config, take_over, settings } => {
             let (s, limits) = config::of_run(config.as_deref(), settings)?;
-            serve(s, config.as_deref(), limits)
+            serve(s, config.as_deref(), limits, take_over)
         }
         Cmd::Stats { iface, control: path, json } => {
             let (user, kernel) = observe::gather(iface.as_deref(), &path)?;
@@ -151,7 +155,8 @@ fn run(cli: Cli) -> Result<()> {
 }
 
 /// `run`: load the zone, set up each interface's dataplane, serve until SIGTERM / SIGINT (SIGHUP reloads).
-fn serve(s: config::Settings, config: Option<&Path>, limits: m_root_user::limits::Limits) -> Result<()> {
+/// With `take_over`, the interfaces' programs are taken from the daemon running on the control socket.
+fn serve(s: config::Settings, config: Option<&Path>, limits: m_root_user::limits::Limits, take_over: bool) -> Result<()> {
     log::set_max_level(s.log_level.parse().unwrap_or(log::LevelFilter::Info));
     // Before anything is loaded: a daemon started with too few capabilities names the missing ones.
     if let Some(have) = caps::CapSet::effective() {
@@ -174,6 +179,7 @@ fn serve(s: config::Settings, config: Option<&Path>, limits: m_root_user::limits
     let cfg = ServerConfig { chaos: s.chaos, identity: s.identity.clone(), version: s.version.clone(), nsid: s.nsid };
 
     let mut planes = Vec::new();
+    let mut plans = Vec::new();
     let table = daemon::compile(&zone);
     if s.xdp_mode != Mode::Off {
         for iface in &s.interfaces {
@@ -185,38 +191,19 @@ fn serve(s: config::Settings, config: Option<&Path>, limits: m_root_user::limits
             }
             let mut dp = Dataplane::load()?;
             dp.set_service_addrs(&s.addresses)?;
-            let generation = dp.install(&table)?;
-            let on = dp.attach(iface, &plan)?;
-            // Not fatal: the pins only let `stats --iface` read the counters of a daemon that no longer
-            // answers; the control socket reports them while it runs.
-            if let Err(e) = dp.pin_counters(iface) {
-                log::warn!("{iface}: counters not pinned ({e:#}): `stats --iface` cannot read them once this daemon stops");
+            dp.install(&table)?;
+            if !take_over {
+                dp.attach(iface, &plan)?;
+                log_attached(&mut dp, &device, table.answer_count())?;
             }
-            let xdp_tx = dp.xdp_tx()?;
-            log::info!(
-                "{iface} (driver {}): XDP {}{}, TC {}; table generation {generation}: {} answers; verifier {} (XDP) and {} (TC) insns",
-                device.driver,
-                on.xdp.map_or("off", deploy::xdp_mode_name),
-                match (on.xdp, xdp_tx) {
-                    (None, _) => "",
-                    (Some(_), true) => " answering by XDP_TX",
-                    (Some(_), false) => " handing answers to TC",
-                },
-                match (on.tc, on.xdp, xdp_tx) {
-                    (false, _, _) => "off",
-                    (true, Some(_), true) => "for what XDP has no room for",
-                    (true, Some(_), false) => "answers what XDP hands it",
-                    (true, None, _) => "answers all",
-                },
-                table.answer_count(),
-                dp.verified_insns.unwrap_or(0),
-                dp.tc_verified_insns.unwrap_or(0)
-            );
+            plans.push((iface.clone(), device, plan));
             planes.push(dp);
         }
     }
 
     let stats = Arc::new(Stats::default());
+    let serial = zone.serial;
+    let answers = table.answer_count();
     let daemon = Arc::new(Daemon::new(zone, table, &s.zone, load_ms, cfg, s.zonemd, planes, stats.clone()));
     daemon.set_limits(config.map(|c| std::fs::canonicalize(c).unwrap_or(c.to_path_buf())).as_deref(), limits).map_err(|e| anyhow!(e))?;
     let opts = ServeOptions {
@@ -227,7 +214,19 @@ fn serve(s: config::Settings, config: Option<&Path>, limits: m_root_user::limits
         tcp_max_per_source: s.tcp_max_per_source,
         tcp_idle: Duration::from_secs(s.tcp_idle_seconds),
     };
+    // Bound beside a daemon being taken over (SO_REUSEPORT): both answer until it stops.
     let server = Server::start(daemon.state.clone(), stats, &opts)?;
+    if take_over {
+        take_over_from(&daemon, &s.control, &plans, serial, answers)?;
+    }
+    for dp in daemon.planes.lock().unwrap_or_else(|p| p.into_inner()).iter_mut() {
+        let Some((iface, _, _)) = dp.attached.clone() else { continue };
+        // Not fatal: the pins only let `stats --iface` read the counters of a daemon that no longer
+        // answers; the control socket reports them while it runs.
+        if let Err(e) = dp.pin_counters(&iface) {
+            log::warn!("{iface}: counters not pinned ({e:#}): `stats --iface` cannot read them once this daemon stops");
+        }
+    }
     let ctl = control::Control::start(&s.control, daemon.clone())?;
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let watcher = s.watch.then(|| daemon.watch(stop.clone()));
@@ -244,7 +243,8 @@ fn serve(s: config::Settings, config: Option<&Path>, limits: m_root_user::limits
     // Ready for systemd (Type=notify): the zone is served, by the kernel paths where they are on.
     daemon::notify_ready(&daemon);
 
-    // SIGHUP reloads; SIGTERM / SIGINT stop serving and detach (dropping the links detaches).
+    // SIGHUP reloads; SIGTERM / SIGINT stop serving and detach (dropping the links detaches), unless a
+    // successor has taken the links over (then it is the one that retired this daemon).
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
     let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP])?;
     for sig in signals.forever() {
@@ -264,9 +264,87 @@ fn serve(s: config::Settings, config: Option<&Path>, limits: m_root_user::limits
     let _ = tx_watcher.join();
     let _ = cookie_clock.join();
     server.stop();
-    drop(ctl);
+    // The dataplanes (and their counter pins) before the control socket: a successor waits for the
+    // socket to go before it pins its own.
     daemon.planes.lock().unwrap_or_else(|p| p.into_inner()).clear();
-    log::info!("stopped; XDP detached");
+    drop(ctl);
+    match daemon.retired.load(std::sync::atomic::Ordering::SeqCst) {
+        true => log::info!("stopped; the kernel programs stay with the successor"),
+        false => log::info!("stopped; XDP detached"),
+    }
+    Ok(())
+}
+
+/// What each interface ended up with, for the log.
+fn log_attached(dp: &mut Dataplane, device: &deploy::Device, answers: usize) -> Result<()> {
+    let Some((iface, _, on)) = dp.attached.clone() else { return Ok(()) };
+    let xdp_tx = dp.xdp_tx()?;
+    log::info!(
+        "{iface} (driver {}): XDP {}{}, TC {}; {answers} answers; verifier {} (XDP) and {} (TC) insns",
+        device.driver,
+        on.xdp.map_or("off", deploy::xdp_mode_name),
+        match (on.xdp, xdp_tx) {
+            (None, _) => "",
+            (Some(_), true) => " answering by XDP_TX",
+            (Some(_), false) => " handing answers to TC",
+        },
+        match (on.tc, on.xdp, xdp_tx) {
+            (false, _, _) => "off",
+            (true, Some(_), true) => "for what XDP has no room for",
+            (true, Some(_), false) => "answers what XDP hands it",
+            (true, None, _) => "answers all",
+        },
+        dp.verified_insns.unwrap_or(0),
+        dp.tc_verified_insns.unwrap_or(0)
+    );
+    Ok(())
+}
+
+/// `run --take-over`: swap this daemon's programs into the running one's links, interface by interface,
+/// then retire it. Anything refused before the retirement gives the links back to it.
+fn take_over_from(
+    daemon: &Daemon,
+    control: &Path,
+    plans: &[(String, deploy::Device, deploy::Plan)],
+    serial: u32,
+    answers: usize,
+) -> Result<()> {
+    let t = Instant::now();
+    let handing = takeover::ask_offer(control)?;
+    let swapped = (|| -> Result<()> {
+        if daemon::serial_newer(handing.serial, serial) {
+            bail!("this zone's serial {serial} is older than the running {} (RFC 1982)", handing.serial);
+        }
+        let mut planes = daemon.planes.lock().unwrap_or_else(|p| p.into_inner());
+        for (dp, (iface, device, plan)) in planes.iter_mut().zip(plans) {
+            let Some(offer) = handing.ifaces.iter().find(|o| &o.iface == iface) else {
+                bail!("the running daemon (pid {}) does not serve {iface}: stop and start instead", handing.pid);
+            };
+            dp.take_over(plan, offer)?;
+            log_attached(dp, device, answers)?;
+        }
+        for o in handing.ifaces.iter().filter(|o| !plans.iter().any(|(i, _, _)| *i == o.iface)) {
+            log::warn!("{}: not in this daemon's interfaces; detached when the running daemon stops", o.iface);
+        }
+        Ok(())
+    })();
+    if let Err(e) = swapped {
+        takeover::ask_resume(control);
+        return Err(e.context(format!("taking over from pid {} (it keeps serving)", handing.pid)));
+    }
+    let swapped_ms = t.elapsed().as_secs_f64() * 1e3;
+    if std::fs::read_to_string("/proc/sys/net/ipv4/tcp_migrate_req").is_ok_and(|v| v.trim() == "0") {
+        log::info!(
+            "net.ipv4.tcp_migrate_req is 0: TCP connections waiting in the old daemon's listen queue are reset as it stops (1 moves them here)"
+        );
+    }
+    takeover::ask_retire(control, handing.pid)?;
+    log::info!(
+        "took over from pid {} (serial {} -> {serial}): programs swapped in {swapped_ms:.1} ms, it stopped after {:.0} ms",
+        handing.pid,
+        handing.serial,
+        t.elapsed().as_secs_f64() * 1e3
+    );
     Ok(())
 }
 

@@ -8,6 +8,9 @@
 //!   older serial after a newer one.
 //! - A restart (SIGTERM, then a new daemon on the same interface): what each stream loses is counted and
 //!   printed; every stream is answered again afterwards.
+//! - A hand-over (`run --take-over` with the next edition, beside the running daemon), with a bare peer
+//!   in the default mode (XDP hands answers to TC) and with an XDP peer (XDP answers by XDP_TX): the
+//!   kernel paths lose nothing and never go back to the old serial; what userspace loses is counted.
 
 mod common;
 
@@ -206,4 +209,141 @@ fn a_restart_under_load_is_counted() {
         );
         assert!(s.serials.len() > 10, "{way:?}: answered before and after");
     }
+}
+
+/// `run --take-over` under load: the new daemon, serving the next edition, takes the programs from the
+/// running one. The streams the kernel answers (injected: XDP, or TC where XDP hands its answers over;
+/// socket-sent: TC) lose nothing and see the old serial, then the new one, never back.
+fn take_over_under_load(name: &str, peer: common::Peer, extra: &[&str], migrate: bool) {
+    let mut lab = Lab::up_with(name, peer);
+    if migrate {
+        // As the README advises: connections waiting in the old listener's queue move to the new one.
+        common::sh(&mut Lab::in_ns(&lab.srv_ns(), &["sysctl", "-qw", "net.ipv4.tcp_migrate_req=1"]));
+    }
+    let dir = std::env::temp_dir().join(format!("m-root-xdp-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let next = edition(&dir, &std::fs::read_to_string(common::bundled_zone()).unwrap(), BASE + 1);
+    let (old, control) = common::start_daemon_with(&mut lab, &[common::SRV4], extra);
+    let stop = Arc::new(AtomicBool::new(false));
+    let streams = start_streams(&lab, &stop);
+    std::thread::sleep(Duration::from_secs(1));
+    let t = Instant::now();
+    let iface = lab.srv_if();
+    let (next_s, ctl_s) = (next.display().to_string(), control.display().to_string());
+    let mut args = vec![BIN, "run", "--take-over", "--zone", &next_s, "--iface", &iface, "--control", &ctl_s, "--addr", common::SRV4];
+    args.extend(extra);
+    let log = std::env::temp_dir().join(format!("m-root-xdp-{name}-new.log"));
+    let _new = lab.spawn(&lab.srv_ns(), &args, &log);
+    // The old daemon exits by itself once the new one has its links; then the new one's socket answers.
+    common::wait_for(&format!("the old daemon to stop (log {})", log.display()), 30, || {
+        std::fs::read_to_string(format!("/proc/{old}/stat")).map_or(true, |s| s.contains(") Z"))
+    });
+    common::wait_for("the new daemon's control socket", 30, || {
+        m_root_user::control::request(&control, "stats", Duration::from_millis(300))
+            .is_ok_and(|r| r["zone.serial"].as_u64() == Some(u64::from(BASE + 1)))
+    });
+    let handed = t.elapsed();
+    // Longer than a client's timeout: a query lost as the old sockets closed is counted, and the stream
+    // is answered by the new daemon after it.
+    std::thread::sleep(Duration::from_secs(3));
+    stop.store(true, Ordering::Relaxed);
+    let seen: Vec<Seen> = streams.into_iter().map(|s| s.join().unwrap()).collect();
+    let text = std::fs::read_to_string(&log).unwrap();
+    let took = text.lines().find(|l| l.contains("took over from pid")).unwrap_or_else(|| panic!("no hand-over in the log:\n{text}"));
+    println!(
+        "{name} ({} peer, {extra:?}, tcp_migrate_req {}): from the command to the new daemon answering {:.2} s; {took}",
+        peer.name(),
+        migrate as u8,
+        handed.as_secs_f64()
+    );
+    for (way, s) in WAYS.iter().zip(&seen) {
+        let old_n = s.serials.iter().filter(|&&x| x == BASE).count();
+        println!(
+            "  {way:?}: {} answers ({old_n} of the old serial), {} lost, longest gap {:.0} ms ({} not sent by the injector)",
+            s.serials.len(),
+            s.lost,
+            s.max_gap.as_secs_f64() * 1e3,
+            s.unsent
+        );
+        assert_eq!(s.serials.last().copied(), Some(BASE + 1), "{way:?}: the new edition served at the end");
+        assert!(old_n > 10, "{way:?}: answered by the old daemon before");
+        if matches!(way, Path4::Injected | Path4::Socket) {
+            assert_eq!(s.lost, 0, "{way:?}: a query the kernel answers was lost in the hand-over");
+            assert!(s.serials.windows(2).all(|w| w[0] <= w[1]), "{way:?}: the old serial after the new one");
+        }
+    }
+    assert!(text.contains("answering") || text.contains("answers"), "the new daemon logged its attachment:\n{text}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_take_over_loses_no_kernel_answer_with_a_bare_peer() {
+    take_over_under_load("tkob", common::Peer::Bare, &[], true);
+}
+
+#[test]
+fn a_take_over_loses_no_kernel_answer_with_xdp_tx() {
+    take_over_under_load("tkox", common::Peer::Xdp, &["--xdp-tx-peer"], false);
+}
+
+/// A take-over that cannot be done (here: another XDP mode) is refused with a clear error before
+/// anything changes, and the running daemon keeps its links and answers in the kernel as before.
+#[test]
+fn a_refused_take_over_leaves_the_old_daemon_serving() {
+    let mut lab = Lab::up_with("tkor", common::Peer::Bare);
+    let (old, control) = common::start_daemon_with(&mut lab, &[common::SRV4], &[]);
+    let before = common::xdp_answered(&common::xdp_counters(&lab));
+    let zone = common::bundled_zone().display().to_string();
+    let (iface, ctl) = (lab.srv_if(), control.display().to_string());
+    let args =
+        [BIN, "run", "--take-over", "--zone", &zone, "--iface", &iface, "--control", &ctl, "--addr", common::SRV4, "--xdp-mode", "skb"];
+    let out = Lab::in_ns(&lab.srv_ns(), &args).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    println!("refused: {}", err.trim());
+    assert!(!out.status.success(), "a take-over into another XDP mode must be refused");
+    assert!(err.contains("cannot change") && err.contains("keeps serving"), "the error says why and what happens: {err}");
+    assert!(std::fs::read_to_string(format!("/proc/{old}/stat")).is_ok_and(|s| !s.contains(") Z")), "the old daemon still runs");
+    // Its programs answer as before: socket-sent queries reach TC, which answers them.
+    in_netns(&lab.cli_ns(), || {
+        let client = Client::new();
+        for id in 0..50u16 {
+            let msg = wire::build_query(id, 0, name::ROOT, rr::SOA, rr::CLASS_IN, Some((1232, false)));
+            let r = client.udp(common::SRV4, &msg);
+            assert!(r.as_deref().and_then(soa_serial) == Some(BASE), "query {id} answered after the refused take-over");
+        }
+    });
+    let after = common::xdp_answered(&common::xdp_counters(&lab));
+    assert!(after >= before + 50, "the kernel answered them ({before} -> {after})");
+    let pins = pins_left(&iface);
+    assert!(pins.is_empty(), "no hand-over pins left: {pins:?}");
+
+    // A successor that asks for the links and then dies: the offer stands (pinned, still answering),
+    // and the running daemon takes its links back by itself after the offer's timeout.
+    let offer = m_root_user::takeover::ask_offer(&control).expect("the running daemon offers its links");
+    let pinned =
+        |o: &m_root_user::dataplane::Offer| [o.xdp_pin.clone(), o.tc_pin.clone()].into_iter().flatten().filter(|p| p.exists()).count();
+    assert_eq!(pinned(&offer.ifaces[0]), 2, "both links pinned: {offer:?}");
+    let t = Instant::now();
+    common::wait_for("the running daemon to take its links back", 45, || pinned(&offer.ifaces[0]) == 0);
+    println!("offer taken back after {:.1} s", t.elapsed().as_secs_f64());
+    assert!(t.elapsed() >= m_root_user::takeover::OFFER_TIMEOUT - Duration::from_secs(1), "not before the timeout");
+    in_netns(&lab.cli_ns(), || {
+        let client = Client::new();
+        let msg = wire::build_query(7, 0, name::ROOT, rr::SOA, rr::CLASS_IN, Some((1232, false)));
+        assert_eq!(client.udp(common::SRV4, &msg).as_deref().and_then(soa_serial), Some(BASE), "answered after resuming");
+    });
+    let x = common::xdp_answered(&common::xdp_counters(&lab));
+    assert!(x > after, "by the kernel ({after} -> {x})");
+    // And the links are its own again: a later hand-over still works (offered, then given back at once).
+    m_root_user::takeover::ask_offer(&control).expect("offered again");
+    m_root_user::takeover::ask_resume(&control);
+    assert!(pins_left(&iface).is_empty(), "resume removes the pins");
+}
+
+fn pins_left(iface: &str) -> Vec<PathBuf> {
+    [m_root_user::dataplane::PIN_ROOT, m_root_user::dataplane::PIN_ROOT_FALLBACK]
+        .iter()
+        .flat_map(|r| ["handover_xdp", "handover_tc"].map(|p| Path::new(r).join(iface).join(p)))
+        .filter(|p| p.exists())
+        .collect()
 }

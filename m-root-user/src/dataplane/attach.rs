@@ -116,7 +116,10 @@ impl Dataplane {
         let mut xdp = None;
         if let Some(m) = plan.xdp {
             match self.program()?.attach(iface, m) {
-                Ok(_) => xdp = Some(m),
+                Ok(id) => {
+                    self.xdp_link = Some(id);
+                    xdp = Some(m)
+                }
                 // The driver cannot run XDP this way: the kernel path stays up through TC. Anything else
                 // (another program already attached: EBUSY/EEXIST) stays an error, so an old program is
                 // never left answering in front from an old table.
@@ -129,6 +132,26 @@ impl Dataplane {
                 }
             }
         }
+        self.configure(iface, plan, xdp)?;
+        if plan.tc {
+            let prog = self.tc_program()?;
+            let id = match prog.attach(iface, TcAttachType::Ingress) {
+                Ok(id) => id,
+                Err(first) => {
+                    // Kernels before 6.6 attach through netlink, which needs the clsact qdisc.
+                    let _ = aya::programs::tc::qdisc_add_clsact(iface);
+                    prog.attach(iface, TcAttachType::Ingress)
+                        .with_context(|| format!("attaching the TC program to {iface} ingress failed ({first}); try --no-tc"))?
+                }
+            };
+            self.tc_link = Some(id);
+        }
+        Ok(self.record_attached(iface, plan, xdp))
+    }
+
+    /// Set what the programs do once attached, XDP attached in mode `xdp` (None: not attached): whether
+    /// XDP sends, the no-room hand-off to other CPUs, and what TC answers.
+    pub(super) fn configure(&mut self, iface: &str, plan: &Plan, xdp: Option<XdpMode>) -> Result<()> {
         let xdp_sends = xdp.is_some() && plan.xdp_tx;
         if xdp_sends {
             // What the device's transmit error counters hold before XDP sends anything: what moves
@@ -151,21 +174,19 @@ impl Dataplane {
             // Where XDP sends nothing, TC answers every query it covers, hint or not (a driver without
             // metadata room leaves none).
             self.set_tc_mode(!xdp_sends)?;
-            let prog = self.tc_program()?;
-            if let Err(first) = prog.attach(iface, TcAttachType::Ingress) {
-                // Kernels before 6.6 attach through netlink, which needs the clsact qdisc.
-                let _ = aya::programs::tc::qdisc_add_clsact(iface);
-                prog.attach(iface, TcAttachType::Ingress)
-                    .with_context(|| format!("attaching the TC program to {iface} ingress failed ({first}); try --no-tc"))?;
-            }
         }
+        Ok(())
+    }
+
+    /// Remember where and how the programs are attached (for stats, txwatch and a hand-over).
+    pub(super) fn record_attached(&mut self, iface: &str, plan: &Plan, xdp: Option<XdpMode>) -> Attached {
         let on = Attached { xdp, tc: plan.tc };
         let mut plan = plan.clone();
         if plan.xdp.is_some() && xdp.is_none() {
             plan.reason = format!("{}; XDP could not be attached, so TC answers all", plan.reason);
         }
         self.attached = Some((iface.to_string(), plan, on));
-        Ok(on)
+        on
     }
 }
 
@@ -179,7 +200,14 @@ pub fn detach(iface: &str) -> Result<String> {
         Ok(()) => "; netlink-attached TC program removed",
         Err(_) => "",
     };
-    // Both pinned maps (the counters and the trust-anchor signals), then their directory if empty.
+    // Links a hand-over that never finished left pinned (removing the pin detaches them), both pinned
+    // maps (the counters and the trust-anchor signals), then their directory if empty.
+    for root in [PIN_ROOT, PIN_ROOT_FALLBACK] {
+        let dir = Path::new(root).join(iface);
+        for path in super::handover::handover_pins(&dir) {
+            let _ = std::fs::remove_file(&path);
+        }
+    }
     for map in [maps::PERCPU, maps::TA_SIGNALS] {
         for path in pin_paths(iface, map) {
             let _ = std::fs::remove_file(&path);

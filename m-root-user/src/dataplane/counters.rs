@@ -38,6 +38,8 @@ impl Dataplane {
 
 impl Drop for Dataplane {
     fn drop(&mut self) {
+        // Links offered to a successor that never took them: unpinned, they go with this process.
+        self.release();
         if let Some(dir) = self.pin_dir.take() {
             let _ = std::fs::remove_file(dir.join(maps::PERCPU));
             let _ = std::fs::remove_file(dir.join(maps::TA_SIGNALS));

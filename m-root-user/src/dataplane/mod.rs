@@ -14,12 +14,14 @@ use crate::deploy::Plan;
 
 mod attach;
 mod counters;
+mod handover;
 mod limits;
 mod table;
 
 pub use crate::deploy::Mode;
 pub use attach::{Attached, PIN_ROOT, PIN_ROOT_FALLBACK, detach, driver_name, pin_root};
 pub use counters::{answered_by, answered_in_stats, counter_key, pinned_counters, pinned_signals};
+pub use handover::Offer;
 pub use limits::describe_report;
 pub use table::{addr_key, xdp_covers, xdp_covers_with};
 
@@ -54,6 +56,11 @@ pub struct Dataplane {
     reports: Option<aya::maps::RingBuf<aya::maps::MapData>>,
     /// Seed of the rate limiter's bucket table hash.
     rrl_seed: u64,
+    /// The links `attach` (or `take_over`) made, held by the programs until offered to a successor.
+    xdp_link: Option<aya::programs::xdp::XdpLinkId>,
+    tc_link: Option<aya::programs::tc::SchedClassifierLinkId>,
+    /// The links pinned for a successor, while it takes them over.
+    handed: Option<handover::Handed>,
 }
 
 impl Dataplane {
@@ -73,6 +80,9 @@ impl Dataplane {
             tc_verified_insns: None,
             reports: None,
             rrl_seed: random_seed(),
+            xdp_link: None,
+            tc_link: None,
+            handed: None,
         };
         let xdp = dp.program()?;
         xdp.load().context("the kernel verifier refused the XDP program")?;

@@ -20,6 +20,8 @@ use crate::observe::{Count, Stats};
 pub(super) fn listener(sa: SocketAddr) -> Result<TcpListener> {
     let s = Socket::new(Domain::for_address(sa), Type::STREAM, Some(Protocol::TCP))?;
     s.set_reuse_address(true)?;
+    // A successor taking over (`run --take-over`) listens beside this one until it stops.
+    s.set_reuse_port(true)?;
     if sa.is_ipv6() {
         s.set_only_v6(true)?;
     }
@@ -98,7 +100,18 @@ pub(super) fn acceptor(listener: TcpListener, state: Arc<ArcSwap<State>>, stats:
             log::warn!("tcp: cannot start a connection thread: {e}");
         }
     }
+    // Stopping: no new connections here (those still in the listen queue move to a successor listening
+    // beside this one when net.ipv4.tcp_migrate_req is 1), and the connections open get a moment to have
+    // their queries answered before the process exits under them.
+    drop(listener);
+    let deadline = std::time::Instant::now() + DRAIN;
+    while conns.total.load(Ordering::Relaxed) > 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
+
+/// How long stopping waits for open connections to finish.
+const DRAIN: Duration = Duration::from_secs(1);
 
 /// RFC 7766: length-prefixed messages, answered in order; the idle timeout bounds a slow or silent peer.
 fn connection(mut s: TcpStream, state: &ArcSwap<State>, stats: &Stats, stop: &AtomicBool, idle: Duration) {

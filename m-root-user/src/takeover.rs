@@ -1,0 +1,137 @@
+//! `m-root-xdp run --take-over`: a new daemon (an upgraded binary, a changed config) takes the kernel
+//! programs' links from the running one, so the queries the kernel answers lose nothing across it.
+//!
+//! Over the running daemon's control socket, the new one: (1) asks `hand-over` once its own programs
+//! are loaded, their table written and its UDP and TCP sockets bound beside the old ones (SO_REUSEPORT);
+//! the old daemon pins its links and says where; (2) swaps its programs into those links (one atomic
+//! BPF_LINK_UPDATE each); (3) asks `retire`: the old daemon closes its descriptors of the links (they
+//! stay attached, held by the new process) and stops as on SIGTERM, without detaching; (4) waits for the
+//! old control socket to go, then opens its own and pins its counters. If the new daemon fails before
+//! (3) it asks `resume`, and the old one swaps its own programs back; if it dies instead, the old one
+//! resumes by itself after [`OFFER_TIMEOUT`].
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
+
+use crate::daemon::Daemon;
+use crate::dataplane::Offer;
+
+/// How long an offer stands before the old daemon takes its links back.
+pub const OFFER_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The running daemon's answer to `hand-over`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Handing {
+    pub pid: u32,
+    pub serial: u32,
+    pub ifaces: Vec<Offer>,
+}
+
+impl Daemon {
+    /// The old side of `hand-over`: pin every dataplane's links for a successor, and take them back if it
+    /// has neither retired this daemon nor asked to resume within [`OFFER_TIMEOUT`].
+    pub fn offer(self: &Arc<Self>) -> Result<Handing, String> {
+        let mut planes = self.planes.lock().unwrap_or_else(|p| p.into_inner());
+        let mut ifaces = Vec::new();
+        for dp in planes.iter_mut() {
+            match dp.offer() {
+                Ok(o) => ifaces.push(o),
+                Err(e) => {
+                    for dp in planes.iter_mut() {
+                        let _ = dp.resume();
+                    }
+                    return Err(format!("{e:#}"));
+                }
+            }
+        }
+        let at = Instant::now();
+        *self.offered.lock().unwrap_or_else(|p| p.into_inner()) = Some(at);
+        log::info!("hand-over: links of {} interfaces offered to a successor", ifaces.len());
+        let d = self.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(OFFER_TIMEOUT);
+            if *d.offered.lock().unwrap_or_else(|p| p.into_inner()) == Some(at) && !d.retired.load(Ordering::SeqCst) {
+                log::warn!("hand-over: the successor neither took the links nor gave them back in {OFFER_TIMEOUT:?}: resuming");
+                d.resume();
+            }
+        });
+        Ok(Handing { pid: std::process::id(), serial: self.state.load().zone.serial, ifaces })
+    }
+
+    /// Take back the links offered (the successor gave up): this daemon's programs answer again.
+    pub fn resume(&self) {
+        let mut planes = self.planes.lock().unwrap_or_else(|p| p.into_inner());
+        *self.offered.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        for dp in planes.iter_mut() {
+            if let Err(e) = dp.resume() {
+                log::error!("hand-over: taking the links back failed: {e:#}");
+            }
+        }
+        log::info!("hand-over: resumed");
+    }
+
+    /// The successor has the links: let go of them and stop as on SIGTERM, detaching nothing.
+    pub fn retire(&self) -> Result<(), String> {
+        let mut planes = self.planes.lock().unwrap_or_else(|p| p.into_inner());
+        if self.offered.lock().unwrap_or_else(|p| p.into_inner()).take().is_none() {
+            return Err("no hand-over in progress".into());
+        }
+        for dp in planes.iter_mut() {
+            dp.release();
+        }
+        self.retired.store(true, Ordering::SeqCst);
+        log::info!("hand-over: the successor has the kernel programs; stopping");
+        // SAFETY: signalling this process; the main thread stops on SIGTERM.
+        unsafe { libc::kill(libc::getpid(), libc::SIGTERM) };
+        Ok(())
+    }
+}
+
+/// One request to the running daemon: its answer when it says ok, else its error.
+fn ask(control: &Path, cmd: &str) -> Result<serde_json::Value> {
+    let r = crate::control::request(control, &serde_json::json!({ "cmd": cmd }).to_string(), Duration::from_secs(10))
+        .with_context(|| format!("asking the running daemon to {cmd} on {}", control.display()))?;
+    if let Some(e) = r["error"].as_str() {
+        bail!("the running daemon refused {cmd}: {e}");
+    }
+    Ok(r)
+}
+
+/// The new side, step 1: the running daemon's links.
+pub fn ask_offer(control: &Path) -> Result<Handing> {
+    serde_json::from_value(ask(control, "hand-over")?).context("the running daemon's hand-over answer")
+}
+
+/// The new side gave up: the running daemon takes its links back.
+pub fn ask_resume(control: &Path) {
+    if let Err(e) = ask(control, "resume") {
+        log::error!("{e:#}; it resumes by itself within {OFFER_TIMEOUT:?}");
+    }
+}
+
+/// The new side, step 3: the old daemon lets go and stops; wait until its control socket is gone.
+pub fn ask_retire(control: &Path, pid: u32) -> Result<()> {
+    ask(control, "retire")?;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while (control.exists() || alive(pid)) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    if control.exists() {
+        bail!("the old daemon (pid {pid}) has not stopped within 15 s");
+    }
+    Ok(())
+}
+
+/// Is process `pid` still running (a zombie is not: it has closed everything)?
+fn alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the command name, which ends at the last ')'.
+        Ok(stat) => stat.rsplit_once(')').is_some_and(|(_, rest)| !rest.trim_start().starts_with(['Z', 'X'])),
+        Err(_) => false,
+    }
+}
