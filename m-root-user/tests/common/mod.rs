@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod nsd;
+pub mod primary;
 pub mod test_run;
 
 use std::fs::File;
