@@ -13,6 +13,7 @@ use anyhow::{Context, Result, bail};
 
 use crate::dataplane::Mode;
 use crate::limits::Limits;
+use crate::secondary::conf::Section;
 
 /// In the unit's RuntimeDirectory, so the daemon's own user can create it.
 pub const DEFAULT_CONTROL: &str = "/run/m-root-xdp/control.sock";
@@ -123,9 +124,10 @@ macro_rules! settings {
 }
 
 settings! {
-    /// Zone file (RFC 1035 master format).
+    /// Zone file (RFC 1035 master format). With [secondary] optional: the zone comes from the cache,
+    /// then this file, then the primaries.
     #[arg(long)]
-    zone: PathBuf = (required "zone: no zone file given (--zone or zone = \"...\" in the config)");
+    zone: PathBuf = None;
     /// Interface(s) to attach the XDP program to.
     #[arg(long = "iface", value_name = "IFACES")]
     interfaces: Vec<String> = (Vec::new());
@@ -188,23 +190,32 @@ settings! {
     tcp_max_per_source: usize = (32);
 }
 
-/// A config file: its flat settings, and its sections (`[rrl]`, `[acl]`: [`crate::limits`]).
-pub fn read_file(path: &Path) -> Result<(Options, Limits)> {
+/// A config file: its flat settings, its sections (`[rrl]`, `[acl]`, `[cookies]`: [`crate::limits`]),
+/// and `[secondary]` ([`crate::secondary::conf`]).
+pub fn read_file(path: &Path) -> Result<(Options, Limits, Option<Section>)> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading config {}", path.display()))?;
     // toml's message names the key and the line.
-    let table: toml::Table = toml::from_str(&text).map_err(|e| anyhow::anyhow!("config {}: {e}", path.display()))?;
+    let mut table: toml::Table = toml::from_str(&text).map_err(|e| anyhow::anyhow!("config {}: {e}", path.display()))?;
+    let secondary = match table.remove("secondary") {
+        Some(v) => Some(v.try_into::<Section>().map_err(|e| anyhow::anyhow!("config {}: secondary: {e}", path.display()))?),
+        None => None,
+    };
     let (flat, limits) = crate::limits::split(table).map_err(|e| anyhow::anyhow!("config {}: {e:#}", path.display()))?;
     let options =
         serde::Deserialize::deserialize(toml::Value::Table(flat)).map_err(|e| anyhow::anyhow!("config {}: {e}", path.display()))?;
-    Ok((options, limits))
+    Ok((options, limits, secondary))
 }
 
 /// The settings of `run`: `flags`, over the file `config` when given, over the defaults, and the file's
 /// sections. A zone given as a flag is made absolute (reloads find it after a change of directory).
-pub fn of_run(config: Option<&Path>, mut flags: Options) -> Result<(Settings, Limits)> {
-    let (file, limits) = config.map(read_file).transpose()?.unwrap_or_default();
+pub fn of_run(config: Option<&Path>, mut flags: Options) -> Result<(Settings, Limits, Option<Section>)> {
+    let (file, limits, secondary) = config.map(read_file).transpose()?.unwrap_or_default();
     flags.zone = flags.zone.map(|z| std::fs::canonicalize(&z).unwrap_or(z));
-    Ok((merge(file, flags)?, limits))
+    let s = merge(file, flags)?;
+    if s.zone.is_none() && secondary.is_none() {
+        bail!("zone: no zone file given (--zone or zone = \"...\" in the config), and no [secondary] to transfer it");
+    }
+    Ok((s, limits, secondary))
 }
 
 /// Merge: a flag given wins over the file, the file over the default; then what settings require of
@@ -246,7 +257,7 @@ mod tests {
             toml::from_str("zone = \"a.zone\"\naddresses = [\"192.0.2.1\"]\nxdp_mode = \"off\"\nport = 5300\nidentity = \"m1\"\n").unwrap();
         let s = merge(file, Options { port: Some(53), ..Default::default() }).unwrap();
         assert_eq!(s.port, 53);
-        assert_eq!(s.zone, PathBuf::from("a.zone"));
+        assert_eq!(s.zone, Some(PathBuf::from("a.zone")));
         assert!(s.nsid && s.chaos);
         let err = toml::from_str::<Options>("zone = \"a\"\nadresses = []\n").unwrap_err().to_string();
         assert!(err.contains("adresses"), "{err}");
@@ -296,12 +307,14 @@ mod tests {
         let file: Options =
             toml::from_str("zone = \"f\"\naddresses = [\"192.0.2.9\"]\nxdp_mode = \"off\"\nchaos = false\nwatch = true\n").unwrap();
         let s = merge(file, flags(&["--zone", "z", "--no-zonemd"]).unwrap()).unwrap();
-        assert_eq!(s.zone, PathBuf::from("z"));
+        assert_eq!(s.zone, Some(PathBuf::from("z")));
         assert_eq!(s.addresses, vec!["192.0.2.9".parse::<IpAddr>().unwrap()]);
         assert!(!s.chaos && s.watch && !s.zonemd && s.tc && !s.nsid);
         assert_eq!((s.port, s.tcp_idle_seconds, s.tcp_max_connections, s.tcp_max_per_source), (53, 10, 512, 32));
         assert_eq!(s.control, PathBuf::from(DEFAULT_CONTROL));
-        let err = merge(Options::default(), Options::default()).unwrap_err().to_string();
+        // No zone and no [secondary]: nothing to serve.
+        let flags = Options { addresses: Some(vec!["192.0.2.1".parse().unwrap()]), xdp_mode: Some(Mode::Off), ..Default::default() };
+        let err = of_run(None, flags).unwrap_err().to_string();
         assert!(err.starts_with("zone: no zone file given"), "{err}");
     }
 

@@ -86,7 +86,11 @@ fn handle(c: UnixStream, d: &Arc<Daemon>) -> Result<()> {
         Some("reload") => {
             let zone = req["zone"].as_str().map(PathBuf::from);
             let force = req["force"].as_bool().unwrap_or(false);
-            serde_json::to_value(d.reload(zone.as_deref(), force))?
+            match (d.secondary.get(), &zone) {
+                // A secondary refreshes from its primaries (a file given still loads that file).
+                (Some(sec), None) => serde_json::to_value(sec.refresh_now(d))?,
+                _ => serde_json::to_value(d.reload(zone.as_deref(), force))?,
+            }
         }
         Some("hand-over") => match d.offer() {
             Ok(h) => serde_json::to_value(h)?,

@@ -49,6 +49,8 @@ pub struct Daemon {
     pub(crate) offered: Mutex<Option<Instant>>,
     /// A successor has the kernel programs: stopping must not detach them.
     pub retired: std::sync::atomic::AtomicBool,
+    /// The secondary service, when the zone comes from primaries (`reload` then refreshes).
+    pub secondary: std::sync::OnceLock<Arc<crate::secondary::Secondary>>,
 }
 
 /// Compile `zone`'s table, and say so when some of its answers are left to userspace (how many, why,
@@ -87,12 +89,12 @@ impl Daemon {
         stats: Arc<Stats>,
     ) -> Daemon {
         Daemon {
-            state: Arc::new(ArcSwap::from_pointee(State {
+            state: Arc::new(ArcSwap::from_pointee(State::new(
                 zone,
-                cfg: cfg.clone(),
-                fast: FastTable::new(table),
-                limiter: Arc::new(Limiter::new(Limits::default())),
-            })),
+                cfg.clone(),
+                FastTable::new(table),
+                Arc::new(Limiter::new(Limits::default())),
+            ))),
             stats,
             planes: Mutex::new(planes),
             started: Instant::now(),
@@ -103,6 +105,7 @@ impl Daemon {
             config: Mutex::new(None),
             offered: Mutex::new(None),
             retired: std::sync::atomic::AtomicBool::new(false),
+            secondary: std::sync::OnceLock::new(),
         }
     }
 
@@ -196,56 +199,83 @@ impl Daemon {
         let t = Instant::now();
         let path = path.map(Path::to_path_buf).unwrap_or_else(|| self.zone_path());
         let old_serial = self.state.load().zone.serial;
-        let mut report =
-            ReloadReport { ok: false, old_serial, new_serial: None, zone: path.display().to_string(), millis: 0.0, error: None };
         let result = (|| -> Result<u32, String> {
             // The config's [rrl] and [acl] first: a bad section refuses the whole reload.
             let config = self.config.lock().unwrap_or_else(|p| p.into_inner()).clone();
             if let Some(c) = config {
                 // The whole file is read as at start: a broken edit anywhere refuses the reload.
-                let (_, limits) = crate::config::read_file(&c).map_err(|e| format!("{e:#}"))?;
+                let (_, limits, _) = crate::config::read_file(&c).map_err(|e| format!("{e:#}"))?;
                 // Applied even when the sections read the same: the cookie secret file may have changed.
                 self.set_limits(None, limits)?;
             }
             let zone = Zone::load(&path, &LoadOptions { no_zonemd: !self.zonemd }).map_err(|e| e.to_string())?;
-            let serial = zone.serial;
-            if !force && !serial_newer(serial, old_serial) {
-                return Err(format!("serial {serial} is not newer than the running {old_serial} (RFC 1982); --force to load it anyway"));
-            }
-            let load_ms = t.elapsed().as_secs_f64() * 1e3;
-            // Compiled before the dataplanes are locked: txwatch and stats need them meanwhile.
-            let table = compile(&zone);
-            let mut planes = self.planes.lock().unwrap_or_else(|p| p.into_inner());
-            let mut prepared = Vec::new();
-            for dp in planes.iter_mut() {
-                prepared.push(dp.prepare(&table).map_err(|e| format!("writing the XDP table: {e:#}"))?);
-            }
-            // The switch: XDP passes everything up, userspace swaps, XDP answers from the new table. A
-            // client never sees the new zone and then the old one.
-            for dp in planes.iter_mut() {
-                dp.pause().map_err(|e| format!("pausing XDP: {e:#}"))?;
-            }
-            let limiter = self.state.load().limiter.clone();
-            self.state.store(Arc::new(State { zone, cfg: self.cfg.clone(), fast: FastTable::new(table), limiter }));
-            for (dp, (generation, info)) in planes.iter_mut().zip(prepared) {
-                dp.activate(generation, info).map_err(|e| format!("activating the XDP table: {e:#}"))?;
-            }
-            *self.current.lock().unwrap_or_else(|p| p.into_inner()) = (path.clone(), SystemTime::now(), load_ms);
-            Ok(serial)
+            self.swap(zone, &path, t, force)
         })();
-        report.millis = t.elapsed().as_secs_f64() * 1e3;
-        match result {
-            Ok(serial) => {
-                report.ok = true;
-                report.new_serial = Some(serial);
-                log::info!("reload: {} serial {old_serial} -> {serial} in {:.0} ms", path.display(), report.millis);
-            }
-            Err(e) => {
-                log::warn!("reload refused, serial {old_serial} still serving: {e}");
-                report.error = Some(e);
-            }
+        report(result, old_serial, &path, t)
+    }
+
+    /// Serve `zone` (made elsewhere, e.g. by a zone transfer, and already checked as a file is), recorded
+    /// as coming from `path`: the same serial rule and switch as a reload.
+    pub fn install(&self, zone: Zone, path: &Path, t: Instant) -> ReloadReport {
+        let _one_at_a_time = self.reload_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let old_serial = self.state.load().zone.serial;
+        let result = self.swap(zone, path, t, false);
+        let report = report(result, old_serial, path, t);
+        if report.ok {
+            notify_ready(self);
         }
         report
+    }
+
+    /// The switch, for a zone read and checked: refused when its serial is not newer (RFC 1982) unless
+    /// `force`; otherwise compiled, written into each dataplane's idle generation, and swapped in with
+    /// userspace's zone. Returns the serial now served.
+    fn swap(&self, zone: Zone, path: &Path, t: Instant, force: bool) -> Result<u32, String> {
+        let old_serial = self.state.load().zone.serial;
+        let serial = zone.serial;
+        if !force && !serial_newer(serial, old_serial) {
+            return Err(format!("serial {serial} is not newer than the running {old_serial} (RFC 1982); --force to load it anyway"));
+        }
+        let load_ms = t.elapsed().as_secs_f64() * 1e3;
+        // Compiled before the dataplanes are locked: txwatch and stats need them meanwhile.
+        let table = compile(&zone);
+        let mut planes = self.planes.lock().unwrap_or_else(|p| p.into_inner());
+        let mut prepared = Vec::new();
+        for dp in planes.iter_mut() {
+            prepared.push(dp.prepare(&table).map_err(|e| format!("writing the XDP table: {e:#}"))?);
+        }
+        // The switch: XDP passes everything up, userspace swaps, XDP answers from the new table. A
+        // client never sees the new zone and then the old one.
+        for dp in planes.iter_mut() {
+            dp.pause().map_err(|e| format!("pausing XDP: {e:#}"))?;
+        }
+        let limiter = self.state.load().limiter.clone();
+        self.state.store(Arc::new(State::new(zone, self.cfg.clone(), FastTable::new(table), limiter)));
+        for (dp, (generation, info)) in planes.iter_mut().zip(prepared) {
+            dp.activate(generation, info).map_err(|e| format!("activating the XDP table: {e:#}"))?;
+        }
+        *self.current.lock().unwrap_or_else(|p| p.into_inner()) = (path.to_path_buf(), SystemTime::now(), load_ms);
+        Ok(serial)
+    }
+
+    /// The zone has expired (a secondary past SOA expire with no refresh): the kernel programs pass every
+    /// query up and userspace answers SERVFAIL, until a refresh succeeds (`unexpire`).
+    pub fn expire(&self) {
+        let mut planes = self.planes.lock().unwrap_or_else(|p| p.into_inner());
+        for dp in planes.iter_mut() {
+            if let Err(e) = dp.pause() {
+                log::error!("pausing the kernel programs for the expired zone: {e:#}");
+            }
+        }
+        self.state.load().expired.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// The zone held is current again (the primary confirmed its serial): serve it as before expiry.
+    pub fn unexpire(&self) -> Result<(), String> {
+        let _one_at_a_time = self.reload_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let zone = self.state.load().zone.clone();
+        let path = self.zone_path();
+        self.swap(zone, &path, Instant::now(), true).map(|_| ())
     }
 
     /// Reload whenever the zone file's modification time changes (checked every second).
@@ -265,6 +295,24 @@ impl Daemon {
             }
         })
     }
+}
+
+/// What a reload or an install did, logged.
+fn report(result: Result<u32, String>, old_serial: u32, path: &Path, t: Instant) -> ReloadReport {
+    let mut report = ReloadReport { ok: false, old_serial, new_serial: None, zone: path.display().to_string(), millis: 0.0, error: None };
+    report.millis = t.elapsed().as_secs_f64() * 1e3;
+    match result {
+        Ok(serial) => {
+            report.ok = true;
+            report.new_serial = Some(serial);
+            log::info!("reload: {} serial {old_serial} -> {serial} in {:.0} ms", path.display(), report.millis);
+        }
+        Err(e) => {
+            log::warn!("reload refused, serial {old_serial} still serving: {e}");
+            report.error = Some(e);
+        }
+    }
+    report
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ pub mod lab;
 pub mod limits;
 pub mod manual;
 pub mod observe;
+pub mod secondary;
 pub mod server;
 pub mod takeover;
 pub mod txwatch;

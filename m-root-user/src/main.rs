@@ -11,7 +11,9 @@ use clap::{Parser, Subcommand};
 use m_root_user::daemon::{self, Daemon};
 use m_root_user::dataplane::{self, Dataplane, Mode};
 use m_root_user::observe::{self, Stats};
-use m_root_user::server::{ServeOptions, Server};
+use m_root_user::secondary::Secondary;
+use m_root_user::secondary::conf::Conf as SecondaryConf;
+use m_root_user::server::{NotifyHook, ServeOptions, Server};
 use m_root_user::{caps, config, control, deploy, lab, manual, takeover, txwatch};
 use zonegen::{LoadOptions, ServerConfig, Zone};
 
@@ -116,8 +118,9 @@ fn main() -> std::process::ExitCode {
 fn run(cli: Cli) -> Result<()> {
     match cli.cmd {
         Cmd::Run { config, take_over, settings } => {
-            let (s, limits) = config::of_run(config.as_deref(), settings)?;
-            serve(s, config.as_deref(), limits, take_over)
+            let (s, limits, secondary) = config::of_run(config.as_deref(), settings)?;
+            let secondary = secondary.map(|sec| sec.resolve()).transpose()?;
+            serve(s, config.as_deref(), limits, secondary, take_over)
         }
         Cmd::Stats { iface, control: path, json } => {
             let (user, kernel) = observe::gather(iface.as_deref(), &path)?;
@@ -156,22 +159,35 @@ fn run(cli: Cli) -> Result<()> {
 
 /// `run`: load the zone, set up each interface's dataplane, serve until SIGTERM / SIGINT (SIGHUP reloads).
 /// With `take_over`, the interfaces' programs are taken from the daemon running on the control socket.
-fn serve(s: config::Settings, config: Option<&Path>, limits: m_root_user::limits::Limits, take_over: bool) -> Result<()> {
+fn serve(
+    s: config::Settings,
+    config: Option<&Path>,
+    limits: m_root_user::limits::Limits,
+    secondary: Option<SecondaryConf>,
+    take_over: bool,
+) -> Result<()> {
     log::set_max_level(s.log_level.parse().unwrap_or(log::LevelFilter::Info));
     // Before anything is loaded: a daemon started with too few capabilities names the missing ones.
     if let Some(have) = caps::CapSet::effective() {
         caps::check(have, &caps::needed(s.xdp_mode != Mode::Off, s.port, caps::unprivileged_port_start())).map_err(|e| anyhow!(e))?;
     }
 
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let t = Instant::now();
-    let zone = Zone::load(&s.zone, &LoadOptions { no_zonemd: !s.zonemd }).map_err(|e| anyhow!("zone refused: {e}"))?;
+    let (zone, zone_path, age) = match &secondary {
+        Some(c) => secondary_start(c, &s, &stop)?,
+        None => {
+            let path = s.zone.clone().ok_or_else(|| anyhow!("zone: no zone file given"))?;
+            (Zone::load(&path, &LoadOptions { no_zonemd: !s.zonemd }).map_err(|e| anyhow!("zone refused: {e}"))?, path, None)
+        }
+    };
     let load_ms = t.elapsed().as_secs_f64() * 1e3;
     for w in &zone.warnings {
         log::warn!("zone: {w}");
     }
     log::info!(
         "zone {} serial {}: {} TLDs, ZONEMD {}, loaded in {load_ms:.0} ms",
-        s.zone.display(),
+        zone_path.display(),
         zone.serial,
         zone.tlds.len(),
         zone.zonemd
@@ -204,16 +220,23 @@ fn serve(s: config::Settings, config: Option<&Path>, limits: m_root_user::limits
     let stats = Arc::new(Stats::default());
     let serial = zone.serial;
     let answers = table.answer_count();
-    let daemon = Arc::new(Daemon::new(zone, table, &s.zone, load_ms, cfg, s.zonemd, planes, stats.clone()));
+    let daemon = Arc::new(Daemon::new(zone, table, &zone_path, load_ms, cfg, s.zonemd, planes, stats.clone()));
     daemon.set_limits(config.map(|c| std::fs::canonicalize(c).unwrap_or(c.to_path_buf())).as_deref(), limits).map_err(|e| anyhow!(e))?;
-    let opts = ServeOptions {
+    let mut opts = ServeOptions {
         addrs: s.addresses.clone(),
         port: s.port,
         workers: s.workers,
         tcp_max_connections: s.tcp_max_connections,
         tcp_max_per_source: s.tcp_max_per_source,
         tcp_idle: Duration::from_secs(s.tcp_idle_seconds),
+        notify: None,
     };
+    let secondary = secondary.map(|c| Secondary::new(c, s.zonemd, &daemon.state.load().zone, age));
+    if let Some(sec) = &secondary {
+        let _ = daemon.secondary.set(sec.clone());
+        let hook = sec.clone();
+        opts.notify = Some(NotifyHook(Arc::new(move |peer, msg| hook.notify(peer, msg))));
+    }
     // Bound beside a daemon being taken over (SO_REUSEPORT): both answer until it stops.
     let server = Server::start(daemon.state.clone(), stats, &opts)?;
     if take_over {
@@ -228,8 +251,11 @@ fn serve(s: config::Settings, config: Option<&Path>, limits: m_root_user::limits
         }
     }
     let ctl = control::Control::start(&s.control, daemon.clone())?;
-    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let watcher = s.watch.then(|| daemon.watch(stop.clone()));
+    if s.watch && secondary.is_some() {
+        log::warn!("watch: off with [secondary]; the zone comes from the primaries");
+    }
+    let watcher = (s.watch && secondary.is_none()).then(|| daemon.watch(stop.clone()));
+    let refresher = secondary.as_ref().map(|sec| sec.run(daemon.clone(), stop.clone()));
     let tx_watcher = txwatch::start(daemon.clone(), stop.clone())?;
     let cookie_clock = daemon.cookie_clock(stop.clone());
     log::info!(
@@ -263,6 +289,9 @@ fn serve(s: config::Settings, config: Option<&Path>, limits: m_root_user::limits
     }
     let _ = tx_watcher.join();
     let _ = cookie_clock.join();
+    if let Some(r) = refresher {
+        let _ = r.join();
+    }
     server.stop();
     // The dataplanes (and their counter pins) before the control socket: a successor waits for the
     // socket to go before it pins its own.
@@ -273,6 +302,39 @@ fn serve(s: config::Settings, config: Option<&Path>, limits: m_root_user::limits
         false => log::info!("stopped; XDP detached"),
     }
     Ok(())
+}
+
+/// A secondary's first zone: the cache (the last good zone, whose age counts towards expiry), else the
+/// zone file given, else a transfer from the primaries (waiting for one that gives it).
+fn secondary_start(
+    c: &SecondaryConf,
+    s: &config::Settings,
+    stop: &std::sync::atomic::AtomicBool,
+) -> Result<(Zone, PathBuf, Option<Duration>)> {
+    let opts = LoadOptions { no_zonemd: !s.zonemd };
+    if c.cache.exists() {
+        match Zone::load(&c.cache, &opts) {
+            Ok(z) => {
+                let age = std::fs::metadata(&c.cache).and_then(|m| m.modified()).ok().and_then(|m| m.elapsed().ok());
+                log::info!(
+                    "secondary: serving the cached zone serial {} (last known current {:.0} s ago), then refreshing",
+                    z.serial,
+                    age.unwrap_or_default().as_secs_f64()
+                );
+                return Ok((z, c.cache.clone(), age.or(Some(Duration::ZERO))));
+            }
+            Err(e) => log::warn!("secondary: the cache is not usable ({e}); trying the zone file, then the primaries"),
+        }
+    }
+    if let Some(path) = &s.zone {
+        match Zone::load(path, &opts) {
+            Ok(z) => return Ok((z, path.clone(), None)),
+            Err(e) => log::warn!("secondary: zone file refused ({e}); transferring from the primaries"),
+        }
+    }
+    log::info!("secondary: no cache, no zone file: transferring the zone from {:?}", c.primaries);
+    let zone = Secondary::first_zone(c, s.zonemd, stop).ok_or_else(|| anyhow!("stopped before any primary gave the zone"))?;
+    Ok((zone, c.cache.clone(), Some(Duration::ZERO)))
 }
 
 /// What each interface ended up with, for the log.

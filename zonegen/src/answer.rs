@@ -130,6 +130,11 @@ pub fn answer_with(zone: &Zone, cfg: &ServerConfig, msg: &[u8], transport: Trans
     if outcome == Some(cookie::Outcome::Malformed) {
         return error(wire::RCODE_FORMERR as u16, None);
     }
+    // Zone transfers (RFC 5936, RFC 1995) are not served to others: refused, as Knot, NSD and BIND refuse
+    // a transfer no ACL allows.
+    if q.qtype == rr::AXFR || q.qtype == rr::IXFR {
+        return error(wire::RCODE_REFUSED as u16, reply.as_ref());
+    }
     let plan = match q.qclass {
         rr::CLASS_IN => plan_in(zone, &q),
         rr::CLASS_CH => match plan::plan_chaos(cfg, &q) {
@@ -141,6 +146,19 @@ pub fn answer_with(zone: &Zone, cfg: &ServerConfig, msg: &[u8], transport: Trans
     let kind = plan.kind;
     let layout = lay_out(&q, &plan);
     done(finish(&layout, &q, size_limit(q.edns.as_ref(), transport), cfg, reply.as_ref()), kind, verdict)
+}
+
+/// What a server whose zone has expired (a secondary that could not refresh it in time, RFC 1035 4.3.5)
+/// answers: SERVFAIL with the question echoed; a malformed query as [`answer_with`] answers it.
+pub fn servfail(msg: &[u8], cfg: &ServerConfig) -> Option<Vec<u8>> {
+    match wire::parse_query(msg) {
+        Ok(q) => Some(error_response(q.id, q.flags, Some(q.question), q.edns.as_ref(), wire::RCODE_SERVFAIL as u16, cfg, None)),
+        Err(QueryError::Drop) => None,
+        Err(QueryError::FormErr { id, flags, question, edns }) => {
+            let question = question.map(|(a, b)| &msg[a..b]);
+            Some(error_response(id, flags, question, edns.as_ref(), wire::RCODE_FORMERR as u16, cfg, None))
+        }
+    }
 }
 
 /// The NSID option's payload (RFC 5001): our identity, when NSID is on and the query asked for it.

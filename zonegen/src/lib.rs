@@ -10,6 +10,7 @@ pub mod cli;
 pub mod compile;
 pub mod fast;
 pub mod name;
+pub mod records;
 pub mod rr;
 pub mod signal;
 pub mod tablefile;

@@ -15,6 +15,8 @@ pub const NSEC: u16 = 47;
 pub const DNSKEY: u16 = 48;
 pub const ZONEMD: u16 = 63;
 pub const ANY: u16 = 255;
+pub const AXFR: u16 = 252;
+pub const IXFR: u16 = 251;
 
 pub const CLASS_IN: u16 = m_root_common::CLASS_IN;
 pub const CLASS_CH: u16 = 3;

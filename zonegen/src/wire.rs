@@ -21,6 +21,7 @@ pub const OPTION_NSID: u16 = 3;
 
 pub const RCODE_NOERROR: u8 = 0;
 pub const RCODE_FORMERR: u8 = 1;
+pub const RCODE_SERVFAIL: u8 = 2;
 pub const RCODE_NXDOMAIN: u8 = 3;
 pub const RCODE_NOTIMP: u8 = 4;
 pub const RCODE_REFUSED: u8 = 5;

@@ -85,13 +85,13 @@ pub struct LoadOptions {
 }
 
 /// A record as read, before grouping.
-struct Raw {
-    owner: Vec<u8>,
-    rtype: u16,
-    class: u16,
-    ttl: u32,
-    rdata: Vec<u8>,
-    line: usize,
+pub(crate) struct Raw {
+    pub(crate) owner: Vec<u8>,
+    pub(crate) rtype: u16,
+    pub(crate) class: u16,
+    pub(crate) ttl: u32,
+    pub(crate) rdata: Vec<u8>,
+    pub(crate) line: usize,
 }
 
 impl Zone {
@@ -105,7 +105,13 @@ impl Zone {
     /// Parse and validate zone text; `path` names it in errors.
     pub fn from_bytes(text: &[u8], path: &Path, opts: &LoadOptions) -> Result<Zone, ZoneError> {
         let file = path.display().to_string();
-        let raws = parse(text, &file)?;
+        Self::from_raws(parse(text, &file)?, path, opts)
+    }
+
+    /// Group, validate and check (ZONEMD) records given in wire form, as a file's are after parsing;
+    /// `path` names the zone in errors (a transfer: its primary).
+    pub(crate) fn from_raws(raws: Vec<Raw>, path: &Path, opts: &LoadOptions) -> Result<Zone, ZoneError> {
+        let file = path.display().to_string();
         let mut zone = build(raws, &file)?;
         zone.source = path.to_path_buf();
         crate::validate::validate(&zone, &file)?;
@@ -333,7 +339,7 @@ fn scan_error(text: &str, pending: &[EntryLines], file: &str) -> ZoneError {
 }
 
 /// Group records into nodes and RRsets, attaching RRSIGs to the RRset they cover.
-fn build(raws: Vec<Raw>, file: &str) -> Result<Zone, ZoneError> {
+pub(crate) fn build(raws: Vec<Raw>, file: &str) -> Result<Zone, ZoneError> {
     let record_count = raws.len();
     let mut nodes: HashMap<Vec<u8>, Node> = HashMap::new();
     let mut sigs: Vec<Raw> = Vec::new();

@@ -32,6 +32,7 @@ pub fn report(d: &Daemon) -> Value {
         "uptime_s": d.started.elapsed().as_secs(),
         "server": d.stats.snapshot().to_json(),
         "kernel": kernel::of_daemon(&d.planes.lock().unwrap_or_else(|p| p.into_inner())),
+        "secondary": d.secondary.get().map(|s| s.report()),
     })
 }
 

@@ -26,6 +26,27 @@ pub struct State {
     pub fast: zonegen::fast::FastTable,
     /// Rate limiting and the drop list (kept from one zone to the next).
     pub limiter: Arc<limiter::Limiter>,
+    /// The zone has expired (a secondary that could not refresh it): every query gets SERVFAIL.
+    pub expired: AtomicBool,
+}
+
+impl State {
+    pub fn new(zone: Zone, cfg: ServerConfig, fast: zonegen::fast::FastTable, limiter: Arc<limiter::Limiter>) -> State {
+        State { zone, cfg, fast, limiter, expired: AtomicBool::new(false) }
+    }
+}
+
+/// Given a NOTIFY's sender and message, the answer (None: none).
+pub type NotifyFn = dyn Fn(IpAddr, &[u8]) -> Option<Vec<u8>> + Send + Sync;
+
+/// What answers a NOTIFY (the secondary service).
+#[derive(Clone)]
+pub struct NotifyHook(pub Arc<NotifyFn>);
+
+impl std::fmt::Debug for NotifyHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NotifyHook")
+    }
 }
 
 /// Server settings.
@@ -38,6 +59,8 @@ pub struct ServeOptions {
     pub tcp_max_connections: usize,
     pub tcp_max_per_source: usize,
     pub tcp_idle: Duration,
+    /// NOTIFY over UDP goes here (a secondary); without one it gets NOTIMP like any other opcode.
+    pub notify: Option<NotifyHook>,
 }
 
 /// Running server threads.
@@ -56,8 +79,10 @@ impl Server {
             let sa = SocketAddr::new(*addr, opts.port);
             for w in 0..opts.workers.max(1) {
                 let sock = udp::socket(sa).with_context(|| format!("binding UDP {sa}"))?;
-                let (state, stats, stop) = (state.clone(), stats.clone(), stop.clone());
-                threads.push(std::thread::Builder::new().name(format!("udp-{w}")).spawn(move || udp::worker(sock, state, stats, stop))?);
+                let (state, stats, stop, notify) = (state.clone(), stats.clone(), stop.clone(), opts.notify.clone());
+                threads.push(
+                    std::thread::Builder::new().name(format!("udp-{w}")).spawn(move || udp::worker(sock, state, stats, stop, notify))?,
+                );
             }
             let listener = tcp::listener(sa).with_context(|| format!("binding TCP {sa}"))?;
             let (state, stats, stop, o) = (state.clone(), stats.clone(), stop.clone(), opts.clone());

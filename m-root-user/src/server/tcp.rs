@@ -85,8 +85,9 @@ pub(super) fn acceptor(listener: TcpListener, state: Arc<ArcSwap<State>>, stats:
         }
         stats.add(Count::TcpConnections, 1);
         let (state, stats, stop, conns, idle) = (state.clone(), stats.clone(), stop.clone(), conns.clone(), opts.tcp_idle);
+        let notify = opts.notify.clone();
         let spawned = std::thread::Builder::new().name("tcp-conn".into()).spawn(move || {
-            connection(stream, &state, &stats, &stop, idle);
+            connection(stream, &state, &stats, &stop, idle, notify.as_ref());
             let mut per = conns.per_source.lock().unwrap_or_else(|p| p.into_inner());
             if let Some(n) = per.get_mut(&peer.ip()) {
                 *n -= 1;
@@ -114,7 +115,14 @@ pub(super) fn acceptor(listener: TcpListener, state: Arc<ArcSwap<State>>, stats:
 const DRAIN: Duration = Duration::from_secs(1);
 
 /// RFC 7766: length-prefixed messages, answered in order; the idle timeout bounds a slow or silent peer.
-fn connection(mut s: TcpStream, state: &ArcSwap<State>, stats: &Stats, stop: &AtomicBool, idle: Duration) {
+fn connection(
+    mut s: TcpStream,
+    state: &ArcSwap<State>,
+    stats: &Stats,
+    stop: &AtomicBool,
+    idle: Duration,
+    notify: Option<&super::NotifyHook>,
+) {
     let _ = s.set_nonblocking(false);
     let _ = s.set_read_timeout(Some(idle));
     let _ = s.set_write_timeout(Some(idle));
@@ -133,7 +141,17 @@ fn connection(mut s: TcpStream, state: &ArcSwap<State>, stats: &Stats, stop: &At
         let st = state.load();
         // Cookies over TCP too (RFC 7873 5.2): the client learns a server cookie for its UDP queries.
         let cookies = s.peer_addr().ok().and_then(|p| st.limiter.cookie_ctx(p.ip()));
-        match answer::answer_with(&st.zone, &st.cfg, &msg[..n], Transport::Tcp, cookies.as_ref()).map(|a| (a.msg, a.kind, a.cookie)) {
+        let peer = s.peer_addr().ok().map(|p| p.ip());
+        let answered = match (notify, peer) {
+            // NOTIFY to a secondary (Knot sends it over TCP).
+            (Some(h), Some(p)) if crate::secondary::notify::is_notify(&msg[..n]) => {
+                (h.0)(p, &msg[..n]).map(|r| (r, answer::Kind::Error, None))
+            }
+            // The zone has expired (a secondary that could not refresh it): SERVFAIL to everything.
+            _ if st.expired.load(Ordering::Relaxed) => answer::servfail(&msg[..n], &st.cfg).map(|r| (r, answer::Kind::Error, None)),
+            _ => answer::answer_with(&st.zone, &st.cfg, &msg[..n], Transport::Tcp, cookies.as_ref()).map(|a| (a.msg, a.kind, a.cookie)),
+        };
+        match answered {
             Some((resp, kind, cookie)) => {
                 stats.count_cookie(cookie);
                 stats.record(&resp, kind);

@@ -38,7 +38,13 @@ pub(super) fn socket(sa: SocketAddr) -> Result<UdpSocket> {
 
 /// One UDP worker: receive a batch, answer each, send the batch (recvmmsg / sendmmsg: one system call
 /// per batch instead of two per query).
-pub(super) fn worker(sock: UdpSocket, state: Arc<ArcSwap<State>>, stats: Arc<Stats>, stop: Arc<AtomicBool>) {
+pub(super) fn worker(
+    sock: UdpSocket,
+    state: Arc<ArcSwap<State>>,
+    stats: Arc<Stats>,
+    stop: Arc<AtomicBool>,
+    notify: Option<super::NotifyHook>,
+) {
     use std::os::fd::AsRawFd;
     let fd = sock.as_raw_fd();
     let mut bufs = vec![[0u8; QUERY_BUF]; BATCH];
@@ -79,6 +85,23 @@ pub(super) fn worker(sock: UdpSocket, state: Arc<ArcSwap<State>>, stats: Arc<Sta
                 && st.limiter.dropped(p)
             {
                 stats.add(Count::AclDropped, 1);
+                continue;
+            }
+            // NOTIFY to a secondary, and everything while its zone has expired, skip the answer function.
+            let special = match (&notify, peer) {
+                (Some(h), Some(p)) if crate::secondary::notify::is_notify(query) => Some((h.0)(p, query)),
+                _ if st.expired.load(Ordering::Relaxed) => Some(answer::servfail(query, &st.cfg)),
+                _ => None,
+            };
+            if let Some(r) = special {
+                match r {
+                    Some(resp) => {
+                        stats.record(&resp, kind_of(&resp));
+                        responses.push(resp);
+                        peers.push(i);
+                    }
+                    None => stats.add(Count::Dropped, 1),
+                }
                 continue;
             }
             let cookies = peer.and_then(|p| st.limiter.cookie_ctx(p));
