@@ -14,6 +14,7 @@ use anyhow::{Context, Result, bail};
 use crate::dataplane::Mode;
 use crate::limits::Limits;
 use crate::secondary::conf::Section;
+use crate::secondary::outgoing::TransferSection;
 
 /// In the unit's RuntimeDirectory, so the daemon's own user can create it.
 pub const DEFAULT_CONTROL: &str = "/run/m-root-xdp/control.sock";
@@ -190,9 +191,17 @@ settings! {
     tcp_max_per_source: usize = (32);
 }
 
+/// The zone-transfer sections, read at start only: `[secondary]` (the zone from primaries) and
+/// `[transfer]` (transfers to others).
+#[derive(Clone, Debug, Default)]
+pub struct Xfr {
+    pub secondary: Option<Section>,
+    pub transfer: Option<TransferSection>,
+}
+
 /// A config file: its flat settings, its sections (`[rrl]`, `[acl]`, `[cookies]`: [`crate::limits`]),
-/// and `[secondary]` ([`crate::secondary::conf`]).
-pub fn read_file(path: &Path) -> Result<(Options, Limits, Option<Section>)> {
+/// and `[secondary]` and `[transfer]` ([`crate::secondary`]).
+pub fn read_file(path: &Path) -> Result<(Options, Limits, Xfr)> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading config {}", path.display()))?;
     // toml's message names the key and the line.
     let mut table: toml::Table = toml::from_str(&text).map_err(|e| anyhow::anyhow!("config {}: {e}", path.display()))?;
@@ -200,22 +209,26 @@ pub fn read_file(path: &Path) -> Result<(Options, Limits, Option<Section>)> {
         Some(v) => Some(v.try_into::<Section>().map_err(|e| anyhow::anyhow!("config {}: secondary: {e}", path.display()))?),
         None => None,
     };
+    let transfer = match table.remove("transfer") {
+        Some(v) => Some(v.try_into::<TransferSection>().map_err(|e| anyhow::anyhow!("config {}: transfer: {e}", path.display()))?),
+        None => None,
+    };
     let (flat, limits) = crate::limits::split(table).map_err(|e| anyhow::anyhow!("config {}: {e:#}", path.display()))?;
     let options =
         serde::Deserialize::deserialize(toml::Value::Table(flat)).map_err(|e| anyhow::anyhow!("config {}: {e}", path.display()))?;
-    Ok((options, limits, secondary))
+    Ok((options, limits, Xfr { secondary, transfer }))
 }
 
 /// The settings of `run`: `flags`, over the file `config` when given, over the defaults, and the file's
 /// sections. A zone given as a flag is made absolute (reloads find it after a change of directory).
-pub fn of_run(config: Option<&Path>, mut flags: Options) -> Result<(Settings, Limits, Option<Section>)> {
-    let (file, limits, secondary) = config.map(read_file).transpose()?.unwrap_or_default();
+pub fn of_run(config: Option<&Path>, mut flags: Options) -> Result<(Settings, Limits, Xfr)> {
+    let (file, limits, xfr) = config.map(read_file).transpose()?.unwrap_or_default();
     flags.zone = flags.zone.map(|z| std::fs::canonicalize(&z).unwrap_or(z));
     let s = merge(file, flags)?;
-    if s.zone.is_none() && secondary.is_none() {
+    if s.zone.is_none() && xfr.secondary.is_none() {
         bail!("zone: no zone file given (--zone or zone = \"...\" in the config), and no [secondary] to transfer it");
     }
-    Ok((s, limits, secondary))
+    Ok((s, limits, xfr))
 }
 
 /// Merge: a flag given wins over the file, the file over the default; then what settings require of

@@ -233,6 +233,10 @@ impl Daemon {
     fn swap(&self, zone: Zone, path: &Path, t: Instant, force: bool) -> Result<u32, String> {
         let old_serial = self.state.load().zone.serial;
         let serial = zone.serial;
+        // A successor is taking the programs over with the zone it has: none newer may come in between.
+        if self.offered.lock().unwrap_or_else(|p| p.into_inner()).is_some() {
+            return Err("a hand-over to a successor is in progress".into());
+        }
         if !force && !serial_newer(serial, old_serial) {
             return Err(format!("serial {serial} is not newer than the running {old_serial} (RFC 1982); --force to load it anyway"));
         }

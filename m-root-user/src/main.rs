@@ -13,7 +13,8 @@ use m_root_user::dataplane::{self, Dataplane, Mode};
 use m_root_user::observe::{self, Stats};
 use m_root_user::secondary::Secondary;
 use m_root_user::secondary::conf::Conf as SecondaryConf;
-use m_root_user::server::{NotifyHook, ServeOptions, Server};
+use m_root_user::secondary::outgoing::Outgoing;
+use m_root_user::server::{NotifyHook, ServeOptions, Server, TransferHook};
 use m_root_user::{caps, config, control, deploy, lab, manual, takeover, txwatch};
 use zonegen::{LoadOptions, ServerConfig, Zone};
 
@@ -118,9 +119,10 @@ fn main() -> std::process::ExitCode {
 fn run(cli: Cli) -> Result<()> {
     match cli.cmd {
         Cmd::Run { config, take_over, settings } => {
-            let (s, limits, secondary) = config::of_run(config.as_deref(), settings)?;
-            let secondary = secondary.map(|sec| sec.resolve()).transpose()?;
-            serve(s, config.as_deref(), limits, secondary, take_over)
+            let (s, limits, xfr) = config::of_run(config.as_deref(), settings)?;
+            let secondary = xfr.secondary.map(|sec| sec.resolve()).transpose()?;
+            let outgoing = xfr.transfer.map(|t| t.resolve()).transpose()?.flatten();
+            serve(s, config.as_deref(), limits, (secondary, outgoing), take_over)
         }
         Cmd::Stats { iface, control: path, json } => {
             let (user, kernel) = observe::gather(iface.as_deref(), &path)?;
@@ -163,7 +165,7 @@ fn serve(
     s: config::Settings,
     config: Option<&Path>,
     limits: m_root_user::limits::Limits,
-    secondary: Option<SecondaryConf>,
+    (secondary, outgoing): (Option<SecondaryConf>, Option<Outgoing>),
     take_over: bool,
 ) -> Result<()> {
     log::set_max_level(s.log_level.parse().unwrap_or(log::LevelFilter::Info));
@@ -230,12 +232,26 @@ fn serve(
         tcp_max_per_source: s.tcp_max_per_source,
         tcp_idle: Duration::from_secs(s.tcp_idle_seconds),
         notify: None,
+        transfer: None,
     };
+    if let Some(out) = outgoing {
+        log::info!("transfers (AXFR, IXFR over TCP) allowed to {:?}{}", out.allow, if out.key.is_some() { ", TSIG required" } else { "" });
+        opts.transfer = Some(TransferHook(Arc::new(move |zone, peer, msg| out.answer(zone, peer, msg))));
+    }
     let secondary = secondary.map(|c| Secondary::new(c, s.zonemd, &daemon.state.load().zone, age));
     if let Some(sec) = &secondary {
         let _ = daemon.secondary.set(sec.clone());
         let hook = sec.clone();
         opts.notify = Some(NotifyHook(Arc::new(move |peer, msg| hook.notify(peer, msg))));
+    }
+    if take_over {
+        // Before any socket is bound beside it: a zone older than the one running is never served.
+        let running = control::request(&s.control, "stats", Duration::from_secs(5))?;
+        if let Some(r) = running["zone.serial"].as_u64().map(|v| v as u32)
+            && daemon::serial_newer(r, serial)
+        {
+            bail!("this zone's serial {serial} is older than the running {r} (RFC 1982): not taking over");
+        }
     }
     // Bound beside a daemon being taken over (SO_REUSEPORT): both answer until it stops.
     let server = Server::start(daemon.state.clone(), stats, &opts)?;

@@ -98,9 +98,10 @@ pub fn config_page(m_root_xdp: &clap::Command, date: &str) -> String {
          at the SOA refresh timer, on NOTIFY from notify_from (UDP or TCP) and on m-root-xdp reload; on failure again \
          at the retry timer; past expire without a refresh the zone is expired (SERVFAIL, the kernel programs pass \
          everything) until a refresh succeeds. Each zone is checked as a file is (ZONEMD included) and must have a \
-         newer serial. With [secondary], zone is optional: the cache, then zone, then the primaries. Read at start only.",
+         newer serial. With [secondary], zone is optional: the cache, then zone, then the primaries. [transfer] serves \
+         AXFR and IXFR over TCP to the prefixes it allows (off by default). Both are read at start only.",
     )]);
-    for (key, default, doc) in crate::secondary::conf::REFERENCE.iter() {
+    for (key, default, doc) in crate::secondary::conf::REFERENCE.iter().chain(crate::secondary::outgoing::REFERENCE.iter()) {
         r.control("TP", []).text([bold(*key)]);
         r.text([roman(format!("{doc} Default: ")), bold(*default), roman(".")]);
     }

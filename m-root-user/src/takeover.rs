@@ -37,13 +37,20 @@ impl Daemon {
     /// has neither retired this daemon nor asked to resume within [`OFFER_TIMEOUT`].
     pub fn offer(self: &Arc<Self>) -> Result<Handing, String> {
         let mut planes = self.planes.lock().unwrap_or_else(|p| p.into_inner());
+        // One successor at a time: a second one's offer must not undo the first's swap.
+        if self.offered.lock().unwrap_or_else(|p| p.into_inner()).is_some() {
+            return Err("a hand-over is already in progress".into());
+        }
         let mut ifaces = Vec::new();
         for dp in planes.iter_mut() {
             match dp.offer() {
                 Ok(o) => ifaces.push(o),
                 Err(e) => {
+                    // Only what this offer pinned goes back (resume does nothing where nothing was).
                     for dp in planes.iter_mut() {
-                        let _ = dp.resume();
+                        if let Err(r) = dp.resume() {
+                            log::error!("hand-over: taking a link back failed: {r:#}");
+                        }
                     }
                     return Err(format!("{e:#}"));
                 }
@@ -121,8 +128,9 @@ pub fn ask_retire(control: &Path, pid: u32) -> Result<()> {
     while (control.exists() || alive(pid)) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
+    // The links are this process's now, whatever the old daemon does: never give up here.
     if control.exists() {
-        bail!("the old daemon (pid {pid}) has not stopped within 15 s");
+        log::warn!("the old daemon (pid {pid}) has not stopped within 15 s; this one keeps the kernel programs and goes on");
     }
     Ok(())
 }

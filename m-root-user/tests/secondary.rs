@@ -3,13 +3,15 @@
 //! from the client end to the kernel paths (bare peer, default mode) and userspace.
 //!
 //! In order: the first zone by AXFR; five editions (the com. NS set changed, ZONEMD recomputed, SOA
-//! timers of seconds) each arriving by IXFR after Knot's NOTIFY and answered by the kernel with the new
-//! delegation, under two steady query streams that lose nothing and never go back a serial; the
+//! timers of seconds) each arriving by IXFR after Knot's NOTIFY and answered by the kernel (socket-sent
+//! and injected frames) with the new delegation, under two steady query streams that lose nothing and never go back a serial; the
 //! publication latency (NOTIFY to kernel-served) printed; an edition whose ZONEMD does not verify is
 //! refused and the old serial keeps serving; a wrong TSIG key is refused by the primary with a clear
 //! error; the primary down: retries, then the zone expires (SERVFAIL, kernel paths pass, `stats` says
 //! expired), and it comes back when the primary does; a restart with the primary down serves the
-//! cache at once; NSD as a second primary kind, by AXFR.
+//! cache at once; NSD as a second primary kind, by AXFR; and transfers out (`[transfer]`): a Knot
+//! secondary of the daemon gets the zone (TSIG, its own ZONEMD check), kdig too, unsigned ones and other
+//! sources are refused.
 
 mod common;
 
@@ -80,9 +82,30 @@ fn stream(lab: &Lab, tcp: bool, stop: Arc<AtomicBool>) -> std::thread::JoinHandl
     })
 }
 
+/// Referrals the kernel programs have answered (XDP and TC).
+fn kernel_referrals(lab: &Lab) -> u64 {
+    let c = common::xdp_counters(lab);
+    ["xdp", "tc"].iter().map(|h| c[format!("{h}.answer.referral")].as_u64().unwrap_or(0)).sum()
+}
+
+fn referral_query() -> Vec<u8> {
+    wire::build_query(7, 0, &name::from_text("example.com.").unwrap(), rr::A, rr::CLASS_IN, Some((1232, false)))
+}
+
+/// A referral to com. asked from a socket (on veth: answered by TC).
 fn referral(lab: &Lab) -> Vec<u8> {
-    let q = wire::build_query(7, 0, &name::from_text("example.com.").unwrap(), rr::A, rr::CLASS_IN, Some((1232, false)));
-    in_netns(&lab.cli_ns(), || Client::new().udp(common::SRV4, &q)).expect("a referral")
+    in_netns(&lab.cli_ns(), || Client::new().udp(common::SRV4, &referral_query())).expect("a referral")
+}
+
+/// The same asked by a frame injected as a NIC delivers it (XDP, which hands it to TC on veth).
+fn injected_referral(lab: &Lab) -> Vec<u8> {
+    let cli_if = lab.cli_if();
+    in_netns(&lab.cli_ns(), || {
+        let inj = m_root_user::lab::Injector::new(&cli_if).unwrap();
+        let how = common::injection(&cli_if, common::CLI4, common::SRV4, Duration::from_secs(1));
+        m_root_user::lab::query(&inj, &how, &referral_query()).ok()
+    })
+    .expect("an answer to the injected frame")
 }
 
 #[test]
@@ -98,7 +121,7 @@ fn a_secondary_of_knot_and_nsd() {
     std::fs::write(
         &config,
         format!(
-            "addresses = [\"{}\"]\ninterfaces = [\"{}\"]\ncontrol = \"{}\"\n[secondary]\nprimaries = [\"{}\", \"198.18.0.2:5302\"]\ntsig_key = \"{}:{}:{}\"\ncache = \"{}\"\n",
+            "addresses = [\"{}\"]\ninterfaces = [\"{}\"]\ncontrol = \"{}\"\n[secondary]\nprimaries = [\"{}\", \"198.18.0.2:5302\"]\ntsig_key = \"{}:{}:{}\"\ncache = \"{}\"\n[transfer]\nallow = [\"198.18.0.2/32\"]\ntsig_key = \"{4}:{5}:{6}\"\n",
             common::SRV4,
             lab.srv_if(),
             control.display(),
@@ -138,9 +161,13 @@ fn a_secondary_of_knot_and_nsd() {
         assert!(s["notifies"].as_u64().unwrap() >= u64::from(k), "acted on NOTIFY: {s}");
         latencies.push(lat);
         // The kernel answers with the new delegation: com.'s name servers as the edition has them.
-        let ns = com_ns(&referral(&lab));
         let swapped = if k % 2 == 1 { "n.gtld-servers.net." } else { "m.gtld-servers.net." };
-        assert!(ns.iter().any(|n| n == swapped), "serial {}: com. NS {ns:?}", BASE + k);
+        let before = kernel_referrals(&lab);
+        for (how, resp) in [("socket", referral(&lab)), ("injected", injected_referral(&lab))] {
+            let ns = com_ns(&resp);
+            assert!(ns.iter().any(|n| n == swapped), "serial {} ({how}): com. NS {ns:?}", BASE + k);
+        }
+        assert_eq!(kernel_referrals(&lab), before + 2, "both referrals answered in the kernel (the streams ask the apex)");
     }
     std::thread::sleep(Duration::from_millis(300));
     stop.store(true, Ordering::Relaxed);
@@ -177,6 +204,22 @@ fn a_secondary_of_knot_and_nsd() {
     .expect("a wrong key is refused");
     println!("wrong TSIG key: {err}");
     assert!(err.to_string().contains("TSIG") || err.to_string().contains("NOTAUTH"), "{err}");
+
+    // HMAC-SHA512 as well: a Knot keyed so gives the whole zone to the same client.
+    let k512 = ("hmac-sha512", "xfr-key-512", "c2hhLTUxMi1rZXktZm9yLXRoZS1sYWItdHJhbnNmZXJzLTAxMjM0NTY3ODk=");
+    let knot512 = primary::knot(&mut lab, &base, 5303, Some(k512), None);
+    let key = m_root_user::secondary::key::from_spec(&format!("{}:{}:{}", k512.0, k512.1, k512.2)).unwrap();
+    let got = in_netns(&lab.srv_ns(), || {
+        m_root_user::secondary::xfr::fetch(knot512.addr.parse().unwrap(), Some(common::SRV4.parse().unwrap()), Some(&key), None)
+    });
+    match got {
+        Ok(m_root_user::secondary::xfr::Fetched::Zone { records, serial, ixfr }) => {
+            println!("HMAC-SHA512: AXFR of serial {serial}, {} records", records.len());
+            assert_eq!((serial, ixfr), (BASE, false));
+        }
+        Ok(_) => panic!("HMAC-SHA512: no zone"),
+        Err(e) => panic!("HMAC-SHA512: {e}"),
+    }
 
     // The primary down: retry, then expiry (8 s): SERVFAIL in userspace, the kernel passes.
     knot.stop(&mut lab);
@@ -215,5 +258,33 @@ fn a_secondary_of_knot_and_nsd() {
     let s = stats(&control);
     assert_eq!(s["zone.serial"], BASE + 8);
     assert_eq!(s["secondary"]["last_transfer"]["how"], "AXFR", "{}", s["secondary"]);
+
+    // Transfers to others: a Knot secondary of this daemon (TSIG; Knot verifies the ZONEMD itself) gets
+    // the zone; kdig with the key gets every record, without it REFUSED; a source not allowed REFUSED.
+    let t = Instant::now();
+    let copy = primary::knot_secondary(&mut lab, 5304, "198.18.0.1@53", Some(KEY));
+    println!("a Knot secondary of this daemon serves serial {:?} after {:.2} s", copy.serial(&lab), t.elapsed().as_secs_f64());
+    assert_eq!(copy.serial(&lab), Some(BASE + 8));
+    let axfr = |ns: &str, src: &str, key: bool| {
+        let tsig = format!("{}:{}:{}", KEY.0, KEY.1, KEY.2);
+        let mut args = vec!["kdig", "-b", src, "@198.18.0.1", "+tcp", "+noidn", "+time=5", "+retry=0"];
+        if key {
+            args.extend(["-y", &tsig]);
+        }
+        args.extend([".", "AXFR"]);
+        let o = Lab::in_ns(ns, &args).output().expect("kdig");
+        (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+    };
+    let (out, _) = axfr(&lab.cli_ns(), common::CLI4, true);
+    let records =
+        out.lines().filter(|l| !l.starts_with(';') && !l.trim().is_empty() && l.split_whitespace().nth(3) != Some("TSIG")).count();
+    let zone_records =
+        zonegen::Zone::from_bytes(edition(&base, BASE + 8).as_bytes(), Path::new("e"), &Default::default()).unwrap().record_count;
+    println!("kdig AXFR with the key: {records} records (the zone's {zone_records} and the closing SOA)");
+    assert_eq!(records, zone_records + 1);
+    let (out, err) = axfr(&lab.cli_ns(), common::CLI4, false);
+    assert!(format!("{out}{err}").contains("REFUSED"), "unsigned AXFR refused: {out}{err}");
+    let (out, err) = axfr(&lab.srv_ns(), common::SRV4, true);
+    assert!(format!("{out}{err}").contains("REFUSED"), "a source not allowed refused: [{out}] [{err}]");
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -23,6 +23,14 @@ use common::{BIN, Client, Lab, in_netns};
 use zonegen::{LoadOptions, Zone, name, rr, wire};
 
 const BASE: u32 = 2026073102;
+
+/// One test at a time: each runs four streams that take both cores, and a stream starved by another
+/// test's would measure the machine, not the daemon.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn alone() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner())
+}
 const RELOADS: u32 = 100;
 
 /// The serial in an answer to `. SOA`.
@@ -122,6 +130,7 @@ fn start_streams(lab: &Lab, stop: &Arc<AtomicBool>) -> Vec<std::thread::JoinHand
 
 #[test]
 fn a_hundred_reloads_under_load_lose_nothing_and_never_go_back() {
+    let _alone = alone();
     let mut lab = Lab::up_with("soak", common::Peer::Xdp);
     let dir = std::env::temp_dir().join(format!("m-root-xdp-soak-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -180,6 +189,7 @@ fn a_hundred_reloads_under_load_lose_nothing_and_never_go_back() {
 
 #[test]
 fn a_restart_under_load_is_counted() {
+    let _alone = alone();
     let mut lab = Lab::up_with("rest", common::Peer::Xdp);
     let (pid, _control) = common::start_daemon_with(&mut lab, &[common::SRV4], &["--xdp-tx-peer"]);
     let stop = Arc::new(AtomicBool::new(false));
@@ -215,6 +225,7 @@ fn a_restart_under_load_is_counted() {
 /// running one. The streams the kernel answers (injected: XDP, or TC where XDP hands its answers over;
 /// socket-sent: TC) lose nothing and see the old serial, then the new one, never back.
 fn take_over_under_load(name: &str, peer: common::Peer, extra: &[&str], migrate: bool) {
+    let _alone = alone();
     let mut lab = Lab::up_with(name, peer);
     if migrate {
         // As the README advises: connections waiting in the old listener's queue move to the new one.
@@ -290,6 +301,7 @@ fn a_take_over_loses_no_kernel_answer_with_xdp_tx() {
 /// anything changes, and the running daemon keeps its links and answers in the kernel as before.
 #[test]
 fn a_refused_take_over_leaves_the_old_daemon_serving() {
+    let _alone = alone();
     let mut lab = Lab::up_with("tkor", common::Peer::Bare);
     let (old, control) = common::start_daemon_with(&mut lab, &[common::SRV4], &[]);
     let before = common::xdp_answered(&common::xdp_counters(&lab));

@@ -70,6 +70,11 @@ impl RecordSet {
         self.records.is_empty()
     }
 
+    /// Every record, by owner and type.
+    pub fn iter(&self) -> impl Iterator<Item = &Rr> {
+        self.records.values()
+    }
+
     /// Add a record (replacing one with the same owner, type and data: its TTL changes).
     pub fn add(&mut self, r: Rr) {
         self.records.insert(key(&r), r);

@@ -50,37 +50,47 @@ fn unpinned(path: &Path) -> Result<FdLink> {
 }
 
 impl Dataplane {
-    /// Pin this dataplane's links for a successor (the programs stay attached and answering).
+    /// Pin this dataplane's links for a successor (the programs stay attached and answering). Checked
+    /// before anything is taken: only bpf_links can be handed over (TC is one from kernel 6.6, tcx). A
+    /// failure half way leaves what was pinned in `handed`, so `resume` puts it back.
     pub fn offer(&mut self) -> Result<Offer> {
         let Some((iface, _, on)) = self.attached.clone() else { bail!("not attached to an interface") };
         if self.handed.is_some() {
             bail!("{iface}: already offered to another process");
         }
+        if on.xdp.is_some() && self.xdp_link.is_none() {
+            bail!("{iface}: the XDP attachment is not one this process holds a link of; stop and start instead");
+        }
+        if self.tc_link.is_some() && !kernel_at_least(6, 6) {
+            bail!("{iface}: TC is attached through netlink on this kernel (before 6.6), not a link; stop and start instead");
+        }
         let dir = pin_root()?.join(&iface);
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        let mut handed = Handed::default();
+        self.handed = Some(Handed::default());
         let mut offer = Offer { iface: iface.clone(), xdp: None, xdp_pin: None, tc_pin: None };
         if let (Some(mode), Some(id)) = (on.xdp, self.xdp_link.take()) {
             let link = self.program()?.take_link(id).context("taking the XDP link")?;
-            let fd = FdLink::try_from(link)
-                .map_err(|_| anyhow::anyhow!("{iface}: XDP is attached through netlink, not a link; stop and start instead"))?;
+            let fd = FdLink::try_from(link).map_err(|_| anyhow::anyhow!("{iface}: XDP is attached through netlink, not a link"))?;
             let path = dir.join(XDP_PIN);
             let _ = std::fs::remove_file(&path);
-            handed.xdp = Some((fd.pin(&path).with_context(|| format!("pinning {}", path.display()))?, path.clone()));
+            let pinned = fd.pin(&path).with_context(|| format!("pinning {}", path.display()))?;
+            if let Some(h) = self.handed.as_mut() {
+                h.xdp = Some((pinned, path.clone()));
+            }
             offer.xdp = Some(xdp_mode_name(mode).into());
             offer.xdp_pin = Some(path);
         }
         if let Some(id) = self.tc_link.take() {
             let link = self.tc_program()?.take_link(id).context("taking the TC link")?;
-            let fd = FdLink::try_from(link).map_err(|_| {
-                anyhow::anyhow!("{iface}: TC is attached through netlink (a kernel before 6.6), not a link; stop and start instead")
-            })?;
+            let fd = FdLink::try_from(link).map_err(|_| anyhow::anyhow!("{iface}: TC is attached through netlink, not a link"))?;
             let path = dir.join(TC_PIN);
             let _ = std::fs::remove_file(&path);
-            handed.tc = Some((fd.pin(&path).with_context(|| format!("pinning {}", path.display()))?, path.clone()));
+            let pinned = fd.pin(&path).with_context(|| format!("pinning {}", path.display()))?;
+            if let Some(h) = self.handed.as_mut() {
+                h.tc = Some((pinned, path.clone()));
+            }
             offer.tc_pin = Some(path);
         }
-        self.handed = Some(handed);
         Ok(offer)
     }
 
@@ -138,4 +148,12 @@ impl Dataplane {
         }
         Ok(self.record_attached(iface, plan, xdp_mode))
     }
+}
+
+/// Is the running kernel at least `major.minor`?
+fn kernel_at_least(major: u32, minor: u32) -> bool {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let mut parts = release.trim().split(['.', '-']).map(|p| p.parse::<u32>().unwrap_or(0));
+    let (a, b) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    (a, b) >= (major, minor)
 }

@@ -169,7 +169,8 @@ impl Secondary {
                 while !stop.load(Ordering::Relaxed) {
                     let mut i = me.lock();
                     let now = Instant::now();
-                    if now >= i.expires && !i.expired {
+                    // Not while a refresh (from the control socket) may be switching a zone in.
+                    if now >= i.expires && !i.expired && let Ok(no_refresh) = me.refreshing.try_lock() {
                         i.expired = true;
                         log::error!(
                             "secondary: zone serial {} EXPIRED: no successful refresh within the SOA expire ({:?}); answering SERVFAIL, the kernel paths pass everything",
@@ -178,11 +179,13 @@ impl Secondary {
                         );
                         drop(i);
                         daemon.expire();
+                        drop(no_refresh);
                         continue;
                     }
                     let due = i.pending.take().or_else(|| (now >= i.next).then_some((now, "timer")));
                     let Some((since, cause)) = due else {
-                        let wait = i.next.min(i.expires).saturating_duration_since(now).min(Duration::from_millis(500));
+                        let until = if i.expired { i.next } else { i.next.min(i.expires) };
+                        let wait = until.saturating_duration_since(now).clamp(Duration::from_millis(10), Duration::from_millis(500));
                         let _ = me.wake.wait_timeout(i, wait);
                         continue;
                     };
@@ -208,7 +211,7 @@ impl Secondary {
         for p in &self.conf.primaries {
             let mut got = xfr::fetch(*p, self.conf.source, self.conf.key.as_ref(), Some(&held));
             if let Err(e) = &got
-                && !matches!(e, XfrError::Connect(_))
+                && !matches!(e, XfrError::Connect(_) | XfrError::Behind(_))
             {
                 log::warn!("secondary: IXFR from {p} failed ({e}); trying AXFR");
                 got = xfr::fetch(*p, self.conf.source, self.conf.key.as_ref(), None);
@@ -223,6 +226,17 @@ impl Secondary {
                             self.lock().refused += 1;
                             log::error!("secondary: {how} of serial {serial} from {p} refused, serial {old_serial} still serving: {e}");
                             errors.push(format!("{p}: {how} of serial {serial} refused: {e}"));
+                            // An IXFR applied to a copy that has drifted from the primary's: the whole
+                            // zone once, from the same primary.
+                            if ixfr
+                                && let Ok(Fetched::Zone { records, serial, .. }) =
+                                    xfr::fetch(*p, self.conf.source, self.conf.key.as_ref(), None)
+                            {
+                                match self.serve(daemon, &records, p, "AXFR", serial, since) {
+                                    Ok(report) => return report,
+                                    Err(e) => errors.push(format!("{p}: AXFR of serial {serial} refused: {e}")),
+                                }
+                            }
                         }
                     }
                 }
@@ -285,8 +299,8 @@ impl Secondary {
             return Err(report.error.unwrap_or_default());
         }
         let latency = ms(since);
-        let text = records.to_text()?;
-        if let Err(e) = write_atomically(&self.conf.cache, &text) {
+        // Served now: a cache that cannot be written is logged, the state below still follows the zone.
+        if let Err(e) = records.to_text().map_err(std::io::Error::other).and_then(|text| write_atomically(&self.conf.cache, &text)) {
             log::error!(
                 "secondary: writing the cache {}: {e} (the zone is served; a restart would not have it)",
                 self.conf.cache.display()

@@ -23,6 +23,10 @@ use zonegen::records::{RecordSet, Rr};
 /// How long to wait to connect, and for each message.
 const CONNECT: Duration = Duration::from_secs(5);
 const READ: Duration = Duration::from_secs(15);
+/// A whole transfer: the root zone takes well under a second here; a primary that trickles is cut off.
+const WHOLE: Duration = Duration::from_secs(300);
+/// Records in one transfer: the root zone has about 25,000; a primary that streams forever is cut off.
+const MAX_RECORDS: usize = 2_000_000;
 
 /// What a transfer brought.
 pub enum Fetched {
@@ -47,6 +51,8 @@ pub enum XfrError {
     Malformed(String),
     #[error("the IXFR does not apply to the zone held: {0}")]
     OutOfStep(String),
+    #[error("the primary has serial {0}, older than the one held")]
+    Behind(u32),
 }
 
 /// A TCP connection to `primary`, from `source` when given (an anycast host's unicast address).
@@ -119,7 +125,11 @@ pub fn fetch(primary: SocketAddr, source: Option<IpAddr>, key: Option<&Key>, hel
     let mut records = held.cloned().unwrap_or_default();
     let mut ixfr = held.is_some();
     let mut serial = None;
+    let deadline = std::time::Instant::now() + WHOLE;
     while !interp.is_finished() {
+        if std::time::Instant::now() > deadline || records.len() > MAX_RECORDS {
+            return Err(XfrError::Malformed(format!("cut off after {WHOLE:?} or {MAX_RECORDS} records")));
+        }
         let mut msg = Message::from_octets(read_message(&mut s)?).map_err(|e| XfrError::Malformed(e.to_string()))?;
         if msg.header().id() != id || !msg.header().qr() {
             return Err(XfrError::Malformed("a response with another ID, or not a response".into()));
@@ -152,7 +162,12 @@ pub fn fetch(primary: SocketAddr, source: Option<IpAddr>, key: Option<&Key>, hel
                 // One SOA: the primary has our serial (or an older one), or no history and wants an AXFR.
                 Err(IterationError::SingleSoaIxfrTcpRetrySignal) => {
                     let theirs = first_soa.ok_or_else(|| XfrError::Malformed("a single-SOA answer without a SOA".into()))?;
-                    return Ok(Fetched::Current(theirs));
+                    return match held_serial {
+                        Some(h) if h == theirs => Ok(Fetched::Current(theirs)),
+                        Some(h) if crate::daemon::serial_newer(h, theirs) => Err(XfrError::Behind(theirs)),
+                        // Newer, but no history to send: the caller asks for the whole zone.
+                        _ => Err(XfrError::Malformed(format!("one SOA (serial {theirs}) for an IXFR: no history from ours"))),
+                    };
                 }
                 Err(e) => return Err(XfrError::Malformed(format!("{e:?}"))),
             }

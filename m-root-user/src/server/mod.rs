@@ -49,6 +49,20 @@ impl std::fmt::Debug for NotifyHook {
     }
 }
 
+/// Given a request over TCP (the zone served, the sender, the message), the messages of a zone
+/// transfer; None: not a transfer this serves.
+pub type TransferFn = dyn Fn(&Zone, IpAddr, &[u8]) -> Option<Vec<Vec<u8>>> + Send + Sync;
+
+/// What serves zone transfers to others (`[transfer]`).
+#[derive(Clone)]
+pub struct TransferHook(pub Arc<TransferFn>);
+
+impl std::fmt::Debug for TransferHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TransferHook")
+    }
+}
+
 /// Server settings.
 #[derive(Clone, Debug)]
 pub struct ServeOptions {
@@ -61,6 +75,8 @@ pub struct ServeOptions {
     pub tcp_idle: Duration,
     /// NOTIFY over UDP goes here (a secondary); without one it gets NOTIMP like any other opcode.
     pub notify: Option<NotifyHook>,
+    /// AXFR and IXFR over TCP go here (`[transfer]`); without one they are REFUSED.
+    pub transfer: Option<TransferHook>,
 }
 
 /// Running server threads.

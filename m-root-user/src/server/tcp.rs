@@ -85,9 +85,9 @@ pub(super) fn acceptor(listener: TcpListener, state: Arc<ArcSwap<State>>, stats:
         }
         stats.add(Count::TcpConnections, 1);
         let (state, stats, stop, conns, idle) = (state.clone(), stats.clone(), stop.clone(), conns.clone(), opts.tcp_idle);
-        let notify = opts.notify.clone();
+        let hooks = (opts.notify.clone(), opts.transfer.clone());
         let spawned = std::thread::Builder::new().name("tcp-conn".into()).spawn(move || {
-            connection(stream, &state, &stats, &stop, idle, notify.as_ref());
+            connection(stream, &state, &stats, &stop, idle, &hooks);
             let mut per = conns.per_source.lock().unwrap_or_else(|p| p.into_inner());
             if let Some(n) = per.get_mut(&peer.ip()) {
                 *n -= 1;
@@ -121,7 +121,7 @@ fn connection(
     stats: &Stats,
     stop: &AtomicBool,
     idle: Duration,
-    notify: Option<&super::NotifyHook>,
+    (notify, transfer): &(Option<super::NotifyHook>, Option<super::TransferHook>),
 ) {
     let _ = s.set_nonblocking(false);
     let _ = s.set_read_timeout(Some(idle));
@@ -142,14 +142,36 @@ fn connection(
         // Cookies over TCP too (RFC 7873 5.2): the client learns a server cookie for its UDP queries.
         let cookies = s.peer_addr().ok().and_then(|p| st.limiter.cookie_ctx(p.ip()));
         let peer = s.peer_addr().ok().map(|p| p.ip());
+        // A zone transfer to an allowed client: its messages, in order.
+        if let (Some(h), Some(p)) = (transfer, peer)
+            && !st.expired.load(Ordering::Relaxed)
+            && let Some(msgs) = (h.0)(&st.zone, p, &msg[..n])
+        {
+            for m in msgs {
+                let mut out = Vec::with_capacity(m.len() + 2);
+                out.extend_from_slice(&(m.len() as u16).to_be_bytes());
+                out.extend_from_slice(&m);
+                if s.write_all(&out).is_err() {
+                    return;
+                }
+                stats.add(Count::TcpResponses, 1);
+            }
+            continue;
+        }
         let answered = match (notify, peer) {
             // NOTIFY to a secondary (Knot sends it over TCP).
             (Some(h), Some(p)) if crate::secondary::notify::is_notify(&msg[..n]) => {
                 (h.0)(p, &msg[..n]).map(|r| (r, answer::Kind::Error, None))
             }
-            // The zone has expired (a secondary that could not refresh it): SERVFAIL to everything.
-            _ if st.expired.load(Ordering::Relaxed) => answer::servfail(&msg[..n], &st.cfg).map(|r| (r, answer::Kind::Error, None)),
-            _ => answer::answer_with(&st.zone, &st.cfg, &msg[..n], Transport::Tcp, cookies.as_ref()).map(|a| (a.msg, a.kind, a.cookie)),
+            _ => match crate::secondary::outgoing::refuse(&msg[..n]) {
+                // A transfer not served here (TSIG-signed ones included): REFUSED.
+                Some(r) => Some((r, answer::Kind::Error, None)),
+                // The zone has expired (a secondary that could not refresh it): SERVFAIL to everything.
+                None if st.expired.load(Ordering::Relaxed) => answer::servfail(&msg[..n], &st.cfg).map(|r| (r, answer::Kind::Error, None)),
+                None => {
+                    answer::answer_with(&st.zone, &st.cfg, &msg[..n], Transport::Tcp, cookies.as_ref()).map(|a| (a.msg, a.kind, a.cookie))
+                }
+            },
         };
         match answered {
             Some((resp, kind, cookie)) => {

@@ -39,15 +39,40 @@ const ZONE_FILE: &str = "root.zone";
 /// events one at a time: a NOTIFY that is accepted but never answered holds a later reload back until it
 /// times out (5 s).
 pub fn knot(lab: &mut Lab, zone_text: &str, port: u16, key: Option<Key>, notify: Option<&str>) -> Primary {
-    let dir = fresh_dir(lab, "knot");
+    let dir = fresh_dir(lab, &format!("knot-{port}"));
     std::fs::write(dir.join(ZONE_FILE), zone_text).unwrap();
     std::fs::write(dir.join("knot.conf"), knot_conf(&dir, port, key, notify)).unwrap();
     start(lab, Kind::Knot, dir, port)
 }
 
+/// Start knotd as a *secondary* of `primary` (e.g. "198.18.0.1@53", the daemon under test) on CLI4:`port`:
+/// it transfers "." from there (signed with `key` when given), verifies its ZONEMD (Knot's own check), and
+/// answers once it has the zone (the wait). Its zone file is never written: the journal holds it.
+pub fn knot_secondary(lab: &mut Lab, port: u16, primary: &str, key: Option<Key>) -> Primary {
+    let dir = fresh_dir(lab, &format!("knot-secondary-{port}"));
+    let base = knot_conf(&dir, port, None, None);
+    // The server, control, log and database parts of a primary's configuration; then the secondary's own.
+    let mut c = base[..base.find("acl:").unwrap_or(base.len())].to_string();
+    let key_line = match key {
+        Some((alg, name, secret)) => {
+            c += &format!("key:\n  - id: {name}\n    algorithm: {alg}\n    secret: {secret}\n");
+            format!("    key: {name}\n")
+        }
+        None => String::new(),
+    };
+    let d = dir.display();
+    c += &format!("remote:\n  - id: primary\n    address: {primary}\n{key_line}");
+    c += &format!(
+        "zone:\n  - domain: .\n    file: {d}/{ZONE_FILE}\n    master: primary\n    zonefile-sync: -1\n    \
+         semantic-checks: off\n    dnssec-signing: off\n    zonemd-verify: on\n"
+    );
+    std::fs::write(dir.join("knot.conf"), c).unwrap();
+    start(lab, Kind::Knot, dir, port)
+}
+
 /// Start NSD likewise (AXFR only: NSD 4.6 builds no IXFR from zone files).
 pub fn nsd(lab: &mut Lab, zone_text: &str, port: u16, key: Option<Key>, notify: Option<&str>) -> Primary {
-    let dir = fresh_dir(lab, "nsd");
+    let dir = fresh_dir(lab, &format!("nsd-{port}"));
     std::fs::write(dir.join(ZONE_FILE), zone_text).unwrap();
     std::fs::write(dir.join("nsd.conf"), nsd_conf(&dir, port, key, notify)).unwrap();
     start(lab, Kind::Nsd, dir, port)
@@ -59,7 +84,17 @@ fn start(lab: &mut Lab, kind: Kind, dir: PathBuf, port: u16) -> Primary {
     p
 }
 
-/// A new empty dir: a journal or xfrd state left by an earlier run would change what is served.
+/// Its directory goes with it, unless the test failed (the logs say why).
+impl Drop for Primary {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// A new empty dir (one per primary: name, lab, port, test process): a journal or xfrd state left by an
+/// earlier run would change what is served.
 fn fresh_dir(lab: &Lab, what: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("m-root-xdp-{what}-{}-{}", lab.name, std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
