@@ -18,6 +18,7 @@ APT_PACKAGES=(
     clang llvm-22-dev libpolly-22-dev libclang-22-dev zlib1g-dev libzstd-dev
     bpftool iproute2 ethtool tcpdump iputils-ping
     knot knot-dnsutils nsd ldnsutils xdp-tools dnsperf
+    bird2 frr
     python3-dnspython unbound-host
     python3-venv
     dpkg-dev adduser systemd man-db strace
@@ -33,7 +34,7 @@ done
 if [ "${#missing[@]}" -gt 0 ]; then
     log "installing apt packages: ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
-    # Never start the packaged daemons (knot, nsd) on install: tests start their own, in namespaces.
+    # Never start the packaged daemons (knot, nsd, bird, frr) on install: tests start their own, in namespaces.
     policy_created=0
     if [ ! -e /usr/sbin/policy-rc.d ]; then
         printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d

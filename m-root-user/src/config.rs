@@ -191,17 +191,18 @@ settings! {
     tcp_max_per_source: usize = (32);
 }
 
-/// The zone-transfer sections, read at start only: `[secondary]` (the zone from primaries) and
-/// `[transfer]` (transfers to others).
+/// The sections of the services around the engine, read at start only: `[secondary]` (the zone from
+/// primaries), `[transfer]` (transfers to others), `[anycast]` (health and announcement).
 #[derive(Clone, Debug, Default)]
-pub struct Xfr {
+pub struct Services {
     pub secondary: Option<Section>,
     pub transfer: Option<TransferSection>,
+    pub anycast: Option<crate::anycast::Section>,
 }
 
 /// A config file: its flat settings, its sections (`[rrl]`, `[acl]`, `[cookies]`: [`crate::limits`]),
 /// and `[secondary]` and `[transfer]` ([`crate::secondary`]).
-pub fn read_file(path: &Path) -> Result<(Options, Limits, Xfr)> {
+pub fn read_file(path: &Path) -> Result<(Options, Limits, Services)> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading config {}", path.display()))?;
     // toml's message names the key and the line.
     let mut table: toml::Table = toml::from_str(&text).map_err(|e| anyhow::anyhow!("config {}: {e}", path.display()))?;
@@ -209,6 +210,13 @@ pub fn read_file(path: &Path) -> Result<(Options, Limits, Xfr)> {
         Some(v) => Some(v.try_into::<Section>().map_err(|e| anyhow::anyhow!("config {}: secondary: {e}", path.display()))?),
         None => None,
     };
+    let anycast = match table.remove("anycast") {
+        Some(v) => Some(v.try_into::<crate::anycast::Section>().map_err(|e| anyhow::anyhow!("config {}: anycast: {e}", path.display()))?),
+        None => None,
+    };
+    if let Some(a) = &anycast {
+        a.check().map_err(|e| anyhow::anyhow!("config {}: {e:#}", path.display()))?;
+    }
     let transfer = match table.remove("transfer") {
         Some(v) => Some(v.try_into::<TransferSection>().map_err(|e| anyhow::anyhow!("config {}: transfer: {e}", path.display()))?),
         None => None,
@@ -216,12 +224,12 @@ pub fn read_file(path: &Path) -> Result<(Options, Limits, Xfr)> {
     let (flat, limits) = crate::limits::split(table).map_err(|e| anyhow::anyhow!("config {}: {e:#}", path.display()))?;
     let options =
         serde::Deserialize::deserialize(toml::Value::Table(flat)).map_err(|e| anyhow::anyhow!("config {}: {e}", path.display()))?;
-    Ok((options, limits, Xfr { secondary, transfer }))
+    Ok((options, limits, Services { secondary, transfer, anycast }))
 }
 
 /// The settings of `run`: `flags`, over the file `config` when given, over the defaults, and the file's
 /// sections. A zone given as a flag is made absolute (reloads find it after a change of directory).
-pub fn of_run(config: Option<&Path>, mut flags: Options) -> Result<(Settings, Limits, Xfr)> {
+pub fn of_run(config: Option<&Path>, mut flags: Options) -> Result<(Settings, Limits, Services)> {
     let (file, limits, xfr) = config.map(read_file).transpose()?.unwrap_or_default();
     flags.zone = flags.zone.map(|z| std::fs::canonicalize(&z).unwrap_or(z));
     let s = merge(file, flags)?;

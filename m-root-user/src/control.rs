@@ -1,7 +1,7 @@
 //! The control socket: a Unix stream socket, one JSON request line, one JSON answer line.
 //! `{"cmd":"stats"}` (or the bare word `stats`) answers `observe::report`: the zone, the userspace
 //! counters and the kernel programs' (`kernel`); `{"cmd":"reload","zone":..,"force":..}` reloads and
-//! answers the `daemon::ReloadReport`; `hand-over`, `resume` and `retire` are a successor's
+//! answers the `daemon::ReloadReport`; `drain` and `undrain` the anycast state; `hand-over`, `resume` and `retire` are a successor's
 //! (`takeover`).
 
 use std::io::{BufRead, BufReader, Write};
@@ -95,6 +95,10 @@ fn handle(c: UnixStream, d: &Arc<Daemon>) -> Result<()> {
         Some("hand-over") => match d.offer() {
             Ok(h) => serde_json::to_value(h)?,
             Err(e) => serde_json::json!({ "error": e }),
+        },
+        Some(c @ ("drain" | "undrain")) => match d.anycast.get() {
+            Some(a) => a.drain(c == "drain"),
+            None => serde_json::json!({ "error": "no [anycast] section: nothing is announced" }),
         },
         Some("resume") => {
             d.resume();

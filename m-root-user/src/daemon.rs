@@ -51,6 +51,8 @@ pub struct Daemon {
     pub retired: std::sync::atomic::AtomicBool,
     /// The secondary service, when the zone comes from primaries (`reload` then refreshes).
     pub secondary: std::sync::OnceLock<Arc<crate::secondary::Secondary>>,
+    /// Health and announcement, when the instance is anycast (`drain` / `undrain`).
+    pub anycast: std::sync::OnceLock<Arc<crate::anycast::Anycast>>,
 }
 
 /// Compile `zone`'s table, and say so when some of its answers are left to userspace (how many, why,
@@ -106,6 +108,7 @@ impl Daemon {
             offered: Mutex::new(None),
             retired: std::sync::atomic::AtomicBool::new(false),
             secondary: std::sync::OnceLock::new(),
+            anycast: std::sync::OnceLock::new(),
         }
     }
 

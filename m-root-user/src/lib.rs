@@ -3,6 +3,7 @@
 //! reloads it (`daemon`), answers operators (`control`), reports counters (`observe`), hands the kernel programs to a successor (`takeover`), and drives labs
 //! (`lab`, `frame`).
 
+pub mod anycast;
 pub mod caps;
 pub mod config;
 pub mod control;

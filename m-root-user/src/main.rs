@@ -70,6 +70,16 @@ enum Cmd {
         #[arg(long, default_value = control::DEFAULT_SOCKET)]
         control: PathBuf,
     },
+    /// Anycast: withdraw the service addresses (they stay answered) until `undrain`.
+    Drain {
+        #[arg(long, default_value = control::DEFAULT_SOCKET)]
+        control: PathBuf,
+    },
+    /// Anycast: announce again (once the probes pass).
+    Undrain {
+        #[arg(long, default_value = control::DEFAULT_SOCKET)]
+        control: PathBuf,
+    },
     /// Remove an XDP or TC program left on an interface (e.g. by a killed process using netlink attach).
     Detach {
         #[arg(long)]
@@ -119,10 +129,10 @@ fn main() -> std::process::ExitCode {
 fn run(cli: Cli) -> Result<()> {
     match cli.cmd {
         Cmd::Run { config, take_over, settings } => {
-            let (s, limits, xfr) = config::of_run(config.as_deref(), settings)?;
-            let secondary = xfr.secondary.map(|sec| sec.resolve()).transpose()?;
-            let outgoing = xfr.transfer.map(|t| t.resolve()).transpose()?.flatten();
-            serve(s, config.as_deref(), limits, (secondary, outgoing), take_over)
+            let (s, limits, services) = config::of_run(config.as_deref(), settings)?;
+            let secondary = services.secondary.map(|sec| sec.resolve()).transpose()?;
+            let outgoing = services.transfer.map(|t| t.resolve()).transpose()?.flatten();
+            serve(s, config.as_deref(), limits, (secondary, outgoing, services.anycast), take_over)
         }
         Cmd::Stats { iface, control: path, json } => {
             let (user, kernel) = observe::gather(iface.as_deref(), &path)?;
@@ -133,6 +143,8 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Cmd::Reload { zone, force, control: path } => reload(zone, force, &path),
+        Cmd::Drain { control: path } => drain(&path, "drain"),
+        Cmd::Undrain { control: path } => drain(&path, "undrain"),
         Cmd::Detach { iface } => {
             println!("{}", dataplane::detach(&iface)?);
             Ok(())
@@ -165,7 +177,7 @@ fn serve(
     s: config::Settings,
     config: Option<&Path>,
     limits: m_root_user::limits::Limits,
-    (secondary, outgoing): (Option<SecondaryConf>, Option<Outgoing>),
+    (secondary, outgoing, anycast): (Option<SecondaryConf>, Option<Outgoing>, Option<m_root_user::anycast::Section>),
     take_over: bool,
 ) -> Result<()> {
     log::set_max_level(s.log_level.parse().unwrap_or(log::LevelFilter::Info));
@@ -272,6 +284,17 @@ fn serve(
     }
     let watcher = (s.watch && secondary.is_none()).then(|| daemon.watch(stop.clone()));
     let refresher = secondary.as_ref().map(|sec| sec.run(daemon.clone(), stop.clone()));
+    // Anycast: the announcement interface, withdrawn until the probes say healthy.
+    let anycast = match anycast {
+        Some(a) => {
+            let a = m_root_user::anycast::Anycast::start(a, &s.addresses, s.port)?;
+            let _ = daemon.anycast.set(a.clone());
+            log::info!("anycast: {} created; the service addresses go on it once {} probes in a row pass", a.conf.interface, a.conf.rise);
+            Some(a)
+        }
+        None => None,
+    };
+    let prober = anycast.as_ref().map(|a| a.run(daemon.clone(), stop.clone()));
     let tx_watcher = txwatch::start(daemon.clone(), stop.clone())?;
     let cookie_clock = daemon.cookie_clock(stop.clone());
     log::info!(
@@ -297,6 +320,14 @@ fn serve(
         }
         log::info!("signal {sig}: shutting down");
         let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
+        // Withdraw first, and keep answering while the routers move the traffic elsewhere.
+        if let Some(a) = &anycast
+            && !daemon.retired.load(std::sync::atomic::Ordering::SeqCst)
+        {
+            let wait = a.withdraw_for_stop();
+            log::info!("anycast: withdrawn; answering for {wait:?} more before stopping");
+            std::thread::sleep(wait);
+        }
         break;
     }
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
@@ -307,6 +338,9 @@ fn serve(
     let _ = cookie_clock.join();
     if let Some(r) = refresher {
         let _ = r.join();
+    }
+    if let Some(p) = prober {
+        let _ = p.join();
     }
     server.stop();
     // The dataplanes (and their counter pins) before the control socket: a successor waits for the
@@ -422,6 +456,21 @@ fn take_over_from(
         handing.pid,
         handing.serial,
         t.elapsed().as_secs_f64() * 1e3
+    );
+    Ok(())
+}
+
+/// `drain` / `undrain`: ask the daemon, print its anycast state.
+fn drain(path: &Path, cmd: &str) -> Result<()> {
+    let r = control::request(path, cmd, Duration::from_secs(10))?;
+    if let Some(e) = r["error"].as_str() {
+        bail!("{cmd}: {e}");
+    }
+    println!(
+        "{}: {} ({}announced)",
+        r["interface"].as_str().unwrap_or("?"),
+        r["state"].as_str().unwrap_or("?"),
+        if r["announced"] == true { "" } else { "not " }
     );
     Ok(())
 }

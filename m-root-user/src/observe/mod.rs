@@ -33,6 +33,7 @@ pub fn report(d: &Daemon) -> Value {
         "server": d.stats.snapshot().to_json(),
         "kernel": kernel::of_daemon(&d.planes.lock().unwrap_or_else(|p| p.into_inner())),
         "secondary": d.secondary.get().map(|s| s.report()),
+        "anycast": d.anycast.get().map(|a| a.report()),
     })
 }
 

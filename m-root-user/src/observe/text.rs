@@ -61,13 +61,15 @@ pub fn render(user: Option<&Value>, kernel: &Value, control: &Path) -> String {
             line(&mut out, "zone.load-ms", format!("{:.0}", u["zone.load_ms"].as_f64().unwrap_or(0.0)));
             line(&mut out, "uptime-s", &u["uptime_s"]);
             // A secondary: where the zone comes from, and when it refreshes and expires.
-            for (key, v) in u["secondary"].as_object().into_iter().flatten() {
-                let shown = match v {
-                    Value::Null => continue,
-                    Value::String(s) => s.clone(),
-                    v => v.to_string(),
-                };
-                line(&mut out, &format!("secondary.{}", key.replace('_', "-")), shown);
+            for section in ["secondary", "anycast"] {
+                for (key, v) in u[section].as_object().into_iter().flatten() {
+                    let shown = match v {
+                        Value::Null => continue,
+                        Value::String(s) => s.clone(),
+                        v => v.to_string(),
+                    };
+                    line(&mut out, &format!("{section}.{}", key.replace('_', "-")), shown);
+                }
             }
         }
         None => {

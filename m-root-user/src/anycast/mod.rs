@@ -1,0 +1,150 @@
+//! Anycast (`[anycast]`): the instance tells its routers when it can serve. Health is probed every
+//! interval (`probe`: zone, kernel programs, userspace), with rise/fall hysteresis and a forced down by
+//! `m-root-xdp drain` (`health`); while healthy the service addresses are on an interface the daemon
+//! owns, whose connected routes the BGP daemon announces (`announce`). On SIGTERM the addresses go
+//! first, answering goes on for `drain_seconds`, then the daemon stops.
+
+pub mod announce;
+pub mod health;
+pub mod probe;
+
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{Result, bail};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::daemon::Daemon;
+use announce::Announcer;
+use health::Health;
+
+/// The section as written.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Section {
+    pub interface: String,
+    pub probe_interval_ms: u64,
+    pub rise: u32,
+    pub fall: u32,
+    pub drain_seconds: u64,
+}
+
+impl Default for Section {
+    fn default() -> Section {
+        Section { interface: "anycast0".into(), probe_interval_ms: 1000, rise: 2, fall: 2, drain_seconds: 5 }
+    }
+}
+
+/// Each key with its default and meaning, for m-root-xdp.toml(5).
+pub const REFERENCE: [(&str, &str, &str); 5] = [
+    (
+        "anycast.interface",
+        "\"anycast0\"",
+        "The TUN device this daemon creates and holds; while healthy it carries the service addresses (/32, /128), for the BGP daemon to announce its connected routes.",
+    ),
+    ("anycast.probe_interval_ms", "1000", "How often health is probed (100-60000)."),
+    ("anycast.rise", "2", "Good probes in a row that announce."),
+    ("anycast.fall", "2", "Bad probes in a row that withdraw."),
+    ("anycast.drain_seconds", "5", "On SIGTERM: how long to keep answering after the withdrawal, for routing to converge (0-600)."),
+];
+
+impl Section {
+    pub fn check(&self) -> Result<()> {
+        if !(100..=60_000).contains(&self.probe_interval_ms) {
+            bail!("anycast.probe_interval_ms: {} is out of range (100-60000)", self.probe_interval_ms);
+        }
+        if self.rise == 0 || self.fall == 0 || self.rise > 100 || self.fall > 100 {
+            bail!("anycast.rise and anycast.fall: 1-100");
+        }
+        if self.drain_seconds > 600 {
+            bail!("anycast.drain_seconds: {} is out of range (0-600)", self.drain_seconds);
+        }
+        Ok(())
+    }
+}
+
+pub struct Anycast {
+    pub conf: Section,
+    addrs: Vec<IpAddr>,
+    port: u16,
+    health: Mutex<Health>,
+    announcer: Mutex<Announcer>,
+}
+
+impl Anycast {
+    /// Create the announcement interface (withdrawn until the probes say healthy).
+    pub fn start(conf: Section, addrs: &[IpAddr], port: u16) -> Result<Arc<Anycast>> {
+        conf.check()?;
+        let announcer = Announcer::create(&conf.interface, addrs)?;
+        let health = Health::new(conf.rise, conf.fall);
+        Ok(Arc::new(Anycast { conf, addrs: addrs.to_vec(), port, health: Mutex::new(health), announcer: Mutex::new(announcer) }))
+    }
+
+    fn apply(&self, h: &Health) {
+        let mut a = self.announcer.lock().unwrap_or_else(|p| p.into_inner());
+        let want = h.announce();
+        match a.set(want) {
+            Ok(()) => {
+                log::warn!("anycast: {} on {} ({}; health: {})", if want { "announced" } else { "withdrawn" }, a.iface, h.state(), h.last)
+            }
+            Err(e) => log::error!("anycast: {e:#}"),
+        }
+    }
+
+    /// Probe every interval; announce or withdraw as health changes.
+    pub fn run(self: &Arc<Self>, daemon: Arc<Daemon>, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
+        let me = self.clone();
+        std::thread::spawn(move || {
+            let interval = Duration::from_millis(me.conf.probe_interval_ms);
+            while !stop.load(Ordering::Relaxed) {
+                let t = std::time::Instant::now();
+                let result = probe::probe(&daemon, &me.addrs, me.port);
+                let mut h = me.health.lock().unwrap_or_else(|p| p.into_inner());
+                if let Err(e) = &result
+                    && h.announce()
+                {
+                    log::warn!("anycast: probe failed: {e}");
+                }
+                if h.observe(result) {
+                    me.apply(&h);
+                }
+                drop(h);
+                std::thread::sleep(interval.saturating_sub(t.elapsed()));
+            }
+        })
+    }
+
+    /// `drain` (true) or `undrain` (false) from the control socket.
+    pub fn drain(&self, on: bool) -> Value {
+        let mut h = self.health.lock().unwrap_or_else(|p| p.into_inner());
+        if h.set_drained(on) {
+            self.apply(&h);
+        }
+        self.report_locked(&h)
+    }
+
+    /// Stopping: withdraw now, and say how long to keep answering.
+    pub fn withdraw_for_stop(&self) -> Duration {
+        self.drain(true);
+        Duration::from_secs(self.conf.drain_seconds)
+    }
+
+    fn report_locked(&self, h: &Health) -> Value {
+        let announced = self.announcer.lock().unwrap_or_else(|p| p.into_inner()).announced();
+        json!({
+            "interface": self.conf.interface,
+            "state": h.state(),
+            "announced": announced,
+            "drained": h.drained(),
+            "last_probe": h.last,
+        })
+    }
+
+    pub fn report(&self) -> Value {
+        let h = self.health.lock().unwrap_or_else(|p| p.into_inner());
+        self.report_locked(&h)
+    }
+}
