@@ -1,0 +1,258 @@
+#!/usr/bin/env bash
+# Anycast in a rack: a router running BIRD 2 with BGP (and BFD) sessions to NODES server namespaces, each
+# running BIRD 2 and m-root-xdp on the same service addresses, and a client namespace behind the router.
+# The router spreads flows over the nodes that announce (ECMP, hashed on L4).
+#   scripts/anycast-lab.sh up|down|env|stop N|kill N|lose N|start N|drain N|undrain N|primary-stop|primary-start|routes
+# kill N: SIGKILL to node N's m-root-xdp (its BIRD stays); lose N: node N freezes whole (its BIRD and
+# m-root-xdp stopped with SIGSTOP: nothing is sent, not even a FIN), so the router notices only by BFD
+# or the hold timer; start N resumes what is frozen and starts what is not running.
+# Addresses (benchmark/documentation ranges only): service 198.18.53.1 / 2001:db8:53::1 (on each node's lo);
+# client 198.18.10.2 / 2001:db8:10::2 behind router 198.18.10.1 / 2001:db8:10::1; node N on
+# 198.18.2N.2 / 2001:db8:2N::2, the router's end 198.18.2N.1 / 2001:db8:2N::1.
+# ALAB (default "mra") prefixes every name; NODES (default 2, at most 3). With SECONDARY_ZONE=FILE, knotd
+# in the router namespace (198.18.10.1 port 5301) is the primary of that zone and the last node is its
+# secondary (the others read the bundled zone): `primary-stop` and `primary-start` take it away and back.
+set -euo pipefail
+
+ALAB=${ALAB:-mra}
+NODES=${NODES:-2}
+[ "$NODES" -ge 1 ] && [ "$NODES" -le 3 ] || { echo "anycast-lab.sh: NODES=$NODES is not 1-3" >&2; exit 2; }
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BIN=${BIN:-$ROOT/target/release/m-root-xdp}
+STATE=/run/m-root-xdp/anycast-$ALAB
+RTR_NS=$ALAB-rtr
+CLI_NS=$ALAB-cli
+ANYCAST4=198.18.53.1
+ANYCAST6=2001:db8:53::1
+DRAIN=${DRAIN:-3}
+
+has_ns() { ip netns list 2>/dev/null | awk '{print $1}' | grep -qx "$1"; }
+node_ns() { echo "$ALAB-n$1"; }
+
+# A veth pair from namespace $1 (end $2, addresses $4/$5) to namespace $3 (end named by the caller).
+pair() {
+    local a=$1 aif=$2 b=$3 bif=$4
+    if ! ip -n "$a" link show "$aif" >/dev/null 2>&1; then
+        ip -n "$a" link add "$aif" type veth peer name "$bif"
+        ip -n "$a" link set "$bif" netns "$b"
+    fi
+    ip -n "$a" link set "$aif" up
+    ip -n "$b" link set "$bif" up
+    # A bare peer as a router's is: GRO off, no XDP program.
+    ip netns exec "$a" ethtool -K "$aif" gro off >/dev/null 2>&1 || true
+}
+
+router_conf() {
+    {
+        echo "router id 198.18.10.1;"
+        echo "log \"$STATE/bird-rtr.log\" all;"
+        echo "protocol device { scan time 1; }"
+        # ECMP: the nodes' routes, equal in BGP, merged into one multipath route in the kernel.
+        echo "protocol kernel { ipv4 { export all; }; merge paths on; }"
+        echo "protocol kernel { ipv6 { export all; }; merge paths on; }"
+        echo "protocol bfd { interface \"*\" { min rx interval 100 ms; min tx interval 100 ms; multiplier 3; }; }"
+        for n in $(seq 1 "$NODES"); do
+            echo "protocol bgp node${n}v4 { local 198.18.2$n.1 as 64511; neighbor 198.18.2$n.2 as 64512; bfd on; hold time 9;"
+            echo "  ipv4 { import all; export none; }; }"
+            echo "protocol bgp node${n}v6 { local 2001:db8:2$n::1 as 64511; neighbor 2001:db8:2$n::2 as 64512; bfd on; hold time 9;"
+            echo "  ipv6 { import all; export none; }; }"
+        done
+    } > "$STATE/bird-rtr.conf"
+}
+
+# docs/examples/bird-node.conf for node $1 in this lab.
+node_conf() {
+    local n=$1
+    cat > "$STATE/bird-n$n.conf" <<EOF
+router id 198.18.2$n.2;
+log "$STATE/bird-n$n.log" all;
+protocol device { scan time 1; }
+protocol direct anycast { ipv4; ipv6; interface "anycast0"; }
+protocol bfd { interface "*" { min rx interval 100 ms; min tx interval 100 ms; multiplier 3; }; }
+protocol bgp rtr4 { local 198.18.2$n.2 as 64512; neighbor 198.18.2$n.1 as 64511; bfd on; hold time 9;
+  ipv4 { import none; export where proto = "anycast"; }; }
+protocol bgp rtr6 { local 2001:db8:2$n::2 as 64512; neighbor 2001:db8:2$n::1 as 64511; bfd on; hold time 9;
+  ipv6 { import none; export where proto = "anycast"; }; }
+EOF
+    local secondary=""
+    if [ -n "${SECONDARY_ZONE:-}" ] && [ "$n" = "$NODES" ]; then
+        secondary="[secondary]
+primaries = [\"198.18.10.1:5301\"]
+cache = \"$STATE/n$n.cache\""
+    fi
+    cat > "$STATE/n$n.toml" <<EOF
+zone = "$ROOT/zones/root.zone.2026073102"
+addresses = ["$ANYCAST4", "$ANYCAST6"]
+interfaces = ["$ALAB-n$n"]
+control = "$STATE/n$n.sock"
+[anycast]
+interface = "anycast0"
+probe_interval_ms = ${PROBE_MS:-500}
+rise = 2
+fall = 2
+drain_seconds = $DRAIN
+$secondary
+EOF
+}
+
+# knotd as the primary of $SECONDARY_ZONE, transfers to the last node only.
+primary_start() {
+    [ -n "${SECONDARY_ZONE:-}" ] || return 0
+    alive knotd && return 0
+    mkdir -p "$STATE/knot"
+    cp "$SECONDARY_ZONE" "$STATE/knot/root.zone"
+    cat > "$STATE/knot/knot.conf" <<EOF
+server:
+  rundir: $STATE/knot
+  listen: 198.18.10.1@5301
+  udp-workers: 1
+  tcp-workers: 1
+  background-workers: 1
+log:
+  - target: stdout
+    any: info
+database:
+  storage: $STATE/knot
+acl:
+  - id: xfr
+    address: 198.18.2$NODES.2
+    action: transfer
+zone:
+  - domain: .
+    file: $STATE/knot/root.zone
+    zonefile-sync: -1
+    semantic-checks: off
+    dnssec-signing: off
+    acl: xfr
+EOF
+    spawn "$RTR_NS" knotd /usr/sbin/knotd -c "$STATE/knot/knot.conf"
+    for _ in $(seq 1 100); do
+        ip netns exec "$RTR_NS" kdig @198.18.10.1 -p 5301 . SOA +tcp +short +time=1 +retry=0 2>/dev/null | grep -q . && return 0
+        sleep 0.1
+    done
+    echo "anycast-lab.sh: knotd did not come up (see $STATE/knotd.out)" >&2
+    exit 1
+}
+
+# Start a process in a namespace, in the background, its PID in $STATE/$2.pid.
+spawn() {
+    local ns=$1 name=$2; shift 2
+    ip netns exec "$ns" "$@" > "$STATE/$name.out" 2>&1 &
+    echo $! > "$STATE/$name.pid"
+}
+
+alive() { [ -f "$STATE/$1.pid" ] && kill -0 "$(cat "$STATE/$1.pid")" 2>/dev/null; }
+
+start_daemon() {
+    local n=$1
+    alive "m-root-xdp-n$n" && return 0
+    spawn "$(node_ns "$n")" "m-root-xdp-n$n" "$BIN" run --config "$STATE/n$n.toml"
+    for _ in $(seq 1 300); do
+        [ -S "$STATE/n$n.sock" ] && "$BIN" stats --control "$STATE/n$n.sock" >/dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    echo "anycast-lab.sh: m-root-xdp on node $n did not come up (see $STATE/m-root-xdp-n$n.out)" >&2
+    exit 1
+}
+
+up() {
+    [ -x "$BIN" ] || { echo "anycast-lab.sh: $BIN not built (cargo build --release)" >&2; exit 1; }
+    command -v bird >/dev/null || { echo "anycast-lab.sh: bird (bird2) not installed: scripts/setup.sh" >&2; exit 1; }
+    mkdir -p "$STATE"
+    for ns in "$RTR_NS" "$CLI_NS" $(for n in $(seq 1 "$NODES"); do node_ns "$n"; done); do
+        has_ns "$ns" || ip netns add "$ns"
+        ip -n "$ns" link set lo up
+    done
+    pair "$RTR_NS" "$ALAB-rc" "$CLI_NS" "$ALAB-c"
+    ip -n "$RTR_NS" addr replace 198.18.10.1/24 dev "$ALAB-rc"
+    ip -n "$RTR_NS" addr replace 2001:db8:10::1/64 dev "$ALAB-rc" nodad
+    ip -n "$CLI_NS" addr replace 198.18.10.2/24 dev "$ALAB-c"
+    ip -n "$CLI_NS" addr replace 2001:db8:10::2/64 dev "$ALAB-c" nodad
+    ip -n "$CLI_NS" route replace default via 198.18.10.1
+    ip -n "$CLI_NS" -6 route replace default via 2001:db8:10::1
+    ip netns exec "$RTR_NS" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 \
+        net.ipv4.fib_multipath_hash_policy=1 net.ipv6.fib_multipath_hash_policy=1
+    router_conf
+    primary_start
+    for n in $(seq 1 "$NODES"); do
+        local ns; ns=$(node_ns "$n")
+        pair "$RTR_NS" "$ALAB-r$n" "$ns" "$ALAB-n$n"
+        ip -n "$RTR_NS" addr replace "198.18.2$n.1/24" dev "$ALAB-r$n"
+        ip -n "$RTR_NS" addr replace "2001:db8:2$n::1/64" dev "$ALAB-r$n" nodad
+        ip -n "$ns" addr replace "198.18.2$n.2/24" dev "$ALAB-n$n"
+        ip -n "$ns" addr replace "2001:db8:2$n::2/64" dev "$ALAB-n$n" nodad
+        ip -n "$ns" route replace default via "198.18.2$n.1"
+        ip -n "$ns" -6 route replace default via "2001:db8:2$n::1"
+        # The service addresses live on lo, where m-root-xdp binds them; anycast0 only announces them.
+        ip -n "$ns" addr replace "$ANYCAST4/32" dev lo
+        ip -n "$ns" addr replace "$ANYCAST6/128" dev lo nodad
+        node_conf "$n"
+        alive "bird-n$n" || spawn "$ns" "bird-n$n" bird -f -c "$STATE/bird-n$n.conf" -s "$STATE/bird-n$n.ctl"
+        start_daemon "$n"
+    done
+    alive bird-rtr || spawn "$RTR_NS" bird-rtr bird -f -c "$STATE/bird-rtr.conf" -s "$STATE/bird-rtr.ctl"
+    echo "anycast lab $ALAB up: $NODES nodes behind $RTR_NS, client $CLI_NS; service $ANYCAST4 $ANYCAST6"
+}
+
+stop_pid() {
+    local name=$1 sig=$2
+    if alive "$name"; then
+        local pid; pid=$(cat "$STATE/$name.pid")
+        kill -CONT "$pid" 2>/dev/null || true   # a frozen one (lose) must be able to act on it
+        kill "-$sig" "$pid" 2>/dev/null || true
+        for _ in $(seq 1 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
+    fi
+    rm -f "$STATE/$name.pid"
+}
+
+down() {
+    for n in 1 2 3; do stop_pid "m-root-xdp-n$n" TERM; stop_pid "bird-n$n" TERM; done
+    stop_pid bird-rtr TERM
+    stop_pid knotd TERM
+    for ns in "$CLI_NS" "$RTR_NS" $(node_ns 1) $(node_ns 2) $(node_ns 3); do has_ns "$ns" && ip netns del "$ns"; done
+    rm -rf "$STATE"
+    echo "anycast lab $ALAB down"
+}
+
+envs() {
+    local nodes=""
+    for n in $(seq 1 "$NODES"); do nodes="$nodes $(node_ns "$n")"; done
+    echo "CLIENT_NS=$CLI_NS"
+    echo "ROUTER_NS=$RTR_NS"
+    echo "ANYCAST4=$ANYCAST4"
+    echo "ANYCAST6=$ANYCAST6"
+    echo "NODES=\"${nodes# }\""
+    echo "STATE=$STATE"
+    for n in $(seq 1 "$NODES"); do echo "CONTROL_$n=$STATE/n$n.sock"; done
+}
+
+case "${1:-}" in
+    up) up ;;
+    down) down ;;
+    env) envs ;;
+    stop) stop_pid "m-root-xdp-n${2:?node}" TERM ;;
+    kill) stop_pid "m-root-xdp-n${2:?node}" KILL ;;
+    lose)
+        # Frozen whole: the node's BIRD and m-root-xdp stop (SIGSTOP) and send nothing, no FIN, no withdrawal.
+        for p in "bird-n${2:?node}" "m-root-xdp-n$2"; do
+            alive "$p" && kill -STOP "$(cat "$STATE/$p.pid")"
+        done
+        ;;
+    start)
+        ns=$(node_ns "${2:?node}")
+        for p in "bird-n$2" "m-root-xdp-n$2"; do
+            alive "$p" && kill -CONT "$(cat "$STATE/$p.pid")"
+        done
+        alive "bird-n$2" || spawn "$ns" "bird-n$2" bird -f -c "$STATE/bird-n$2.conf" -s "$STATE/bird-n$2.ctl"
+        start_daemon "$2"
+        ;;
+    drain | undrain) "$BIN" "$1" --control "$STATE/n${2:?node}.sock" ;;
+    primary-stop) stop_pid knotd TERM ;;
+    primary-start) primary_start ;;
+    routes)
+        ip -n "$RTR_NS" route show "$ANYCAST4"
+        ip -n "$RTR_NS" -6 route show "$ANYCAST6"
+        ;;
+    *) echo "usage: $0 up|down|env|stop N|kill N|lose N|start N|drain N|undrain N|primary-stop|primary-start|routes" >&2; exit 2 ;;
+esac
