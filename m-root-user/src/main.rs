@@ -189,7 +189,7 @@ fn serve(
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let t = Instant::now();
     let (zone, zone_path, age) = match &secondary {
-        Some(c) => secondary_start(c, &s, &stop)?,
+        Some(c) => Secondary::starting_zone(c, s.zone.as_deref(), s.zonemd, &stop)?,
         None => {
             let path = s.zone.clone().ok_or_else(|| anyhow!("zone: no zone file given"))?;
             (Zone::load(&path, &LoadOptions { no_zonemd: !s.zonemd }).map_err(|e| anyhow!("zone refused: {e}"))?, path, None)
@@ -224,7 +224,7 @@ fn serve(
             dp.install(&table)?;
             if !take_over {
                 dp.attach(iface, &plan)?;
-                log_attached(&mut dp, &device, table.answer_count())?;
+                dp.log_attached(&device, table.answer_count())?;
             }
             plans.push((iface.clone(), device, plan));
             planes.push(dp);
@@ -268,7 +268,7 @@ fn serve(
     // Bound beside a daemon being taken over (SO_REUSEPORT): both answer until it stops.
     let server = Server::start(daemon.state.clone(), stats, &opts)?;
     if take_over {
-        take_over_from(&daemon, &s.control, &plans, serial, answers)?;
+        takeover::take_over(&daemon, &s.control, &plans, serial, answers)?;
     }
     for dp in daemon.planes.lock().unwrap_or_else(|p| p.into_inner()).iter_mut() {
         let Some((iface, _, _)) = dp.attached.clone() else { continue };
@@ -351,112 +351,6 @@ fn serve(
         true => log::info!("stopped; the kernel programs stay with the successor"),
         false => log::info!("stopped; XDP detached"),
     }
-    Ok(())
-}
-
-/// A secondary's first zone: the cache (the last good zone, whose age counts towards expiry), else the
-/// zone file given, else a transfer from the primaries (waiting for one that gives it).
-fn secondary_start(
-    c: &SecondaryConf,
-    s: &config::Settings,
-    stop: &std::sync::atomic::AtomicBool,
-) -> Result<(Zone, PathBuf, Option<Duration>)> {
-    let opts = LoadOptions { no_zonemd: !s.zonemd };
-    if c.cache.exists() {
-        match Zone::load(&c.cache, &opts) {
-            Ok(z) => {
-                let age = std::fs::metadata(&c.cache).and_then(|m| m.modified()).ok().and_then(|m| m.elapsed().ok());
-                log::info!(
-                    "secondary: serving the cached zone serial {} (last known current {:.0} s ago), then refreshing",
-                    z.serial,
-                    age.unwrap_or_default().as_secs_f64()
-                );
-                return Ok((z, c.cache.clone(), age.or(Some(Duration::ZERO))));
-            }
-            Err(e) => log::warn!("secondary: the cache is not usable ({e}); trying the zone file, then the primaries"),
-        }
-    }
-    if let Some(path) = &s.zone {
-        match Zone::load(path, &opts) {
-            Ok(z) => return Ok((z, path.clone(), None)),
-            Err(e) => log::warn!("secondary: zone file refused ({e}); transferring from the primaries"),
-        }
-    }
-    log::info!("secondary: no cache, no zone file: transferring the zone from {:?}", c.primaries);
-    let zone = Secondary::first_zone(c, s.zonemd, stop).ok_or_else(|| anyhow!("stopped before any primary gave the zone"))?;
-    Ok((zone, c.cache.clone(), Some(Duration::ZERO)))
-}
-
-/// What each interface ended up with, for the log.
-fn log_attached(dp: &mut Dataplane, device: &deploy::Device, answers: usize) -> Result<()> {
-    let Some((iface, _, on)) = dp.attached.clone() else { return Ok(()) };
-    let xdp_tx = dp.xdp_tx()?;
-    log::info!(
-        "{iface} (driver {}): XDP {}{}, TC {}; {answers} answers; verifier {} (XDP) and {} (TC) insns",
-        device.driver,
-        on.xdp.map_or("off", deploy::xdp_mode_name),
-        match (on.xdp, xdp_tx) {
-            (None, _) => "",
-            (Some(_), true) => " answering by XDP_TX",
-            (Some(_), false) => " handing answers to TC",
-        },
-        match (on.tc, on.xdp, xdp_tx) {
-            (false, _, _) => "off",
-            (true, Some(_), true) => "for what XDP has no room for",
-            (true, Some(_), false) => "answers what XDP hands it",
-            (true, None, _) => "answers all",
-        },
-        dp.verified_insns.unwrap_or(0),
-        dp.tc_verified_insns.unwrap_or(0)
-    );
-    Ok(())
-}
-
-/// `run --take-over`: swap this daemon's programs into the running one's links, interface by interface,
-/// then retire it. Anything refused before the retirement gives the links back to it.
-fn take_over_from(
-    daemon: &Daemon,
-    control: &Path,
-    plans: &[(String, deploy::Device, deploy::Plan)],
-    serial: u32,
-    answers: usize,
-) -> Result<()> {
-    let t = Instant::now();
-    let handing = takeover::ask_offer(control)?;
-    let swapped = (|| -> Result<()> {
-        if daemon::serial_newer(handing.serial, serial) {
-            bail!("this zone's serial {serial} is older than the running {} (RFC 1982)", handing.serial);
-        }
-        let mut planes = daemon.planes.lock().unwrap_or_else(|p| p.into_inner());
-        for (dp, (iface, device, plan)) in planes.iter_mut().zip(plans) {
-            let Some(offer) = handing.ifaces.iter().find(|o| &o.iface == iface) else {
-                bail!("the running daemon (pid {}) does not serve {iface}: stop and start instead", handing.pid);
-            };
-            dp.take_over(plan, offer)?;
-            log_attached(dp, device, answers)?;
-        }
-        for o in handing.ifaces.iter().filter(|o| !plans.iter().any(|(i, _, _)| *i == o.iface)) {
-            log::warn!("{}: not in this daemon's interfaces; detached when the running daemon stops", o.iface);
-        }
-        Ok(())
-    })();
-    if let Err(e) = swapped {
-        takeover::ask_resume(control);
-        return Err(e.context(format!("taking over from pid {} (it keeps serving)", handing.pid)));
-    }
-    let swapped_ms = t.elapsed().as_secs_f64() * 1e3;
-    if std::fs::read_to_string("/proc/sys/net/ipv4/tcp_migrate_req").is_ok_and(|v| v.trim() == "0") {
-        log::info!(
-            "net.ipv4.tcp_migrate_req is 0: TCP connections waiting in the old daemon's listen queue are reset as it stops (1 moves them here)"
-        );
-    }
-    takeover::ask_retire(control, handing.pid)?;
-    log::info!(
-        "took over from pid {} (serial {} -> {serial}): programs swapped in {swapped_ms:.1} ms, it stopped after {:.0} ms",
-        handing.pid,
-        handing.serial,
-        t.elapsed().as_secs_f64() * 1e3
-    );
     Ok(())
 }
 

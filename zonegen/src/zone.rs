@@ -410,12 +410,16 @@ pub(crate) fn build(raws: Vec<Raw>, file: &str) -> Result<Zone, ZoneError> {
     })
 }
 
-/// SERIAL and MINIMUM from SOA rdata.
-pub fn soa_fields(rdata: &[u8]) -> Option<(u32, u32)> {
+/// The five numbers of SOA rdata, after MNAME and RNAME: SERIAL, REFRESH, RETRY, EXPIRE, MINIMUM.
+pub fn soa_numbers(rdata: &[u8]) -> Option<[u32; 5]> {
     let m = name::wire_len(rdata, 0)?;
     let r = name::wire_len(rdata, m)?;
     let rest = rdata.get(m + r..m + r + 20)?;
-    let serial = u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]);
-    let minimum = u32::from_be_bytes([rest[16], rest[17], rest[18], rest[19]]);
-    Some((serial, minimum))
+    let at = |i: usize| u32::from_be_bytes([rest[i], rest[i + 1], rest[i + 2], rest[i + 3]]);
+    Some([at(0), at(4), at(8), at(12), at(16)])
+}
+
+/// SERIAL and MINIMUM from SOA rdata.
+pub fn soa_fields(rdata: &[u8]) -> Option<(u32, u32)> {
+    soa_numbers(rdata).map(|n| (n[0], n[4]))
 }

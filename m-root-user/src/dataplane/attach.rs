@@ -149,6 +149,31 @@ impl Dataplane {
         Ok(self.record_attached(iface, plan, xdp))
     }
 
+    /// What the interface ended up with, for the log.
+    pub fn log_attached(&mut self, device: &crate::deploy::Device, answers: usize) -> Result<()> {
+        let Some((iface, _, on)) = self.attached.clone() else { return Ok(()) };
+        let xdp_tx = self.xdp_tx()?;
+        log::info!(
+            "{iface} (driver {}): XDP {}{}, TC {}; {answers} answers; verifier {} (XDP) and {} (TC) insns",
+            device.driver,
+            on.xdp.map_or("off", crate::deploy::xdp_mode_name),
+            match (on.xdp, xdp_tx) {
+                (None, _) => "",
+                (Some(_), true) => " answering by XDP_TX",
+                (Some(_), false) => " handing answers to TC",
+            },
+            match (on.tc, on.xdp, xdp_tx) {
+                (false, _, _) => "off",
+                (true, Some(_), true) => "for what XDP has no room for",
+                (true, Some(_), false) => "answers what XDP hands it",
+                (true, None, _) => "answers all",
+            },
+            self.verified_insns.unwrap_or(0),
+            self.tc_verified_insns.unwrap_or(0)
+        );
+        Ok(())
+    }
+
     /// Set what the programs do once attached, XDP attached in mode `xdp` (None: not attached): whether
     /// XDP sends, the no-room hand-off to other CPUs, and what TC answers.
     pub(super) fn configure(&mut self, iface: &str, plan: &Plan, xdp: Option<XdpMode>) -> Result<()> {

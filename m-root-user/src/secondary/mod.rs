@@ -10,3 +10,9 @@ pub mod service;
 pub mod xfr;
 
 pub use service::Secondary;
+
+/// A header-only answer to `msg` (its ID, opcode and question) with `rcode`: NOTIFY's answers and the
+/// refusals of transfers.
+pub(crate) fn header_answer(msg: &domain::base::Message<Vec<u8>>, rcode: domain::base::iana::Rcode) -> Option<Vec<u8>> {
+    domain::base::MessageBuilder::new_vec().start_answer(msg, rcode).ok().map(|a| a.finish())
+}

@@ -23,7 +23,7 @@ impl Secondary {
         if msg.header().qr() || msg.header().opcode() != Opcode::NOTIFY {
             return None;
         }
-        let answer = |msg: &Message<Vec<u8>>, rcode: Rcode| MessageBuilder::new_vec().start_answer(msg, rcode).ok().map(|a| a.finish());
+        let answer = super::header_answer;
         if !crate::limits::contains(&self.conf.notify_from, peer) {
             log::warn!("secondary: NOTIFY from {peer}, not in notify_from: REFUSED");
             return answer(&msg, Rcode::REFUSED);

@@ -66,11 +66,11 @@ pub fn refuse(query: &[u8]) -> Option<Vec<u8>> {
     if msg.header().qr() || (q.qtype() != Rtype::AXFR && q.qtype() != Rtype::IXFR) {
         return None;
     }
-    MessageBuilder::new_vec().start_answer(&msg, Rcode::REFUSED).ok().map(|a| a.finish())
+    super::header_answer(&msg, Rcode::REFUSED)
 }
 
 fn header_only(msg: &Message<Vec<u8>>, rcode: Rcode) -> Option<Vec<Vec<u8>>> {
-    MessageBuilder::new_vec().start_answer(msg, rcode).ok().map(|a| vec![a.finish()])
+    super::header_answer(msg, rcode).map(|m| vec![m])
 }
 
 impl Outgoing {

@@ -28,20 +28,11 @@ pub struct Timers {
 
 impl Timers {
     fn of(records: &RecordSet) -> Timers {
-        let t = records.soa().and_then(|soa| soa_timers(&soa.rdata)).unwrap_or((1800, 900, 604800));
+        let t = records.soa().and_then(|soa| zonegen::zone::soa_numbers(&soa.rdata)).map_or((1800, 900, 604800), |n| (n[1], n[2], n[3]));
         // A timer of 0 would refresh in a loop: at least a second.
         let s = |v: u32| Duration::from_secs(u64::from(v.max(1)));
         Timers { refresh: s(t.0), retry: s(t.1), expire: s(t.2) }
     }
-}
-
-/// REFRESH, RETRY and EXPIRE from SOA rdata.
-fn soa_timers(rdata: &[u8]) -> Option<(u32, u32, u32)> {
-    let m = zonegen::name::wire_len(rdata, 0)?;
-    let r = zonegen::name::wire_len(rdata, m)?;
-    let f = rdata.get(m + r..m + r + 20)?;
-    let at = |i: usize| u32::from_be_bytes([f[i], f[i + 1], f[i + 2], f[i + 3]]);
-    Some((at(4), at(8), at(12)))
 }
 
 /// What is held and when what happens next.
@@ -115,9 +106,44 @@ impl Secondary {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// The first zone: the cache (the last good zone, whose age counts towards expiry), else `zone_file`,
+    /// else a transfer from the primaries (waiting for one that gives it). With where it came from, and
+    /// how long ago it was last known current (None for a file).
+    pub fn starting_zone(
+        c: &Conf,
+        zone_file: Option<&Path>,
+        zonemd: bool,
+        stop: &AtomicBool,
+    ) -> anyhow::Result<(Zone, std::path::PathBuf, Option<Duration>)> {
+        let opts = LoadOptions { no_zonemd: !zonemd };
+        if c.cache.exists() {
+            match Zone::load(&c.cache, &opts) {
+                Ok(z) => {
+                    let age = std::fs::metadata(&c.cache).and_then(|m| m.modified()).ok().and_then(|m| m.elapsed().ok());
+                    log::info!(
+                        "secondary: serving the cached zone serial {} (last known current {:.0} s ago), then refreshing",
+                        z.serial,
+                        age.unwrap_or_default().as_secs_f64()
+                    );
+                    return Ok((z, c.cache.clone(), age.or(Some(Duration::ZERO))));
+                }
+                Err(e) => log::warn!("secondary: the cache is not usable ({e}); trying the zone file, then the primaries"),
+            }
+        }
+        if let Some(path) = zone_file {
+            match Zone::load(path, &opts) {
+                Ok(z) => return Ok((z, path.to_path_buf(), None)),
+                Err(e) => log::warn!("secondary: zone file refused ({e}); transferring from the primaries"),
+            }
+        }
+        log::info!("secondary: no cache, no zone file: transferring the zone from {:?}", c.primaries);
+        let zone = Self::first_zone(c, zonemd, stop).ok_or_else(|| anyhow::anyhow!("stopped before any primary gave the zone"))?;
+        Ok((zone, c.cache.clone(), Some(Duration::ZERO)))
+    }
+
     /// The zone with no cache and no file: transfer it (AXFR), trying the primaries in turn until one
     /// gives a zone that passes the checks; says why each try failed.
-    pub fn first_zone(conf: &Conf, zonemd: bool, stop: &AtomicBool) -> Option<Zone> {
+    fn first_zone(conf: &Conf, zonemd: bool, stop: &AtomicBool) -> Option<Zone> {
         let mut wait = Duration::from_secs(1);
         while !stop.load(Ordering::Relaxed) {
             for p in &conf.primaries {
