@@ -25,6 +25,9 @@ CLI_NS=$ALAB-cli
 ANYCAST4=198.18.53.1
 ANYCAST6=2001:db8:53::1
 DRAIN=${DRAIN:-3}
+# Sessions come back within a second or two after an error (a node resumed after `lose`); BIRD's defaults
+# wait a minute or more, which suits a router but not a lab that runs in a CI job.
+LAB_TIMERS="connect delay time 1; connect retry time 2; error wait time 1, 4;"
 
 has_ns() { ip netns list 2>/dev/null | awk '{print $1}' | grep -qx "$1"; }
 node_ns() { echo "$ALAB-n$1"; }
@@ -52,9 +55,9 @@ router_conf() {
         echo "protocol kernel { ipv6 { export all; }; merge paths on; }"
         echo "protocol bfd { interface \"*\" { min rx interval 100 ms; min tx interval 100 ms; multiplier 3; }; }"
         for n in $(seq 1 "$NODES"); do
-            echo "protocol bgp node${n}v4 { local 198.18.2$n.1 as 64511; neighbor 198.18.2$n.2 as 64512; bfd on; hold time 9;"
+            echo "protocol bgp node${n}v4 { local 198.18.2$n.1 as 64511; neighbor 198.18.2$n.2 as 64512; bfd on; hold time 9; $LAB_TIMERS"
             echo "  ipv4 { import all; export none; }; }"
-            echo "protocol bgp node${n}v6 { local 2001:db8:2$n::1 as 64511; neighbor 2001:db8:2$n::2 as 64512; bfd on; hold time 9;"
+            echo "protocol bgp node${n}v6 { local 2001:db8:2$n::1 as 64511; neighbor 2001:db8:2$n::2 as 64512; bfd on; hold time 9; $LAB_TIMERS"
             echo "  ipv6 { import all; export none; }; }"
         done
     } > "$STATE/bird-rtr.conf"
@@ -69,9 +72,9 @@ log "$STATE/bird-n$n.log" all;
 protocol device { scan time 1; }
 protocol direct anycast { ipv4; ipv6; interface "anycast0"; }
 protocol bfd { interface "*" { min rx interval 100 ms; min tx interval 100 ms; multiplier 3; }; }
-protocol bgp rtr4 { local 198.18.2$n.2 as 64512; neighbor 198.18.2$n.1 as 64511; bfd on; hold time 9;
+protocol bgp rtr4 { local 198.18.2$n.2 as 64512; neighbor 198.18.2$n.1 as 64511; bfd on; hold time 9; $LAB_TIMERS
   ipv4 { import none; export where proto = "anycast"; }; }
-protocol bgp rtr6 { local 2001:db8:2$n::2 as 64512; neighbor 2001:db8:2$n::1 as 64511; bfd on; hold time 9;
+protocol bgp rtr6 { local 2001:db8:2$n::2 as 64512; neighbor 2001:db8:2$n::1 as 64511; bfd on; hold time 9; $LAB_TIMERS
   ipv6 { import none; export where proto = "anycast"; }; }
 EOF
     local secondary=""
