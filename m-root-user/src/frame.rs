@@ -117,6 +117,35 @@ pub struct Parsed {
     pub payload: Vec<u8>,
 }
 
+const UDP: u8 = 17;
+
+/// The VLAN tags (TPID, VID), the ethertype after them and where the network header starts; `None` for a
+/// frame cut short.
+fn l2(f: &[u8]) -> Option<(Vec<(u16, u16)>, u16, usize)> {
+    let be16 = |at: usize| f.get(at..at + 2).map(|b| u16::from_be_bytes([b[0], b[1]]));
+    let mut off = 12;
+    let mut vlans = Vec::new();
+    let mut proto = be16(off)?;
+    while proto == 0x8100 || proto == 0x88a8 {
+        vlans.push((proto, be16(off + 2)? & 0x0fff));
+        off += 4;
+        proto = be16(off)?;
+    }
+    Some((vlans, proto, off + 2))
+}
+
+/// The IP protocol (IPv4) or next header (IPv6) of a frame, after any VLAN tags; `None` when it is not IP.
+/// Lets a capture tell a broken answer from the router solicitations and neighbour discovery an interface
+/// sends on its own.
+pub fn ip_protocol(f: &[u8]) -> Option<u8> {
+    let (_, proto, off) = l2(f)?;
+    match proto {
+        0x0800 => f.get(off + 9).copied(),
+        0x86dd => f.get(off + 6).copied(),
+        _ => None,
+    }
+}
+
 /// Parse a frame and check every length and checksum; errors say which.
 pub fn parse_checked(f: &[u8]) -> Result<Parsed> {
     parse(f, false)
@@ -137,16 +166,10 @@ fn parse(f: &[u8], partial: bool) -> Result<Parsed> {
     let mut src_mac = [0u8; 6];
     dst_mac.copy_from_slice(&f[0..6]);
     src_mac.copy_from_slice(&f[6..12]);
-    let mut off = 12;
-    let mut vlans = Vec::new();
-    let mut proto = u16::from_be_bytes([f[off], f[off + 1]]);
-    while proto == 0x8100 || proto == 0x88a8 {
-        let vid = u16::from_be_bytes([f[off + 2], f[off + 3]]) & 0x0fff;
-        vlans.push((proto, vid));
-        off += 4;
-        proto = u16::from_be_bytes([f[off], f[off + 1]]);
+    let (vlans, proto, off) = l2(f).ok_or_else(|| anyhow::anyhow!("frame cut short in its VLAN tags"))?;
+    if let Some(p) = ip_protocol(f).filter(|&p| p != UDP) {
+        bail!("IP protocol {p} is not UDP");
     }
-    off += 2;
     let (src, dst, ttl, udp_off, udp_len) = match proto {
         0x0800 => {
             let ip = f.get(off..off + 20).ok_or_else(|| anyhow::anyhow!("short IPv4 header"))?;
@@ -240,6 +263,15 @@ mod tests {
             let last = bad.len() - 1;
             bad[last] ^= 1;
             assert!(parse_checked(&bad).is_err());
+            assert_eq!(ip_protocol(&f), Some(UDP));
+            // The same frame as another protocol (an interface's own ICMPv6 router solicitation, say) is
+            // told apart from a broken datagram.
+            let mut other = f.clone();
+            let (_, _, ip) = l2(&f).unwrap();
+            other[ip + if src.contains(':') { 6 } else { 9 }] = 58;
+            assert_eq!(ip_protocol(&other), Some(58));
+            assert!(parse_checked(&other).unwrap_err().to_string().contains("not UDP"));
+            assert_eq!(ip_protocol(&f[..16]), None, "a frame cut short in its tags");
         }
     }
 }

@@ -50,6 +50,9 @@ pub fn udp_query_captured(iface: &str, server: IpAddr, msg: &[u8], timeout: Dura
 
 /// Does an IP/UDP frame (no VLAN tags) come from `src` to port `dport`?
 fn is_from(f: &[u8], src: IpAddr, dport: u16) -> bool {
+    if frame::ip_protocol(f) != Some(17) {
+        return false;
+    }
     let (s, udp): (IpAddr, usize) = match u16::from_be_bytes([f[12], f[13]]) {
         0x0800 if f.len() >= 14 + 28 => (IpAddr::from(<[u8; 4]>::try_from(&f[26..30]).unwrap_or_default()), 14 + 20),
         0x86dd if f.len() >= 14 + 48 => (IpAddr::from(<[u8; 16]>::try_from(&f[22..38]).unwrap_or_default()), 14 + 40),

@@ -190,7 +190,7 @@ fn query_raw(inj: &Injector, how: &Injection, msg: &[u8]) -> Result<Vec<u8>> {
                 }
                 return Ok(p.payload);
             }
-        } else if frame_in.len() > 14 && frame_in[6..12] == how.dst_mac {
+        } else if frame_in.len() > 14 && frame_in[6..12] == how.dst_mac && frame::ip_protocol(frame_in) == Some(17) {
             bail!(
                 "a frame from the server failed its checks: {}",
                 frame::parse_checked(frame_in).err().map(|e| e.to_string()).unwrap_or_default()
