@@ -119,9 +119,12 @@ pub struct Parsed {
 
 const UDP: u8 = 17;
 
+/// VLAN tags outermost first, as (TPID, VID).
+type Vlans = Vec<(u16, u16)>;
+
 /// The VLAN tags (TPID, VID), the ethertype after them and where the network header starts; `None` for a
 /// frame cut short.
-fn l2(f: &[u8]) -> Option<(Vec<(u16, u16)>, u16, usize)> {
+fn l2(f: &[u8]) -> Option<(Vlans, u16, usize)> {
     let be16 = |at: usize| f.get(at..at + 2).map(|b| u16::from_be_bytes([b[0], b[1]]));
     let mut off = 12;
     let mut vlans = Vec::new();
