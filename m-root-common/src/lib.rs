@@ -13,6 +13,7 @@
 //! - [`signal`]: trust-anchor signal kinds, names and keys;
 //! - [`cookie`]: DNS cookies (RFC 7873, RFC 9018's server cookie): the rule and the map value;
 //! - [`rrl`]: response rate limiting: buckets, classes, the rule;
+//! - [`daily`]: per-UTC-day counts for RSSAC002: size buckets, unique-source registers, day slots;
 //! - [`maps`], [`control`]: map names, and what userspace tells the programs besides the table;
 //! - [`lab`]: the lab generator's frame.
 #![cfg_attr(not(test), no_std)]
@@ -22,6 +23,7 @@ pub mod cookie;
 pub mod counters;
 pub mod coverage;
 pub mod csum;
+pub mod daily;
 pub mod dns;
 pub mod entry;
 pub mod lab;
@@ -61,4 +63,6 @@ mod pod {
     unsafe impl aya::Pod for rrl::RrlSlot {}
     unsafe impl aya::Pod for rrl::RrlReport {}
     unsafe impl aya::Pod for cookie::CookieConf {}
+    unsafe impl aya::Pod for daily::DailyCounts {}
+    unsafe impl aya::Pod for daily::HllRegisters {}
 }

@@ -27,3 +27,9 @@ pub const ACL_DROP: &str = "ACL_DROP";
 pub const RRL_REPORTS: &str = "RRL_REPORTS";
 /// DNS cookies: [`crate::cookie::CookieConf`], the UNIX second and the keys, written every second.
 pub const COOKIES: &str = "COOKIES";
+/// Per-UTC-day counts for RSSAC002 (see [`crate::daily`]): which slot is today's, the counts per slot
+/// ([`crate::daily::DailyCounts`], per-CPU) and the unique-source registers per slot and set
+/// ([`crate::daily::HllRegisters`], per-CPU).
+pub const DAY_SLOT: &str = "DAY_SLOT";
+pub const DAILY: &str = "DAILY";
+pub const SOURCES: &str = "SOURCES";
