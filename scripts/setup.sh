@@ -19,7 +19,7 @@ APT_PACKAGES=(
     bpftool iproute2 ethtool tcpdump iputils-ping
     knot knot-dnsutils nsd ldnsutils xdp-tools dnsperf
     bird2 frr
-    python3-dnspython unbound-host
+    python3-dnspython python3-yaml unbound-host
     python3-venv
     dpkg-dev adduser systemd man-db strace
     systemd-container debootstrap

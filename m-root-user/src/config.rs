@@ -198,6 +198,8 @@ pub struct Services {
     pub secondary: Option<Section>,
     pub transfer: Option<TransferSection>,
     pub anycast: Option<crate::anycast::Section>,
+    /// `[rssac002]`: the daily RSSAC002 counts (and the programs' per-day counting) are on.
+    pub rssac002: Option<crate::observe::daystate::Section>,
 }
 
 /// A config file: its flat settings, its sections (`[rrl]`, `[acl]`, `[cookies]`: [`crate::limits`]),
@@ -221,10 +223,16 @@ pub fn read_file(path: &Path) -> Result<(Options, Limits, Services)> {
         Some(v) => Some(v.try_into::<TransferSection>().map_err(|e| anyhow::anyhow!("config {}: transfer: {e}", path.display()))?),
         None => None,
     };
+    let rssac002 = match table.remove("rssac002") {
+        Some(v) => Some(
+            v.try_into::<crate::observe::daystate::Section>().map_err(|e| anyhow::anyhow!("config {}: rssac002: {e}", path.display()))?,
+        ),
+        None => None,
+    };
     let (flat, limits) = crate::limits::split(table).map_err(|e| anyhow::anyhow!("config {}: {e:#}", path.display()))?;
     let options =
         serde::Deserialize::deserialize(toml::Value::Table(flat)).map_err(|e| anyhow::anyhow!("config {}: {e}", path.display()))?;
-    Ok((options, limits, Services { secondary, transfer, anycast }))
+    Ok((options, limits, Services { secondary, transfer, anycast, rssac002 }))
 }
 
 /// The settings of `run`: `flags`, over the file `config` when given, over the defaults, and the file's

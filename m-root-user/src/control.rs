@@ -100,6 +100,7 @@ fn handle(c: UnixStream, d: &Arc<Daemon>) -> Result<()> {
             Some(a) => a.drain(c == "drain"),
             None => serde_json::json!({ "error": "no [anycast] section: nothing is announced" }),
         },
+        Some("rssac002") => crate::observe::daystate::answer(d, req["date"].as_str()),
         Some("resume") => {
             d.resume();
             serde_json::json!({ "ok": true })

@@ -53,6 +53,8 @@ pub struct Daemon {
     pub secondary: std::sync::OnceLock<Arc<crate::secondary::Secondary>>,
     /// Health and announcement, when the instance is anycast (`drain` / `undrain`).
     pub anycast: std::sync::OnceLock<Arc<crate::anycast::Anycast>>,
+    /// The RSSAC002 day, when `[rssac002]` is configured.
+    pub rssac002: std::sync::OnceLock<Arc<crate::observe::daystate::Keeper>>,
 }
 
 /// Compile `zone`'s table, and say so when some of its answers are left to userspace (how many, why,
@@ -109,6 +111,7 @@ impl Daemon {
             retired: std::sync::atomic::AtomicBool::new(false),
             secondary: std::sync::OnceLock::new(),
             anycast: std::sync::OnceLock::new(),
+            rssac002: std::sync::OnceLock::new(),
         }
     }
 
@@ -262,6 +265,10 @@ impl Daemon {
             dp.activate(generation, info).map_err(|e| format!("activating the XDP table: {e:#}"))?;
         }
         *self.current.lock().unwrap_or_else(|p| p.into_inner()) = (path.to_path_buf(), SystemTime::now(), load_ms);
+        // RSSAC002's load-time: from what triggered the load (NOTIFY, refresh timer, reload) to serving.
+        if serial != old_serial {
+            self.stats.daily.loaded(serial, t.elapsed().as_secs());
+        }
         Ok(serial)
     }
 

@@ -70,6 +70,25 @@ enum Cmd {
         #[arg(long, default_value = control::DEFAULT_SOCKET)]
         control: PathBuf,
     },
+    /// Write one UTC day's RSSAC002 files (version 5, named as RSSAC002-data names them) into --out:
+    /// traffic-volume, traffic-sizes, rcode-volume, unique-sources, load-time, and the unique-source
+    /// registers for a fleet to merge. The running daemon's totals; with --state and no daemon answering,
+    /// what its state file holds.
+    Rssac002 {
+        /// The day, YYYY-MM-DD (UTC); today so far when not given.
+        #[arg(long)]
+        date: Option<String>,
+        #[arg(long)]
+        out: PathBuf,
+        /// The service the files name; the daemon's [rssac002] service when not given.
+        #[arg(long)]
+        service: Option<String>,
+        /// The state file to read when no daemon answers ([rssac002] state).
+        #[arg(long)]
+        state: Option<PathBuf>,
+        #[arg(long, default_value = control::DEFAULT_SOCKET)]
+        control: PathBuf,
+    },
     /// Anycast: withdraw the service addresses (they stay answered) until `undrain`.
     Drain {
         #[arg(long, default_value = control::DEFAULT_SOCKET)]
@@ -132,7 +151,7 @@ fn run(cli: Cli) -> Result<()> {
             let (s, limits, services) = config::of_run(config.as_deref(), settings)?;
             let secondary = services.secondary.map(|sec| sec.resolve()).transpose()?;
             let outgoing = services.transfer.map(|t| t.resolve()).transpose()?.flatten();
-            serve(s, config.as_deref(), limits, (secondary, outgoing, services.anycast), take_over)
+            serve(s, config.as_deref(), limits, (secondary, outgoing, services.anycast, services.rssac002), take_over)
         }
         Cmd::Stats { iface, control: path, json } => {
             let (user, kernel) = observe::gather(iface.as_deref(), &path)?;
@@ -143,6 +162,7 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Cmd::Reload { zone, force, control: path } => reload(zone, force, &path),
+        Cmd::Rssac002 { date, out, service, state, control: path } => rssac002(date, &out, service, state, &path),
         Cmd::Drain { control: path } => drain(&path, "drain"),
         Cmd::Undrain { control: path } => drain(&path, "undrain"),
         Cmd::Detach { iface } => {
@@ -177,7 +197,12 @@ fn serve(
     s: config::Settings,
     config: Option<&Path>,
     limits: m_root_user::limits::Limits,
-    (secondary, outgoing, anycast): (Option<SecondaryConf>, Option<Outgoing>, Option<m_root_user::anycast::Section>),
+    (secondary, outgoing, anycast, rssac002): (
+        Option<SecondaryConf>,
+        Option<Outgoing>,
+        Option<m_root_user::anycast::Section>,
+        Option<observe::daystate::Section>,
+    ),
     take_over: bool,
 ) -> Result<()> {
     log::set_max_level(s.log_level.parse().unwrap_or(log::LevelFilter::Info));
@@ -278,6 +303,11 @@ fn serve(
             log::warn!("{iface}: counters not pinned ({e:#}): `stats --iface` cannot read them once this daemon stops");
         }
     }
+    // RSSAC002's day: the programs count from here on, into today's slot.
+    let day_keeper = rssac002.map(|r| {
+        log::info!("rssac002: counting UTC days for {}, kept in {}", r.service, r.state.display());
+        observe::daystate::spawn(&daemon, r, stop.clone())
+    });
     let ctl = control::Control::start(&s.control, daemon.clone())?;
     if s.watch && secondary.is_some() {
         log::warn!("watch: off with [secondary]; the zone comes from the primaries");
@@ -343,6 +373,10 @@ fn serve(
         let _ = p.join();
     }
     server.stop();
+    // Its last write reads the programs' counts: before the dataplanes go.
+    if let Some(k) = day_keeper {
+        let _ = k.join();
+    }
     // The dataplanes (and their counter pins) before the control socket: a successor waits for the
     // socket to go before it pins its own.
     daemon.planes.lock().unwrap_or_else(|p| p.into_inner()).clear();
@@ -350,6 +384,24 @@ fn serve(
     match daemon.retired.load(std::sync::atomic::Ordering::SeqCst) {
         true => log::info!("stopped; the kernel programs stay with the successor"),
         false => log::info!("stopped; XDP detached"),
+    }
+    Ok(())
+}
+
+/// `rssac002`: the day's totals from the daemon (or its state file), written as RSSAC002's files.
+fn rssac002(date: Option<String>, out: &Path, service: Option<String>, state: Option<PathBuf>, path: &Path) -> Result<()> {
+    use observe::{daystate, rssac002};
+    let day = date.as_deref().map(rssac002::parse_date).transpose()?.unwrap_or_else(daystate::today);
+    let req = serde_json::json!({ "cmd": "rssac002", "date": rssac002::iso(day) });
+    let (totals, daemon_service) = match (control::request(path, &req.to_string(), Duration::from_secs(10)), &state) {
+        (Ok(r), _) if r["error"].is_null() => (serde_json::from_value(r["totals"].clone())?, r["service"].as_str().map(String::from)),
+        (Ok(r), None) => bail!("rssac002: {}", r["error"].as_str().unwrap_or("the daemon sent no totals")),
+        (Err(e), None) => bail!("no daemon answers on {} ({e:#}); give --state FILE to read its state file", path.display()),
+        (_, Some(file)) => (daystate::totals_in_file(file, day, None)?, None),
+    };
+    let service = service.or(daemon_service).unwrap_or_else(|| "m.root-servers.net".into());
+    for p in rssac002::write(out, &service, day, &totals)? {
+        println!("{}", p.display());
     }
     Ok(())
 }

@@ -144,3 +144,18 @@ fn raise_memlock() {
     // SAFETY: plain syscall with a valid struct.
     unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &r) };
 }
+
+/// TEMPORARY (replaced by the day-slot API of the dataplane).
+pub mod day_shim {
+    use super::Dataplane;
+    use m_root_common::daily::{DailyCounts, HllRegisters};
+    pub fn set_slot(_: &mut Dataplane, _: Option<u32>) -> anyhow::Result<()> {
+        Ok(())
+    }
+    pub fn read(_: &Dataplane, _: u32) -> anyhow::Result<(DailyCounts, Vec<HllRegisters>)> {
+        anyhow::bail!("not yet")
+    }
+    pub fn clear(_: &mut Dataplane, _: u32) -> anyhow::Result<()> {
+        Ok(())
+    }
+}

@@ -12,7 +12,11 @@ use serde_json::{Value, json};
 
 use crate::daemon::Daemon;
 
+pub mod daily;
+pub mod daystate;
+pub mod hll;
 pub mod kernel;
+pub mod rssac002;
 pub mod text;
 pub mod user;
 

@@ -139,6 +139,8 @@ pub struct Stats {
     qtypes: [AtomicU64; QTYPE_OTHER + 1],
     /// Trust-anchor signals answered here: (kind, key tag) -> count.
     signals: Mutex<BTreeMap<(u8, u16), u64>>,
+    /// Today's RSSAC002 counts of what userspace received and sent.
+    pub daily: super::daily::Daily,
 }
 
 impl Default for Stats {
@@ -150,6 +152,7 @@ impl Default for Stats {
             kinds: std::array::from_fn(zero),
             qtypes: std::array::from_fn(zero),
             signals: Mutex::new(BTreeMap::new()),
+            daily: Default::default(),
         }
     }
 }

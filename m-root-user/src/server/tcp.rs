@@ -15,7 +15,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 use zonegen::answer::{self, Transport};
 
 use super::{ServeOptions, State};
-use crate::observe::{Count, Stats};
+use crate::observe::{Count, Stats, daily};
 
 pub(super) fn listener(sa: SocketAddr) -> Result<TcpListener> {
     let s = Socket::new(Domain::for_address(sa), Type::STREAM, Some(Protocol::TCP))?;
@@ -138,10 +138,14 @@ fn connection(
             return;
         }
         stats.add(Count::TcpQueries, 1);
+        let peer = s.peer_addr().ok().map(|p| p.ip());
+        if let Some(p) = peer {
+            stats.daily.query(daily::TCP, p, n);
+        }
+        let v6 = peer.is_some_and(|p| daily::addr_key(p).1);
         let st = state.load();
         // Cookies over TCP too (RFC 7873 5.2): the client learns a server cookie for its UDP queries.
-        let cookies = s.peer_addr().ok().and_then(|p| st.limiter.cookie_ctx(p.ip()));
-        let peer = s.peer_addr().ok().map(|p| p.ip());
+        let cookies = peer.and_then(|p| st.limiter.cookie_ctx(p));
         // A zone transfer to an allowed client: its messages, in order.
         if let (Some(h), Some(p)) = (transfer, peer)
             && !st.expired.load(Ordering::Relaxed)
@@ -155,6 +159,7 @@ fn connection(
                     return;
                 }
                 stats.add(Count::TcpResponses, 1);
+                stats.daily.response(daily::TCP, v6, &m);
             }
             continue;
         }
@@ -184,6 +189,7 @@ fn connection(
                     return;
                 }
                 stats.add(Count::TcpResponses, 1);
+                stats.daily.response(daily::TCP, v6, &resp);
             }
             None => {
                 stats.add(Count::Dropped, 1);

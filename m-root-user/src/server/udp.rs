@@ -14,7 +14,7 @@ use zonegen::answer::{self, Transport};
 
 use super::State;
 use super::limiter::Outcome;
-use crate::observe::{Count, Stats, kind_of};
+use crate::observe::{Count, Stats, daily, kind_of};
 
 /// Datagrams moved per recvmmsg / sendmmsg call.
 const BATCH: usize = 32;
@@ -81,6 +81,9 @@ pub(super) fn worker(
             let len = (hdrs[i].msg_len as usize).min(QUERY_BUF);
             let query = &bufs[i][..len];
             let peer = peer_addr(&names[i]);
+            if let Some(p) = peer {
+                stats.daily.query(daily::UDP, p, len);
+            }
             if let Some(p) = peer
                 && st.limiter.dropped(p)
             {
@@ -175,6 +178,10 @@ pub(super) fn worker(
             sent += r as usize;
         }
         stats.add(Count::UdpResponses, sent as u64);
+        for (resp, &i) in responses.iter().zip(&peers).take(sent) {
+            let v6 = peer_addr(&names[i]).is_some_and(|p| daily::addr_key(p).1);
+            stats.daily.response(daily::UDP, v6, resp);
+        }
     }
 }
 

@@ -1,0 +1,276 @@
+//! One UTC day's RSSAC002 counts: what userspace received and sent (kept here, lock-free, by the server
+//! threads) and, added in at report time, what the kernel programs answered (their per-day maps). The
+//! same rules for both (m_root_common::daily): 16-octet size buckets, HyperLogLog source registers.
+//! [`DayTotals`] is a day's sum, kept in the state file and merged over runs of the daemon.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+
+use m_root_common::AddrKey;
+use m_root_common::daily::{
+    DailyCounts, HLL_REGISTERS, HllRegisters, REQUEST_BUCKETS, RESPONSE_BUCKETS, SOURCE_SETS, hll_index_rank, request_bucket,
+    response_bucket, source_hashes,
+};
+use serde::{Deserialize, Serialize};
+
+use super::hll::Registers;
+
+/// Transports as RSSAC002 splits them, in the order of the arrays here.
+pub const UDP: usize = 0;
+pub const TCP: usize = 1;
+/// Families, in the order of the arrays here.
+pub const IPV4: usize = 0;
+pub const IPV6: usize = 1;
+
+/// Rcodes counted one by one: the 12-bit extended rcode (header and OPT) has 4096 values.
+const RCODES: usize = 4096;
+
+/// Userspace's counts of the current day, shared by every server thread.
+pub struct Daily {
+    queries: [[AtomicU64; 2]; 2],
+    responses: [[AtomicU64; 2]; 2],
+    rcodes: Box<[AtomicU64]>,
+    request_sizes: [[AtomicU64; REQUEST_BUCKETS]; 2],
+    response_sizes: [[AtomicU64; RESPONSE_BUCKETS]; 2],
+    sources: Box<[AtomicU8]>,
+    /// Serial -> seconds from its trigger (NOTIFY, refresh timer, reload) to serving it.
+    load_times: Mutex<BTreeMap<u32, u64>>,
+}
+
+impl Default for Daily {
+    fn default() -> Self {
+        Daily {
+            queries: Default::default(),
+            responses: Default::default(),
+            rcodes: (0..RCODES).map(|_| AtomicU64::new(0)).collect(),
+            request_sizes: std::array::from_fn(|_| std::array::from_fn(|_| AtomicU64::new(0))),
+            response_sizes: std::array::from_fn(|_| std::array::from_fn(|_| AtomicU64::new(0))),
+            sources: (0..SOURCE_SETS as usize * HLL_REGISTERS).map(|_| AtomicU8::new(0)).collect(),
+            load_times: Mutex::new(BTreeMap::new()),
+        }
+    }
+}
+
+/// A source address as the programs key it (IPv4 as `::ffff:a.b.c.d`), and whether it is IPv6.
+pub fn addr_key(ip: IpAddr) -> (AddrKey, bool) {
+    match ip {
+        IpAddr::V4(v4) => (AddrKey { addr: v4.to_ipv6_mapped().octets() }, false),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => (AddrKey { addr: v4.to_ipv6_mapped().octets() }, false),
+            None => (AddrKey { addr: v6.octets() }, true),
+        },
+    }
+}
+
+/// The 12-bit rcode of a response: the header's four bits and, with an OPT, its upper eight.
+pub fn extended_rcode(resp: &[u8]) -> u16 {
+    let low = (resp.get(3).copied().unwrap_or(0) & 0x0f) as u16;
+    low | (opt_ext_rcode(resp).unwrap_or(0) as u16) << 4
+}
+
+/// The extended-rcode octet of a message's OPT record, if it has one.
+fn opt_ext_rcode(m: &[u8]) -> Option<u8> {
+    let be16 = |at: usize| Some(u16::from_be_bytes([*m.get(at)?, *m.get(at + 1)?]));
+    let skip_name = |mut at: usize| loop {
+        match *m.get(at)? {
+            0 => return Some(at + 1),
+            l if l & 0xc0 == 0xc0 => return Some(at + 2),
+            l if l > 63 => return None,
+            l => at += 1 + l as usize,
+        }
+    };
+    let (qd, an, ns, ar) = (be16(4)?, be16(6)?, be16(8)?, be16(10)?);
+    let mut at = 12;
+    for _ in 0..qd {
+        at = skip_name(at)? + 4;
+    }
+    for i in 0..an as usize + ns as usize + ar as usize {
+        at = skip_name(at)?;
+        if be16(at)? == zonegen::rr::OPT && i >= an as usize + ns as usize {
+            return m.get(at + 4).copied();
+        }
+        at += 10 + be16(at + 8)? as usize;
+    }
+    None
+}
+
+impl Daily {
+    /// A query received over `transport` from `src`, `len` octets of DNS message.
+    pub fn query(&self, transport: usize, src: IpAddr, len: usize) {
+        let (key, v6) = addr_key(src);
+        self.queries[transport][v6 as usize].fetch_add(1, Ordering::Relaxed);
+        self.request_sizes[transport][request_bucket(len)].fetch_add(1, Ordering::Relaxed);
+        for (set, hash) in source_hashes(&key, v6) {
+            if set < SOURCE_SETS {
+                let (i, rank) = hll_index_rank(hash);
+                self.sources[set as usize * HLL_REGISTERS + i].fetch_max(rank, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// A response sent over `transport` to a peer of family `v6`.
+    pub fn response(&self, transport: usize, v6: bool, resp: &[u8]) {
+        self.responses[transport][v6 as usize].fetch_add(1, Ordering::Relaxed);
+        self.response_sizes[transport][response_bucket(resp.len())].fetch_add(1, Ordering::Relaxed);
+        self.rcodes[extended_rcode(resp) as usize % RCODES].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A new serial served `secs` after what triggered its load.
+    pub fn loaded(&self, serial: u32, secs: u64) {
+        self.load_times.lock().unwrap_or_else(|p| p.into_inner()).insert(serial, secs);
+    }
+
+    /// The counts so far; with `reset`, zeroed as they are read (each counter atomically, so a count
+    /// that races the rollover lands in one day or the other, never in both or neither).
+    pub fn totals(&self, reset: bool) -> DayTotals {
+        let read = |a: &AtomicU64| if reset { a.swap(0, Ordering::Relaxed) } else { a.load(Ordering::Relaxed) };
+        let read8 = |a: &AtomicU8| if reset { a.swap(0, Ordering::Relaxed) } else { a.load(Ordering::Relaxed) };
+        let mut t = DayTotals {
+            queries: [[0; 2]; 2],
+            responses: [[0; 2]; 2],
+            request_sizes: [0, 1].map(|tr| self.request_sizes[tr].iter().map(read).collect()),
+            response_sizes: [0, 1].map(|tr| self.response_sizes[tr].iter().map(read).collect()),
+            ..DayTotals::default()
+        };
+        for tr in [UDP, TCP] {
+            for f in [IPV4, IPV6] {
+                t.queries[tr][f] = read(&self.queries[tr][f]);
+                t.responses[tr][f] = read(&self.responses[tr][f]);
+            }
+        }
+        for (code, a) in self.rcodes.iter().enumerate() {
+            let n = read(a);
+            if n > 0 {
+                t.rcodes.insert(code as u16, n);
+            }
+        }
+        for (set, regs) in t.sources.iter_mut().enumerate() {
+            regs.0 = self.sources[set * HLL_REGISTERS..(set + 1) * HLL_REGISTERS].iter().map(read8).collect();
+        }
+        let mut lt = self.load_times.lock().unwrap_or_else(|p| p.into_inner());
+        t.load_times = if reset { std::mem::take(&mut *lt) } else { lt.clone() };
+        t
+    }
+}
+
+/// A day's totals: received and sent by transport and family, rcodes, sizes by transport, source
+/// registers (IPv4, IPv6, IPv6 /64) and load times.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DayTotals {
+    /// [transport][family]
+    pub queries: [[u64; 2]; 2],
+    pub responses: [[u64; 2]; 2],
+    pub rcodes: BTreeMap<u16, u64>,
+    /// [transport] -> one count per bucket
+    pub request_sizes: [Vec<u64>; 2],
+    pub response_sizes: [Vec<u64>; 2],
+    pub sources: [Registers; 3],
+    pub load_times: BTreeMap<u32, u64>,
+}
+
+impl Default for DayTotals {
+    fn default() -> Self {
+        DayTotals {
+            queries: [[0; 2]; 2],
+            responses: [[0; 2]; 2],
+            rcodes: BTreeMap::new(),
+            request_sizes: [vec![0; REQUEST_BUCKETS], vec![0; REQUEST_BUCKETS]],
+            response_sizes: [vec![0; RESPONSE_BUCKETS], vec![0; RESPONSE_BUCKETS]],
+            sources: Default::default(),
+            load_times: BTreeMap::new(),
+        }
+    }
+}
+
+impl DayTotals {
+    /// Add another part of the same day (another run, another CPU's or the kernel's share).
+    pub fn add(&mut self, o: &DayTotals) {
+        for tr in [UDP, TCP] {
+            for f in [IPV4, IPV6] {
+                self.queries[tr][f] += o.queries[tr][f];
+                self.responses[tr][f] += o.responses[tr][f];
+            }
+            add_vec(&mut self.request_sizes[tr], &o.request_sizes[tr]);
+            add_vec(&mut self.response_sizes[tr], &o.response_sizes[tr]);
+        }
+        for (code, n) in &o.rcodes {
+            *self.rcodes.entry(*code).or_default() += n;
+        }
+        for (a, b) in self.sources.iter_mut().zip(&o.sources) {
+            a.merge(&b.0);
+        }
+        for (serial, secs) in &o.load_times {
+            // Two runs that both loaded a serial: the later load is what served it.
+            let e = self.load_times.entry(*serial).or_insert(*secs);
+            *e = (*e).max(*secs);
+        }
+    }
+
+    /// Add what the kernel programs counted in one day slot (UDP only: they answer nothing else).
+    pub fn add_kernel(&mut self, k: &DailyCounts, regs: &[HllRegisters]) {
+        for f in [IPV4, IPV6] {
+            self.queries[UDP][f] += k.queries[f];
+            self.responses[UDP][f] += k.responses[f];
+        }
+        for (code, n) in [(0u16, k.rcodes[0]), (3, k.rcodes[1])] {
+            if n > 0 {
+                *self.rcodes.entry(code).or_default() += n;
+            }
+        }
+        add_vec(&mut self.request_sizes[UDP], &k.request_sizes);
+        add_vec(&mut self.response_sizes[UDP], &k.response_sizes);
+        for (a, b) in self.sources.iter_mut().zip(regs) {
+            a.merge(&b.r);
+        }
+    }
+}
+
+fn add_vec(a: &mut Vec<u64>, b: &[u64]) {
+    if a.len() < b.len() {
+        a.resize(b.len(), 0);
+    }
+    for (x, y) in a.iter_mut().zip(b) {
+        *x += y;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_by_transport_family_size_and_source() {
+        let d = Daily::default();
+        let v4: IpAddr = "198.18.0.7".parse().unwrap();
+        let v6: IpAddr = "2001:db8::7".parse().unwrap();
+        let mapped: IpAddr = "::ffff:198.18.0.7".parse().unwrap();
+        d.query(UDP, v4, 40);
+        d.query(UDP, mapped, 300);
+        d.query(TCP, v6, 16);
+        // NXDOMAIN, no OPT; and a BADVERS (16: header 0, OPT's extended rcode 1) after a question.
+        let mut nx = vec![0u8; 600];
+        nx[3] = 3;
+        d.response(UDP, false, &nx);
+        let mut badvers = vec![0, 1, 0x80, 0, 0, 1, 0, 0, 0, 0, 0, 1, 2, b'j', b'p', 0, 0, 1, 0, 1];
+        badvers.extend_from_slice(&[0, 0, 41, 4, 0xd0, 1, 0, 0, 0, 0, 0]);
+        assert_eq!(extended_rcode(&badvers), 16);
+        assert_eq!(extended_rcode(&badvers[..badvers.len() - 7]), 0, "cut short: no OPT found");
+        let t = d.totals(true);
+        assert_eq!(t.queries, [[2, 0], [0, 1]]);
+        assert_eq!(t.responses, [[1, 0], [0, 0]]);
+        assert_eq!(t.request_sizes[UDP][2], 1);
+        assert_eq!(t.request_sizes[UDP][REQUEST_BUCKETS - 1], 1, "300 is in 288-");
+        assert_eq!(t.request_sizes[TCP][1], 1);
+        assert_eq!(t.response_sizes[UDP][600 / 16], 1);
+        assert_eq!(t.rcodes, BTreeMap::from([(3, 1)]));
+        assert_eq!([t.sources[0].estimate(), t.sources[1].estimate(), t.sources[2].estimate()], [1, 1, 1], "one v4 (twice), one v6");
+        // Read with reset: the next read starts from nothing.
+        assert_eq!(d.totals(false), DayTotals::default());
+        let mut sum = t.clone();
+        sum.add(&t);
+        assert_eq!(sum.queries, [[4, 0], [0, 2]]);
+        assert_eq!(sum.sources, t.sources);
+    }
+}
