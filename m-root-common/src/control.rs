@@ -6,7 +6,7 @@ pub const MAX_SERVICE_ADDRS: usize = 16;
 
 /// Key of the service address map: IPv6, or IPv4 as `::ffff:a.b.c.d` (RFC 4291 2.5.5.2).
 #[repr(C, align(8))]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct AddrKey {
     pub addr: [u8; 16],
 }

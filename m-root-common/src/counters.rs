@@ -138,6 +138,8 @@ pub struct PerCpu {
     /// (program use only).
     pub cookie: u64,
     pub cookie_v6: u64,
+    /// The key of the signal-source map, built here (program use only).
+    pub signal_source: crate::SignalSource,
 }
 
 impl Counter {

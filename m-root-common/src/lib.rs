@@ -64,5 +64,6 @@ mod pod {
     unsafe impl aya::Pod for rrl::RrlReport {}
     unsafe impl aya::Pod for cookie::CookieConf {}
     unsafe impl aya::Pod for daily::DailyCounts {}
+    unsafe impl aya::Pod for SignalSource {}
     unsafe impl aya::Pod for daily::HllRegisters {}
 }

@@ -6,6 +6,8 @@ pub const TLDSORT: &str = "TLDSORT";
 pub const TLDDIR: &str = "TLDDIR";
 /// Trust-anchor signals answered in the kernel, per-CPU, key [`crate::signal_key`].
 pub const TA_SIGNALS: &str = "TA_SIGNALS";
+/// The (signal, source) pairs answered in the kernel today, key [`crate::SignalSource`] (LRU hash).
+pub const TA_SOURCES: &str = "TA_SOURCES";
 pub const APEXIDX: &str = "APEXIDX";
 pub const ANSWERS: &str = "ANSWERS";
 pub const ACTIVE: &str = "ACTIVE";

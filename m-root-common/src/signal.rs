@@ -26,6 +26,19 @@ pub const MAX_LABEL_SIGNALS: usize = 4;
 /// Entries of the signal map (distinct kind and key tag pairs).
 pub const MAX_SIGNALS: u32 = 4096;
 
+/// Entries of the map of (signal, source) pairs seen today (an LRU hash: past this many, the oldest go,
+/// and the day's distinct sources per key tag undercount).
+pub const MAX_SIGNAL_SOURCES: u32 = 65536;
+
+/// Key of the signal-source map: a signal ([`signal_key`]) and the address that sent it (value: 1).
+#[repr(C, align(8))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SignalSource {
+    pub key: u32,
+    pub pad: u32,
+    pub addr: crate::AddrKey,
+}
+
 /// The name of a kind, as `stats` prints it (`ta`, `sentinel-is-ta`, `sentinel-not-ta`); None for a
 /// number that is no kind.
 pub const fn signal_kind_name(kind: u32) -> Option<&'static str> {

@@ -3,12 +3,18 @@
 //! answer goes out (a query passed up is counted by userspace, with zonegen::signal). The kinds, names
 //! and label prefixes are m_root_common's.
 
+use aya_ebpf::{macros::map, maps::LruHashMap};
 use m_root_common::{
-    LabelWords, MAX_LABEL_SIGNALS, PerCpu, SENTINEL_DIGITS, SENTINEL_IS_TA_PREFIX, SENTINEL_NOT_TA_PREFIX, SIGNAL_SENTINEL_IS_TA,
-    SIGNAL_SENTINEL_NOT_TA, SIGNAL_TA, TA_PREFIX, signal_key,
+    LabelWords, MAX_LABEL_SIGNALS, MAX_SIGNAL_SOURCES, PerCpu, SENTINEL_DIGITS, SENTINEL_IS_TA_PREFIX, SENTINEL_NOT_TA_PREFIX,
+    SIGNAL_SENTINEL_IS_TA, SIGNAL_SENTINEL_NOT_TA, SIGNAL_TA, SignalSource, TA_PREFIX, signal_key,
 };
 
 use crate::TA_SIGNALS;
+
+/// The (signal, source) pairs of the answers sent: userspace counts each key tag's distinct sources per
+/// day from them (RFC 8145's report, as the 2017 rollover analysis counted), and clears them at 00:00 UTC.
+#[map]
+static TA_SOURCES: LruHashMap<SignalSource, u8> = LruHashMap::with_max_entries(MAX_SIGNAL_SOURCES, 0);
 
 /// The signals of one label: up to four key tags, or one sentinel.
 struct Signals {
@@ -43,6 +49,7 @@ pub fn count_parked(pc: *mut PerCpu) {
     for (i, &key) in keys.iter().enumerate() {
         if (i as u64) < n {
             count(key);
+            source(pc, key);
         }
     }
 }
@@ -54,6 +61,18 @@ fn count(key: u32) {
         None => {
             let _ = TA_SIGNALS.insert(key, 1u64, 0);
         }
+    }
+}
+
+/// Note that the packet's source sent signal `key`; the map key is built in the per-CPU value (the
+/// stack is at its limit).
+#[inline(always)]
+fn source(pc: *mut PerCpu, key: u32) {
+    unsafe {
+        (*pc).signal_source.key = key;
+        (*pc).signal_source.pad = 0;
+        (*pc).signal_source.addr = core::ptr::read_volatile(core::ptr::addr_of!((*pc).src));
+        let _ = TA_SOURCES.insert(&(*pc).signal_source, &1u8, 0);
     }
 }
 

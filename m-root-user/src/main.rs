@@ -89,6 +89,20 @@ enum Cmd {
         #[arg(long, default_value = control::DEFAULT_SOCKET)]
         control: PathBuf,
     },
+    /// RFC 8145's daily report: each trust-anchor key tag (key-tag queries and sentinels, answered in the
+    /// kernel or in userspace) by the number of distinct sources that sent it that UTC day, most first.
+    TaReport {
+        /// The day, YYYY-MM-DD (UTC); today so far when not given.
+        #[arg(long)]
+        date: Option<String>,
+        /// The state file to read when no daemon answers ([rssac002] state).
+        #[arg(long)]
+        state: Option<PathBuf>,
+        #[arg(long, default_value = control::DEFAULT_SOCKET)]
+        control: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
     /// Anycast: withdraw the service addresses (they stay answered) until `undrain`.
     Drain {
         #[arg(long, default_value = control::DEFAULT_SOCKET)]
@@ -163,6 +177,19 @@ fn run(cli: Cli) -> Result<()> {
         }
         Cmd::Reload { zone, force, control: path } => reload(zone, force, &path),
         Cmd::Rssac002 { date, out, service, state, control: path } => rssac002(date, &out, service, state, &path),
+        Cmd::TaReport { date, state, control: path, json } => {
+            let (day, totals, _) = day_totals(date, state, &path)?;
+            let report = totals.signal_report();
+            if json {
+                println!("{}", serde_json::json!({ "date": observe::rssac002::iso(day), "sources": report }));
+            } else {
+                println!("; trust-anchor signals by distinct sources, {} (UTC)", observe::rssac002::iso(day));
+                for (signal, n) in report {
+                    println!("{signal:<24} {n}");
+                }
+            }
+            Ok(())
+        }
         Cmd::Drain { control: path } => drain(&path, "drain"),
         Cmd::Undrain { control: path } => drain(&path, "undrain"),
         Cmd::Detach { iface } => {
@@ -390,20 +417,31 @@ fn serve(
 
 /// `rssac002`: the day's totals from the daemon (or its state file), written as RSSAC002's files.
 fn rssac002(date: Option<String>, out: &Path, service: Option<String>, state: Option<PathBuf>, path: &Path) -> Result<()> {
-    use observe::{daystate, rssac002};
-    let day = date.as_deref().map(rssac002::parse_date).transpose()?.unwrap_or_else(daystate::today);
-    let req = serde_json::json!({ "cmd": "rssac002", "date": rssac002::iso(day) });
-    let (totals, daemon_service) = match (control::request(path, &req.to_string(), Duration::from_secs(10)), &state) {
-        (Ok(r), _) if r["error"].is_null() => (serde_json::from_value(r["totals"].clone())?, r["service"].as_str().map(String::from)),
-        (Ok(r), None) => bail!("rssac002: {}", r["error"].as_str().unwrap_or("the daemon sent no totals")),
-        (Err(e), None) => bail!("no daemon answers on {} ({e:#}); give --state FILE to read its state file", path.display()),
-        (_, Some(file)) => (daystate::totals_in_file(file, day, None)?, None),
-    };
+    let (day, totals, daemon_service) = day_totals(date, state, path)?;
     let service = service.or(daemon_service).unwrap_or_else(|| "m.root-servers.net".into());
-    for p in rssac002::write(out, &service, day, &totals)? {
+    for p in observe::rssac002::write(out, &service, day, &totals)? {
         println!("{}", p.display());
     }
     Ok(())
+}
+
+/// A UTC day's totals (today's when no date) from the daemon on `path`, or from the state file when
+/// none answers; with the service the daemon counts for.
+fn day_totals(
+    date: Option<String>,
+    state: Option<PathBuf>,
+    path: &Path,
+) -> Result<(time::Date, observe::daily::DayTotals, Option<String>)> {
+    use observe::{daystate, rssac002};
+    let day = date.as_deref().map(rssac002::parse_date).transpose()?.unwrap_or_else(daystate::today);
+    let req = serde_json::json!({ "cmd": "rssac002", "date": rssac002::iso(day) });
+    let (totals, service) = match (control::request(path, &req.to_string(), Duration::from_secs(10)), &state) {
+        (Ok(r), _) if r["error"].is_null() => (serde_json::from_value(r["totals"].clone())?, r["service"].as_str().map(String::from)),
+        (Ok(r), None) => bail!("{}", r["error"].as_str().unwrap_or("the daemon sent no totals")),
+        (Err(e), None) => bail!("no daemon answers on {} ({e:#}); give --state FILE to read its state file", path.display()),
+        (_, Some(file)) => (daystate::totals_in_file(file, day, None)?, None),
+    };
+    Ok((day, totals, service))
 }
 
 /// `drain` / `undrain`: ask the daemon, print its anycast state.

@@ -3,7 +3,8 @@
 //! bare peer; the daemon is restarted and the mix sent again. `m-root-xdp rssac002` then writes the day's
 //! files, which PyYAML reads: every count equals what the client sent and received, by transport,
 //! family, rcode and size bucket (buckets computed here from the lengths the client measured), and the
-//! unique sources are exact. The same totals come from the state file once the daemon is stopped.
+//! unique sources are exact; `ta-report` counts the key tag's sources once each whichever path answered.
+//! The same totals come from the state file once the daemon is stopped.
 //!
 //! Needs root, iproute2, the venv dnspython (scripts/setup.sh) and Debian's python3-yaml.
 
@@ -73,6 +74,12 @@ fn rssac002_files_count_exactly_what_was_sent_across_a_restart() {
     let in_kernel: u64 = ["xdp", "tc"].iter().map(|h| stats[format!("{h}.answer.ipv4")].as_u64().unwrap_or(0)).sum();
     assert!(in_kernel > 0, "the kernel answered part of the mix: {stats}");
     assert!(stats["userspace"]["server"]["udp_responses"].as_u64().unwrap_or(0) > 0, "userspace answered part of it: {stats}");
+
+    // RFC 8145's report: `_ta-4f66.` came from every source, over UDP (answered in the kernel) and TCP
+    // (in userspace); the same source either way.
+    let report = sh(Command::new(BIN).args(["ta-report", "--json", "--control"]).arg(&control));
+    let report: Value = serde_json::from_str(&report).expect("ta-report --json");
+    assert_eq!(report["sources"], serde_json::json!([["ta.4f66", sources.len()]]), "{report}");
 
     let out = dir.join("out");
     let listing = sh(Command::new(BIN).args(["rssac002", "--out"]).arg(&out).arg("--control").arg(&control));

@@ -16,6 +16,7 @@ mod attach;
 mod counters;
 mod handover;
 mod limits;
+mod signal_sources;
 mod table;
 
 pub use crate::deploy::Mode;

@@ -3,16 +3,16 @@
 //! same rules for both (m_root_common::daily): 16-octet size buckets, HyperLogLog source registers.
 //! [`DayTotals`] is a day's sum, kept in the state file and merged over runs of the daemon.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 
-use m_root_common::AddrKey;
 use m_root_common::daily::{
     DailyCounts, HLL_REGISTERS, HllRegisters, REQUEST_BUCKETS, RESPONSE_BUCKETS, SOURCE_SETS, hll_index_rank, request_bucket,
     response_bucket, source_hashes,
 };
+use m_root_common::{AddrKey, MAX_SIGNAL_SOURCES, signal_key, signal_of_key};
 use serde::{Deserialize, Serialize};
 
 use super::hll::Registers;
@@ -37,6 +37,8 @@ pub struct Daily {
     sources: Box<[AtomicU8]>,
     /// Serial -> seconds from its trigger (NOTIFY, refresh timer, reload) to serving it.
     load_times: Mutex<BTreeMap<u32, u64>>,
+    /// Trust-anchor signals received here, with their sources (at most MAX_SIGNAL_SOURCES pairs).
+    signal_sources: Mutex<BTreeSet<(u32, [u8; 16])>>,
 }
 
 impl Default for Daily {
@@ -49,6 +51,7 @@ impl Default for Daily {
             response_sizes: std::array::from_fn(|_| std::array::from_fn(|_| AtomicU64::new(0))),
             sources: (0..SOURCE_SETS as usize * HLL_REGISTERS).map(|_| AtomicU8::new(0)).collect(),
             load_times: Mutex::new(BTreeMap::new()),
+            signal_sources: Mutex::new(BTreeSet::new()),
         }
     }
 }
@@ -97,9 +100,24 @@ fn opt_ext_rcode(m: &[u8]) -> Option<u8> {
 }
 
 impl Daily {
-    /// A query received over `transport` from `src`, `len` octets of DNS message.
-    pub fn query(&self, transport: usize, src: IpAddr, len: usize) {
+    /// A query received over `transport` from `src`: `msg` is its DNS message.
+    pub fn query(&self, transport: usize, src: IpAddr, msg: &[u8]) {
+        let len = msg.len();
         let (key, v6) = addr_key(src);
+        // A trust-anchor signal in the question's top label (as the programs take it from a missing
+        // TLD's label): its source, for the day's report of sources by key tag.
+        if let Some(label) = super::user::last_label(msg).filter(|l| l.first().is_some_and(|c| *c == b'_' || c.eq_ignore_ascii_case(&b'r')))
+        {
+            let sig = zonegen::signal::signals(label);
+            if !sig.is_empty() {
+                let mut set = self.signal_sources.lock().unwrap_or_else(|p| p.into_inner());
+                for (kind, tag) in sig {
+                    if set.len() < MAX_SIGNAL_SOURCES as usize {
+                        set.insert((signal_key(kind as u32, tag), key.addr));
+                    }
+                }
+            }
+        }
         self.queries[transport][v6 as usize].fetch_add(1, Ordering::Relaxed);
         self.request_sizes[transport][request_bucket(len)].fetch_add(1, Ordering::Relaxed);
         for (set, hash) in source_hashes(&key, v6) {
@@ -151,6 +169,9 @@ impl Daily {
         }
         let mut lt = self.load_times.lock().unwrap_or_else(|p| p.into_inner());
         t.load_times = if reset { std::mem::take(&mut *lt) } else { lt.clone() };
+        let mut ss = self.signal_sources.lock().unwrap_or_else(|p| p.into_inner());
+        let pairs = if reset { std::mem::take(&mut *ss) } else { ss.clone() };
+        t.add_signal_sources(pairs.iter().map(|(k, a)| (*k, *a)));
         t
     }
 }
@@ -168,6 +189,9 @@ pub struct DayTotals {
     pub response_sizes: [Vec<u64>; 2],
     pub sources: [Registers; 3],
     pub load_times: BTreeMap<u32, u64>,
+    /// Trust-anchor signal (as `stats` names it: ta.4f66, sentinel-is-ta.20326) -> the sources that sent it.
+    #[serde(default)]
+    pub signal_sources: BTreeMap<String, BTreeSet<std::net::IpAddr>>,
 }
 
 impl Default for DayTotals {
@@ -180,6 +204,7 @@ impl Default for DayTotals {
             response_sizes: [vec![0; RESPONSE_BUCKETS], vec![0; RESPONSE_BUCKETS]],
             sources: Default::default(),
             load_times: BTreeMap::new(),
+            signal_sources: BTreeMap::new(),
         }
     }
 }
@@ -201,11 +226,31 @@ impl DayTotals {
         for (a, b) in self.sources.iter_mut().zip(&o.sources) {
             a.merge(&b.0);
         }
+        for (sig, srcs) in &o.signal_sources {
+            self.signal_sources.entry(sig.clone()).or_default().extend(srcs);
+        }
         for (serial, secs) in &o.load_times {
             // Two runs that both loaded a serial: the later load is what served it.
             let e = self.load_times.entry(*serial).or_insert(*secs);
             *e = (*e).max(*secs);
         }
+    }
+
+    /// Add (signal key, source as the programs key it) pairs.
+    pub fn add_signal_sources(&mut self, pairs: impl IntoIterator<Item = (u32, [u8; 16])>) {
+        for (key, addr) in pairs {
+            let (kind, tag) = signal_of_key(key);
+            let ip = std::net::Ipv6Addr::from(addr);
+            let ip = ip.to_ipv4_mapped().map_or(IpAddr::V6(ip), IpAddr::V4);
+            self.signal_sources.entry(super::signal_name(kind, tag)).or_default().insert(ip);
+        }
+    }
+
+    /// Key tags by the number of distinct sources that sent them (most first): RFC 8145's daily report.
+    pub fn signal_report(&self) -> Vec<(String, usize)> {
+        let mut v: Vec<(String, usize)> = self.signal_sources.iter().map(|(k, s)| (k.clone(), s.len())).collect();
+        v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        v
     }
 
     /// Add what the kernel programs counted in one day slot (UDP only: they answer nothing else).
@@ -246,9 +291,16 @@ mod tests {
         let v4: IpAddr = "198.18.0.7".parse().unwrap();
         let v6: IpAddr = "2001:db8::7".parse().unwrap();
         let mapped: IpAddr = "::ffff:198.18.0.7".parse().unwrap();
-        d.query(UDP, v4, 40);
-        d.query(UDP, mapped, 300);
-        d.query(TCP, v6, 16);
+        d.query(UDP, v4, &[0; 40]);
+        d.query(UDP, mapped, &[0; 300]);
+        d.query(TCP, v6, &[0; 16]);
+        // _TA-4F66-9728. NULL from v6: two key tags from one source; sent twice, one source each.
+        let mut ta = vec![0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 13];
+        ta.extend_from_slice(b"_TA-4F66-9728");
+        ta.extend_from_slice(&[0, 0, 10, 0, 1]);
+        d.query(UDP, v6, &ta);
+        d.query(UDP, v6, &ta);
+        d.query(UDP, v4, &ta);
         // NXDOMAIN, no OPT; and a BADVERS (16: header 0, OPT's extended rcode 1) after a question.
         let mut nx = vec![0u8; 600];
         nx[3] = 3;
@@ -258,9 +310,11 @@ mod tests {
         assert_eq!(extended_rcode(&badvers), 16);
         assert_eq!(extended_rcode(&badvers[..badvers.len() - 7]), 0, "cut short: no OPT found");
         let t = d.totals(true);
-        assert_eq!(t.queries, [[2, 0], [0, 1]]);
+        assert_eq!(t.queries, [[3, 2], [0, 1]]);
+        assert_eq!(t.signal_report(), vec![("ta.4f66".to_string(), 2), ("ta.9728".to_string(), 2)]);
         assert_eq!(t.responses, [[1, 0], [0, 0]]);
         assert_eq!(t.request_sizes[UDP][2], 1);
+        assert_eq!(t.request_sizes[UDP][ta.len() / 16], 3);
         assert_eq!(t.request_sizes[UDP][REQUEST_BUCKETS - 1], 1, "300 is in 288-");
         assert_eq!(t.request_sizes[TCP][1], 1);
         assert_eq!(t.response_sizes[UDP][600 / 16], 1);
@@ -270,7 +324,7 @@ mod tests {
         assert_eq!(d.totals(false), DayTotals::default());
         let mut sum = t.clone();
         sum.add(&t);
-        assert_eq!(sum.queries, [[4, 0], [0, 2]]);
+        assert_eq!(sum.queries, [[6, 4], [0, 2]]);
         assert_eq!(sum.sources, t.sources);
     }
 }

@@ -68,6 +68,10 @@ pub trait KernelDays: Send + Sync {
     /// What the programs counted in `slot`.
     fn read(&self, slot: u32) -> DayTotals;
     fn clear(&self, slot: u32);
+    /// The (signal key, source) pairs the programs answered since the last [`KernelDays::clear_signal_sources`].
+    fn signal_sources(&self) -> Vec<(u32, [u8; 16])>;
+    /// Forget `pairs` (read for the day just closed).
+    fn clear_signal_sources(&self, pairs: &[(u32, [u8; 16])]);
 }
 
 /// No kernel programs (xdp_mode = "off"): userspace counts everything.
@@ -78,6 +82,10 @@ impl KernelDays for NoKernel {
         DayTotals::default()
     }
     fn clear(&self, _: u32) {}
+    fn signal_sources(&self) -> Vec<(u32, [u8; 16])> {
+        Vec::new()
+    }
+    fn clear_signal_sources(&self, _: &[(u32, [u8; 16])]) {}
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -120,6 +128,7 @@ impl Keeper {
     fn current(&self, user: &Daily, kernel: &dyn KernelDays) -> DayTotals {
         let mut t = user.totals(false);
         t.add(&kernel.read(day_slot(days_since_epoch(self.day()))));
+        t.add_signal_sources(kernel.signal_sources());
         t
     }
 
@@ -159,6 +168,9 @@ impl Keeper {
         let mut t = user.totals(true);
         t.add(&kernel.read(old_slot));
         kernel.clear(old_slot);
+        let pairs = kernel.signal_sources();
+        kernel.clear_signal_sources(&pairs);
+        t.add_signal_sources(pairs);
         *self.today.lock().unwrap_or_else(|p| p.into_inner()) = new;
         self.write_entry(old, t).with_context(|| format!("writing {}'s RSSAC002 totals", iso(old)))?;
         log::info!("rssac002: {} closed, counting {}", iso(old), iso(new));
@@ -222,6 +234,27 @@ impl KernelDays for DaemonKernel {
         for dp in self.0.planes.lock().unwrap_or_else(|p| p.into_inner()).iter_mut() {
             if let Err(e) = crate::dataplane::day_shim::clear(dp, slot) {
                 log::error!("rssac002: clearing day slot {slot}: {e:#}");
+            }
+        }
+    }
+    fn signal_sources(&self) -> Vec<(u32, [u8; 16])> {
+        let mut v = Vec::new();
+        for dp in self.0.planes.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            match dp.signal_sources() {
+                Ok(pairs) => v.extend(pairs.into_iter().map(|s| (s.key, s.addr.addr))),
+                Err(e) => log::error!("rssac002: reading the signal sources: {e:#}"),
+            }
+        }
+        v
+    }
+    fn clear_signal_sources(&self, pairs: &[(u32, [u8; 16])]) {
+        let keys: Vec<m_root_common::SignalSource> = pairs
+            .iter()
+            .map(|(key, addr)| m_root_common::SignalSource { key: *key, pad: 0, addr: m_root_common::AddrKey { addr: *addr } })
+            .collect();
+        for dp in self.0.planes.lock().unwrap_or_else(|p| p.into_inner()).iter_mut() {
+            if let Err(e) = dp.remove_signal_sources(&keys) {
+                log::error!("rssac002: clearing the signal sources: {e:#}");
             }
         }
     }
@@ -347,6 +380,10 @@ mod tests {
         fn clear(&self, slot: u32) {
             self.slots.lock().unwrap()[slot as usize] = 0;
         }
+        fn signal_sources(&self) -> Vec<(u32, [u8; 16])> {
+            Vec::new()
+        }
+        fn clear_signal_sources(&self, _: &[(u32, [u8; 16])]) {}
     }
 
     #[test]
@@ -359,7 +396,7 @@ mod tests {
         let first = Keeper::start(section.clone(), &k);
         let slot = k.on.lock().unwrap().unwrap();
         k.slots.lock().unwrap()[slot as usize] = 7;
-        user.query(UDP, "198.18.0.1".parse().unwrap(), 40);
+        user.query(UDP, "198.18.0.1".parse().unwrap(), &[0; 40]);
         first.persist(&user, &k).unwrap();
         // A second run of the same day (a restart: fresh maps and counters) adds its own.
         let (k2, user2) = (FakeKernel::default(), Daily::default());

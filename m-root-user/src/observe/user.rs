@@ -215,7 +215,7 @@ fn question(msg: &[u8]) -> Option<(&[u8], usize)> {
 }
 
 /// The last (top-level) label of a message's question name.
-fn last_label(msg: &[u8]) -> Option<&[u8]> {
+pub(super) fn last_label(msg: &[u8]) -> Option<&[u8]> {
     let t = zonegen::name::suffix(question(msg)?.0, 1);
     (t.len() > 1).then(|| &t[1..t.len() - 1])
 }

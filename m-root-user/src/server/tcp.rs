@@ -140,7 +140,7 @@ fn connection(
         stats.add(Count::TcpQueries, 1);
         let peer = s.peer_addr().ok().map(|p| p.ip());
         if let Some(p) = peer {
-            stats.daily.query(daily::TCP, p, n);
+            stats.daily.query(daily::TCP, p, &msg[..n]);
         }
         let v6 = peer.is_some_and(|p| daily::addr_key(p).1);
         let st = state.load();

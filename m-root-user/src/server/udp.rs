@@ -82,7 +82,7 @@ pub(super) fn worker(
             let query = &bufs[i][..len];
             let peer = peer_addr(&names[i]);
             if let Some(p) = peer {
-                stats.daily.query(daily::UDP, p, len);
+                stats.daily.query(daily::UDP, p, query);
             }
             if let Some(p) = peer
                 && st.limiter.dropped(p)
