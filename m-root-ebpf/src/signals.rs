@@ -72,6 +72,8 @@ fn source(pc: *mut PerCpu, key: u32) {
         (*pc).signal_source.key = key;
         (*pc).signal_source.pad = 0;
         (*pc).signal_source.addr = core::ptr::read_volatile(core::ptr::addr_of!((*pc).src));
+        // By reference: by value, the key would be copied onto the stack, which has no room.
+        #[allow(clippy::needless_borrows_for_generic_args)]
         let _ = TA_SOURCES.insert(&(*pc).signal_source, &1u8, 0);
     }
 }
