@@ -317,6 +317,12 @@ fn serve(
             bail!("this zone's serial {serial} is older than the running {r} (RFC 1982): not taking over");
         }
     }
+    // RSSAC002's day: the programs count into today's slot from before they serve (a successor's are
+    // swapped in just below).
+    let day_keeper = rssac002.map(|r| {
+        log::info!("rssac002: counting UTC days for {}, kept in {}", r.service, r.state.display());
+        observe::daystate::spawn(&daemon, r, stop.clone())
+    });
     // Bound beside a daemon being taken over (SO_REUSEPORT): both answer until it stops.
     let server = Server::start(daemon.state.clone(), stats, &opts)?;
     if take_over {
@@ -330,11 +336,6 @@ fn serve(
             log::warn!("{iface}: counters not pinned ({e:#}): `stats --iface` cannot read them once this daemon stops");
         }
     }
-    // RSSAC002's day: the programs count from here on, into today's slot.
-    let day_keeper = rssac002.map(|r| {
-        log::info!("rssac002: counting UTC days for {}, kept in {}", r.service, r.state.display());
-        observe::daystate::spawn(&daemon, r, stop.clone())
-    });
     let ctl = control::Control::start(&s.control, daemon.clone())?;
     if s.watch && secondary.is_some() {
         log::warn!("watch: off with [secondary]; the zone comes from the primaries");
