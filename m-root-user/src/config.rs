@@ -198,6 +198,8 @@ pub struct Services {
     pub secondary: Option<Section>,
     pub transfer: Option<TransferSection>,
     pub anycast: Option<crate::anycast::Section>,
+    /// `[metrics]`: GET /metrics for Prometheus.
+    pub metrics: Option<crate::observe::endpoint::Section>,
 }
 
 /// A config file: its flat settings, its sections (`[rrl]`, `[acl]`, `[cookies]`: [`crate::limits`]),
@@ -221,10 +223,14 @@ pub fn read_file(path: &Path) -> Result<(Options, Limits, Services)> {
         Some(v) => Some(v.try_into::<TransferSection>().map_err(|e| anyhow::anyhow!("config {}: transfer: {e}", path.display()))?),
         None => None,
     };
+    let metrics = match table.remove("metrics") {
+        Some(v) => Some(v.try_into().map_err(|e| anyhow::anyhow!("config {}: metrics: {e}", path.display()))?),
+        None => None,
+    };
     let (flat, limits) = crate::limits::split(table).map_err(|e| anyhow::anyhow!("config {}: {e:#}", path.display()))?;
     let options =
         serde::Deserialize::deserialize(toml::Value::Table(flat)).map_err(|e| anyhow::anyhow!("config {}: {e}", path.display()))?;
-    Ok((options, limits, Services { secondary, transfer, anycast }))
+    Ok((options, limits, Services { secondary, transfer, anycast, metrics }))
 }
 
 /// The settings of `run`: `flags`, over the file `config` when given, over the defaults, and the file's

@@ -12,10 +12,14 @@ use serde_json::{Value, json};
 
 use crate::daemon::Daemon;
 
+pub mod endpoint;
 pub mod kernel;
+mod parse;
+pub mod prom;
 pub mod text;
 pub mod user;
 
+pub use parse::edns_key_tags;
 pub use user::{Count, Snapshot, Stats, kind_of, signal_name};
 
 /// The daemon's report (`{"cmd":"stats"}` on the control socket): the zone it serves, its userspace
@@ -30,6 +34,8 @@ pub fn report(d: &Daemon) -> Value {
         "zone.loaded_unix": at.duration_since(UNIX_EPOCH).map(|x| x.as_secs()).unwrap_or(0),
         "zone.load_ms": ms,
         "uptime_s": d.started.elapsed().as_secs(),
+        "reloads.ok": d.reloads.ok.load(std::sync::atomic::Ordering::Relaxed),
+        "reloads.failed": d.reloads.failed.load(std::sync::atomic::Ordering::Relaxed),
         "server": d.stats.snapshot().to_json(),
         "kernel": kernel::of_daemon(&d.planes.lock().unwrap_or_else(|p| p.into_inner())),
         "secondary": d.secondary.get().map(|s| s.report()),
