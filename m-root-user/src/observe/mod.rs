@@ -1,8 +1,10 @@
 //! What m-root-xdp says about itself. `user` holds the userspace server's counters, `kernel` the
 //! programs' counters and how each interface is deployed; [`report`] puts them together with the zone
 //! as the control socket sends them, and `text` prints that as `m-root-xdp stats` shows it (userspace
-//! counters under NSD's names). Another way to expose the report (a Prometheus exporter, say) is one
-//! more file beside `text`, reading [`report`] or [`gather`].
+//! counters under NSD's names). `prom` makes the same counters Prometheus metric families, which
+//! `endpoint` serves at GET /metrics (`[metrics]`), reading them at scrape time rather than through
+//! [`report`], whose kernel part takes the dataplanes' lock. `parse` reads what the counters need from
+//! a message.
 
 use std::path::Path;
 use std::time::{Duration, UNIX_EPOCH};
