@@ -83,6 +83,14 @@ pub enum Counter {
     RrlSlippedTld,
     RrlSlippedNxdomain,
     RrlSlippedApex,
+    /// Queries the hook dropped by the drop list or rate limiting (acl.dropped + rrl.dropped), by the
+    /// family they came over: with answer.ipv4 and answer.ipv6, every query the hook disposed of.
+    ShedIpv4,
+    ShedIpv6,
+    /// Answers sent with rcode NXDOMAIN (truncated and slipped ones included), and with BADCOOKIE (a
+    /// slip to a query with a cookie); every other answer the programs send is NOERROR.
+    RcodeNxdomain,
+    RcodeBadcookie,
 }
 /// Number of counter slots per hook.
 pub const COUNTERS: usize = 40;
@@ -143,7 +151,7 @@ pub struct PerCpu {
 }
 
 impl Counter {
-    pub const ALL: [Counter; 36] = [
+    pub const ALL: [Counter; 40] = [
         Counter::Frames,
         Counter::NotForUs,
         Counter::Queries,
@@ -180,6 +188,10 @@ impl Counter {
         Counter::RrlSlippedTld,
         Counter::RrlSlippedNxdomain,
         Counter::RrlSlippedApex,
+        Counter::ShedIpv4,
+        Counter::ShedIpv6,
+        Counter::RcodeNxdomain,
+        Counter::RcodeBadcookie,
     ];
     /// The counters of answers sent, one per answer (the per-family ones double them): the run of
     /// [`Counter::ALL`] from AnsReferral to AnsTruncated.
@@ -239,6 +251,10 @@ impl Counter {
             Counter::RrlSlippedTld => "rrl.slipped.tld",
             Counter::RrlSlippedNxdomain => "rrl.slipped.nxdomain",
             Counter::RrlSlippedApex => "rrl.slipped.apex",
+            Counter::ShedIpv4 => "shed.ipv4",
+            Counter::ShedIpv6 => "shed.ipv6",
+            Counter::RcodeNxdomain => "rcode.nxdomain",
+            Counter::RcodeBadcookie => "rcode.badcookie",
         }
     }
 }

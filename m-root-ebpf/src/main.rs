@@ -209,6 +209,7 @@ fn try_answer<P: Packet>(ctx: &P, pc: *mut PerCpu) -> Result<(), Failed> {
     }
     count::<P>(pc, Counter::Queries);
     if rrl::dropped(pc) {
+        count_at::<P>(pc, Counter::ShedIpv4 as usize + f.ipv6 as usize);
         return Err(Failed::Shed(Counter::AclDropped));
     }
     let q = parse::question(ctx, &f, pc).map_err(Failed::Pass)?;
@@ -249,6 +250,11 @@ fn try_answer<P: Packet>(ctx: &P, pc: *mut PerCpu) -> Result<(), Failed> {
         if let Some(c) = class_counter(false, class) {
             count::<P>(pc, c);
         }
+        // The family as the limiter parked it (f is not kept live across its subprogram).
+        count_at::<P>(
+            pc,
+            Counter::ShedIpv4 as usize + (unsafe { core::ptr::read_volatile(core::ptr::addr_of!((*pc).cookie_v6)) } & 1) as usize,
+        );
         return Err(Failed::Shed(Counter::RrlDropped));
     }
     // Parked in the per-CPU value and read back (volatile) where it matters, so no register carries the
@@ -276,6 +282,13 @@ fn try_answer<P: Packet>(ctx: &P, pc: *mut PerCpu) -> Result<(), Failed> {
         && let Some(c) = class_counter(true, unsafe { core::ptr::read_volatile(core::ptr::addr_of!((*pc).rrl_class)) } as u32)
     {
         count::<P>(pc, c);
+    }
+    // The rcode sent: a slip to a query with a cookie is BADCOOKIE; otherwise the table answer's own
+    // (a truncated or slipped answer keeps it), NXDOMAIN for the two NXDOMAIN kinds.
+    if rrl::parked(pc) == HINT_RRL_SLIP && cookie::parked(pc) != cookie::NONE {
+        count::<P>(pc, Counter::RcodeBadcookie);
+    } else if answered.wrapping_sub(Counter::AnsNxdomain as u64) < 2 {
+        count::<P>(pc, Counter::RcodeNxdomain);
     }
     signals::count_parked(pc);
     match cookie::parked(pc) {

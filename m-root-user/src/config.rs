@@ -200,6 +200,8 @@ pub struct Services {
     pub anycast: Option<crate::anycast::Section>,
     /// `[rssac002]`: the daily RSSAC002 counts (and the programs' per-day counting) are on.
     pub rssac002: Option<crate::observe::daystate::Section>,
+    /// `[metrics]`: GET /metrics for Prometheus.
+    pub metrics: Option<crate::observe::endpoint::Section>,
 }
 
 /// A config file: its flat settings, its sections (`[rrl]`, `[acl]`, `[cookies]`: [`crate::limits`]),
@@ -229,10 +231,14 @@ pub fn read_file(path: &Path) -> Result<(Options, Limits, Services)> {
         ),
         None => None,
     };
+    let metrics = match table.remove("metrics") {
+        Some(v) => Some(v.try_into().map_err(|e| anyhow::anyhow!("config {}: metrics: {e}", path.display()))?),
+        None => None,
+    };
     let (flat, limits) = crate::limits::split(table).map_err(|e| anyhow::anyhow!("config {}: {e:#}", path.display()))?;
     let options =
         serde::Deserialize::deserialize(toml::Value::Table(flat)).map_err(|e| anyhow::anyhow!("config {}: {e}", path.display()))?;
-    Ok((options, limits, Services { secondary, transfer, anycast, rssac002 }))
+    Ok((options, limits, Services { secondary, transfer, anycast, rssac002, metrics }))
 }
 
 /// The settings of `run`: `flags`, over the file `config` when given, over the defaults, and the file's

@@ -6,6 +6,7 @@
 //! back. Every answer comes from one zone, old or new, never from a mix.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
@@ -55,6 +56,21 @@ pub struct Daemon {
     pub anycast: std::sync::OnceLock<Arc<crate::anycast::Anycast>>,
     /// The RSSAC002 day, when `[rssac002]` is configured.
     pub rssac002: std::sync::OnceLock<Arc<crate::observe::daystate::Keeper>>,
+    /// Zones switched in (a reload, or a transfer installed) and refused, since start.
+    pub reloads: Reloads,
+}
+
+/// How many reloads (and installs of a transferred zone) succeeded and failed.
+#[derive(Debug, Default)]
+pub struct Reloads {
+    pub ok: AtomicU64,
+    pub failed: AtomicU64,
+}
+
+impl Reloads {
+    fn count(&self, r: &ReloadReport) {
+        (if r.ok { &self.ok } else { &self.failed }).fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 /// Compile `zone`'s table, and say so when some of its answers are left to userspace (how many, why,
@@ -112,6 +128,7 @@ impl Daemon {
             secondary: std::sync::OnceLock::new(),
             anycast: std::sync::OnceLock::new(),
             rssac002: std::sync::OnceLock::new(),
+            reloads: Reloads::default(),
         }
     }
 
@@ -197,6 +214,7 @@ impl Daemon {
             let _ = sd_notify::notify(&[sd_notify::NotifyState::Reloading, now]);
         }
         let report = self.reload_locked(path, force);
+        self.reloads.count(&report);
         notify_ready(self);
         report
     }
@@ -227,6 +245,7 @@ impl Daemon {
         let old_serial = self.state.load().zone.serial;
         let result = self.swap(zone, path, t, false);
         let report = report(result, old_serial, path, t);
+        self.reloads.count(&report);
         if report.ok {
             notify_ready(self);
         }

@@ -165,7 +165,7 @@ fn run(cli: Cli) -> Result<()> {
             let (s, limits, services) = config::of_run(config.as_deref(), settings)?;
             let secondary = services.secondary.map(|sec| sec.resolve()).transpose()?;
             let outgoing = services.transfer.map(|t| t.resolve()).transpose()?.flatten();
-            serve(s, config.as_deref(), limits, (secondary, outgoing, services.anycast, services.rssac002), take_over)
+            serve(s, config.as_deref(), limits, (secondary, outgoing, services.anycast, services.rssac002), services.metrics, take_over)
         }
         Cmd::Stats { iface, control: path, json } => {
             let (user, kernel) = observe::gather(iface.as_deref(), &path)?;
@@ -230,6 +230,7 @@ fn serve(
         Option<m_root_user::anycast::Section>,
         Option<observe::daystate::Section>,
     ),
+    metrics: Option<observe::endpoint::Section>,
     take_over: bool,
 ) -> Result<()> {
     log::set_max_level(s.log_level.parse().unwrap_or(log::LevelFilter::Info));
@@ -337,6 +338,11 @@ fn serve(
         }
     }
     let ctl = control::Control::start(&s.control, daemon.clone())?;
+    // After a take-over: the counter maps are those of the programs attached now.
+    let metrics = match metrics {
+        Some(m) => Some(observe::endpoint::start(&m, observe::endpoint::Exporter::new(daemon.clone())?, stop.clone())?),
+        None => None,
+    };
     if s.watch && secondary.is_some() {
         log::warn!("watch: off with [secondary]; the zone comes from the primaries");
     }
@@ -399,6 +405,9 @@ fn serve(
     }
     if let Some(p) = prober {
         let _ = p.join();
+    }
+    if let Some(m) = metrics {
+        let _ = m.join();
     }
     server.stop();
     // Its last write reads the programs' counts: before the dataplanes go.

@@ -117,6 +117,15 @@ pub fn config_page(m_root_xdp: &clap::Command, date: &str) -> String {
         r.control("TP", []).text([bold(*key)]);
         r.text([roman(format!("{doc} Default: ")), bold(*default), roman(".")]);
     }
+    r.control("SH", ["METRICS"]).text([roman(
+        "The section [metrics]: GET /metrics on listen, in Prometheus's text format (OpenMetrics when the client asks \
+         for it), for every counter of m-root-xdp stats; each query is counted once, under the path that disposed of it \
+         (xdp, tc, userspace). Read at start only.",
+    )]);
+    for (key, default, doc) in crate::observe::endpoint::REFERENCE.iter() {
+        r.control("TP", []).text([bold(*key)]);
+        r.text([roman(format!("{doc} Default: ")), bold(*default), roman(".")]);
+    }
     r.control("SH", ["EXAMPLE"]);
     r.control("nf", []);
     r.text([roman(

@@ -5,7 +5,9 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use aya::maps::{Map, MapData, PerCpuArray, PerCpuHashMap};
-use m_root_common::{Counter, Hook, PerCpu, maps};
+use std::os::fd::AsFd;
+
+use m_root_common::{COUNTERS, Counter, HOOKS, Hook, PerCpu, maps};
 
 use super::Dataplane;
 use super::attach::{pin_paths, pin_root};
@@ -33,6 +35,54 @@ impl Dataplane {
     /// Counters summed over CPUs, named as `stats` names them.
     pub fn counters(&self) -> Result<Vec<(String, u64)>> {
         read_counters(&PerCpuArray::<&MapData, PerCpu>::try_from(self.map(maps::PERCPU)?)?)
+    }
+}
+
+/// One dataplane's counter and signal maps through descriptors of their own, read at any time without
+/// the dataplanes' lock (a reload holds it while it writes a table).
+pub struct CounterMaps {
+    pub iface: String,
+    counters: PerCpuArray<MapData, PerCpu>,
+    signals: PerCpuHashMap<MapData, u32, u64>,
+}
+
+/// A second descriptor of a loaded map.
+fn duplicate(m: &Map) -> Result<MapData> {
+    let data = match m {
+        Map::PerCpuArray(d) | Map::PerCpuHashMap(d) => d,
+        _ => anyhow::bail!("not a per-CPU map"),
+    };
+    let fd = data.fd().as_fd().try_clone_to_owned().context("duplicating a map descriptor")?;
+    Ok(MapData::from_fd(fd)?)
+}
+
+impl Dataplane {
+    /// Handles of this dataplane's counters and signals of their own, for `iface`.
+    pub fn counter_maps(&self, iface: &str) -> Result<CounterMaps> {
+        let counters = PerCpuArray::try_from(Map::PerCpuArray(duplicate(self.map(maps::PERCPU)?)?))?;
+        let signals = PerCpuHashMap::try_from(Map::PerCpuHashMap(duplicate(self.map(maps::TA_SIGNALS)?)?))?;
+        Ok(CounterMaps { iface: iface.to_string(), counters, signals })
+    }
+}
+
+impl CounterMaps {
+    /// Every counter slot of both hooks, summed over CPUs.
+    pub fn totals(&self) -> Result<[[u64; COUNTERS]; HOOKS]> {
+        let per_cpu = self.counters.get(&0, 0)?;
+        let mut out = [[0u64; COUNTERS]; HOOKS];
+        for v in per_cpu.iter() {
+            for (o, c) in out.iter_mut().zip(&v.counters) {
+                for (a, b) in o.iter_mut().zip(c) {
+                    *a = a.wrapping_add(*b);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Trust-anchor signals: (kind, key tag, count), summed over CPUs.
+    pub fn signals(&self) -> Result<Vec<(u32, u16, u64)>> {
+        read_signals(&self.signals)
     }
 }
 

@@ -21,7 +21,7 @@ mod table;
 
 pub use crate::deploy::Mode;
 pub use attach::{Attached, PIN_ROOT, PIN_ROOT_FALLBACK, detach, driver_name, pin_root};
-pub use counters::{answered_by, answered_in_stats, counter_key, pinned_counters, pinned_signals};
+pub use counters::{CounterMaps, answered_by, answered_in_stats, counter_key, pinned_counters, pinned_signals};
 pub use handover::Offer;
 pub use limits::describe_report;
 pub use table::{addr_key, xdp_covers, xdp_covers_with};

@@ -106,7 +106,8 @@ impl Daily {
         let (key, v6) = addr_key(src);
         // A trust-anchor signal in the question's top label (as the programs take it from a missing
         // TLD's label): its source, for the day's report of sources by key tag.
-        if let Some(label) = super::user::last_label(msg).filter(|l| l.first().is_some_and(|c| *c == b'_' || c.eq_ignore_ascii_case(&b'r')))
+        if let Some(label) =
+            super::parse::last_label(msg).filter(|l| l.first().is_some_and(|c| *c == b'_' || c.eq_ignore_ascii_case(&b'r')))
         {
             let sig = zonegen::signal::signals(label);
             if !sig.is_empty() {

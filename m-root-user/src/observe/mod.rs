@@ -1,8 +1,10 @@
 //! What m-root-xdp says about itself. `user` holds the userspace server's counters, `kernel` the
 //! programs' counters and how each interface is deployed; [`report`] puts them together with the zone
 //! as the control socket sends them, and `text` prints that as `m-root-xdp stats` shows it (userspace
-//! counters under NSD's names). Another way to expose the report (a Prometheus exporter, say) is one
-//! more file beside `text`, reading [`report`] or [`gather`].
+//! counters under NSD's names). `prom` makes the same counters Prometheus metric families, which
+//! `endpoint` serves at GET /metrics (`[metrics]`), reading them at scrape time rather than through
+//! [`report`], whose kernel part takes the dataplanes' lock. `parse` reads what the counters need from
+//! a message.
 
 use std::path::Path;
 use std::time::{Duration, UNIX_EPOCH};
@@ -14,12 +16,16 @@ use crate::daemon::Daemon;
 
 pub mod daily;
 pub mod daystate;
+pub mod endpoint;
 pub mod hll;
 pub mod kernel;
+mod parse;
+pub mod prom;
 pub mod rssac002;
 pub mod text;
 pub mod user;
 
+pub use parse::edns_key_tags;
 pub use user::{Count, Snapshot, Stats, kind_of, signal_name};
 
 /// The daemon's report (`{"cmd":"stats"}` on the control socket): the zone it serves, its userspace
@@ -34,6 +40,8 @@ pub fn report(d: &Daemon) -> Value {
         "zone.loaded_unix": at.duration_since(UNIX_EPOCH).map(|x| x.as_secs()).unwrap_or(0),
         "zone.load_ms": ms,
         "uptime_s": d.started.elapsed().as_secs(),
+        "reloads.ok": d.reloads.ok.load(std::sync::atomic::Ordering::Relaxed),
+        "reloads.failed": d.reloads.failed.load(std::sync::atomic::Ordering::Relaxed),
         "server": d.stats.snapshot().to_json(),
         "kernel": kernel::of_daemon(&d.planes.lock().unwrap_or_else(|p| p.into_inner())),
         "secondary": d.secondary.get().map(|s| s.report()),

@@ -60,6 +60,8 @@ pub fn render(user: Option<&Value>, kernel: &Value, control: &Path) -> String {
             line(&mut out, "zone.file", u["zone.file"].as_str().unwrap_or("?"));
             line(&mut out, "zone.load-ms", format!("{:.0}", u["zone.load_ms"].as_f64().unwrap_or(0.0)));
             line(&mut out, "uptime-s", &u["uptime_s"]);
+            line(&mut out, "reloads.ok", &u["reloads.ok"]);
+            line(&mut out, "reloads.failed", &u["reloads.failed"]);
             // A secondary: where the zone comes from, and when it refreshes and expires.
             for section in ["secondary", "anycast"] {
                 for (key, v) in u[section].as_object().into_iter().flatten() {

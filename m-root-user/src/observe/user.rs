@@ -9,6 +9,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use serde_json::{Map, Value, json};
 use zonegen::answer::Kind;
 
+use super::parse::{edns_key_tags, last_label, question_type, rcode_of};
+
 /// A plain userspace count (one atomic each).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Count {
@@ -42,6 +44,16 @@ pub enum Count {
     RrlSlippedNxdomain,
     RrlSlippedApex,
     RrlSlippedError,
+    /// The four above by the family of the socket they came over (each the same queries and answers
+    /// again, split in two).
+    UdpQueriesIpv4,
+    UdpQueriesIpv6,
+    UdpResponsesIpv4,
+    UdpResponsesIpv6,
+    TcpQueriesIpv4,
+    TcpQueriesIpv6,
+    TcpResponsesIpv4,
+    TcpResponsesIpv6,
 }
 
 impl Count {
@@ -60,7 +72,22 @@ impl Count {
         }
     }
 
-    pub const ALL: [Count; 23] = [
+    /// `total` (UdpQueries, UdpResponses, TcpQueries, TcpResponses) for one family.
+    pub const fn of_family(total: Count, ipv6: bool) -> Count {
+        match (total, ipv6) {
+            (Count::UdpQueries, false) => Count::UdpQueriesIpv4,
+            (Count::UdpQueries, true) => Count::UdpQueriesIpv6,
+            (Count::UdpResponses, false) => Count::UdpResponsesIpv4,
+            (Count::UdpResponses, true) => Count::UdpResponsesIpv6,
+            (Count::TcpQueries, false) => Count::TcpQueriesIpv4,
+            (Count::TcpQueries, true) => Count::TcpQueriesIpv6,
+            (Count::TcpResponses, false) => Count::TcpResponsesIpv4,
+            (Count::TcpResponses, true) => Count::TcpResponsesIpv6,
+            (other, _) => other,
+        }
+    }
+
+    pub const ALL: [Count; 31] = [
         Count::UdpQueries,
         Count::UdpResponses,
         Count::TcpQueries,
@@ -84,6 +111,14 @@ impl Count {
         Count::RrlSlippedNxdomain,
         Count::RrlSlippedApex,
         Count::RrlSlippedError,
+        Count::UdpQueriesIpv4,
+        Count::UdpQueriesIpv6,
+        Count::UdpResponsesIpv4,
+        Count::UdpResponsesIpv6,
+        Count::TcpQueriesIpv4,
+        Count::TcpQueriesIpv6,
+        Count::TcpResponsesIpv4,
+        Count::TcpResponsesIpv6,
     ];
 
     /// Its key in the report (`stats --json`: `userspace.server.<key>`).
@@ -112,12 +147,20 @@ impl Count {
             Count::RrlSlippedNxdomain => "rrl_slipped_nxdomain",
             Count::RrlSlippedApex => "rrl_slipped_apex",
             Count::RrlSlippedError => "rrl_slipped_error",
+            Count::UdpQueriesIpv4 => "udp_queries_ipv4",
+            Count::UdpQueriesIpv6 => "udp_queries_ipv6",
+            Count::UdpResponsesIpv4 => "udp_responses_ipv4",
+            Count::UdpResponsesIpv6 => "udp_responses_ipv6",
+            Count::TcpQueriesIpv4 => "tcp_queries_ipv4",
+            Count::TcpQueriesIpv6 => "tcp_queries_ipv6",
+            Count::TcpResponsesIpv4 => "tcp_responses_ipv4",
+            Count::TcpResponsesIpv6 => "tcp_responses_ipv6",
         }
     }
 }
 
 /// Answer kinds as the report names them, in the order of `zonegen::answer::Kind` (`kind as usize`).
-const KINDS: [(Kind, &str); 6] = [
+pub const KINDS: [(Kind, &str); 6] = [
     (Kind::Referral, "referral"),
     (Kind::Nxdomain, "nxdomain"),
     (Kind::Nodata, "nodata"),
@@ -126,8 +169,14 @@ const KINDS: [(Kind, &str); 6] = [
     (Kind::Error, "error"),
 ];
 
-/// Rcodes counted (the header's four bits; the array is longer so BADVERS, 16, has its name).
-const RCODES: usize = 24;
+/// Rcodes counted: the header's four bits with the OPT's extended ones (BADVERS 16, BADCOOKIE 23).
+pub(super) const RCODES: usize = 24;
+/// Their names (RCODE<n> for the rest).
+const RCODE_NAMES: [(usize, &str); 8] =
+    [(0, "NOERROR"), (1, "FORMERR"), (2, "SERVFAIL"), (3, "NXDOMAIN"), (4, "NOTIMP"), (5, "REFUSED"), (16, "BADVERS"), (23, "BADCOOKIE")];
+/// The kind of signal an RFC 8145 section 5 edns-key-tag option carries (userspace's own: the programs
+/// never see one, see [`Stats::count_key_tags`]).
+pub const SIGNAL_EDNS_KEY_TAG: u8 = 0x80;
 /// Qtypes counted one by one; the slot at this index holds every larger one.
 const QTYPE_OTHER: usize = 256;
 
@@ -185,10 +234,11 @@ impl Snapshot {
     }
 }
 
-/// "ta.4f66", "sentinel-is-ta.20326": a signal as `stats` names it.
+/// "ta.4f66", "sentinel-is-ta.20326", "edns-key-tag.20326": a signal as `stats` names it.
 pub fn signal_name(kind: u32, tag: u16) -> String {
     match kind {
         m_root_common::SIGNAL_TA => format!("ta.{tag:04x}"),
+        k if k == SIGNAL_EDNS_KEY_TAG as u32 => format!("edns-key-tag.{tag:05}"),
         k => format!("{}.{tag:05}", zonegen::signal::kind_name(k as u8)),
     }
 }
@@ -205,27 +255,6 @@ pub fn kind_of(resp: &[u8]) -> Kind {
     }
 }
 
-/// The question of a message: its name's offset past the header and length, if it has one.
-fn question(msg: &[u8]) -> Option<(&[u8], usize)> {
-    if msg.len() < 12 || msg[4..6] == [0, 0] {
-        return None;
-    }
-    let l = zonegen::name::wire_len(msg, 12)?;
-    Some((&msg[12..12 + l], 12 + l))
-}
-
-/// The last (top-level) label of a message's question name.
-pub(super) fn last_label(msg: &[u8]) -> Option<&[u8]> {
-    let t = zonegen::name::suffix(question(msg)?.0, 1);
-    (t.len() > 1).then(|| &t[1..t.len() - 1])
-}
-
-/// The qtype of a message's first question, if it has one.
-fn question_type(msg: &[u8]) -> Option<u16> {
-    let (_, end) = question(msg)?;
-    Some(u16::from_be_bytes([*msg.get(end)?, *msg.get(end + 1)?]))
-}
-
 impl Stats {
     pub fn add(&self, c: Count, n: u64) {
         self.counts[c as usize].fetch_add(n, Ordering::Relaxed);
@@ -238,6 +267,33 @@ impl Stats {
             Some(zonegen::answer::Verdict::Bad) => self.add(Count::CookieBad, 1),
             _ => {}
         }
+    }
+
+    /// Count a query and how many came at once over one transport (UdpQueries or TcpQueries; or an
+    /// answer: UdpResponses, TcpResponses), in all and for its family.
+    pub fn add_by_family(&self, total: Count, ipv6: bool, n: u64) {
+        self.add(total, n);
+        self.add(Count::of_family(total, ipv6), n);
+    }
+
+    /// Count the key tags of an answered query's edns-key-tag option (RFC 8145 section 5). The programs
+    /// pass every query whose OPT holds an option other than one COOKIE up to userspace
+    /// (m_root_common::coverage::edns_covered: `OptOptions::Other` is never covered), so counting here,
+    /// where such queries are answered, counts every one.
+    pub fn count_key_tags(&self, query: &[u8]) {
+        let tags = edns_key_tags(query);
+        if !tags.is_empty() {
+            let mut m = self.signals.lock().unwrap_or_else(|p| p.into_inner());
+            for t in tags {
+                *m.entry((SIGNAL_EDNS_KEY_TAG, t)).or_insert(0) += 1;
+            }
+        }
+    }
+
+    /// Trust-anchor signals counted here: (kind, key tag, count), kinds as m_root_common's and
+    /// [`SIGNAL_EDNS_KEY_TAG`].
+    pub fn signal_counts(&self) -> Vec<(u8, u16, u64)> {
+        self.signals.lock().unwrap_or_else(|p| p.into_inner()).iter().map(|(&(k, t), &n)| (k, t, n)).collect()
     }
 
     /// Count an answer sent: its kind, qtype, rcode, TC, and the signals in an NXDOMAIN's question.
@@ -256,9 +312,7 @@ impl Stats {
         if let Some(t) = question_type(resp) {
             self.qtypes[(t as usize).min(QTYPE_OTHER)].fetch_add(1, Ordering::Relaxed);
         }
-        // Extended rcode (BADVERS) lives in OPT; the header part is enough to tell it from NOERROR here.
-        let rcode = (resp.get(3).copied().unwrap_or(0) & 0x0f) as usize;
-        self.rcodes[rcode].fetch_add(1, Ordering::Relaxed);
+        self.rcodes[rcode_of(resp)].fetch_add(1, Ordering::Relaxed);
         if resp.get(2).is_some_and(|f| f & 0x02 != 0) {
             self.add(Count::Truncated, 1);
         }
@@ -268,9 +322,7 @@ impl Stats {
     pub fn snapshot(&self) -> Snapshot {
         let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
         let seen = |(i, c): (usize, &AtomicU64)| (l(c) > 0).then(|| (i, l(c)));
-        let names = ["NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED"];
-        let rcode_name =
-            |i: usize| names.get(i).map(|s| s.to_string()).unwrap_or_else(|| if i == 16 { "BADVERS".into() } else { format!("RCODE{i}") });
+        let rcode_name = |i: usize| RCODE_NAMES.iter().find(|(n, _)| *n == i).map_or_else(|| format!("RCODE{i}"), |(_, s)| s.to_string());
         let qtype_name = |t: usize| if t == QTYPE_OTHER { "other".to_string() } else { zonegen::rr::type_name(t as u16) };
         Snapshot {
             counts: std::array::from_fn(|i| l(&self.counts[i])),

@@ -129,6 +129,7 @@ fn connection(
     let _ = s.set_nodelay(true);
     let mut len = [0u8; 2];
     let mut msg = vec![0u8; 65535];
+    let ipv6 = s.peer_addr().is_ok_and(|p| p.is_ipv6());
     while !stop.load(Ordering::Relaxed) {
         if s.read_exact(&mut len).is_err() {
             return;
@@ -137,7 +138,7 @@ fn connection(
         if s.read_exact(&mut msg[..n]).is_err() {
             return;
         }
-        stats.add(Count::TcpQueries, 1);
+        stats.add_by_family(Count::TcpQueries, ipv6, 1);
         let peer = s.peer_addr().ok().map(|p| p.ip());
         if let Some(p) = peer {
             stats.daily.query(daily::TCP, p, &msg[..n]);
@@ -158,7 +159,7 @@ fn connection(
                 if s.write_all(&out).is_err() {
                     return;
                 }
-                stats.add(Count::TcpResponses, 1);
+                stats.add_by_family(Count::TcpResponses, ipv6, 1);
                 stats.daily.response(daily::TCP, v6, &m);
             }
             continue;
@@ -182,13 +183,14 @@ fn connection(
             Some((resp, kind, cookie)) => {
                 stats.count_cookie(cookie);
                 stats.record(&resp, kind);
+                stats.count_key_tags(&msg[..n]);
                 let mut out = Vec::with_capacity(resp.len() + 2);
                 out.extend_from_slice(&(resp.len() as u16).to_be_bytes());
                 out.extend_from_slice(&resp);
                 if s.write_all(&out).is_err() {
                     return;
                 }
-                stats.add(Count::TcpResponses, 1);
+                stats.add_by_family(Count::TcpResponses, ipv6, 1);
                 stats.daily.response(daily::TCP, v6, &resp);
             }
             None => {

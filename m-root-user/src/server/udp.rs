@@ -47,6 +47,8 @@ pub(super) fn worker(
 ) {
     use std::os::fd::AsRawFd;
     let fd = sock.as_raw_fd();
+    // Each socket is bound to one address (IPv6 ones with IPV6_V6ONLY): its family is its queries'.
+    let ipv6 = sock.local_addr().is_ok_and(|a| a.is_ipv6());
     let mut bufs = vec![[0u8; QUERY_BUF]; BATCH];
     // SAFETY (whole loop): the iovec/msghdr arrays point into `bufs`, `names` and `responses`, which
     // outlive each system call and are not moved while the kernel uses them.
@@ -71,7 +73,7 @@ pub(super) fn worker(
             continue;
         }
         let n = n as usize;
-        stats.add(Count::UdpQueries, n as u64);
+        stats.add_by_family(Count::UdpQueries, ipv6, n as u64);
         let st = state.load();
         responses.clear();
         out_iov.clear();
@@ -109,6 +111,8 @@ pub(super) fn worker(
             }
             let cookies = peer.and_then(|p| st.limiter.cookie_ctx(p));
             let mut cookie = None;
+            // Answered by the table: no EDNS option but a cookie, so no edns-key-tag to count.
+            let mut from_table = true;
             let result = match st.fast.answer_udp(query) {
                 Some(resp) => {
                     let k = kind_of(&resp);
@@ -116,6 +120,7 @@ pub(super) fn worker(
                 }
                 None => answer::answer_with(&st.zone, &st.cfg, query, Transport::Udp, cookies.as_ref()).map(|a| {
                     cookie = a.cookie;
+                    from_table = false;
                     (a.msg, a.kind)
                 }),
             };
@@ -151,6 +156,9 @@ pub(super) fn worker(
                     // Counted where answered, as the programs count them.
                     stats.count_cookie(cookie);
                     stats.record(&resp, kind);
+                    if !from_table {
+                        stats.count_key_tags(query);
+                    }
                     responses.push(resp);
                     peers.push(i);
                 }
@@ -177,7 +185,7 @@ pub(super) fn worker(
             }
             sent += r as usize;
         }
-        stats.add(Count::UdpResponses, sent as u64);
+        stats.add_by_family(Count::UdpResponses, ipv6, sent as u64);
         for (resp, &i) in responses.iter().zip(&peers).take(sent) {
             let v6 = peer_addr(&names[i]).is_some_and(|p| daily::addr_key(p).1);
             stats.daily.response(daily::UDP, v6, resp);
