@@ -107,6 +107,9 @@ pub struct Keeper {
     pub section: Section,
     run: String,
     today: Mutex<Date>,
+    /// Today's trust-anchor signals by distinct sources over every run, as of the last write (what the
+    /// metrics show: reading the kernel's maps and the file is the keeper's, never a scrape's).
+    signal_report: Mutex<Vec<(String, usize)>>,
 }
 
 impl Keeper {
@@ -117,7 +120,7 @@ impl Keeper {
         let slot = day_slot(days_since_epoch(d));
         kernel.clear(slot);
         kernel.set_slot(slot);
-        Keeper { section, run, today: Mutex::new(d) }
+        Keeper { section, run, today: Mutex::new(d), signal_report: Mutex::new(Vec::new()) }
     }
 
     fn day(&self) -> Date {
@@ -134,8 +137,16 @@ impl Keeper {
 
     /// Write this run's entry for today.
     pub fn persist(&self, user: &Daily, kernel: &dyn KernelDays) -> Result<()> {
-        let t = self.current(user, kernel);
-        self.write_entry(self.day(), t)
+        let mut t = self.current(user, kernel);
+        self.write_entry(self.day(), t.clone())?;
+        t.add(&totals_in_file(&self.section.state, self.day(), Some(&self.run))?);
+        *self.signal_report.lock().unwrap_or_else(|p| p.into_inner()) = t.signal_report();
+        Ok(())
+    }
+
+    /// Today's trust-anchor signals by distinct sources, as of the last write (every minute).
+    pub fn signal_report(&self) -> Vec<(String, usize)> {
+        self.signal_report.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     fn write_entry(&self, date: Date, t: DayTotals) -> Result<()> {

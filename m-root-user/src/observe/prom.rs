@@ -31,6 +31,9 @@ pub struct Inputs {
     /// The secondary's and anycast's reports, when those services run.
     pub secondary: Option<Value>,
     pub anycast: Option<Value>,
+    /// Today's trust-anchor signals by distinct sources (`ta.4f66`, `sentinel-is-ta.20326`), when
+    /// `[rssac002]` keeps the day.
+    pub signal_sources: Vec<(String, usize)>,
 }
 
 /// One sample's labels.
@@ -228,6 +231,11 @@ pub fn families(i: &Inputs) -> Vec<Family> {
     o.counter("m_root_xdp_tcp_connections", "TCP connections admitted, and refused by the connection limits", tcp);
     o.counter("m_root_xdp_trust_anchor_signals", "Trust-anchor signals in answered queries, by key tag (decimal) and source", signals(i));
 
+    o.gauge(
+        "m_root_xdp_trust_anchor_sources",
+        "Distinct sources of each trust-anchor signal today (UTC), as of the last minute ([rssac002])",
+        signal_sources(i),
+    );
     o.gauge("m_root_xdp_zone_serial", "The serial of the zone served", vec![(vec![], i.zone_serial as f64)]);
     o.gauge("m_root_xdp_zone_tlds", "TLDs in the zone served", vec![(vec![], i.zone_tlds as f64)]);
     o.gauge("m_root_xdp_zone_load_seconds", "How long reading and checking the zone served took", vec![(vec![], i.zone_load_seconds)]);
@@ -275,6 +283,25 @@ fn signals(i: &Inputs) -> Vec<(Labels, u64)> {
             let mut labels = l(&[("key_tag", &tag.to_string()), ("source", source)]);
             labels.extend(sentinel.map(|s| ("sentinel", s.to_string())));
             (labels, n)
+        })
+        .collect()
+}
+
+/// Today's distinct sources by signal, labelled as `m_root_xdp_trust_anchor_signals` is.
+fn signal_sources(i: &Inputs) -> Vec<(Labels, f64)> {
+    i.signal_sources
+        .iter()
+        .filter_map(|(name, n)| {
+            let (kind, tag) = name.split_once('.')?;
+            let (source, sentinel, tag) = match kind {
+                "ta" => ("ta_query", None, u16::from_str_radix(tag, 16).ok()?),
+                "sentinel-is-ta" => ("sentinel", Some("is-ta"), tag.parse().ok()?),
+                "sentinel-not-ta" => ("sentinel", Some("not-ta"), tag.parse().ok()?),
+                _ => return None,
+            };
+            let mut labels = l(&[("key_tag", &tag.to_string()), ("source", source)]);
+            labels.extend(sentinel.map(|s| ("sentinel", s.to_string())));
+            Some((labels, *n as f64))
         })
         .collect()
 }
@@ -347,6 +374,7 @@ mod tests {
             started_unix: 0.5,
             secondary: None,
             anycast: None,
+            signal_sources: vec![("ta.4f66".into(), 12), ("sentinel-not-ta.20326".into(), 2), ("nonsense".into(), 1)],
         }
     }
 
@@ -379,6 +407,10 @@ mod tests {
         assert_eq!(value(&f, ta, &[("source", "ta_query"), ("key_tag", "20326")]), 3, "kernel and userspace summed");
         assert_eq!(value(&f, ta, &[("source", "edns_key_tag")]), 3);
         assert_eq!(value(&f, ta, &[("source", "sentinel"), ("sentinel", "is-ta")]), 1);
+        let srcs = "m_root_xdp_trust_anchor_sources";
+        assert_eq!(value(&f, srcs, &[("source", "ta_query"), ("key_tag", "20326")]), 12, "0x4f66 is 20326");
+        assert_eq!(value(&f, srcs, &[("source", "sentinel"), ("sentinel", "not-ta")]), 2);
+        assert_eq!(value(&f, srcs, &[]), 14, "a name that is no signal is left out");
         assert_eq!((value(&f, "m_root_xdp_reload", &[("result", "ok")]), value(&f, "m_root_xdp_reload", &[("result", "failed")])), (3, 1));
         assert_eq!(value(&f, "m_root_xdp_zone_serial", &[]), 2026073102);
         let names: Vec<&str> = f.iter().map(|f| f.name).collect();
