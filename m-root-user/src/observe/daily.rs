@@ -12,8 +12,10 @@ use m_root_common::daily::{
     DailyCounts, HLL_REGISTERS, HllRegisters, REQUEST_BUCKETS, RESPONSE_BUCKETS, SOURCE_SETS, hll_index_rank, request_bucket,
     response_bucket, source_hashes,
 };
-use m_root_common::{AddrKey, MAX_SIGNAL_SOURCES, signal_key, signal_of_key};
+use m_root_common::{MAX_SIGNAL_SOURCES, signal_key, signal_of_key};
 use serde::{Deserialize, Serialize};
+
+pub use zonegen::answer::cookie::addr_key;
 
 use super::hll::Registers;
 
@@ -53,17 +55,6 @@ impl Default for Daily {
             load_times: Mutex::new(BTreeMap::new()),
             signal_sources: Mutex::new(BTreeSet::new()),
         }
-    }
-}
-
-/// A source address as the programs key it (IPv4 as `::ffff:a.b.c.d`), and whether it is IPv6.
-pub fn addr_key(ip: IpAddr) -> (AddrKey, bool) {
-    match ip {
-        IpAddr::V4(v4) => (AddrKey { addr: v4.to_ipv6_mapped().octets() }, false),
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => (AddrKey { addr: v4.to_ipv6_mapped().octets() }, false),
-            None => (AddrKey { addr: v6.octets() }, true),
-        },
     }
 }
 

@@ -137,10 +137,9 @@ impl Keeper {
 
     /// Write this run's entry for today.
     pub fn persist(&self, user: &Daily, kernel: &dyn KernelDays) -> Result<()> {
-        let mut t = self.current(user, kernel);
-        self.write_entry(self.day(), t.clone())?;
-        t.add(&totals_in_file(&self.section.state, self.day(), Some(&self.run))?);
-        *self.signal_report.lock().unwrap_or_else(|p| p.into_inner()) = t.signal_report();
+        let t = self.current(user, kernel);
+        let day = self.write_entry(self.day(), t)?;
+        *self.signal_report.lock().unwrap_or_else(|p| p.into_inner()) = day.signal_report();
         Ok(())
     }
 
@@ -149,15 +148,21 @@ impl Keeper {
         self.signal_report.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    fn write_entry(&self, date: Date, t: DayTotals) -> Result<()> {
-        let path = &self.section.state;
-        update(path, |s| {
-            s.days.entry(iso(date)).or_default().insert(self.run.clone(), t);
+    /// Write this run's entry for `date`; returns that day's totals over every run, as written.
+    fn write_entry(&self, date: Date, t: DayTotals) -> Result<DayTotals> {
+        let mut day = DayTotals::default();
+        update(&self.section.state, |s| {
+            let runs = s.days.entry(iso(date)).or_default();
+            runs.insert(self.run.clone(), t);
+            for part in runs.values() {
+                day.add(part);
+            }
             fold_ended(s, &self.run);
             while s.days.len() > DAYS_KEPT {
                 s.days.pop_first();
             }
-        })
+        })?;
+        Ok(day)
     }
 
     /// At 00:00 UTC: the programs move to the other slot, and yesterday (the old slot and userspace's
