@@ -143,7 +143,6 @@ fn connection(
         if let Some(p) = peer {
             stats.daily.query(daily::TCP, p, &msg[..n]);
         }
-        let v6 = peer.is_some_and(|p| daily::addr_key(p).1);
         let st = state.load();
         // Cookies over TCP too (RFC 7873 5.2): the client learns a server cookie for its UDP queries.
         let cookies = peer.and_then(|p| st.limiter.cookie_ctx(p));
@@ -160,7 +159,7 @@ fn connection(
                     return;
                 }
                 stats.add_by_family(Count::TcpResponses, ipv6, 1);
-                stats.daily.response(daily::TCP, v6, &m);
+                stats.daily.response(daily::TCP, ipv6, &m);
             }
             continue;
         }
@@ -191,7 +190,7 @@ fn connection(
                     return;
                 }
                 stats.add_by_family(Count::TcpResponses, ipv6, 1);
-                stats.daily.response(daily::TCP, v6, &resp);
+                stats.daily.response(daily::TCP, ipv6, &resp);
             }
             None => {
                 stats.add(Count::Dropped, 1);

@@ -186,9 +186,8 @@ pub(super) fn worker(
             sent += r as usize;
         }
         stats.add_by_family(Count::UdpResponses, ipv6, sent as u64);
-        for (resp, &i) in responses.iter().zip(&peers).take(sent) {
-            let v6 = peer_addr(&names[i]).is_some_and(|p| daily::addr_key(p).1);
-            stats.daily.response(daily::UDP, v6, resp);
+        for resp in responses.iter().take(sent) {
+            stats.daily.response(daily::UDP, ipv6, resp);
         }
     }
 }
