@@ -235,6 +235,8 @@ struct Row<'a> {
     /// The XDP program with rate limiting on (dry run), timed in the same turns as `xdp`'s second copy.
     rrl: Timed,
     rrl_base: Timed,
+    /// The XDP program counting RSSAC002's day (a day slot set), timed in the same turns.
+    day: Timed,
 }
 
 /// Live frames, the rewrite taken off: trimmed-mean ns and median per-call ratios to the reflector.
@@ -264,6 +266,13 @@ fn xdp_cost(zone_path: &std::path::Path, runs: u32, json: bool, only: Option<&st
     let mut rrl_on = m_root_user::limits::Limits::default();
     (rrl_on.rrl.responses_per_second, rrl_on.rrl.dry_run) = (1_000_000, true);
     dp_rrl.set_limits(&rrl_on)?;
+    // And with RSSAC002's day counts on (what a daemon with [rssac002] runs): sizes, rcodes, sources.
+    let mut dp_day = Dataplane::load()?;
+    dp_day.set_service_addrs(&[SRV4.parse()?, SRV6.parse()?])?;
+    dp_day.install(&compile(&zone))?;
+    dp_day.set_tc_mode(true)?;
+    dp_day.set_xdp_tx(true)?;
+    dp_day.set_day(Some(0))?;
     let mut lab = Ebpf::load(LAB_OBJECT)?;
     let refl: &mut Xdp = lab.program_mut("lab_reflect").ok_or_else(|| anyhow!("lab_reflect missing"))?.try_into()?;
     refl.load()?;
@@ -330,12 +339,18 @@ fn xdp_cost(zone_path: &std::path::Path, runs: u32, json: bool, only: Option<&st
         let tc_t = measure_interleaved(&[Box::new(|o| refl.test_run(o)), Box::new(|o| tc.test_run(o))], &input, runs)?[1];
         // Rate limiting's cost: the program without and with it, taking turns with the reflector.
         let with_rrl = dp_rrl.program_ref()?;
+        let with_day = dp_day.program_ref()?;
         let r = measure_interleaved(
-            &[Box::new(|o| refl.test_run(o)), Box::new(|o| xdp.test_run(o)), Box::new(|o| with_rrl.test_run(o))],
+            &[
+                Box::new(|o| refl.test_run(o)),
+                Box::new(|o| xdp.test_run(o)),
+                Box::new(|o| with_rrl.test_run(o)),
+                Box::new(|o| with_day.test_run(o)),
+            ],
             &input,
             runs,
         )?;
-        let (rrl_base, rrl) = (r[1], r[2]);
+        let (rrl_base, rrl, day) = (r[1], r[2], r[3]);
         let fresh: &Xdp = lab.program("lab_fresh").ok_or_else(|| anyhow!("lab_fresh missing"))?.try_into()?;
         let tx: &Xdp = lab.program("lab_tx").ok_or_else(|| anyhow!("lab_tx missing"))?.try_into()?;
         use cost_live::Target::{Bare, Fresh};
@@ -364,8 +379,8 @@ fn xdp_cost(zone_path: &std::path::Path, runs: u32, json: bool, only: Option<&st
             floor_ratio: median_ratio(&adjusted[0], &adjusted[2], 1),
         };
         // XDP_TX (3) and TC_ACT_REDIRECT (7): both answered.
-        let answered = xdp_t.action == 3 && tc_t.action == 7 && rrl.action == 3;
-        rows.push(Row { label, base, xdp: xdp_t, floor, tc: tc_t, answered, live, rrl, rrl_base });
+        let answered = xdp_t.action == 3 && tc_t.action == 7 && rrl.action == 3 && day.action == 3;
+        rows.push(Row { label, base, xdp: xdp_t, floor, tc: tc_t, answered, live, rrl, rrl_base, day });
     }
     if json {
         let v: Vec<_> = rows
@@ -374,6 +389,7 @@ fn xdp_cost(zone_path: &std::path::Path, runs: u32, json: bool, only: Option<&st
                 serde_json::json!({"kind": r.label, "xdp_ns": r.xdp.ns, "reflector_ns": r.base, "ratio": r.xdp.ratio, "grow_copy_ns": r.floor.ns, "grow_copy_ratio": r.floor.ratio,
                     "tc_ns": r.tc.ns, "tc_ratio": r.tc.ratio, "tc_to_xdp": r.tc.ratio / r.xdp.ratio, "answered": r.answered,
                     "rrl": {"xdp_ns": r.rrl_base.ns, "xdp_rrl_ns": r.rrl.ns, "cost": r.rrl.ratio / r.rrl_base.ratio - 1.0},
+                    "rssac002_day": {"xdp_ns": r.rrl_base.ns, "xdp_day_ns": r.day.ns, "cost": r.day.ratio / r.rrl_base.ratio - 1.0},
                     "live": {"xdp_ns": r.live.xdp_ns, "reflector_ns": r.live.reflector_ns, "ratio": r.live.ratio, "grow_copy_ns": r.live.floor_ns, "grow_copy_ratio": r.live.floor_ratio}})
             })
             .collect();
@@ -394,17 +410,20 @@ fn xdp_cost(zone_path: &std::path::Path, runs: u32, json: bool, only: Option<&st
         "+rrl: the same XDP program with rate limiting on (dry run: every verdict computed, every answer sent), its cost over the program without it (ratio of the two ratios to the reflector, timed in the same turns)"
     );
     println!(
+        "+day: the same XDP program counting RSSAC002's day ([rssac002] on: sizes, rcodes, unique-source registers), its cost over the program without it, timed in the same turns"
+    );
+    println!(
         "ns: trimmed means. ratio: median of the ratios to the reflector runs the program took turns with (xdp, grow+copy and tc each had their own), per block of {BLOCK_RUNS} paired runs or per round of live calls; reflect ns: those of the xdp pairing; tc/xdp: the ratio of the two ratios (they were timed in different stretches, which their ns do not correct for)"
     );
     println!();
     println!("One run per frame (a syscall each, caches cold), {runs} runs:");
     println!(
-        "{:<34} {:>7} {:>10} {:>7} {:>10} {:>7} {:>7} {:>7} {:>7}  answered by all",
-        "kind", "xdp ns", "reflect ns", "ratio", "grow+copy", "ratio", "tc ns", "tc/xdp", "+rrl"
+        "{:<34} {:>7} {:>10} {:>7} {:>10} {:>7} {:>7} {:>7} {:>7} {:>7}  answered by all",
+        "kind", "xdp ns", "reflect ns", "ratio", "grow+copy", "ratio", "tc ns", "tc/xdp", "+rrl", "+day"
     );
     for r in &rows {
         println!(
-            "{:<34} {:>7.0} {:>10.0} {:>6.2}x {:>10.0} {:>6.2}x {:>7.0} {:>6.2}x {:>+6.1}%  {}",
+            "{:<34} {:>7.0} {:>10.0} {:>6.2}x {:>10.0} {:>6.2}x {:>7.0} {:>6.2}x {:>+6.1}% {:>+6.1}%  {}",
             r.label,
             r.xdp.ns,
             r.base,
@@ -414,6 +433,7 @@ fn xdp_cost(zone_path: &std::path::Path, runs: u32, json: bool, only: Option<&st
             r.tc.ns,
             r.tc.ratio / r.xdp.ratio,
             100.0 * (r.rrl.ratio / r.rrl_base.ratio - 1.0),
+            100.0 * (r.day.ratio / r.rrl_base.ratio - 1.0),
             if r.answered { "yes" } else { "NO" }
         );
     }

@@ -148,6 +148,9 @@ pub struct PerCpu {
     pub cookie_v6: u64,
     /// The key of the signal-source map, built here (program use only).
     pub signal_source: crate::SignalSource,
+    /// What the day's counts need of the packet being answered, parked until it is disposed of
+    /// (program use only): see m-root-ebpf's daily module. The query's facts, then the answer's DNS length.
+    pub day: [u64; 2],
 }
 
 impl Counter {

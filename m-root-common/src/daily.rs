@@ -60,14 +60,67 @@ pub struct DailyCounts {
     pub queries: [u64; 2],
     /// Responses sent, [IPv4, IPv6].
     pub responses: [u64; 2],
-    /// Responses by rcode: [NOERROR, NXDOMAIN] (the only two the programs send).
-    pub rcodes: [u64; 2],
+    /// Responses by rcode, in [`KERNEL_RCODES`]' order (the only three the programs send).
+    pub rcodes: [u64; KERNEL_RCODES.len()],
     pub request_sizes: [u64; REQUEST_BUCKETS],
     pub response_sizes: [u64; RESPONSE_BUCKETS],
 }
 
-/// The value of the one-entry day map: which slot is today's, or [`DAY_OFF`].
-pub const DAY_OFF: u32 = u32::MAX;
+impl DailyCounts {
+    pub const ZERO: DailyCounts = DailyCounts {
+        queries: [0; 2],
+        responses: [0; 2],
+        rcodes: [0; KERNEL_RCODES.len()],
+        request_sizes: [0; REQUEST_BUCKETS],
+        response_sizes: [0; RESPONSE_BUCKETS],
+    };
+
+    /// Add `o` (another CPU's counts) to these.
+    pub fn add(&mut self, o: &DailyCounts) {
+        fn add<const N: usize>(a: &mut [u64; N], b: &[u64; N]) {
+            for (x, y) in a.iter_mut().zip(b) {
+                *x = x.wrapping_add(*y);
+            }
+        }
+        add(&mut self.queries, &o.queries);
+        add(&mut self.responses, &o.responses);
+        add(&mut self.rcodes, &o.rcodes);
+        add(&mut self.request_sizes, &o.request_sizes);
+        add(&mut self.response_sizes, &o.response_sizes);
+    }
+}
+
+impl HllRegisters {
+    pub const ZERO: HllRegisters = HllRegisters { r: [0; HLL_REGISTERS] };
+
+    /// Merge `o` (another CPU's or instance's registers): the larger value per register.
+    pub fn merge(&mut self, o: &HllRegisters) {
+        for (a, b) in self.r.iter_mut().zip(&o.r) {
+            *a = (*a).max(*b);
+        }
+    }
+}
+
+/// The rcodes the programs send, in the order [`DailyCounts::rcodes`] keeps them: NOERROR, NXDOMAIN,
+/// and BADCOOKIE (23, extended) for a rate-limited slip to a query with a cookie.
+pub const KERNEL_RCODES: [u16; 3] = [0, 3, 23];
+pub const RCODE_NOERROR: usize = 0;
+pub const RCODE_NXDOMAIN: usize = 1;
+pub const RCODE_BADCOOKIE: usize = 2;
+
+/// The value of the one-entry day map when nothing is counted: what a new map holds, so programs
+/// loaded by a daemon without `[rssac002]` (or before it set the day) count nothing.
+pub const DAY_OFF: u32 = 0;
+
+/// The day map's value for counting into `slot` (one more than the slot, as zero is [`DAY_OFF`]).
+pub const fn day_value(slot: u32) -> u32 {
+    slot + 1
+}
+
+/// The slot a day map value counts into, if any.
+pub const fn slot_of_day_value(v: u32) -> Option<u32> {
+    if v == DAY_OFF || v > DAY_SLOTS { None } else { Some(v - 1) }
+}
 
 /// The slot of UTC day `day` (days since 1970-01-01).
 pub const fn day_slot(day: u64) -> u32 {
@@ -182,5 +235,10 @@ mod tests {
         assert_eq!(a[1].1, b[1].1, "one /64");
         assert_eq!(source_hashes(&v6, false)[1].0, SOURCE_SETS, "no second set for IPv4");
         assert_eq!((day_slot(20424), day_slot(20425)), (0, 1));
+        for slot in 0..DAY_SLOTS {
+            assert_eq!(slot_of_day_value(day_value(slot)), Some(slot));
+        }
+        assert_eq!(slot_of_day_value(DAY_OFF), None, "a new map counts nothing");
+        assert_eq!(slot_of_day_value(DAY_SLOTS + 1), None);
     }
 }

@@ -11,6 +11,7 @@
 #![allow(clippy::manual_range_contains)]
 
 mod cookie;
+mod daily;
 mod lookup;
 mod packet;
 mod parse;
@@ -28,8 +29,9 @@ use aya_ebpf::{
 };
 use m_root_common::{
     ANSWERS_PER_GEN, APEX_QTYPES, Answer, COUNTERS as N_COUNTERS, Counter, GENERATIONS, GenInfo, HINT_RRL_NONE, HINT_RRL_SLIP, MAX_SIGNALS,
-    MAX_SPILL_CPUS, MAX_TLDS, PerCpu, ServiceAddrs, SortDir, SortKey, TC_MODE_ALL, TLD_BUCKETS, TldEntry, XDP_TX_ON, gen_base,
-    question_covered,
+    MAX_SPILL_CPUS, MAX_TLDS, PerCpu, ServiceAddrs, SortDir, SortKey, TC_MODE_ALL, TLD_BUCKETS, TldEntry, XDP_TX_ON,
+    daily::{RCODE_BADCOOKIE, RCODE_NXDOMAIN},
+    gen_base, question_covered,
     rrl::{HINT_DROP, class_counter, class_of},
 };
 
@@ -95,7 +97,10 @@ pub fn m_root(ctx: XdpContext) -> u32 {
     let Some(pc) = PERCPU.get_ptr_mut(0) else { return xdp_action::XDP_PASS };
     count::<XdpContext>(pc, Counter::Frames);
     match try_answer(&ctx, pc) {
-        Ok(()) => xdp_action::XDP_TX,
+        Ok(()) => {
+            daily::disposed(pc, true);
+            xdp_action::XDP_TX
+        }
         Err(Failed::Pass(c)) => {
             count::<XdpContext>(pc, c);
             if c == Counter::PassNoRoom || c == Counter::PassToTc {
@@ -105,10 +110,12 @@ pub fn m_root(ctx: XdpContext) -> u32 {
         }
         Err(Failed::Drop) => {
             count::<XdpContext>(pc, Counter::Dropped);
+            daily::disposed(pc, false);
             xdp_action::XDP_DROP
         }
         Err(Failed::Shed(c)) => {
             count::<XdpContext>(pc, c);
+            daily::disposed(pc, false);
             xdp_action::XDP_DROP
         }
     }
@@ -175,6 +182,7 @@ pub fn m_root_tc(ctx: TcContext) -> i32 {
             if r != TC_ACT_REDIRECT {
                 count::<TcContext>(pc, Counter::Dropped);
             }
+            daily::disposed(pc, r == TC_ACT_REDIRECT);
             r
         }
         Err(Failed::Pass(c)) => {
@@ -190,10 +198,12 @@ pub fn m_root_tc(ctx: TcContext) -> i32 {
         }
         Err(Failed::Drop) => {
             count::<TcContext>(pc, Counter::Dropped);
+            daily::disposed(pc, false);
             TC_ACT_SHOT
         }
         Err(Failed::Shed(c)) => {
             count::<TcContext>(pc, c);
+            daily::disposed(pc, false);
             TC_ACT_SHOT
         }
     }
@@ -287,8 +297,10 @@ fn try_answer<P: Packet>(ctx: &P, pc: *mut PerCpu) -> Result<(), Failed> {
     // (a truncated or slipped answer keeps it), NXDOMAIN for the two NXDOMAIN kinds.
     if rrl::parked(pc) == HINT_RRL_SLIP && cookie::parked(pc) != cookie::NONE {
         count::<P>(pc, Counter::RcodeBadcookie);
+        daily::park_rcode(pc, RCODE_BADCOOKIE);
     } else if answered.wrapping_sub(Counter::AnsNxdomain as u64) < 2 {
         count::<P>(pc, Counter::RcodeNxdomain);
+        daily::park_rcode(pc, RCODE_NXDOMAIN);
     }
     signals::count_parked(pc);
     match cookie::parked(pc) {

@@ -87,6 +87,7 @@ pub fn respond<P: Packet>(ctx: &P, f: &Frame, q: &Question, a: &Answer, pc: *mut
     };
     let dns_len = head + frag_len + opt_len;
     let frame_len = f.dns + dns_len;
+    crate::daily::park_response(pc, dns_len);
     let kept = Kept::read(ctx, f, q.qlen, pc).ok_or(Failed::Pass(Counter::PassMalformed))?;
     match ctx.resize(ctx.len(), frame_len) {
         Ok(()) => {}

@@ -14,6 +14,7 @@ use crate::deploy::Plan;
 
 mod attach;
 mod counters;
+mod daily;
 mod handover;
 mod limits;
 mod signal_sources;
@@ -144,27 +145,4 @@ fn raise_memlock() {
     let r = libc::rlimit { rlim_cur: libc::RLIM_INFINITY, rlim_max: libc::RLIM_INFINITY };
     // SAFETY: plain syscall with a valid struct.
     unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &r) };
-}
-
-/// The programs' per-day counts are not read by userspace yet: the day keeper sees zeros from them (it
-/// says so at start), so RSSAC002's totals are complete only with xdp_mode = "off".
-pub mod day_shim {
-    use super::Dataplane;
-    use m_root_common::daily::{DailyCounts, HllRegisters, REQUEST_BUCKETS, RESPONSE_BUCKETS};
-    pub fn set_slot(_: &mut Dataplane, _: Option<u32>) -> anyhow::Result<()> {
-        Ok(())
-    }
-    pub fn read(_: &Dataplane, _: u32) -> anyhow::Result<(DailyCounts, Vec<HllRegisters>)> {
-        let zero = DailyCounts {
-            queries: [0; 2],
-            responses: [0; 2],
-            rcodes: [0; 2],
-            request_sizes: [0; REQUEST_BUCKETS],
-            response_sizes: [0; RESPONSE_BUCKETS],
-        };
-        Ok((zero, Vec::new()))
-    }
-    pub fn clear(_: &mut Dataplane, _: u32) -> anyhow::Result<()> {
-        Ok(())
-    }
 }

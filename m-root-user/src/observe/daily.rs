@@ -9,8 +9,8 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 
 use m_root_common::daily::{
-    DailyCounts, HLL_REGISTERS, HllRegisters, REQUEST_BUCKETS, RESPONSE_BUCKETS, SOURCE_SETS, hll_index_rank, request_bucket,
-    response_bucket, source_hashes,
+    DailyCounts, HLL_REGISTERS, HllRegisters, KERNEL_RCODES, REQUEST_BUCKETS, RESPONSE_BUCKETS, SOURCE_SETS, hll_index_rank,
+    request_bucket, response_bucket, source_hashes,
 };
 use m_root_common::{MAX_SIGNAL_SOURCES, signal_key, signal_of_key};
 use serde::{Deserialize, Serialize};
@@ -251,7 +251,7 @@ impl DayTotals {
             self.queries[UDP][f] += k.queries[f];
             self.responses[UDP][f] += k.responses[f];
         }
-        for (code, n) in [(0u16, k.rcodes[0]), (3, k.rcodes[1])] {
+        for (&code, &n) in KERNEL_RCODES.iter().zip(&k.rcodes) {
             if n > 0 {
                 *self.rcodes.entry(code).or_default() += n;
             }

@@ -231,7 +231,7 @@ pub struct DaemonKernel(pub Arc<Daemon>);
 impl KernelDays for DaemonKernel {
     fn set_slot(&self, slot: u32) {
         for dp in self.0.planes.lock().unwrap_or_else(|p| p.into_inner()).iter_mut() {
-            if let Err(e) = crate::dataplane::day_shim::set_slot(dp, Some(slot)) {
+            if let Err(e) = dp.set_day(Some(slot)) {
                 log::error!("rssac002: pointing the programs at day slot {slot}: {e:#}");
             }
         }
@@ -239,7 +239,7 @@ impl KernelDays for DaemonKernel {
     fn read(&self, slot: u32) -> DayTotals {
         let mut t = DayTotals::default();
         for dp in self.0.planes.lock().unwrap_or_else(|p| p.into_inner()).iter() {
-            match crate::dataplane::day_shim::read(dp, slot) {
+            match dp.day_counts(slot) {
                 Ok((counts, regs)) => t.add_kernel(&counts, &regs),
                 Err(e) => log::error!("rssac002: reading day slot {slot}: {e:#}"),
             }
@@ -248,7 +248,7 @@ impl KernelDays for DaemonKernel {
     }
     fn clear(&self, slot: u32) {
         for dp in self.0.planes.lock().unwrap_or_else(|p| p.into_inner()).iter_mut() {
-            if let Err(e) = crate::dataplane::day_shim::clear(dp, slot) {
+            if let Err(e) = dp.zero_day(slot) {
                 log::error!("rssac002: clearing day slot {slot}: {e:#}");
             }
         }
@@ -278,12 +278,6 @@ impl KernelDays for DaemonKernel {
 
 /// Start the day keeper of `d` (the programs count from now on) and its thread.
 pub fn spawn(d: &Arc<Daemon>, section: Section, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
-    if !d.planes.lock().unwrap_or_else(|p| p.into_inner()).is_empty() {
-        log::warn!(
-            "rssac002: the kernel programs' per-day counts are not read yet: what they answer is missing from the \
-             RSSAC002 totals (trust-anchor sources excepted); xdp_mode = \"off\" counts everything"
-        );
-    }
     let kernel = DaemonKernel(d.clone());
     let keeper = Arc::new(Keeper::start(section, &kernel));
     let _ = d.rssac002.set(keeper.clone());
