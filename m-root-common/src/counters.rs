@@ -153,6 +153,9 @@ pub struct PerCpu {
     pub day: [u64; 2],
 }
 
+// The programs load the source as two words (m-root-ebpf daily).
+const _: () = assert!(core::mem::offset_of!(PerCpu, src) % 8 == 0);
+
 impl Counter {
     pub const ALL: [Counter; 40] = [
         Counter::Frames,

@@ -181,7 +181,13 @@ pub const fn hll_index_rank(h: u64) -> (usize, u8) {
 /// At most two; the second is `None` for IPv4.
 #[inline(always)]
 pub const fn source_hashes(src: &AddrKey, ipv6: bool) -> [(u32, u64); 2] {
-    let w = addr_words(src);
+    source_hashes_by_words(addr_words(src), ipv6)
+}
+
+/// [`source_hashes`] of the address as [`addr_words`] gives it: the programs load the two words whole
+/// (an [`AddrKey`] read octet by octet is some fifty instructions).
+#[inline(always)]
+pub const fn source_hashes_by_words(w: [u64; 2], ipv6: bool) -> [(u32, u64); 2] {
     if ipv6 {
         [(SOURCES_IPV6, hll_hash(w)), (SOURCES_IPV6_64, hll_hash([w[0], 0]))]
     } else {

@@ -15,7 +15,7 @@ use m_root_common::{
     PerCpu,
     daily::{
         DAY_SLOTS, DailyCounts, HLL_REGISTERS, HllRegisters, KERNEL_RCODES, REQUEST_BUCKETS, RESPONSE_BUCKETS, SOURCE_SETS, hll_index_rank,
-        request_bucket, response_bucket, slot_of_day_value, source_hashes,
+        request_bucket, response_bucket, slot_of_day_value, source_hashes_by_words,
     },
 };
 
@@ -83,8 +83,12 @@ pub fn disposed(pc: *mut PerCpu, answered: bool) {
             c.response_sizes[b] += 1;
         }
     }
-    let src = unsafe { core::ptr::read_volatile(core::ptr::addr_of!((*pc).src)) };
-    for (set, h) in source_hashes(&src, ipv6) {
+    // The source as two little-endian words (addr_words), loaded whole: `src` is 8-aligned in PerCpu.
+    let w = unsafe {
+        let p = core::ptr::addr_of!((*pc).src) as *const u64;
+        [core::ptr::read_volatile(p), core::ptr::read_volatile(p.add(1))]
+    };
+    for (set, h) in source_hashes_by_words(w, ipv6) {
         if set >= SOURCE_SETS {
             continue;
         }

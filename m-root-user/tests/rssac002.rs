@@ -61,7 +61,11 @@ fn rssac002_files_count_exactly_what_was_sent_across_a_restart() {
     std::fs::create_dir_all(&dir).unwrap();
     let state = dir.join("rssac002.state");
     let config = dir.join("m-root-xdp.toml");
-    std::fs::write(&config, format!("[rssac002]\nservice = \"m.root-servers.net\"\nstate = \"{}\"\n", state.display())).unwrap();
+    std::fs::write(
+        &config,
+        format!("[rssac002]\nservice = \"m.root-servers.net\"\nstate = \"{}\"\n[metrics]\nlisten = \"127.0.0.1:9153\"\n", state.display()),
+    )
+    .unwrap();
     let cfg = config.display().to_string();
 
     let (pid, _) = common::start_daemon_with(&mut lab, &[SRV4, SRV6], &["--config", &cfg]);
@@ -84,6 +88,20 @@ fn rssac002_files_count_exactly_what_was_sent_across_a_restart() {
     assert_eq!(listing.lines().count(), 6, "{listing}");
     let files = read_files(&out);
     check(&files, &[&first, &second]);
+    // For the README's examples (--nocapture): two of the files, and the second run's query counts as
+    // Prometheus scrapes them.
+    for metric in ["traffic-volume", "unique-sources"] {
+        let path = std::fs::read_dir(&out)
+            .unwrap()
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .find(|p| p.file_name().unwrap().to_string_lossy().ends_with(&format!("-{metric}.yaml")));
+        println!("{}:\n{}", metric, std::fs::read_to_string(path.unwrap()).unwrap());
+    }
+    let scrape = sh(&mut Lab::in_ns(&srv, &["curl", "-s", "http://127.0.0.1:9153/metrics"]));
+    for line in scrape.lines().filter(|l| l.starts_with("m_root_xdp_queries_total") || l.contains("responses_total{")) {
+        println!("{line}");
+    }
 
     // Stopped: the same totals from the state file alone.
     lab.stop(pid);
