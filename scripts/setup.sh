@@ -20,7 +20,7 @@ APT_PACKAGES=(
     knot knot-dnsutils nsd ldnsutils xdp-tools dnsperf
     bird2 frr
     python3-dnspython python3-yaml unbound-host
-    python3-venv
+    python3-venv fstrm-bin golang-github-dnstap-golang-dnstap-cli
     dpkg-dev adduser systemd man-db strace
     systemd-container debootstrap
 )
@@ -83,9 +83,10 @@ fi
 # Python venv for the dnspython probe clients (m-root-user/tests/clients/rssac047_probe.py): Debian's
 # python3-dnspython (2.3) is too old, and dnspython 2.9 validates DNSSEC only with cryptography >= 50.
 # prometheus-client's parser reads GET /metrics back in m-root-user/tests/metrics.rs (tests/clients/metrics_scrape.py).
+# dnstap-pb decodes the daemon's dnstap in m-root-user/tests/dnstap.rs (tests/clients/dnstap_read.py).
 # Tests call $PY_VENV/bin/python3 directly. Built from Debian's /usr/bin/python3, never a pyenv shim.
 PY_VENV=/opt/m-root-xdp/venv
-PY_PINS=(dnspython==2.9.2 cryptography==50.0.2 cffi==2.1.1 pycparser==3.12 prometheus-client==0.26.0)
+PY_PINS=(dnspython==2.9.2 cryptography==50.0.2 cffi==2.1.1 pycparser==3.12 prometheus-client==0.26.0 dnstap-pb==0.11.3 protobuf==7.36.2)
 py_venv_ok() {
     [ -x "$PY_VENV/bin/python3" ] && "$PY_VENV/bin/python3" - "${PY_PINS[@]}" <<'PYEOF' 2>/dev/null
 import sys

@@ -202,6 +202,8 @@ pub struct Services {
     pub rssac002: Option<crate::observe::daystate::Section>,
     /// `[metrics]`: GET /metrics for Prometheus.
     pub metrics: Option<crate::observe::endpoint::Section>,
+    /// `[dnstap]`: userspace's queries and responses to a Frame Streams socket or file.
+    pub dnstap: Option<crate::observe::dnstap::Section>,
 }
 
 /// A config file: its flat settings, its sections (`[rrl]`, `[acl]`, `[cookies]`: [`crate::limits`]),
@@ -235,10 +237,19 @@ pub fn read_file(path: &Path) -> Result<(Options, Limits, Services)> {
         Some(v) => Some(v.try_into().map_err(|e| anyhow::anyhow!("config {}: metrics: {e}", path.display()))?),
         None => None,
     };
+    let dnstap = match table.remove("dnstap") {
+        Some(v) => {
+            Some(v.try_into::<crate::observe::dnstap::Section>().map_err(|e| anyhow::anyhow!("config {}: dnstap: {e}", path.display()))?)
+        }
+        None => None,
+    };
+    if let Some(d) = &dnstap {
+        d.check().map_err(|e| anyhow::anyhow!("config {}: {e:#}", path.display()))?;
+    }
     let (flat, limits) = crate::limits::split(table).map_err(|e| anyhow::anyhow!("config {}: {e:#}", path.display()))?;
     let options =
         serde::Deserialize::deserialize(toml::Value::Table(flat)).map_err(|e| anyhow::anyhow!("config {}: {e}", path.display()))?;
-    Ok((options, limits, Services { secondary, transfer, anycast, rssac002, metrics }))
+    Ok((options, limits, Services { secondary, transfer, anycast, rssac002, metrics, dnstap }))
 }
 
 /// The settings of `run`: `flags`, over the file `config` when given, over the defaults, and the file's

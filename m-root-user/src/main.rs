@@ -165,7 +165,14 @@ fn run(cli: Cli) -> Result<()> {
             let (s, limits, services) = config::of_run(config.as_deref(), settings)?;
             let secondary = services.secondary.map(|sec| sec.resolve()).transpose()?;
             let outgoing = services.transfer.map(|t| t.resolve()).transpose()?.flatten();
-            serve(s, config.as_deref(), limits, (secondary, outgoing, services.anycast, services.rssac002), services.metrics, take_over)
+            serve(
+                s,
+                config.as_deref(),
+                limits,
+                (secondary, outgoing, services.anycast, services.rssac002),
+                (services.metrics, services.dnstap),
+                take_over,
+            )
         }
         Cmd::Stats { iface, control: path, json } => {
             let (user, kernel) = observe::gather(iface.as_deref(), &path)?;
@@ -230,7 +237,7 @@ fn serve(
         Option<m_root_user::anycast::Section>,
         Option<observe::daystate::Section>,
     ),
-    metrics: Option<observe::endpoint::Section>,
+    (metrics, dnstap): (Option<observe::endpoint::Section>, Option<observe::dnstap::Section>),
     take_over: bool,
 ) -> Result<()> {
     log::set_max_level(s.log_level.parse().unwrap_or(log::LevelFilter::Info));
@@ -285,6 +292,15 @@ fn serve(
     }
 
     let stats = Arc::new(Stats::default());
+    // dnstap from the first query on.
+    let dnstap = match dnstap {
+        Some(d) => {
+            let (sink, writer) = observe::dnstap::spawn(&d)?;
+            let _ = stats.dnstap.set(sink.clone());
+            Some((sink, writer))
+        }
+        None => None,
+    };
     let serial = zone.serial;
     let answers = table.answer_count();
     let daemon = Arc::new(Daemon::new(zone, table, &zone_path, load_ms, cfg, s.zonemd, planes, stats.clone()));
@@ -410,6 +426,11 @@ fn serve(
         let _ = m.join();
     }
     server.stop();
+    // What the server sent is written, and the stream closed (STOP, and a socket's reader's FINISH).
+    if let Some((sink, writer)) = dnstap {
+        sink.close();
+        let _ = writer.join();
+    }
     // Its last write reads the programs' counts: before the dataplanes go.
     if let Some(k) = day_keeper {
         let _ = k.join();

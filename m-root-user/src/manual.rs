@@ -126,6 +126,23 @@ pub fn config_page(m_root_xdp: &clap::Command, date: &str) -> String {
         r.control("TP", []).text([bold(*key)]);
         r.text([roman(format!("{doc} Default: ")), bold(*default), roman(".")]);
     }
+    r.control("SH", ["RSSAC002"]).text([roman(
+        "The section [rssac002]: RSSAC002 version 5's metrics per UTC day, kernel answers included, kept across \
+         restarts in a state file; m-root-xdp rssac002 writes the day's files. Read at start only.",
+    )]);
+    for (key, default, doc) in crate::observe::daystate::REFERENCE.iter() {
+        r.control("TP", []).text([bold(*key)]);
+        r.text([roman(format!("{doc} Default: ")), bold(*default), roman(".")]);
+    }
+    r.control("SH", ["DNSTAP"]).text([roman(
+        "The section [dnstap]: dnstap messages (AUTH_QUERY, AUTH_RESPONSE) of what the userspace server receives \
+         and sends, over Frame Streams to a Unix socket or a file; never delays an answer (a full queue drops). \
+         Read at start only.",
+    )]);
+    for (key, default, doc) in crate::observe::dnstap::REFERENCE.iter() {
+        r.control("TP", []).text([bold(*key)]);
+        r.text([roman(format!("{doc} Default: ")), bold(*default), roman(".")]);
+    }
     r.control("SH", ["EXAMPLE"]);
     r.control("nf", []);
     r.text([roman(

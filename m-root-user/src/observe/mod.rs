@@ -16,7 +16,9 @@ use crate::daemon::Daemon;
 
 pub mod daily;
 pub mod daystate;
+pub mod dnstap;
 pub mod endpoint;
+mod fstrm;
 pub mod hll;
 pub mod kernel;
 mod parse;

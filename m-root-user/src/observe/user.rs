@@ -190,6 +190,8 @@ pub struct Stats {
     signals: Mutex<BTreeMap<(u8, u16), u64>>,
     /// Today's RSSAC002 counts of what userspace received and sent.
     pub daily: super::daily::Daily,
+    /// `[dnstap]`'s sink, once started.
+    pub dnstap: std::sync::OnceLock<std::sync::Arc<super::dnstap::Sink>>,
 }
 
 impl Default for Stats {
@@ -202,6 +204,7 @@ impl Default for Stats {
             qtypes: std::array::from_fn(zero),
             signals: Mutex::new(BTreeMap::new()),
             daily: Default::default(),
+            dnstap: Default::default(),
         }
     }
 }

@@ -15,7 +15,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 use zonegen::answer::{self, Transport};
 
 use super::{ServeOptions, State};
-use crate::observe::{Count, Stats, daily};
+use crate::observe::{Count, Stats, daily, dnstap};
 
 pub(super) fn listener(sa: SocketAddr) -> Result<TcpListener> {
     let s = Socket::new(Domain::for_address(sa), Type::STREAM, Some(Protocol::TCP))?;
@@ -130,6 +130,7 @@ fn connection(
     let mut len = [0u8; 2];
     let mut msg = vec![0u8; 65535];
     let ipv6 = s.peer_addr().is_ok_and(|p| p.is_ipv6());
+    let tap = stats.dnstap.get().zip(s.peer_addr().ok()).zip(s.local_addr().ok());
     while !stop.load(Ordering::Relaxed) {
         if s.read_exact(&mut len).is_err() {
             return;
@@ -139,6 +140,10 @@ fn connection(
             return;
         }
         stats.add_by_family(Count::TcpQueries, ipv6, 1);
+        let received = std::time::SystemTime::now();
+        if let Some(((t, peer), local)) = &tap {
+            t.query(dnstap::TCP, peer, local, &msg[..n], received);
+        }
         let peer = s.peer_addr().ok().map(|p| p.ip());
         if let Some(p) = peer {
             stats.daily.query(daily::TCP, p, &msg[..n]);
@@ -160,6 +165,9 @@ fn connection(
                 }
                 stats.add_by_family(Count::TcpResponses, ipv6, 1);
                 stats.daily.response(daily::TCP, ipv6, &m);
+                if let Some(((t, peer), local)) = &tap {
+                    t.response(dnstap::TCP, peer, local, received, &m, std::time::SystemTime::now());
+                }
             }
             continue;
         }
@@ -191,6 +199,9 @@ fn connection(
                 }
                 stats.add_by_family(Count::TcpResponses, ipv6, 1);
                 stats.daily.response(daily::TCP, ipv6, &resp);
+                if let Some(((t, peer), local)) = &tap {
+                    t.response(dnstap::TCP, peer, local, received, &resp, std::time::SystemTime::now());
+                }
             }
             None => {
                 stats.add(Count::Dropped, 1);

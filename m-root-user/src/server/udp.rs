@@ -14,7 +14,7 @@ use zonegen::answer::{self, Transport};
 
 use super::State;
 use super::limiter::Outcome;
-use crate::observe::{Count, Stats, daily, kind_of};
+use crate::observe::{Count, Stats, daily, dnstap, kind_of};
 
 /// Datagrams moved per recvmmsg / sendmmsg call.
 const BATCH: usize = 32;
@@ -49,6 +49,8 @@ pub(super) fn worker(
     let fd = sock.as_raw_fd();
     // Each socket is bound to one address (IPv6 ones with IPV6_V6ONLY): its family is its queries'.
     let ipv6 = sock.local_addr().is_ok_and(|a| a.is_ipv6());
+    let local = sock.local_addr().ok();
+    let dnstap = stats.dnstap.get().cloned().zip(local);
     let mut bufs = vec![[0u8; QUERY_BUF]; BATCH];
     // SAFETY (whole loop): the iovec/msghdr arrays point into `bufs`, `names` and `responses`, which
     // outlive each system call and are not moved while the kernel uses them.
@@ -73,6 +75,7 @@ pub(super) fn worker(
             continue;
         }
         let n = n as usize;
+        let received = std::time::SystemTime::now();
         stats.add_by_family(Count::UdpQueries, ipv6, n as u64);
         let st = state.load();
         responses.clear();
@@ -85,6 +88,9 @@ pub(super) fn worker(
             let peer = peer_addr(&names[i]);
             if let Some(p) = peer {
                 stats.daily.query(daily::UDP, p, query);
+            }
+            if let (Some((tap, local)), Some(p)) = (&dnstap, peer_socket(&names[i])) {
+                tap.query(dnstap::UDP, &p, local, query, received);
             }
             if let Some(p) = peer
                 && st.limiter.dropped(p)
@@ -189,21 +195,35 @@ pub(super) fn worker(
         for resp in responses.iter().take(sent) {
             stats.daily.response(daily::UDP, ipv6, resp);
         }
+        if let Some((tap, local)) = &dnstap {
+            let now = std::time::SystemTime::now();
+            for (resp, &i) in responses.iter().zip(&peers).take(sent) {
+                if let Some(p) = peer_socket(&names[i]) {
+                    tap.response(dnstap::UDP, &p, local, received, resp, now);
+                }
+            }
+        }
     }
 }
 
 /// The sender of a received datagram.
 fn peer_addr(name: &libc::sockaddr_storage) -> Option<std::net::IpAddr> {
+    peer_socket(name).map(|s| s.ip())
+}
+
+/// The sender of a received datagram, with its port.
+fn peer_socket(name: &libc::sockaddr_storage) -> Option<std::net::SocketAddr> {
     match name.ss_family as i32 {
         libc::AF_INET => {
             // SAFETY: the kernel wrote a sockaddr_in here (its family says so).
             let a = unsafe { &*(name as *const _ as *const libc::sockaddr_in) };
-            Some(std::net::IpAddr::V4(std::net::Ipv4Addr::from(u32::from_be(a.sin_addr.s_addr))))
+            let ip = std::net::Ipv4Addr::from(u32::from_be(a.sin_addr.s_addr));
+            Some(std::net::SocketAddr::new(ip.into(), u16::from_be(a.sin_port)))
         }
         libc::AF_INET6 => {
             // SAFETY: as above, a sockaddr_in6.
             let a = unsafe { &*(name as *const _ as *const libc::sockaddr_in6) };
-            Some(std::net::IpAddr::V6(std::net::Ipv6Addr::from(a.sin6_addr.s6_addr)))
+            Some(std::net::SocketAddr::new(std::net::Ipv6Addr::from(a.sin6_addr.s6_addr).into(), u16::from_be(a.sin6_port)))
         }
         _ => None,
     }

@@ -1,0 +1,124 @@
+//! dnstap as a collector receives it: the daemon (userspace answering everything, xdp_mode = "off", as
+//! dnstap covers userspace's answers) in a lab behind a bare peer writes to Debian's fstrm_capture on a
+//! Unix socket; dnspython sends a fixed mix over UDP and TCP from IPv4 and IPv6 sources. The capture,
+//! decoded by dnstap-pb (Python's dnstap.proto bindings) and by the dnstap CLI (golang-dnstap), holds an
+//! AUTH_QUERY and an AUTH_RESPONSE for every exchange, with the client's address and port, the server's,
+//! the transport, and the query and response octet for octet as the client sent and received them; the
+//! stream is closed with STOP when the daemon stops. Then the same with `file =`, read by the dnstap CLI.
+//!
+//! Needs root, iproute2, fstrm-bin, golang-github-dnstap-golang-dnstap-cli and the venv's dnspython
+//! and dnstap-pb (scripts/setup.sh).
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+use common::{CLI4, CLI6, Lab, SRV4, SRV6, root_dir, sh};
+use serde_json::Value;
+
+const PYTHON: &str = "/opt/m-root-xdp/venv/bin/python3";
+
+fn client(name: &str) -> String {
+    root_dir().join("m-root-user/tests/clients").join(name).display().to_string()
+}
+
+fn traffic(lab: &Lab, sources: &[&str]) -> Vec<Value> {
+    let script = client("dnstap_traffic.py");
+    let mut args = vec![PYTHON, script.as_str(), SRV4, SRV6];
+    args.extend_from_slice(sources);
+    serde_json::from_str(&sh(&mut Lab::in_ns(&lab.cli_ns(), &args))).expect("traffic JSON")
+}
+
+fn read(capture: &Path) -> Value {
+    serde_json::from_str(&sh(Command::new(PYTHON).arg(client("dnstap_read.py")).arg(capture))).expect("dnstap JSON")
+}
+
+/// AUTH_QUERY and AUTH_RESPONSE lines in the dnstap CLI's quiet output of `file`.
+fn cli_counts(file: &Path) -> (usize, usize) {
+    let out = sh(Command::new("dnstap").arg("-q").arg("-r").arg(file));
+    (out.lines().filter(|l| l.contains(" AQ ")).count(), out.lines().filter(|l| l.contains(" AR ")).count())
+}
+
+fn config(dir: &Path, section: &str) -> String {
+    let p = dir.join(format!("m-root-xdp-{}.toml", section.len()));
+    std::fs::write(&p, section).unwrap();
+    p.display().to_string()
+}
+
+#[test]
+fn dnstap_holds_every_query_and_response_as_sent() {
+    let mut lab = Lab::up("dtp");
+    let (cli, cif, srv) = (lab.cli_ns(), lab.cli_if(), lab.srv_ns());
+    sh(&mut Lab::in_ns(&cli, &["ip", "addr", "add", "198.18.0.30/24", "dev", &cif]));
+    sh(&mut Lab::in_ns(&cli, &["ip", "addr", "add", "2001:db8::30/64", "dev", &cif, "nodad"]));
+    let sources = [CLI4, "198.18.0.30", CLI6, "2001:db8::30"];
+
+    let dir = std::env::temp_dir().join(format!("m-root-xdp-dnstap-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let (sock, capture) = (dir.join("dnstap.sock"), dir.join("capture.fstrm"));
+    let (sock_s, capture_s) = (sock.display().to_string(), capture.display().to_string());
+    let collector = lab.spawn(
+        &srv,
+        &["fstrm_capture", "-t", "protobuf:dnstap.Dnstap", "-u", &sock_s, "-w", &capture_s],
+        &dir.join("fstrm_capture.log"),
+    );
+    for _ in 0..100 {
+        if sock.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let cfg = config(&dir, &format!("[dnstap]\nsocket = \"{sock_s}\"\nidentity = \"m-lab\"\n"));
+    let (pid, _) = common::start_daemon_with(&mut lab, &[SRV4, SRV6], &["--config", &cfg, "--xdp-mode", "off"]);
+    let sent = traffic(&lab, &sources);
+    // Stopping the daemon closes the stream (STOP); the collector then writes out its file.
+    lab.stop(pid);
+    lab.stop(collector);
+    let got = read(&capture);
+    assert_eq!(got["content_type"], "protobuf:dnstap.Dnstap");
+    assert_eq!(got["stopped"], true, "the capture file was closed");
+    let msgs = got["messages"].as_array().unwrap();
+    assert_eq!(msgs.len(), 2 * sent.len(), "a query and a response for each of {} exchanges", sent.len());
+    // Each exchange by (transport, source, port): its query and response messages.
+    let mut by: BTreeMap<(String, String, u64), Vec<&Value>> = BTreeMap::new();
+    for m in msgs {
+        assert_eq!(m["identity"], "m-lab");
+        assert!(m["version"].as_str().unwrap().starts_with("m-root-xdp "), "{m}");
+        let key = (
+            m["protocol"].as_str().unwrap().to_lowercase(),
+            m["query_address"].as_str().unwrap().to_string(),
+            m["query_port"].as_u64().unwrap(),
+        );
+        by.entry(key).or_default().push(m);
+    }
+    for e in &sent {
+        let key = (e["transport"].as_str().unwrap().to_string(), e["src"].as_str().unwrap().to_string(), e["port"].as_u64().unwrap());
+        let ms = by.get(&key).unwrap_or_else(|| panic!("no dnstap messages for {key:?}"));
+        let q = ms.iter().find(|m| m["type"] == "AUTH_QUERY").unwrap_or_else(|| panic!("{key:?}: no AUTH_QUERY"));
+        let r = ms.iter().find(|m| m["type"] == "AUTH_RESPONSE").unwrap_or_else(|| panic!("{key:?}: no AUTH_RESPONSE"));
+        assert_eq!(q["query_message"], e["query"], "{key:?}: the query as sent");
+        assert_eq!(r["response_message"], e["response"], "{key:?}: the response as received");
+        let fam = if e["src"].as_str().unwrap().contains(':') { "INET6" } else { "INET" };
+        for m in [q, r] {
+            assert_eq!(m["family"], fam, "{key:?}");
+            assert_eq!(m["response_address"], e["server"], "{key:?}");
+            assert_eq!(m["response_port"], 53, "{key:?}");
+        }
+        assert!(r["response_time"].as_u64().unwrap() >= q["query_time"].as_u64().unwrap());
+    }
+    assert_eq!(cli_counts(&capture), (sent.len(), sent.len()), "the dnstap CLI reads the same");
+    println!("dnstap over fstrm_capture: {} exchanges, {} messages, each as sent", sent.len(), msgs.len());
+
+    // To a file instead: the dnstap CLI reads it.
+    let file = dir.join("dnstap.fstrm");
+    let cfg = config(&dir, &format!("[dnstap]\nfile = \"{}\"\n", file.display()));
+    let (pid, _) = common::start_daemon_with(&mut lab, &[SRV4, SRV6], &["--config", &cfg, "--xdp-mode", "off"]);
+    let sent = traffic(&lab, &[CLI4, CLI6]);
+    lab.stop(pid);
+    assert_eq!(cli_counts(&file), (sent.len(), sent.len()), "the file holds every exchange");
+    assert_eq!(read(&file)["stopped"], true);
+    let _ = std::fs::remove_dir_all(&dir);
+}
