@@ -237,6 +237,8 @@ struct Row<'a> {
     rrl_base: Timed,
     /// The XDP program counting RSSAC002's day (a day slot set), timed in the same turns.
     day: Timed,
+    /// The XDP program sampling one in 1,000 answers for dnstap, timed in the same turns.
+    tap: Timed,
 }
 
 /// Live frames, the rewrite taken off: trimmed-mean ns and median per-call ratios to the reflector.
@@ -273,6 +275,13 @@ fn xdp_cost(zone_path: &std::path::Path, runs: u32, json: bool, only: Option<&st
     dp_day.set_tc_mode(true)?;
     dp_day.set_xdp_tx(true)?;
     dp_day.set_day(Some(0))?;
+    // And sampling one in 1,000 answers for dnstap ([dnstap] kernel_sample = 1000).
+    let mut dp_tap = Dataplane::load()?;
+    dp_tap.set_service_addrs(&[SRV4.parse()?, SRV6.parse()?])?;
+    dp_tap.install(&compile(&zone))?;
+    dp_tap.set_tc_mode(true)?;
+    dp_tap.set_xdp_tx(true)?;
+    dp_tap.set_dnstap_rate(1000)?;
     let mut lab = Ebpf::load(LAB_OBJECT)?;
     let refl: &mut Xdp = lab.program_mut("lab_reflect").ok_or_else(|| anyhow!("lab_reflect missing"))?.try_into()?;
     refl.load()?;
@@ -340,17 +349,19 @@ fn xdp_cost(zone_path: &std::path::Path, runs: u32, json: bool, only: Option<&st
         // Rate limiting's cost: the program without and with it, taking turns with the reflector.
         let with_rrl = dp_rrl.program_ref()?;
         let with_day = dp_day.program_ref()?;
+        let with_tap = dp_tap.program_ref()?;
         let r = measure_interleaved(
             &[
                 Box::new(|o| refl.test_run(o)),
                 Box::new(|o| xdp.test_run(o)),
                 Box::new(|o| with_rrl.test_run(o)),
                 Box::new(|o| with_day.test_run(o)),
+                Box::new(|o| with_tap.test_run(o)),
             ],
             &input,
             runs,
         )?;
-        let (rrl_base, rrl, day) = (r[1], r[2], r[3]);
+        let (rrl_base, rrl, day, tap) = (r[1], r[2], r[3], r[4]);
         let fresh: &Xdp = lab.program("lab_fresh").ok_or_else(|| anyhow!("lab_fresh missing"))?.try_into()?;
         let tx: &Xdp = lab.program("lab_tx").ok_or_else(|| anyhow!("lab_tx missing"))?.try_into()?;
         use cost_live::Target::{Bare, Fresh};
@@ -379,8 +390,8 @@ fn xdp_cost(zone_path: &std::path::Path, runs: u32, json: bool, only: Option<&st
             floor_ratio: median_ratio(&adjusted[0], &adjusted[2], 1),
         };
         // XDP_TX (3) and TC_ACT_REDIRECT (7): both answered.
-        let answered = xdp_t.action == 3 && tc_t.action == 7 && rrl.action == 3 && day.action == 3;
-        rows.push(Row { label, base, xdp: xdp_t, floor, tc: tc_t, answered, live, rrl, rrl_base, day });
+        let answered = xdp_t.action == 3 && tc_t.action == 7 && rrl.action == 3 && day.action == 3 && tap.action == 3;
+        rows.push(Row { label, base, xdp: xdp_t, floor, tc: tc_t, answered, live, rrl, rrl_base, day, tap });
     }
     if json {
         let v: Vec<_> = rows
@@ -390,6 +401,7 @@ fn xdp_cost(zone_path: &std::path::Path, runs: u32, json: bool, only: Option<&st
                     "tc_ns": r.tc.ns, "tc_ratio": r.tc.ratio, "tc_to_xdp": r.tc.ratio / r.xdp.ratio, "answered": r.answered,
                     "rrl": {"xdp_ns": r.rrl_base.ns, "xdp_rrl_ns": r.rrl.ns, "cost": r.rrl.ratio / r.rrl_base.ratio - 1.0},
                     "rssac002_day": {"xdp_ns": r.rrl_base.ns, "xdp_day_ns": r.day.ns, "cost": r.day.ratio / r.rrl_base.ratio - 1.0},
+                    "dnstap_1000": {"xdp_ns": r.rrl_base.ns, "xdp_tap_ns": r.tap.ns, "cost": r.tap.ratio / r.rrl_base.ratio - 1.0},
                     "live": {"xdp_ns": r.live.xdp_ns, "reflector_ns": r.live.reflector_ns, "ratio": r.live.ratio, "grow_copy_ns": r.live.floor_ns, "grow_copy_ratio": r.live.floor_ratio}})
             })
             .collect();
@@ -412,18 +424,19 @@ fn xdp_cost(zone_path: &std::path::Path, runs: u32, json: bool, only: Option<&st
     println!(
         "+day: the same XDP program counting RSSAC002's day ([rssac002] on: sizes, rcodes, unique-source registers), its cost over the program without it, timed in the same turns"
     );
+    println!("+tap: the same XDP program sampling one in 1,000 answers for dnstap (kernel_sample = 1000), timed in the same turns");
     println!(
         "ns: trimmed means. ratio: median of the ratios to the reflector runs the program took turns with (xdp, grow+copy and tc each had their own), per block of {BLOCK_RUNS} paired runs or per round of live calls; reflect ns: those of the xdp pairing; tc/xdp: the ratio of the two ratios (they were timed in different stretches, which their ns do not correct for)"
     );
     println!();
     println!("One run per frame (a syscall each, caches cold), {runs} runs:");
     println!(
-        "{:<34} {:>7} {:>10} {:>7} {:>10} {:>7} {:>7} {:>7} {:>7} {:>7}  answered by all",
-        "kind", "xdp ns", "reflect ns", "ratio", "grow+copy", "ratio", "tc ns", "tc/xdp", "+rrl", "+day"
+        "{:<34} {:>7} {:>10} {:>7} {:>10} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7}  answered by all",
+        "kind", "xdp ns", "reflect ns", "ratio", "grow+copy", "ratio", "tc ns", "tc/xdp", "+rrl", "+day", "+tap"
     );
     for r in &rows {
         println!(
-            "{:<34} {:>7.0} {:>10.0} {:>6.2}x {:>10.0} {:>6.2}x {:>7.0} {:>6.2}x {:>+6.1}% {:>+6.1}%  {}",
+            "{:<34} {:>7.0} {:>10.0} {:>6.2}x {:>10.0} {:>6.2}x {:>7.0} {:>6.2}x {:>+6.1}% {:>+6.1}% {:>+6.1}%  {}",
             r.label,
             r.xdp.ns,
             r.base,
@@ -434,6 +447,7 @@ fn xdp_cost(zone_path: &std::path::Path, runs: u32, json: bool, only: Option<&st
             r.tc.ratio / r.xdp.ratio,
             100.0 * (r.rrl.ratio / r.rrl_base.ratio - 1.0),
             100.0 * (r.day.ratio / r.rrl_base.ratio - 1.0),
+            100.0 * (r.tap.ratio / r.rrl_base.ratio - 1.0),
             if r.answered { "yes" } else { "NO" }
         );
     }

@@ -30,6 +30,7 @@ pub mod lab;
 pub mod layout;
 pub mod maps;
 pub mod rrl;
+pub mod sample;
 pub mod signal;
 pub mod sortkey;
 pub mod tldindex;
@@ -66,4 +67,5 @@ mod pod {
     unsafe impl aya::Pod for daily::DailyCounts {}
     unsafe impl aya::Pod for SignalSource {}
     unsafe impl aya::Pod for daily::HllRegisters {}
+    unsafe impl aya::Pod for sample::KernelSample {}
 }

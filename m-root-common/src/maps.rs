@@ -35,3 +35,6 @@ pub const COOKIES: &str = "COOKIES";
 pub const DAY_SLOT: &str = "DAY_SLOT";
 pub const DAILY: &str = "DAILY";
 pub const SOURCES: &str = "SOURCES";
+/// dnstap's sample of kernel answers (see [`crate::sample`]): the ring, and one in how many (0: none).
+pub const DNSTAP_RING: &str = "DNSTAP_RING";
+pub const DNSTAP_RATE: &str = "DNSTAP_RATE";

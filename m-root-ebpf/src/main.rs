@@ -12,6 +12,7 @@
 
 mod cookie;
 mod daily;
+mod dnstap;
 mod lookup;
 mod packet;
 mod parse;
@@ -99,6 +100,7 @@ pub fn m_root(ctx: XdpContext) -> u32 {
     match try_answer(&ctx, pc) {
         Ok(()) => {
             daily::disposed(pc, true);
+            dnstap::answered(&ctx);
             xdp_action::XDP_TX
         }
         Err(Failed::Pass(c)) => {
@@ -183,6 +185,9 @@ pub fn m_root_tc(ctx: TcContext) -> i32 {
                 count::<TcContext>(pc, Counter::Dropped);
             }
             daily::disposed(pc, r == TC_ACT_REDIRECT);
+            if r == TC_ACT_REDIRECT {
+                dnstap::answered(&ctx);
+            }
             r
         }
         Err(Failed::Pass(c)) => {

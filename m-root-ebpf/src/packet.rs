@@ -4,10 +4,13 @@
 
 use aya_ebpf::{
     bindings::BPF_F_PSEUDO_HDR,
-    helpers::generated::{bpf_l4_csum_replace, bpf_skb_change_tail, bpf_xdp_adjust_meta, bpf_xdp_adjust_tail, bpf_xdp_store_bytes},
+    helpers::generated::{
+        bpf_l4_csum_replace, bpf_skb_change_tail, bpf_skb_load_bytes, bpf_xdp_adjust_meta, bpf_xdp_adjust_tail, bpf_xdp_load_bytes,
+        bpf_xdp_store_bytes,
+    },
     programs::{TcContext, XdpContext},
 };
-use m_root_common::{Counter, Hook, MAX_FRAG, XDP_HINT_MAGIC, XdpHint, rrl::Verdict};
+use m_root_common::{Counter, Hook, MAX_FRAG, XDP_HINT_MAGIC, XdpHint, rrl::Verdict, sample::SAMPLE_FRAME_MAX};
 
 use crate::parse::Bounds;
 
@@ -43,10 +46,17 @@ pub trait Packet {
     }
     /// Copy the first `len` (8..=MAX_FRAG) octets of `src` into the packet at `off`.
     fn copy_in(&self, off: usize, src: &[u8; MAX_FRAG], len: usize) -> Option<()>;
+    /// Copy the packet's first `len` (1..=SAMPLE_FRAME_MAX) octets out to `dst` (dnstap's sample).
+    fn copy_out(&self, dst: *mut u8, len: usize) -> Option<()>;
 }
 
 impl Packet for XdpContext {
     const HOOK: Hook = Hook::Xdp;
+    #[inline(always)]
+    fn copy_out(&self, dst: *mut u8, len: usize) -> Option<()> {
+        let len = sample_len(len)?;
+        (unsafe { bpf_xdp_load_bytes(self.ctx, 0, dst as *mut _, len as u32) } == 0).then_some(())
+    }
     #[inline(always)]
     fn data(&self) -> usize {
         XdpContext::data(self)
@@ -125,6 +135,11 @@ pub fn xdp_hint(ctx: &TcContext) -> Option<XdpHint> {
 
 impl Packet for TcContext {
     const HOOK: Hook = Hook::Tc;
+    #[inline(always)]
+    fn copy_out(&self, dst: *mut u8, len: usize) -> Option<()> {
+        let len = sample_len(len)?;
+        (unsafe { bpf_skb_load_bytes(self.skb.skb as *const _, 0, dst as *mut _, len as u32) } == 0).then_some(())
+    }
     #[inline(always)]
     fn charged(&self) -> Option<Verdict> {
         Verdict::from_hint(xdp_hint(self)?.rrl)
@@ -237,4 +252,15 @@ fn copy_words(b: Bounds, off: usize, src: &[u8; MAX_FRAG], len: usize) -> Option
         unsafe { d.write_unaligned((src.add(last) as *const u64).read_unaligned()) };
     }
     Some(())
+}
+
+/// `len` as the copy helpers want it, in 1..=SAMPLE_FRAME_MAX as the verifier sees it: two checks with a
+/// stack round trip between (as one, LLVM folds them into a subtraction whose range the verifier loses).
+#[inline(always)]
+fn sample_len(len: usize) -> Option<usize> {
+    if len > SAMPLE_FRAME_MAX {
+        return None;
+    }
+    let len = unsafe { core::ptr::read_volatile(&len) };
+    if len == 0 { None } else { Some(len) }
 }

@@ -297,7 +297,18 @@ fn serve(
         Some(d) => {
             let (sink, writer) = observe::dnstap::spawn(&d)?;
             let _ = stats.dnstap.set(sink.clone());
-            Some((sink, writer))
+            // And one in kernel_sample of the programs' answers, through their rings.
+            let mut kernel = None;
+            if d.kernel_sample > 0 && !planes.is_empty() {
+                let mut rings = Vec::new();
+                for dp in planes.iter_mut() {
+                    dp.set_dnstap_rate(d.kernel_sample)?;
+                    rings.push(dp.take_dnstap_ring()?);
+                }
+                log::info!("dnstap: sampling one in {} kernel answers", d.kernel_sample);
+                kernel = Some(observe::dnstap_kernel::spawn(sink.clone(), rings, d.kernel_sample, stop.clone()));
+            }
+            Some((sink, writer, kernel))
         }
         None => None,
     };
@@ -427,7 +438,10 @@ fn serve(
     }
     server.stop();
     // What the server sent is written, and the stream closed (STOP, and a socket's reader's FINISH).
-    if let Some((sink, writer)) = dnstap {
+    if let Some((sink, writer, kernel)) = dnstap {
+        if let Some(k) = kernel {
+            let _ = k.join();
+        }
         sink.close();
         let _ = writer.join();
     }

@@ -5,6 +5,9 @@
 //! AUTH_QUERY and an AUTH_RESPONSE for every exchange, with the client's address and port, the server's,
 //! the transport, and the query and response octet for octet as the client sent and received them; the
 //! stream is closed with STOP when the daemon stops. Then the same with `file =`, read by the dnstap CLI.
+//! Then the daemon in its default mode, where TC answers the covered UDP queries, with kernel_sample = 1:
+//! each kernel answer is in the stream as an AUTH_RESPONSE with the answer the client received, and
+//! with kernel_sample = 3 one in three per CPU.
 //!
 //! Needs root, iproute2, fstrm-bin, golang-github-dnstap-golang-dnstap-cli and the venv's dnspython
 //! and dnstap-pb (scripts/setup.sh).
@@ -120,5 +123,39 @@ fn dnstap_holds_every_query_and_response_as_sent() {
     lab.stop(pid);
     assert_eq!(cli_counts(&file), (sent.len(), sent.len()), "the file holds every exchange");
     assert_eq!(read(&file)["stopped"], true);
+
+    // The kernel programs' answers, sampled.
+    for rate in [1u64, 3] {
+        let file = dir.join(format!("kernel-{rate}.fstrm"));
+        let cfg = config(&dir, &format!("[dnstap]\nfile = \"{}\"\nkernel_sample = {rate}\n", file.display()));
+        let (pid, control) = common::start_daemon_with(&mut lab, &[SRV4, SRV6], &["--config", &cfg]);
+        let sent = traffic(&lab, &sources);
+        let kernel = common::xdp_answered(&common::daemon_stats(&control));
+        lab.stop(pid);
+        let msgs = read(&file)["messages"].as_array().unwrap().clone();
+        let sampled: Vec<&Value> = msgs.iter().filter(|m| m["extra"].as_str().is_some_and(|e| e.contains("kernel answer"))).collect();
+        let userspace = msgs.iter().filter(|m| m["type"] == "AUTH_QUERY").count() as u64;
+        assert!(kernel > 0, "the kernel answered part of the mix");
+        assert_eq!(userspace + kernel, sent.len() as u64, "every exchange answered by one path");
+        for m in &sampled {
+            assert_eq!(m["type"], "AUTH_RESPONSE");
+            assert_eq!(m["protocol"], "UDP");
+            let e = sent
+                .iter()
+                .find(|e| e["port"] == m["query_port"] && e["src"] == m["query_address"] && e["transport"] == "udp")
+                .unwrap_or_else(|| panic!("a kernel sample no client exchange matches: {m}"));
+            assert_eq!(m["response_message"], e["response"], "the sampled answer is what the client received");
+            assert_eq!(m["response_address"], e["server"]);
+        }
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
+        let n = sampled.len() as u64;
+        println!("kernel_sample = {rate}: {n} of {kernel} kernel answers in the stream");
+        if rate == 1 {
+            assert_eq!(n, kernel, "every kernel answer sampled");
+        } else {
+            // One in `rate` per CPU: each CPU's count rounds down.
+            assert!(n <= kernel / rate && n + cpus >= kernel / rate, "{n} of {kernel} sampled at 1 in {rate}");
+        }
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -17,6 +17,7 @@ mod counters;
 mod daily;
 mod handover;
 mod limits;
+mod sample;
 mod signal_sources;
 mod table;
 

@@ -49,7 +49,7 @@ pub const REFERENCE: [(&str, &str, &str); 4] = [
     ),
     ("dnstap.file", "none", "Instead of socket: a file, rewritten from its start at each daemon start."),
     ("dnstap.identity", "the host name", "dnstap's identity field."),
-    ("dnstap.kernel_sample", "0", "One in N answers of the kernel programs; 0 none. Only 0 is accepted: the programs do not sample yet."),
+    ("dnstap.kernel_sample", "0", "One in N answers of the kernel programs (per CPU), as AUTH_RESPONSE messages with the answer; 0 none."),
 ];
 
 impl Section {
@@ -58,9 +58,6 @@ impl Section {
             (Some(_), Some(_)) => bail!("[dnstap]: socket or file, not both"),
             (None, None) => bail!("[dnstap]: socket or file is needed"),
             _ => {}
-        }
-        if self.kernel_sample != 0 {
-            bail!("[dnstap] kernel_sample = {}: the kernel programs do not sample answers yet; only 0 is accepted", self.kernel_sample);
         }
         Ok(())
     }
@@ -73,6 +70,9 @@ pub struct Dnstap {
     pub identity: Option<Vec<u8>>,
     #[prost(bytes = "vec", optional, tag = "2")]
     pub version: Option<Vec<u8>>,
+    /// Set on the kernel programs' samples: which program sent the answer, at what rate sampled.
+    #[prost(bytes = "vec", optional, tag = "3")]
+    pub extra: Option<Vec<u8>>,
     #[prost(message, optional, tag = "14")]
     pub message: Option<Message>,
     /// Dnstap.Type: MESSAGE = 1.
@@ -121,9 +121,12 @@ pub const TCP: i32 = 2;
 
 /// Where messages go: the queue to the writer thread.
 pub struct Sink {
-    tx: SyncSender<Option<Message>>,
+    tx: SyncSender<Option<Item>>,
     pub counts: std::sync::Arc<Counts>,
 }
+
+/// A message for the writer, with the Dnstap's `extra` field.
+type Item = (Message, Option<Vec<u8>>);
 
 /// What the writer did: messages written, and dropped (queue full, or no reader).
 #[derive(Default)]
@@ -181,8 +184,8 @@ fn message(
 }
 
 impl Sink {
-    fn send(&self, m: Message) {
-        match self.tx.try_send(Some(m)) {
+    fn send(&self, m: Message, extra: Option<Vec<u8>>) {
+        match self.tx.try_send(Some((m, extra))) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
                 self.counts.dropped.fetch_add(1, Ordering::Relaxed);
@@ -192,12 +195,20 @@ impl Sink {
 
     /// A query received.
     pub fn query(&self, protocol: i32, peer: &SocketAddr, local: &SocketAddr, query: &[u8], t: SystemTime) {
-        self.send(message(AUTH_QUERY, protocol, peer, local, (query, t), None));
+        self.send(message(AUTH_QUERY, protocol, peer, local, (query, t), None), None);
     }
 
     /// A response sent to the query received at `qt`.
     pub fn response(&self, protocol: i32, peer: &SocketAddr, local: &SocketAddr, qt: SystemTime, resp: &[u8], t: SystemTime) {
-        self.send(message(AUTH_RESPONSE, protocol, peer, local, (&[], qt), Some((resp, t))));
+        self.send(message(AUTH_RESPONSE, protocol, peer, local, (&[], qt), Some((resp, t))), None);
+    }
+
+    /// An answer the kernel programs sent (UDP), sampled: no query time (the program does not keep it),
+    /// `extra` says which program and the rate.
+    pub fn kernel_response(&self, peer: &SocketAddr, local: &SocketAddr, resp: &[u8], t: SystemTime, extra: String) {
+        let mut m = message(AUTH_RESPONSE, UDP, peer, local, (&[], t), Some((resp, t)));
+        (m.query_time_sec, m.query_time_nsec) = (None, None);
+        self.send(m, Some(extra.into_bytes()));
     }
 
     /// Write what is queued, close the stream (STOP; FINISH from a socket's reader) and end the writer.
@@ -218,7 +229,13 @@ pub fn spawn(section: &Section) -> Result<(std::sync::Arc<Sink>, std::thread::Jo
     let sink = std::sync::Arc::new(Sink { tx, counts: counts.clone() });
     let identity = section.identity.clone().unwrap_or_else(host_name).into_bytes();
     let version = format!("m-root-xdp {}", env!("CARGO_PKG_VERSION")).into_bytes();
-    let wrap = move |m: Message| Dnstap { identity: Some(identity.clone()), version: Some(version.clone()), message: Some(m), r#type: 1 };
+    let wrap = move |(m, extra): Item| Dnstap {
+        identity: Some(identity.clone()),
+        version: Some(version.clone()),
+        extra,
+        message: Some(m),
+        r#type: 1,
+    };
     let handle = match (&section.socket, &section.file) {
         (_, Some(path)) => {
             let f = std::fs::File::create(path).with_context(|| format!("[dnstap] file {}", path.display()))?;
@@ -241,8 +258,8 @@ pub fn spawn(section: &Section) -> Result<(std::sync::Arc<Sink>, std::thread::Jo
 /// Frames from the queue until it is closed; flushed whenever the queue runs dry. Ok(true) when closed.
 fn pump(
     w: &mut BufWriter<impl std::io::Write>,
-    rx: &Receiver<Option<Message>>,
-    wrap: &dyn Fn(Message) -> Dnstap,
+    rx: &Receiver<Option<Item>>,
+    wrap: &dyn Fn(Item) -> Dnstap,
     counts: &Counts,
 ) -> std::io::Result<bool> {
     loop {
@@ -263,7 +280,7 @@ fn pump(
     }
 }
 
-fn write_file(f: std::fs::File, rx: &Receiver<Option<Message>>, wrap: &dyn Fn(Message) -> Dnstap, counts: &Counts) -> std::io::Result<()> {
+fn write_file(f: std::fs::File, rx: &Receiver<Option<Item>>, wrap: &dyn Fn(Item) -> Dnstap, counts: &Counts) -> std::io::Result<()> {
     let mut w = BufWriter::new(f);
     fstrm::start_file(&mut w, CONTENT_TYPE)?;
     pump(&mut w, rx, wrap, counts)?;
@@ -271,7 +288,7 @@ fn write_file(f: std::fs::File, rx: &Receiver<Option<Message>>, wrap: &dyn Fn(Me
 }
 
 /// Connect, hand-shake and write; on any failure drop what comes meanwhile and connect again a second later.
-fn write_socket(path: &std::path::Path, rx: &Receiver<Option<Message>>, wrap: &dyn Fn(Message) -> Dnstap, counts: &Counts) {
+fn write_socket(path: &std::path::Path, rx: &Receiver<Option<Item>>, wrap: &dyn Fn(Item) -> Dnstap, counts: &Counts) {
     let mut warned = false;
     loop {
         let r = UnixStream::connect(path).and_then(|mut s| {
@@ -334,7 +351,8 @@ mod tests {
     fn config_is_checked() {
         assert!(section("socket = \"/run/dnstap.sock\"").is_ok());
         assert!(section("file = \"/tmp/d.fstrm\"\nidentity = \"m1\"").is_ok());
-        for bad in ["", "socket = \"/a\"\nfile = \"/b\"", "socket = \"/a\"\nkernel_sample = 1000", "sockets = \"/a\""] {
+        assert!(section("socket = \"/a\"\nkernel_sample = 1000").is_ok());
+        for bad in ["", "socket = \"/a\"\nfile = \"/b\"", "socket = \"/a\"\nkernel_sample = -1", "sockets = \"/a\""] {
             assert!(section(bad).is_err(), "{bad:?} accepted");
         }
     }
@@ -349,7 +367,7 @@ mod tests {
         assert_eq!((q.query_message.as_deref(), q.response_message.as_deref()), (Some(&b"query"[..]), None));
         assert_eq!((r.query_message.as_deref(), r.response_message.as_deref()), (None, Some(&b"resp"[..])));
         // Decodes as it was encoded (the lab test reads it with dnstap-pb and the dnstap CLI).
-        let d = Dnstap { identity: Some(b"m1".to_vec()), version: None, message: Some(r.clone()), r#type: 1 };
+        let d = Dnstap { identity: Some(b"m1".to_vec()), version: None, extra: None, message: Some(r.clone()), r#type: 1 };
         assert_eq!(Dnstap::decode(&d.encode_to_vec()[..]).unwrap().message, Some(r));
     }
 }

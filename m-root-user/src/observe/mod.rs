@@ -17,6 +17,7 @@ use crate::daemon::Daemon;
 pub mod daily;
 pub mod daystate;
 pub mod dnstap;
+pub mod dnstap_kernel;
 pub mod endpoint;
 mod fstrm;
 pub mod hll;

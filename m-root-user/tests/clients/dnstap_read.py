@@ -46,6 +46,7 @@ def main() -> int:
         addr = lambda b: str(ipaddress.ip_address(b)) if b else None  # noqa: E731
         out["messages"].append({
             "identity": d.identity.decode(), "version": d.version.decode(),
+            "extra": d.extra.decode() if d.HasField("extra") else None,
             "type": Message.Type.Name(m.type),
             "family": SocketFamily.Name(m.socket_family), "protocol": SocketProtocol.Name(m.socket_protocol),
             "query_address": addr(m.query_address), "query_port": m.query_port,
