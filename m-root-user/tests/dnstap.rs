@@ -5,6 +5,7 @@
 //! AUTH_QUERY and an AUTH_RESPONSE for every exchange, with the client's address and port, the server's,
 //! the transport, and the query and response octet for octet as the client sent and received them; the
 //! stream is closed with STOP when the daemon stops. Then the same with `file =`, read by the dnstap CLI.
+//! With no reader on the socket every query is still answered, and the dropped messages counted.
 //! Then the daemon in its default mode, where TC answers the covered UDP queries, with kernel_sample = 1:
 //! each kernel answer is in the stream as an AUTH_RESPONSE with the answer the client received, and
 //! with kernel_sample = 3 one in three per CPU.
@@ -123,6 +124,24 @@ fn dnstap_holds_every_query_and_response_as_sent() {
     lab.stop(pid);
     assert_eq!(cli_counts(&file), (sent.len(), sent.len()), "the file holds every exchange");
     assert_eq!(read(&file)["stopped"], true);
+
+    // No reader on the socket: every query is still answered (the messages are dropped, and counted).
+    let cfg =
+        config(&dir, &format!("[dnstap]\nsocket = \"{}\"\n[metrics]\nlisten = \"127.0.0.1:9153\"\n", dir.join("nobody.sock").display()));
+    let (pid, _) = common::start_daemon_with(&mut lab, &[SRV4, SRV6], &["--config", &cfg, "--xdp-mode", "off"]);
+    let sent = traffic(&lab, &[CLI4, CLI6]);
+    // The writer takes them off its queue as they come; a moment for the last ones.
+    let dropped = format!("m_root_xdp_dnstap_messages_total{{result=\"dropped\"}} {}", 2 * sent.len());
+    let mut scrape = String::new();
+    for _ in 0..20 {
+        scrape = sh(&mut Lab::in_ns(&srv, &["curl", "-s", "http://127.0.0.1:9153/metrics"]));
+        if scrape.lines().any(|l| l == dropped) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(scrape.lines().any(|l| l == dropped), "{dropped} in:\n{scrape}");
+    lab.stop(pid);
 
     // The kernel programs' answers, sampled.
     for rate in [1u64, 3] {

@@ -108,6 +108,7 @@ impl Exporter {
             reloads: (d.reloads.ok.load(Ordering::Relaxed), d.reloads.failed.load(Ordering::Relaxed)),
             started_unix: unix(SystemTime::now()) - d.started.elapsed().as_secs_f64(),
             signal_sources: d.rssac002.get().map(|k| k.signal_report()).unwrap_or_default(),
+            dnstap: d.stats.dnstap.get().map(|t| (t.counts.written.load(Ordering::Relaxed), t.counts.dropped.load(Ordering::Relaxed))),
             secondary: d.secondary.get().map(|s| s.report()),
             anycast: d.anycast.get().map(|a| a.report()),
         }

@@ -34,6 +34,8 @@ pub struct Inputs {
     /// Today's trust-anchor signals by distinct sources (`ta.4f66`, `sentinel-is-ta.20326`), when
     /// `[rssac002]` keeps the day.
     pub signal_sources: Vec<(String, usize)>,
+    /// dnstap's messages (written, dropped), with `[dnstap]`.
+    pub dnstap: Option<(u64, u64)>,
 }
 
 /// One sample's labels.
@@ -236,6 +238,13 @@ pub fn families(i: &Inputs) -> Vec<Family> {
         "Distinct sources of each trust-anchor signal today (UTC), as of the last minute ([rssac002])",
         signal_sources(i),
     );
+    if let Some((written, dropped)) = i.dnstap {
+        o.counter(
+            "m_root_xdp_dnstap_messages",
+            "dnstap messages written, and dropped (queue full, or no reader on the socket)",
+            vec![(l(&[("result", "written")]), written), (l(&[("result", "dropped")]), dropped)],
+        );
+    }
     o.gauge("m_root_xdp_zone_serial", "The serial of the zone served", vec![(vec![], i.zone_serial as f64)]);
     o.gauge("m_root_xdp_zone_tlds", "TLDs in the zone served", vec![(vec![], i.zone_tlds as f64)]);
     o.gauge("m_root_xdp_zone_load_seconds", "How long reading and checking the zone served took", vec![(vec![], i.zone_load_seconds)]);
@@ -375,6 +384,7 @@ mod tests {
             secondary: None,
             anycast: None,
             signal_sources: vec![("ta.4f66".into(), 12), ("sentinel-not-ta.20326".into(), 2), ("nonsense".into(), 1)],
+            dnstap: Some((7, 1)),
         }
     }
 
@@ -413,6 +423,9 @@ mod tests {
         assert_eq!(value(&f, srcs, &[]), 14, "a name that is no signal is left out");
         assert_eq!((value(&f, "m_root_xdp_reload", &[("result", "ok")]), value(&f, "m_root_xdp_reload", &[("result", "failed")])), (3, 1));
         assert_eq!(value(&f, "m_root_xdp_zone_serial", &[]), 2026073102);
+        let tap = "m_root_xdp_dnstap_messages";
+        assert_eq!((value(&f, tap, &[("result", "written")]), value(&f, tap, &[("result", "dropped")])), (7, 1));
+        assert!(!families(&Inputs { dnstap: None, ..inputs() }).iter().any(|f| f.name == tap), "only with [dnstap]");
         let names: Vec<&str> = f.iter().map(|f| f.name).collect();
         assert!(names.iter().enumerate().all(|(i, n)| !names[..i].contains(n)), "one family per name: {names:?}");
         assert!(!names.iter().any(|n| n.starts_with("m_root_xdp_secondary") || n.starts_with("m_root_xdp_anycast")));
