@@ -5,6 +5,7 @@
 //! AUTH_QUERY and an AUTH_RESPONSE for every exchange, with the client's address and port, the server's,
 //! the transport, and the query and response octet for octet as the client sent and received them; the
 //! stream is closed with STOP when the daemon stops. Then the same with `file =`, read by the dnstap CLI.
+//! When the collector restarts, the writer connects again and what is sent after is all there.
 //! With no reader on the socket every query is still answered, and the dropped messages counted.
 //! Then the daemon in its default mode, where TC answers the covered UDP queries, with kernel_sample = 1:
 //! each kernel answer is in the stream as an AUTH_RESPONSE with the answer the client received, and
@@ -45,6 +46,16 @@ fn cli_counts(file: &Path) -> (usize, usize) {
     (out.lines().filter(|l| l.contains(" AQ ")).count(), out.lines().filter(|l| l.contains(" AR ")).count())
 }
 
+/// Until the collector's socket is there (5 s at most).
+fn wait_for(sock: &Path) {
+    for _ in 0..100 {
+        if sock.exists() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
 fn config(dir: &Path, section: &str) -> String {
     let p = dir.join(format!("m-root-xdp-{}.toml", section.len()));
     std::fs::write(&p, section).unwrap();
@@ -69,12 +80,7 @@ fn dnstap_holds_every_query_and_response_as_sent() {
         &["fstrm_capture", "-t", "protobuf:dnstap.Dnstap", "-u", &sock_s, "-w", &capture_s],
         &dir.join("fstrm_capture.log"),
     );
-    for _ in 0..100 {
-        if sock.exists() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    wait_for(&sock);
     let cfg = config(&dir, &format!("[dnstap]\nsocket = \"{sock_s}\"\nidentity = \"m-lab\"\n"));
     let (pid, _) = common::start_daemon_with(&mut lab, &[SRV4, SRV6], &["--config", &cfg, "--xdp-mode", "off"]);
     let sent = traffic(&lab, &sources);
@@ -115,6 +121,43 @@ fn dnstap_holds_every_query_and_response_as_sent() {
     }
     assert_eq!(cli_counts(&capture), (sent.len(), sent.len()), "the dnstap CLI reads the same");
     println!("dnstap over fstrm_capture: {} exchanges, {} messages, each as sent", sent.len(), msgs.len());
+
+    // The collector restarts under a running daemon: the writer connects again, and what is sent
+    // once it has is all in the new capture.
+    let first = lab.spawn(
+        &srv,
+        &["fstrm_capture", "-t", "protobuf:dnstap.Dnstap", "-u", &sock_s, "-w", &capture_s],
+        &dir.join("fstrm_capture2.log"),
+    );
+    wait_for(&sock);
+    let (pid, _) = common::start_daemon_with(&mut lab, &[SRV4, SRV6], &["--config", &cfg, "--xdp-mode", "off"]);
+    traffic(&lab, &[CLI4]);
+    lab.stop(first);
+    let _ = std::fs::remove_file(&sock);
+    // Sent while no reader listens: dropped; the writer finds the socket gone and retries each second.
+    traffic(&lab, &[CLI4]);
+    let again = dir.join("again.fstrm");
+    let second = lab.spawn(
+        &srv,
+        &["fstrm_capture", "-t", "protobuf:dnstap.Dnstap", "-u", &sock_s, "-w", &again.display().to_string()],
+        &dir.join("fstrm_capture3.log"),
+    );
+    wait_for(&sock);
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    let after = traffic(&lab, &[CLI4, CLI6]);
+    lab.stop(pid);
+    lab.stop(second);
+    let got = read(&again);
+    let ports: Vec<(u64, String)> = got["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["query_port"].as_u64().unwrap(), m["query_address"].as_str().unwrap().to_string()))
+        .collect();
+    for e in &after {
+        let key = (e["port"].as_u64().unwrap(), e["src"].as_str().unwrap().to_string());
+        assert_eq!(ports.iter().filter(|p| **p == key).count(), 2, "{key:?}: query and response after the reconnect");
+    }
 
     // To a file instead: the dnstap CLI reads it.
     let file = dir.join("dnstap.fstrm");
