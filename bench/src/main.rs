@@ -253,34 +253,29 @@ struct Live {
 fn xdp_cost(zone_path: &std::path::Path, runs: u32, json: bool, only: Option<&str>) -> Result<()> {
     let t = Instant::now();
     let zone = Zone::load(zone_path, &LoadOptions::default()).map_err(|e| anyhow!("{e}"))?;
-    let mut dp = Dataplane::load()?;
-    dp.set_service_addrs(&[SRV4.parse()?, SRV6.parse()?])?;
-    dp.install(&compile(&zone))?;
-    dp.set_tc_mode(true)?;
-    dp.set_xdp_tx(true)?;
+    let table = compile(&zone);
+    // The program as the daemon loads it: this table, both service addresses, TC answering what it
+    // covers, XDP sending.
+    let loaded = || -> Result<Dataplane> {
+        let mut dp = Dataplane::load()?;
+        dp.set_service_addrs(&[SRV4.parse()?, SRV6.parse()?])?;
+        dp.install(&table)?;
+        dp.set_tc_mode(true)?;
+        dp.set_xdp_tx(true)?;
+        Ok(dp)
+    };
+    let dp = loaded()?;
     // The same program with rate limiting on: dry run, so every verdict is computed (bucket lookup,
     // GCRA, the reports) and every answer still sent, at a rate that keeps most of them allowed.
-    let mut dp_rrl = Dataplane::load()?;
-    dp_rrl.set_service_addrs(&[SRV4.parse()?, SRV6.parse()?])?;
-    dp_rrl.install(&compile(&zone))?;
-    dp_rrl.set_tc_mode(true)?;
-    dp_rrl.set_xdp_tx(true)?;
+    let mut dp_rrl = loaded()?;
     let mut rrl_on = m_root_user::limits::Limits::default();
     (rrl_on.rrl.responses_per_second, rrl_on.rrl.dry_run) = (1_000_000, true);
     dp_rrl.set_limits(&rrl_on)?;
     // And with RSSAC002's day counts on (what a daemon with [rssac002] runs): sizes, rcodes, sources.
-    let mut dp_day = Dataplane::load()?;
-    dp_day.set_service_addrs(&[SRV4.parse()?, SRV6.parse()?])?;
-    dp_day.install(&compile(&zone))?;
-    dp_day.set_tc_mode(true)?;
-    dp_day.set_xdp_tx(true)?;
+    let mut dp_day = loaded()?;
     dp_day.set_day(Some(0))?;
     // And sampling one in 1,000 answers for dnstap ([dnstap] kernel_sample = 1000).
-    let mut dp_tap = Dataplane::load()?;
-    dp_tap.set_service_addrs(&[SRV4.parse()?, SRV6.parse()?])?;
-    dp_tap.install(&compile(&zone))?;
-    dp_tap.set_tc_mode(true)?;
-    dp_tap.set_xdp_tx(true)?;
+    let mut dp_tap = loaded()?;
     dp_tap.set_dnstap_rate(1000)?;
     let mut lab = Ebpf::load(LAB_OBJECT)?;
     let refl: &mut Xdp = lab.program_mut("lab_reflect").ok_or_else(|| anyhow!("lab_reflect missing"))?.try_into()?;

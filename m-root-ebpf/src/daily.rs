@@ -7,6 +7,7 @@
 //! length and its answer's, its family, the rcode sent) and counted in one place once its fate is known: no
 //! register carries it through the answer, whose verifier budget is spent.
 
+use crate::parse::opaque;
 use aya_ebpf::{
     macros::map,
     maps::{Array, PerCpuArray},
@@ -41,7 +42,7 @@ pub fn park_query(pc: *mut PerCpu, dns_len: usize, family: u64) {
     unsafe { core::ptr::write_volatile(core::ptr::addr_of_mut!((*pc).day[0]), w) };
 }
 
-/// The answer's rcode, as m_root_common::daily::rcode indices.
+/// The answer's rcode, as an index into KERNEL_RCODES (m_root_common::daily's RCODE_*).
 #[inline(always)]
 pub fn park_rcode(pc: *mut PerCpu, rcode: usize) {
     unsafe {
@@ -67,7 +68,7 @@ pub fn disposed(pc: *mut PerCpu, answered: bool) {
     let Some(c) = DAILY.get_ptr_mut(slot) else { return };
     let c = unsafe { &mut *c };
     c.queries[fam] += 1;
-    let b = bounded(request_bucket((w & LEN_MASK) as usize));
+    let b = opaque(request_bucket((w & LEN_MASK) as usize));
     if b < REQUEST_BUCKETS {
         c.request_sizes[b] += 1;
     }
@@ -78,7 +79,7 @@ pub fn disposed(pc: *mut PerCpu, answered: bool) {
             c.rcodes[rc] += 1;
         }
         let len = unsafe { core::ptr::read_volatile(core::ptr::addr_of!((*pc).day[1])) } & LEN_MASK;
-        let b = bounded(response_bucket(len as usize));
+        let b = opaque(response_bucket(len as usize));
         if b < RESPONSE_BUCKETS {
             c.response_sizes[b] += 1;
         }
@@ -99,11 +100,4 @@ pub fn disposed(pc: *mut PerCpu, answered: bool) {
             *r = rank;
         }
     }
-}
-
-/// `b` as LLVM cannot see through: otherwise it folds the bucket's clamp and the caller's bound check
-/// into shifts whose range the verifier overestimates (an index of 256 read as up to 256 7/8 words).
-#[inline(always)]
-fn bounded(b: usize) -> usize {
-    unsafe { core::ptr::read_volatile(&b) }
 }

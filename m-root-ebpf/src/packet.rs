@@ -254,13 +254,13 @@ fn copy_words(b: Bounds, off: usize, src: &[u8; MAX_FRAG], len: usize) -> Option
     Some(())
 }
 
-/// `len` as the copy helpers want it, in 1..=SAMPLE_FRAME_MAX as the verifier sees it: two checks with a
-/// stack round trip between (as one, LLVM folds them into a subtraction whose range the verifier loses).
+/// `len` as the copy helpers want it, in 1..=SAMPLE_FRAME_MAX as the verifier sees it: two checks kept
+/// apart (as one, LLVM folds them into a subtraction whose range the verifier loses).
 #[inline(always)]
 fn sample_len(len: usize) -> Option<usize> {
     if len > SAMPLE_FRAME_MAX {
         return None;
     }
-    let len = unsafe { core::ptr::read_volatile(&len) };
+    let len = crate::parse::opaque(len);
     if len == 0 { None } else { Some(len) }
 }

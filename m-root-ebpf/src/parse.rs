@@ -84,6 +84,14 @@ pub fn be16_at<P: Packet>(ctx: &P, off: usize) -> Option<u16> {
     at::<[u8; 2], P>(ctx, off).map(|p| u16::from_be_bytes(unsafe { *p }))
 }
 
+/// `v` through a stack slot LLVM may not see through, so the checks that follow stay separate compares
+/// (the verifier keeps a spilled scalar's range). Folded into one subtraction, or into the shifts of
+/// an index, they lose the bound the verifier needs.
+#[inline(always)]
+pub fn opaque(v: usize) -> usize {
+    unsafe { core::ptr::read_volatile(&v) }
+}
+
 /// Round-trip values through a per-CPU map: the verifier then knows only what later checks establish.
 #[inline(always)]
 pub fn forget(pc: *mut PerCpu, v: [u64; 4]) -> Option<[u64; 4]> {
