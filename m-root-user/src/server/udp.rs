@@ -85,11 +85,12 @@ pub(super) fn worker(
         for i in 0..n {
             let len = (hdrs[i].msg_len as usize).min(QUERY_BUF);
             let query = &bufs[i][..len];
-            let peer = peer_addr(&names[i]);
+            let sender = peer_socket(&names[i]);
+            let peer = sender.map(|s| s.ip());
             if let Some(p) = peer {
                 stats.daily.query(daily::UDP, p, query);
             }
-            if let (Some((tap, local)), Some(p)) = (&dnstap, peer_socket(&names[i])) {
+            if let (Some((tap, local)), Some(p)) = (&dnstap, sender) {
                 tap.query(dnstap::UDP, &p, local, query, received);
             }
             if let Some(p) = peer
@@ -207,11 +208,6 @@ pub(super) fn worker(
 }
 
 /// The sender of a received datagram.
-fn peer_addr(name: &libc::sockaddr_storage) -> Option<std::net::IpAddr> {
-    peer_socket(name).map(|s| s.ip())
-}
-
-/// The sender of a received datagram, with its port.
 fn peer_socket(name: &libc::sockaddr_storage) -> Option<std::net::SocketAddr> {
     match name.ss_family as i32 {
         libc::AF_INET => {
