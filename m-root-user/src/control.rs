@@ -92,10 +92,17 @@ fn handle(c: UnixStream, d: &Arc<Daemon>) -> Result<()> {
                 _ => serde_json::to_value(d.reload(zone.as_deref(), force))?,
             }
         }
-        Some("hand-over") => match d.offer() {
-            Ok(h) => serde_json::to_value(h)?,
-            Err(e) => serde_json::json!({ "error": e }),
-        },
+        // The answer carries the sockets' descriptors (SCM_RIGHTS), so it is written here.
+        Some("hand-over") => {
+            let (reply, fds) = match d.offer(peer_pid(&c)) {
+                Ok(mut h) => (serde_json::to_value(&h)?, std::mem::take(&mut h.fds)),
+                Err(e) => (serde_json::json!({ "error": e }), Vec::new()),
+            };
+            use std::os::fd::AsRawFd;
+            let raw: Vec<_> = fds.iter().map(|f| f.as_raw_fd()).collect();
+            crate::server::handoff::send_with_fds(&c, format!("{reply}\n").as_bytes(), &raw)?;
+            return Ok(());
+        }
         Some(c @ ("drain" | "undrain")) => match d.anycast.get() {
             Some(a) => a.drain(c == "drain"),
             None => serde_json::json!({ "error": "no [anycast] section: nothing is announced" }),
@@ -114,6 +121,28 @@ fn handle(c: UnixStream, d: &Arc<Daemon>) -> Result<()> {
     let mut w = &c;
     writeln!(w, "{reply}")?;
     Ok(())
+}
+
+/// The process at the other end of a control connection (SO_PEERCRED).
+fn peer_pid(c: &UnixStream) -> Option<u32> {
+    use std::os::fd::AsRawFd;
+    let mut cred = libc::ucred { pid: 0, uid: 0, gid: 0 };
+    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: getsockopt writes at most `len` octets into `cred`.
+    let r =
+        unsafe { libc::getsockopt(c.as_raw_fd(), libc::SOL_SOCKET, libc::SO_PEERCRED, &mut cred as *mut _ as *mut libc::c_void, &mut len) };
+    (r == 0 && cred.pid > 0).then_some(cred.pid as u32)
+}
+
+/// Ask a running daemon, and take the descriptors that come with its answer (`hand-over`).
+pub fn request_with_fds(path: &Path, cmd: &str, timeout: Duration) -> Result<(serde_json::Value, Vec<std::os::fd::OwnedFd>)> {
+    let mut c = UnixStream::connect(path).with_context(|| format!("connecting to {}", path.display()))?;
+    c.set_read_timeout(Some(timeout))?;
+    c.set_write_timeout(Some(timeout))?;
+    let req = if cmd.starts_with('{') { cmd.to_string() } else { serde_json::json!({ "cmd": cmd }).to_string() };
+    writeln!(c, "{req}")?;
+    let (line, fds) = crate::server::handoff::recv_with_fds(&c, 16 << 20).context("no answer from the daemon")?;
+    Ok((serde_json::from_slice(&line)?, fds))
 }
 
 /// Ask a running daemon (client side).

@@ -50,6 +50,9 @@ pub struct Daemon {
     pub(crate) offered: Mutex<Option<Instant>>,
     /// A successor has the kernel programs: stopping must not detach them.
     pub retired: std::sync::atomic::AtomicBool,
+    /// The server's gate and sockets, handed to a successor with the links (taken out before the
+    /// server stops, so its listeners close with it).
+    pub handoff: Mutex<Option<crate::server::handoff::Handoff>>,
     /// The secondary service, when the zone comes from primaries (`reload` then refreshes).
     pub secondary: std::sync::OnceLock<Arc<crate::secondary::Secondary>>,
     /// Health and announcement, when the instance is anycast (`drain` / `undrain`).
@@ -125,6 +128,7 @@ impl Daemon {
             config: Mutex::new(None),
             offered: Mutex::new(None),
             retired: std::sync::atomic::AtomicBool::new(false),
+            handoff: Mutex::new(None),
             secondary: std::sync::OnceLock::new(),
             anycast: std::sync::OnceLock::new(),
             rssac002: std::sync::OnceLock::new(),

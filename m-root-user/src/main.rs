@@ -351,10 +351,31 @@ fn serve(
         log::info!("rssac002: counting UTC days for {}, kept in {}", r.service, r.state.display());
         observe::daystate::spawn(&daemon, r, stop.clone())
     });
-    // Bound beside a daemon being taken over (SO_REUSEPORT): both answer until it stops.
-    let server = Server::start(daemon.state.clone(), stats, &opts)?;
-    if take_over {
-        takeover::take_over(&daemon, &s.control, &plans, serial, answers)?;
+    // Taking over: the running daemon's links and sockets (it stops reading them now); served here,
+    // gated until this daemon's programs are in the links, so userspace and the kernel switch zones
+    // together. Sockets it did not hand are bound beside its own (SO_REUSEPORT).
+    let (mut handing, offered_at) = match take_over {
+        true => (Some(takeover::ask_offer(&s.control)?), Some(std::time::Instant::now())),
+        false => (None, None),
+    };
+    let inherited = handing.as_mut().map(|h| h.take_sockets()).unwrap_or_default();
+    let gate = Arc::new(match take_over {
+        true => m_root_user::server::handoff::Gate::held(),
+        false => m_root_user::server::handoff::Gate::default(),
+    });
+    let mut server = match Server::start(daemon.state.clone(), stats, &opts, inherited, gate.clone()) {
+        Ok(server) => server,
+        Err(e) => {
+            if take_over {
+                takeover::ask_resume(&s.control);
+            }
+            return Err(e);
+        }
+    };
+    *daemon.handoff.lock().unwrap_or_else(|p| p.into_inner()) =
+        Some(m_root_user::server::handoff::Handoff { gate: gate.clone(), sockets: std::mem::take(&mut server.listening) });
+    if let (Some(h), Some(at)) = (&handing, offered_at) {
+        takeover::take_over(&daemon, &s.control, &plans, (serial, answers), (h, at), &gate)?;
     }
     for dp in daemon.planes.lock().unwrap_or_else(|p| p.into_inner()).iter_mut() {
         let Some((iface, _, _)) = dp.attached.clone() else { continue };
@@ -436,6 +457,8 @@ fn serve(
     if let Some(m) = metrics {
         let _ = m.join();
     }
+    // The descriptors kept for a successor first, so the listeners close with the server.
+    daemon.handoff.lock().unwrap_or_else(|p| p.into_inner()).take();
     server.stop();
     // What the server sent is written, and the stream closed (STOP, and a socket's reader's FINISH).
     if let Some((sink, writer, kernel)) = dnstap {

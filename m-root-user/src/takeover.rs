@@ -1,14 +1,18 @@
 //! `m-root-xdp run --take-over`: a new daemon (an upgraded binary, a changed config) takes the kernel
-//! programs' links from the running one, so the queries the kernel answers lose nothing across it.
+//! programs' links and the listening sockets from the running one, so no query is lost across it and
+//! no client sees the new zone and then the old one.
 //!
 //! Over the running daemon's control socket, the new one: (1) asks `hand-over` once its own programs
-//! are loaded, their table written and its UDP and TCP sockets bound beside the old ones (SO_REUSEPORT);
-//! the old daemon pins its links and says where; (2) swaps its programs into those links (one atomic
-//! BPF_LINK_UPDATE each); (3) asks `retire`: the old daemon closes its descriptors of the links (they
-//! stay attached, held by the new process) and stops as on SIGTERM, without detaching; (4) waits for the
-//! old control socket to go, then opens its own and pins its counters. If the new daemon fails before
-//! (3) it asks `resume`, and the old one swaps its own programs back; if it dies instead, the old one
-//! resumes by itself after [`OFFER_TIMEOUT`].
+//! are loaded and their table written; the old daemon pins its links, stops reading its sockets (their
+//! queues fill) and sends them with its answer (SCM_RIGHTS, `server::handoff`); (2) serves those
+//! sockets (binding only what it lacks) but reads nothing yet, and swaps its programs into the links
+//! (one atomic BPF_LINK_UPDATE each); (3) starts reading, then asks `retire`: the old daemon closes its
+//! descriptors of the links (they stay attached, held by the new process) and stops as on SIGTERM,
+//! without detaching; (4) waits for the old control socket to go, then opens its own and pins its
+//! counters. So userspace answers with the old zone only before the swap and with the new one only
+//! after it, as the kernel does. If the new daemon fails before (3) it asks `resume`, and the old one
+//! swaps its own programs back and reads again; if it dies instead, the old one resumes by itself as
+//! soon as it sees that (or after [`OFFER_TIMEOUT`] if it hangs).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -20,9 +24,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::daemon::Daemon;
 use crate::dataplane::Offer;
+use crate::server::handoff::{Listening, SocketInfo};
 
-/// How long an offer stands before the old daemon takes its links back.
-pub const OFFER_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long an offer stands before the old daemon takes its links back and reads its sockets again:
+/// its userspace answers nothing meanwhile, and a successor swaps within a fraction of a second.
+pub const OFFER_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The running daemon's answer to `hand-over`.
 #[derive(Debug, Serialize, Deserialize)]
@@ -30,12 +36,34 @@ pub struct Handing {
     pub pid: u32,
     pub serial: u32,
     pub ifaces: Vec<Offer>,
+    /// The sockets handed with the answer, in the order of their descriptors (none from a daemon that
+    /// hands none: the successor binds its own beside them).
+    #[serde(default)]
+    pub sockets: Vec<SocketInfo>,
+    /// Their descriptors (received, not serialised).
+    #[serde(skip)]
+    pub fds: Vec<std::os::fd::OwnedFd>,
+}
+
+impl Handing {
+    /// The sockets handed over, each with its descriptor.
+    pub fn take_sockets(&mut self) -> Vec<Listening> {
+        if self.fds.len() != self.sockets.len() {
+            if !self.sockets.is_empty() {
+                log::warn!("hand-over: {} sockets described, {} received: binding new ones", self.sockets.len(), self.fds.len());
+            }
+            self.fds.clear();
+            return Vec::new();
+        }
+        self.sockets.iter().zip(self.fds.drain(..)).map(|(&info, fd)| Listening { info, fd }).collect()
+    }
 }
 
 impl Daemon {
-    /// The old side of `hand-over`: pin every dataplane's links for a successor, and take them back if it
-    /// has neither retired this daemon nor asked to resume within [`OFFER_TIMEOUT`].
-    pub fn offer(self: &Arc<Self>) -> Result<Handing, String> {
+    /// The old side of `hand-over`: pin every dataplane's links for a successor, stop reading the sockets
+    /// and hand them too; take everything back if the successor (process `successor`, when known)
+    /// dies, or has neither retired this daemon nor asked to resume within [`OFFER_TIMEOUT`].
+    pub fn offer(self: &Arc<Self>, successor: Option<u32>) -> Result<Handing, String> {
         let mut planes = self.planes.lock().unwrap_or_else(|p| p.into_inner());
         // One successor at a time: a second one's offer must not undo the first's swap.
         if self.offered.lock().unwrap_or_else(|p| p.into_inner()).is_some() {
@@ -56,18 +84,52 @@ impl Daemon {
                 }
             }
         }
+        // The sockets: from here on this daemon reads none (their queues wait for whoever serves on).
+        let (mut sockets, mut fds) = (Vec::new(), Vec::new());
+        if let Some(h) = self.handoff.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            h.gate.hold();
+            for l in &h.sockets {
+                match l.fd.try_clone() {
+                    Ok(fd) => {
+                        sockets.push(l.info);
+                        fds.push(fd);
+                    }
+                    Err(e) => {
+                        h.gate.open();
+                        for dp in planes.iter_mut() {
+                            let _ = dp.resume();
+                        }
+                        return Err(format!("duplicating a socket to hand over: {e}"));
+                    }
+                }
+            }
+        }
         let at = Instant::now();
         *self.offered.lock().unwrap_or_else(|p| p.into_inner()) = Some(at);
-        log::info!("hand-over: links of {} interfaces offered to a successor", ifaces.len());
+        log::info!(
+            "hand-over: links of {} interfaces and {} sockets offered to a successor{}",
+            ifaces.len(),
+            sockets.len(),
+            successor.map(|p| format!(" (pid {p})")).unwrap_or_default()
+        );
         let d = self.clone();
         std::thread::spawn(move || {
-            std::thread::sleep(OFFER_TIMEOUT);
-            if *d.offered.lock().unwrap_or_else(|p| p.into_inner()) == Some(at) && !d.retired.load(Ordering::SeqCst) {
-                log::warn!("hand-over: the successor neither took the links nor gave them back in {OFFER_TIMEOUT:?}: resuming");
-                d.resume();
+            let standing = || *d.offered.lock().unwrap_or_else(|p| p.into_inner()) == Some(at) && !d.retired.load(Ordering::SeqCst);
+            while standing() {
+                if successor.is_some_and(|p| !alive(p)) {
+                    log::warn!("hand-over: the successor died before taking over: resuming");
+                    d.resume();
+                    return;
+                }
+                if at.elapsed() >= OFFER_TIMEOUT {
+                    log::warn!("hand-over: the successor neither took the links nor gave them back in {OFFER_TIMEOUT:?}: resuming");
+                    d.resume();
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
             }
         });
-        Ok(Handing { pid: std::process::id(), serial: self.state.load().zone.serial, ifaces })
+        Ok(Handing { pid: std::process::id(), serial: self.state.load().zone.serial, ifaces, sockets, fds })
     }
 
     /// Take back the links offered (the successor gave up): this daemon's programs answer again.
@@ -78,6 +140,9 @@ impl Daemon {
             if let Err(e) = dp.resume() {
                 log::error!("hand-over: taking the links back failed: {e:#}");
             }
+        }
+        if let Some(h) = self.handoff.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            h.gate.open();
         }
         log::info!("hand-over: resumed");
     }
@@ -99,17 +164,17 @@ impl Daemon {
     }
 }
 
-/// `run --take-over`: swap this daemon's programs into the running one's links, interface by interface,
-/// then retire it. Anything refused before the retirement gives the links back to it.
+/// `run --take-over`, after the offer (`handing`, at `t`): swap this daemon's programs into the running
+/// one's links, interface by interface, open `gate` (this daemon's server reads from then on), then
+/// retire the old daemon. Anything refused before the retirement gives the links back to it.
 pub fn take_over(
     daemon: &Daemon,
     control: &Path,
     plans: &[(String, crate::deploy::Device, crate::deploy::Plan)],
-    serial: u32,
-    answers: usize,
+    (serial, answers): (u32, usize),
+    (handing, t): (&Handing, Instant),
+    gate: &crate::server::handoff::Gate,
 ) -> Result<()> {
-    let t = Instant::now();
-    let handing = ask_offer(control)?;
     let swapped = (|| -> Result<()> {
         if crate::daemon::serial_newer(handing.serial, serial) {
             bail!("this zone's serial {serial} is older than the running {} (RFC 1982)", handing.serial);
@@ -132,7 +197,9 @@ pub fn take_over(
         return Err(e.context(format!("taking over from pid {} (it keeps serving)", handing.pid)));
     }
     let swapped_ms = t.elapsed().as_secs_f64() * 1e3;
-    if std::fs::read_to_string("/proc/sys/net/ipv4/tcp_migrate_req").is_ok_and(|v| v.trim() == "0") {
+    // The kernel answers with this zone now: so may userspace, from the queues that waited.
+    gate.open();
+    if handing.sockets.is_empty() && std::fs::read_to_string("/proc/sys/net/ipv4/tcp_migrate_req").is_ok_and(|v| v.trim() == "0") {
         log::info!(
             "net.ipv4.tcp_migrate_req is 0: TCP connections waiting in the old daemon's listen queue are reset as it stops (1 moves them here)"
         );
@@ -157,9 +224,16 @@ fn ask(control: &Path, cmd: &str) -> Result<serde_json::Value> {
     Ok(r)
 }
 
-/// The new side, step 1: the running daemon's links.
+/// The new side, step 1: the running daemon's links and sockets.
 pub fn ask_offer(control: &Path) -> Result<Handing> {
-    serde_json::from_value(ask(control, "hand-over")?).context("the running daemon's hand-over answer")
+    let (r, fds) = crate::control::request_with_fds(control, "hand-over", Duration::from_secs(10))
+        .with_context(|| format!("asking the running daemon to hand over on {}", control.display()))?;
+    if let Some(e) = r["error"].as_str() {
+        bail!("the running daemon refused hand-over: {e}");
+    }
+    let mut h: Handing = serde_json::from_value(r).context("the running daemon's hand-over answer")?;
+    h.fds = fds;
+    Ok(h)
 }
 
 /// The new side gave up: the running daemon takes its links back.
@@ -184,7 +258,7 @@ pub fn ask_retire(control: &Path, pid: u32) -> Result<()> {
 }
 
 /// Is process `pid` still running (a zombie is not: it has closed everything)?
-fn alive(pid: u32) -> bool {
+pub(crate) fn alive(pid: u32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         // The state follows the command name, which ends at the last ')'.
         Ok(stat) => stat.rsplit_once(')').is_some_and(|(_, rest)| !rest.trim_start().starts_with(['Z', 'X'])),

@@ -14,6 +14,7 @@ use zonegen::{ServerConfig, Zone};
 
 use crate::observe::Stats;
 
+pub mod handoff;
 pub mod limiter;
 mod tcp;
 mod udp;
@@ -83,33 +84,77 @@ pub struct ServeOptions {
 pub struct Server {
     stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
+    /// Held while a successor takes over (or, in a successor, until its programs are in place).
+    pub gate: Arc<handoff::Gate>,
+    /// A descriptor of every socket served, for a successor.
+    pub listening: Vec<handoff::Listening>,
 }
 
 impl Server {
-    /// Bind every address (UDP: `workers` sockets with SO_REUSEPORT; TCP: one listener) and start
-    /// serving.
-    pub fn start(state: Arc<ArcSwap<State>>, stats: Arc<Stats>, opts: &ServeOptions) -> Result<Server> {
+    /// Serve every address: UDP on `workers` sockets (SO_REUSEPORT), TCP on one listener; sockets
+    /// `inherited` from a daemon taken over are served first (all of them for an address still
+    /// configured, so none keeps a queue nobody reads), and only what they lack is bound. The threads
+    /// read nothing while `gate` is held.
+    pub fn start(
+        state: Arc<ArcSwap<State>>,
+        stats: Arc<Stats>,
+        opts: &ServeOptions,
+        inherited: Vec<handoff::Listening>,
+        gate: Arc<handoff::Gate>,
+    ) -> Result<Server> {
+        use handoff::Kind;
         let stop = Arc::new(AtomicBool::new(false));
         let mut threads = Vec::new();
+        let mut listening = Vec::new();
+        let mut inherited: Vec<Option<handoff::Listening>> = inherited.into_iter().map(Some).collect();
+        let mut take = |kind: Kind, sa: SocketAddr| -> Vec<std::os::fd::OwnedFd> {
+            inherited
+                .iter_mut()
+                .filter(|l| l.as_ref().is_some_and(|l| l.info.kind == kind && l.info.addr == sa))
+                .filter_map(|l| l.take().map(|l| l.fd))
+                .collect()
+        };
         for addr in &opts.addrs {
             let sa = SocketAddr::new(*addr, opts.port);
-            for w in 0..opts.workers.max(1) {
-                let sock = udp::socket(sa).with_context(|| format!("binding UDP {sa}"))?;
-                let (state, stats, stop, notify) = (state.clone(), stats.clone(), stop.clone(), opts.notify.clone());
+            let mut udp: Vec<std::net::UdpSocket> = take(Kind::Udp, sa).into_iter().map(std::net::UdpSocket::from).collect();
+            while udp.len() < opts.workers.max(1) {
+                udp.push(udp::socket(sa).with_context(|| format!("binding UDP {sa}"))?);
+            }
+            for (w, sock) in udp.into_iter().enumerate() {
+                listening
+                    .push(handoff::Listening { info: handoff::SocketInfo { kind: Kind::Udp, addr: sa }, fd: sock.try_clone()?.into() });
+                let (state, stats, stop, notify, gate) = (state.clone(), stats.clone(), stop.clone(), opts.notify.clone(), gate.clone());
                 threads.push(
-                    std::thread::Builder::new().name(format!("udp-{w}")).spawn(move || udp::worker(sock, state, stats, stop, notify))?,
+                    std::thread::Builder::new()
+                        .name(format!("udp-{w}"))
+                        .spawn(move || udp::worker(sock, state, stats, stop, notify, gate))?,
                 );
             }
-            let listener = tcp::listener(sa).with_context(|| format!("binding TCP {sa}"))?;
-            let (state, stats, stop, o) = (state.clone(), stats.clone(), stop.clone(), opts.clone());
-            threads
-                .push(std::thread::Builder::new().name("tcp-accept".into()).spawn(move || tcp::acceptor(listener, state, stats, stop, o))?);
+            let listener = match take(Kind::Tcp, sa).into_iter().next() {
+                Some(fd) => std::net::TcpListener::from(fd),
+                None => tcp::listener(sa).with_context(|| format!("binding TCP {sa}"))?,
+            };
+            listening
+                .push(handoff::Listening { info: handoff::SocketInfo { kind: Kind::Tcp, addr: sa }, fd: listener.try_clone()?.into() });
+            let (state, stats, stop, o, gate) = (state.clone(), stats.clone(), stop.clone(), opts.clone(), gate.clone());
+            threads.push(
+                std::thread::Builder::new()
+                    .name("tcp-accept".into())
+                    .spawn(move || tcp::acceptor(listener, state, stats, stop, o, gate))?,
+            );
         }
-        Ok(Server { stop, threads })
+        // Inherited sockets of addresses no longer served close here (the old daemon's copies with it).
+        let dropped = inherited.iter().flatten().count();
+        if dropped > 0 {
+            log::info!("{dropped} sockets of the daemon taken over are for addresses not configured here: closed");
+        }
+        Ok(Server { stop, threads, gate, listening })
     }
 
-    /// Stop every thread and wait for them (each notices within its socket timeout).
-    pub fn stop(self) {
+    /// Stop every thread and wait for them (each notices within its socket timeout). The descriptors
+    /// kept for a successor close first, so the listeners close as their threads let go of them.
+    pub fn stop(mut self) {
+        self.listening.clear();
         self.stop.store(true, Ordering::SeqCst);
         for t in self.threads {
             let _ = t.join();

@@ -45,9 +45,20 @@ fn wait_readable(fd: &impl std::os::fd::AsRawFd, timeout_ms: i32) {
     unsafe { libc::poll(&mut p, 1, timeout_ms) };
 }
 
-pub(super) fn acceptor(listener: TcpListener, state: Arc<ArcSwap<State>>, stats: Arc<Stats>, stop: Arc<AtomicBool>, opts: ServeOptions) {
+pub(super) fn acceptor(
+    listener: TcpListener,
+    state: Arc<ArcSwap<State>>,
+    stats: Arc<Stats>,
+    stop: Arc<AtomicBool>,
+    opts: ServeOptions,
+    gate: Arc<super::handoff::Gate>,
+) {
     let conns = Arc::new(Conns { total: AtomicUsize::new(0), per_source: Mutex::new(Default::default()) });
     while !stop.load(Ordering::Relaxed) {
+        // A hand-over in progress: connections wait in the listen queue (the listener is handed too).
+        if gate.wait() {
+            continue;
+        }
         let (stream, peer) = match listener.accept() {
             Ok(x) => x,
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
@@ -101,9 +112,10 @@ pub(super) fn acceptor(listener: TcpListener, state: Arc<ArcSwap<State>>, stats:
             log::warn!("tcp: cannot start a connection thread: {e}");
         }
     }
-    // Stopping: no new connections here (those still in the listen queue move to a successor listening
-    // beside this one when net.ipv4.tcp_migrate_req is 1), and the connections open get a moment to have
-    // their queries answered before the process exits under them.
+    // Stopping: no new connections here (a successor that took the listener over holds it open and
+    // accepts what waits in its queue; one listening beside this one gets that queue when
+    // net.ipv4.tcp_migrate_req is 1), and the connections open get a moment to have their queries
+    // answered before the process exits under them.
     drop(listener);
     let deadline = std::time::Instant::now() + DRAIN;
     while conns.total.load(Ordering::Relaxed) > 0 && std::time::Instant::now() < deadline {

@@ -44,6 +44,7 @@ pub(super) fn worker(
     stats: Arc<Stats>,
     stop: Arc<AtomicBool>,
     notify: Option<super::NotifyHook>,
+    gate: Arc<super::handoff::Gate>,
 ) {
     use std::os::fd::AsRawFd;
     let fd = sock.as_raw_fd();
@@ -62,6 +63,10 @@ pub(super) fn worker(
     let mut out_iov: Vec<libc::iovec> = Vec::with_capacity(BATCH);
     let mut out_hdrs: Vec<libc::mmsghdr> = Vec::with_capacity(BATCH);
     while !stop.load(Ordering::Relaxed) {
+        // A hand-over in progress: the queries wait in the socket's queue for whichever daemon serves on.
+        if gate.wait() {
+            continue;
+        }
         for i in 0..BATCH {
             hdrs[i].msg_hdr.msg_name = &mut names[i] as *mut _ as *mut libc::c_void;
             hdrs[i].msg_hdr.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as u32;
