@@ -45,6 +45,21 @@ pub const fn slots_of(key: &RrlKey, seed: u64) -> (u32, u32) {
     ((h as u32) & (RRL_BUCKETS - 1), ((h >> 32) as u32) & (RRL_BUCKETS - 1))
 }
 
+/// Where `key`'s bucket is, given its two slots ([`slots_of`]): (in the second slot, a new bucket). A
+/// key in neither takes over the one holding less, the smaller `tat` (an idle one first), with a new
+/// bucket: a bucket that is limiting holds the most and is not displaced by a flood of new keys. (The
+/// empty slot's key, all zero, is no key's: every class is non-zero.)
+#[inline(always)]
+pub fn slot_choice(s1: &RrlSlot, s2: &RrlSlot, key: &RrlKey) -> (bool, bool) {
+    if s1.key == *key {
+        (false, false)
+    } else if s2.key == *key {
+        (true, false)
+    } else {
+        (s1.bucket.tat > s2.bucket.tat, true)
+    }
+}
+
 /// [`RrlConf::flags`]: limiting is on.
 pub const RRL_ON: u32 = 1;
 /// [`RrlConf::flags`]: count what would be limited, limit nothing.

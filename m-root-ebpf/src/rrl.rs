@@ -12,7 +12,7 @@ use m_root_common::{
     Counter, PerCpu,
     rrl::{
         ACL_HAS_DROP, LIST_ENTRIES, RRL_BUCKETS, RRL_DRY_RUN, RRL_HAS_EXEMPT, RrlBucket, RrlConf, RrlReport, RrlSlot, Verdict, charge,
-        key_of, slots_of,
+        key_of, slot_choice, slots_of,
     },
 };
 
@@ -140,17 +140,12 @@ fn check_in<P: Packet>(pc: *mut PerCpu, ipv6: bool, class: u32) -> Verdict {
     // SAFETY: values of the map, valid while the program runs; CPUs racing on one slot may each take
     // the same token (a few responses too many under contention, never a wrong one).
     let (s1, s2) = unsafe { (&mut *s1, &mut *s2) };
-    let slot = if s1.key == *key {
-        s1
-    } else if s2.key == *key {
-        s2
-    } else {
-        // Neither holds it: take over the one holding less (see slots_of), with a new bucket.
-        let s = if s1.bucket.tat <= s2.bucket.tat { s1 } else { s2 };
-        s.key = *key;
-        s.bucket = RrlBucket::default();
-        s
-    };
+    let (second, fresh) = slot_choice(s1, s2, key);
+    let slot = if second { s2 } else { s1 };
+    if fresh {
+        slot.key = *key;
+        slot.bucket = RrlBucket::default();
+    }
     let b = &mut slot.bucket;
     let (verdict, report) = charge(b, now, c);
     if report && let Some(mut r) = RRL_REPORTS.reserve::<RrlReport>(0) {

@@ -134,7 +134,7 @@ impl Dataplane {
 }
 
 /// Eight random octets (getrandom(2)); a fixed seed if the kernel has none to give.
-fn random_seed() -> u64 {
+pub(crate) fn random_seed() -> u64 {
     let mut b = [0u8; 8];
     // SAFETY: getrandom into a valid 8-octet buffer.
     let n = unsafe { libc::getrandom(b.as_mut_ptr() as *mut libc::c_void, b.len(), 0) };

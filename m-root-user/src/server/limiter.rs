@@ -2,7 +2,6 @@
 //! same rule and classes as the kernel programs (m_root_common::rrl), its own buckets. Over UDP only
 //! for rate limiting (TCP proves the source); the drop list holds for both.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::Instant;
@@ -10,7 +9,8 @@ use std::time::Instant;
 use arc_swap::ArcSwap;
 use m_root_common::cookie::CookieConf;
 use m_root_common::rrl::{
-    CLASS_ERROR, CLASS_NXDOMAIN, CLASS_TLD, RRL_BUCKETS, RrlBucket, RrlConf, RrlKey, Verdict, charge, class_of_apex, key_of, words_of,
+    CLASS_ERROR, CLASS_NXDOMAIN, CLASS_TLD, RRL_BUCKETS, RrlBucket, RrlConf, RrlSlot, Verdict, charge, class_of_apex, key_of, slot_choice,
+    slots_of, words_of,
 };
 
 use crate::limits::{Limits, contains};
@@ -18,7 +18,12 @@ use crate::limits::{Limits, contains};
 pub struct Limiter {
     limits: ArcSwap<Limits>,
     conf: ArcSwap<RrlConf>,
-    buckets: Mutex<HashMap<RrlKey, RrlBucket>>,
+    /// The buckets, kept as the kernel keeps them ([`RRL_BUCKETS`] slots, two per key, a new key taking
+    /// over the emptier): fixed memory (12 MiB, allocated when limiting is first on) and constant work
+    /// per response, whatever number of sources a flood spoofs, and a limiting bucket never displaced.
+    buckets: Mutex<Vec<RrlSlot>>,
+    /// The slots' hash seed, random per start as the kernel's.
+    seed: u64,
     epoch: Instant,
     /// The cookie secrets (None: cookies off), and what the answer function uses this second (the
     /// programs' COOKIES map holds the same).
@@ -43,7 +48,8 @@ impl Limiter {
         Limiter {
             limits: ArcSwap::from_pointee(l),
             conf: ArcSwap::from_pointee(conf),
-            buckets: Mutex::new(HashMap::new()),
+            buckets: Mutex::new(Vec::new()),
+            seed: crate::dataplane::random_seed(),
             epoch: Instant::now(),
             cookie_keys: Mutex::new(None),
             cookies: ArcSwap::from_pointee(CookieConf::default()),
@@ -105,16 +111,21 @@ impl Limiter {
         let key = key_of(words_of(&addr.addr), v6, class, &c);
         let now = self.epoch.elapsed().as_nanos() as u64 + 1;
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
-        if buckets.len() >= RRL_BUCKETS as usize && !buckets.contains_key(&key) {
-            // Bounded as the kernel's table is: first forget the buckets that are idle again.
-            buckets.retain(|_, b| b.tat > now);
-            if buckets.len() >= RRL_BUCKETS as usize {
-                buckets.clear();
-            }
+        if buckets.is_empty() {
+            buckets.resize(RRL_BUCKETS as usize, RrlSlot::default());
         }
-        let bucket = buckets.entry(key).or_default();
-        let (verdict, report) = charge(bucket, now, &c);
-        let limited = bucket.limited;
+        let (i1, i2) = slots_of(&key, self.seed);
+        let (i1, i2) = (i1 as usize, i2 as usize);
+        let (second, fresh) = match (buckets.get(i1), buckets.get(i2)) {
+            (Some(s1), Some(s2)) => slot_choice(s1, s2, &key),
+            _ => return Outcome::Send,
+        };
+        let Some(slot) = buckets.get_mut(if second { i2 } else { i1 }) else { return Outcome::Send };
+        if fresh {
+            *slot = RrlSlot { key, pad: 0, bucket: RrlBucket::default() };
+        }
+        let (verdict, report) = charge(&mut slot.bucket, now, &c);
+        let limited = slot.bucket.limited;
         drop(buckets);
         if report {
             let r = m_root_common::rrl::RrlReport { key_addr: key.addr, class: key.class, limited };
@@ -183,5 +194,29 @@ mod tests {
         // Off: everything is sent.
         lim.set(Limits::default());
         assert_eq!(lim.charge(peer, &q, &resp), Send);
+    }
+
+    /// A flood from a million spoofed /24s (four times the slots) neither lifts the limit of a prefix
+    /// that is limiting nor grows the table (a table that emptied itself when full let the flooded
+    /// prefix start over).
+    #[test]
+    fn a_flood_of_new_sources_neither_grows_the_table_nor_frees_a_limited_prefix() {
+        let l = Limits { rrl: Rrl { responses_per_second: 3, slip: 0, ..Rrl::default() }, ..Limits::default() };
+        let lim = Limiter::new(l);
+        let q = zonegen::wire::build_query(7, 0, b"\x03www\x03com\x00", 1, 1, None);
+        let mut resp = q.clone();
+        resp[2] |= 0x80;
+        let victim: IpAddr = "198.51.100.7".parse().unwrap();
+        let first: Vec<Outcome> = (0..20).map(|_| lim.charge(victim, &q, &resp)).collect();
+        assert!(matches!(first[19], Outcome::Drop(_)), "limiting: {first:?}");
+        let mut sent = 0;
+        for i in 0..1_000_000u32 {
+            let a = std::net::Ipv4Addr::from(0x0100_0000 + (i << 8));
+            sent += (lim.charge(IpAddr::V4(a), &q, &resp) == Outcome::Send) as u32;
+        }
+        assert_eq!(sent, 1_000_000, "each new source's first response is sent");
+        assert_eq!(lim.buckets.lock().unwrap().len(), RRL_BUCKETS as usize, "the table keeps its size");
+        let after: Vec<Outcome> = (0..5).map(|_| lim.charge(victim, &q, &resp)).collect();
+        assert!(after.iter().all(|o| matches!(o, Outcome::Drop(_))), "still limited after the flood: {after:?}");
     }
 }
