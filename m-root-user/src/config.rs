@@ -180,7 +180,8 @@ settings! {
     /// Reload when the zone file changes.
     #[arg(long, num_args = 0, default_missing_value = "true")]
     watch: bool = (false);
-    /// A TCP connection idle this long, in seconds, is closed (1-3600).
+    /// A TCP connection idle this long, in seconds, is closed, as is one whose next message has not
+    /// arrived whole this long after it began to wait for it (1-3600).
     #[arg(skip)]
     tcp_idle_seconds: u64 = (10);
     /// TCP connections open at once, in all.

@@ -144,4 +144,34 @@ fn tcp_floods_slow_readers_and_lying_lengths_stay_bounded() {
         Some(u16::from_be_bytes(len))
     });
     assert!(answered.is_some_and(|n| n > 500), "a client is served after the flood: {answered:?}");
+
+    // A peer that trickles a query, an octet every half idle timeout, never goes quiet for the idle
+    // timeout: the whole message must arrive within it, so the server closes the connection.
+    let (closed_after, octets) = common::in_netns(&lab.cli_ns(), || {
+        let mut s = connect(&source(SOURCES)).expect("connected");
+        let mut q = (big.len() as u16).to_be_bytes().to_vec();
+        q.extend_from_slice(&big);
+        let t = Instant::now();
+        let mut sent = 0;
+        for b in &q {
+            if s.write_all(&[*b]).is_err() || closed_by_server(&mut s, Duration::from_millis(IDLE_SECONDS * 500)) {
+                break;
+            }
+            sent += 1;
+            if t.elapsed() > Duration::from_secs(IDLE_SECONDS * 5) {
+                break;
+            }
+        }
+        (t.elapsed(), sent)
+    });
+    println!(
+        "tcp bounds: a query trickled an octet per {} ms was closed after {:.1} s ({octets} octets)",
+        IDLE_SECONDS * 500,
+        closed_after.as_secs_f64()
+    );
+    assert!(
+        closed_after < Duration::from_secs(IDLE_SECONDS * 3),
+        "a trickling peer is closed ({:.1} s, {octets} octets)",
+        closed_after.as_secs_f64()
+    );
 }

@@ -126,6 +126,24 @@ pub(super) fn acceptor(
 /// How long stopping waits for open connections to finish.
 const DRAIN: Duration = Duration::from_secs(1);
 
+/// Fill `buf` from `s` before `deadline`; false on EOF, an error, or the deadline.
+fn read_by(s: &mut TcpStream, buf: &mut [u8], deadline: std::time::Instant) -> bool {
+    let mut got = 0;
+    while got < buf.len() {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() || s.set_read_timeout(Some(left)).is_err() {
+            return false;
+        }
+        match s.read(&mut buf[got..]) {
+            Ok(0) => return false,
+            Ok(k) => got += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return false,
+        }
+    }
+    true
+}
+
 /// RFC 7766: length-prefixed messages, answered in order; the idle timeout bounds a slow or silent peer.
 fn connection(
     mut s: TcpStream,
@@ -144,11 +162,14 @@ fn connection(
     let ipv6 = s.peer_addr().is_ok_and(|p| p.is_ipv6());
     let tap = stats.dnstap.get().zip(s.peer_addr().ok()).zip(s.local_addr().ok());
     while !stop.load(Ordering::Relaxed) {
-        if s.read_exact(&mut len).is_err() {
+        // The whole next message within the idle timeout, however its octets trickle in: a timeout per
+        // read would let a peer sending an octet now and then hold its slot for ever.
+        let deadline = std::time::Instant::now() + idle;
+        if !read_by(&mut s, &mut len, deadline) {
             return;
         }
         let n = u16::from_be_bytes(len) as usize;
-        if s.read_exact(&mut msg[..n]).is_err() {
+        if !read_by(&mut s, &mut msg[..n], deadline) {
             return;
         }
         stats.add_by_family(Count::TcpQueries, ipv6, 1);
