@@ -3,18 +3,20 @@
 //!
 //! Frames start from the standard query mix (with and without EDNS, cookies of every length, over IPv4
 //! and IPv6, behind 0-3 VLAN tags) and are mutated at the DNS level (EDNS option soup, several OPTs,
-//! compression pointers in the question, other flags and counts, trailing bytes) and at the frame level
-//! (bit flips, truncation, padding, lengths that lie, IPv4 options and fragments, IPv6 extension headers,
+//! compression pointers in the question, other flags and counts, responses (QR=1) and other opcodes,
+//! trailing bytes) and at the frame level (bit flips, truncation, padding, lengths that lie, IPv4 options
+//! of several kinds and fragments, IPv6 extension headers alone or chained, fragment headers among them,
 //! other protocols, ports and addresses). A frame the programs answer must be one they may answer (UDP to
 //! port 53 of a service address, IPv4 without options or fragments or IPv6 without extension headers,
 //! lengths that agree), the query must be one the coverage rule covers, and the answer a well-formed
-//! frame with correct checksums, addresses and ports swapped, whose DNS bytes are the answer function's
-//! for that query (cookies included). A frame passed on must be unchanged. Nothing may be dropped
-//! (rate limiting and the drop list are off).
+//! frame with correct checksums, MACs, addresses and ports swapped, whose DNS bytes are the answer
+//! function's for that query (cookies included). A frame passed on must be unchanged; one XDP passes
+//! with its hint for TC must be one TC may answer. The last tenth of the frames run with XDP_TX off,
+//! where XDP must send nothing. Nothing may be dropped (rate limiting and the drop list are off).
 
 use std::net::IpAddr;
 use std::path::PathBuf;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
 use aya::programs::{TestRun, TestRunOptions};
@@ -55,11 +57,15 @@ struct Tally {
     passed_covered: u64,
     /// Frames BPF_PROG_TEST_RUN would not run the program on.
     refused: u64,
+    /// Passed with the hint for TC (XDP with XDP_TX off, or no room).
+    hinted: u64,
     violations: Vec<(String, Vec<u8>)>,
 }
 
 /// A frame the programs may answer, as the model reads it.
 struct Admissible {
+    src_mac: [u8; 6],
+    dst_mac: [u8; 6],
     src: IpAddr,
     dst: IpAddr,
     sport: u16,
@@ -112,7 +118,9 @@ fn admissible(f: &[u8], service: &[IpAddr]) -> Option<Admissible> {
         return None;
     }
     let payload = f.get(udp_at + 8..udp_at + len)?.to_vec();
-    Some(Admissible { src, dst, sport, vlans, payload })
+    let dst_mac: [u8; 6] = f.get(0..6)?.try_into().ok()?;
+    let src_mac: [u8; 6] = f.get(6..12)?.try_into().ok()?;
+    Some(Admissible { src_mac, dst_mac, src, dst, sport, vlans, payload })
 }
 
 /// A query with an OPT carrying `options` (code, payload) instead of the one it had (if any).
@@ -181,8 +189,12 @@ fn mutate_message(msg: &mut Vec<u8>, rng: &mut ChaCha8Rng, cookie_for: IpAddr, c
             msg[at] = 0xc0 | (rng.random::<u8>() & 0x3f);
             msg[at + 1] = rng.random();
         }
-        // Trailing bytes after the message.
-        6 => msg.extend((0..rng.random_range(1..16)).map(|_| rng.random::<u8>())),
+        // Trailing bytes after the message; or a response (QR=1), or another opcode: never answered.
+        6 => match rng.random_range(0..3) {
+            0 => msg.extend((0..rng.random_range(1..16)).map(|_| rng.random::<u8>())),
+            1 => msg[2] |= 0x80,
+            _ => msg[2] = (msg[2] & 0x87) | (rng.random_range(1..16u8) << 3),
+        },
         // A second OPT, or an OPT that is not last.
         7 => {
             if let Some(ar) = msg.get_mut(11) {
@@ -226,15 +238,43 @@ fn mutate_frame(f: &mut Vec<u8>, rng: &mut ChaCha8Rng, vlans: usize, v6: bool) {
             f[at..at + 2].copy_from_slice(&v.to_be_bytes());
         }
         // IPv4 options, or IPv6 extension headers, inserted.
+        // (IPv6: hop-by-hop, routing, destination options or a fragment header, one or a chain of two,
+        // the payload length grown to match or not; IPv4: NOPs, router alert, record route, end of list.)
         7 => {
             if v6 {
-                f[l3 + 6] = [0u8, 43, 60][rng.random_range(0..3)];
-                let ext = [17u8, 0, 1, 4, 0, 0, 0, 0];
-                f.splice(l3 + 40..l3 + 40, ext);
+                let n = rng.random_range(1..3);
+                let kinds: Vec<u8> = (0..n).map(|_| [0u8, 43, 60, 44][rng.random_range(0..4)]).collect();
+                let mut exts = Vec::new();
+                for (i, _) in kinds.iter().enumerate() {
+                    let next = kinds.get(i + 1).copied().unwrap_or(17);
+                    // A fragment header is 8 octets with an offset and id; the others 8 octets of padding.
+                    let frag: u16 = [0u16, 1, 8 << 3][rng.random_range(0..3)];
+                    exts.extend_from_slice(&[next, 0, (frag >> 8) as u8, frag as u8, 0, 0, 0, 1]);
+                }
+                f[l3 + 6] = kinds[0];
+                if rng.random_bool(0.5) {
+                    let plen = be16(f, l3 + 4).unwrap_or(0).wrapping_add(exts.len() as u16);
+                    f[l3 + 4..l3 + 6].copy_from_slice(&plen.to_be_bytes());
+                }
+                f.splice(l3 + 40..l3 + 40, exts);
             } else {
                 let words = rng.random_range(1..11);
+                let mut opts = Vec::new();
+                while opts.len() < 4 * words {
+                    match rng.random_range(0..4) {
+                        0 => opts.extend_from_slice(&[0x94, 4, 0, 0]),
+                        1 => opts.extend_from_slice(&[7, 7, 4, 0, 0, 0, 0]),
+                        2 => opts.push(0),
+                        _ => opts.push(1),
+                    }
+                }
+                opts.truncate(4 * words);
                 f[l3] = 0x40 | (5 + words as u8);
-                f.splice(l3 + 20..l3 + 20, std::iter::repeat_n(1u8, 4 * words));
+                if rng.random_bool(0.5) {
+                    let total = be16(f, l3 + 2).unwrap_or(0).wrapping_add(opts.len() as u16);
+                    f[l3 + 2..l3 + 4].copy_from_slice(&total.to_be_bytes());
+                }
+                f.splice(l3 + 20..l3 + 20, opts);
             }
         }
         // IPv4 fragments.
@@ -291,6 +331,8 @@ fn make_frame(rng: &mut ChaCha8Rng, seeds: &[Vec<u8>], conf: &CookieConf) -> Vec
 /// What the verdicts are checked against: the zone, the cookie settings the programs have, the service
 /// addresses.
 struct Checker<'a> {
+    /// XDP may send (XDP_TX on); off, it must pass every frame unchanged (TC answers it with the hint).
+    xdp_sends: bool,
     zone: &'a Zone,
     conf: CookieConf,
     service: &'a [IpAddr],
@@ -312,6 +354,9 @@ impl Checker<'_> {
         let model = admissible(input, service);
         if answered {
             tally.answered += 1;
+            if xdp && !self.xdp_sends {
+                return Some("XDP answered with XDP_TX off".into());
+            }
             let Some(q) = model else { return Some("answered a frame it must pass".into()) };
             if !m_root_user::dataplane::xdp_covers_with(zone, &q.payload, true) {
                 return Some("answered a query the coverage rule leaves to userspace".into());
@@ -323,6 +368,9 @@ impl Checker<'_> {
             if (got.src, got.dst, got.sport, got.dport) != (q.dst, q.src, 53, q.sport) || got.vlans.len() != q.vlans {
                 return Some(format!("answer addressed {}:{} -> {}:{}", got.src, got.sport, got.dst, got.dport));
             }
+            if (got.spec_src_mac, got.spec_dst_mac) != (q.dst_mac, q.src_mac) {
+                return Some(format!("answer's MACs not swapped: {:02x?} -> {:02x?}", got.spec_src_mac, got.spec_dst_mac));
+            }
             let ctx = CookieCtx { conf: *conf, client: q.src };
             let want = answer::answer_with(zone, &ServerConfig::default(), &q.payload, Transport::Udp, Some(&ctx)).map(|a| a.msg);
             if want.as_deref() != Some(&got.payload[..]) {
@@ -330,10 +378,27 @@ impl Checker<'_> {
             }
         } else if passed {
             tally.passed += 1;
-            if out != input {
+            // XDP may leave a hint for TC in the metadata, which BPF_PROG_TEST_RUN returns before the
+            // frame: only for a query it may answer and the coverage rule covers, naming an answer.
+            let hint = std::mem::size_of::<m_root_common::XdpHint>();
+            let hinted = xdp
+                && out.len() == input.len() + hint
+                && out.get(..4).is_some_and(|m| u32::from_ne_bytes([m[0], m[1], m[2], m[3]]) == m_root_common::XDP_HINT_MAGIC);
+            let frame_out = if hinted { &out[hint..] } else { out };
+            if frame_out != input {
                 return Some("passed a changed frame".into());
             }
-            if model.is_some_and(|q| m_root_user::dataplane::xdp_covers_with(zone, &q.payload, true)) {
+            if hinted {
+                tally.hinted += 1;
+                if !model.as_ref().is_some_and(|q| m_root_user::dataplane::xdp_covers_with(zone, &q.payload, true)) {
+                    return Some("hinted a frame TC must not answer".into());
+                }
+                let index = u32::from_ne_bytes([out[4], out[5], out[6], out[7]]);
+                if index >= m_root_common::ANSWERS_PER_GEN * m_root_common::GENERATIONS {
+                    return Some(format!("hint names no answer: {index}"));
+                }
+            }
+            if !hinted && model.is_some_and(|q| m_root_user::dataplane::xdp_covers_with(zone, &q.payload, true)) {
                 tally.passed_covered += 1;
             }
         } else {
@@ -369,13 +434,22 @@ pub fn run(o: &Options) -> Result<()> {
     let seeds: Vec<Vec<u8>> =
         std::iter::from_fn(|| Some(mix.next())).filter(|q| q.carrier != Carrier::Tcp).take(4096).map(|q| q.msg).collect();
     let mut rng = ChaCha8Rng::seed_from_u64(o.seed);
-    let checker = Checker { zone: &zone, conf, service: &service };
+    let mut checker = Checker { xdp_sends: true, zone: &zone, conf, service: &service };
     let (mut xdp, mut tc) = (Tally::default(), Tally::default());
     let mut out = vec![0u8; 8192];
+    // The last tenth of the frames with XDP_TX off (a virtual device, or `auto` after XDP_TX errors): XDP
+    // must then pass every frame unchanged, the covered ones with the hint in metadata.
+    let tx_off_from = o.frames - o.frames / 10;
     let started = Instant::now();
+    let mut spent = [Duration::ZERO; 2];
     for i in 0..o.frames {
+        if i == tx_off_from {
+            dp.set_xdp_tx(false)?;
+            checker.xdp_sends = false;
+        }
         let f = make_frame(&mut rng, &seeds, &conf);
         for (is_xdp, tally) in [(true, &mut xdp), (false, &mut tc)] {
+            let t = Instant::now();
             let opts = TestRunOptions { data_in: Some(&f), data_out: Some(&mut out), repeat: 1, ..Default::default() };
             let r = if is_xdp { dp.program_ref()?.test_run(opts) } else { dp.tc_program_ref()?.test_run(opts) };
             let r = match r {
@@ -390,6 +464,7 @@ pub fn run(o: &Options) -> Result<()> {
             };
             let n = (r.data_size_out as usize).min(out.len());
             checker.check(tally, &f, r.return_value, &out[..n], is_xdp);
+            spent[!is_xdp as usize] += t.elapsed();
         }
         if i > 0 && i % 1_000_000 == 0 {
             eprintln!(
@@ -402,16 +477,24 @@ pub fn run(o: &Options) -> Result<()> {
     }
     let secs = started.elapsed().as_secs_f64();
     let cpu = crate::attack::cpu_model();
-    println!("bench fuzz-kernel: {} frames through each program, seed {}, {secs:.0} s ({cpu})", o.frames, o.seed);
-    for (name, t) in [("XDP", &xdp), ("TC", &tc)] {
+    println!(
+        "bench fuzz-kernel: {} frames, each through both programs ({} of them with XDP_TX off), seed {}, {secs:.0} s ({cpu})",
+        o.frames,
+        o.frames - tx_off_from,
+        o.seed
+    );
+    for (k, (name, t)) in [("XDP", &xdp), ("TC", &tc)].into_iter().enumerate() {
+        let run = o.frames - t.refused;
         println!(
-            "  {name}: {} answered, {} passed ({} of them coverable), {} refused by the harness, {} violations; {:.0} frames/s with the checks",
+            "  {name}: {run} frames run ({} refused by the harness): {} answered, {} passed ({} with the hint for TC, {} coverable \
+             without), {} violations; {:.0} frames/s for this program with its checks",
+            t.refused,
             t.answered,
             t.passed,
+            t.hinted,
             t.passed_covered,
-            t.refused,
             t.violations.len(),
-            o.frames as f64 / secs
+            run as f64 / spent[k].as_secs_f64().max(1e-9)
         );
     }
     let all: Vec<&(String, Vec<u8>)> = xdp.violations.iter().chain(&tc.violations).collect();
