@@ -399,6 +399,15 @@ fn serve(
     // Anycast: the announcement interface, withdrawn until the probes say healthy.
     let anycast = match anycast {
         Some(a) => {
+            // After a take-over the old daemon's device goes with its process, which has just exited:
+            // the kernel may take a moment to remove it, and the name is the same.
+            if take_over {
+                let dev = std::path::Path::new("/sys/class/net").join(&a.interface);
+                let t = std::time::Instant::now();
+                while dev.exists() && t.elapsed() < Duration::from_secs(5) {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            }
             let a = m_root_user::anycast::Anycast::start(a, &s.addresses, s.port)?;
             let _ = daemon.anycast.set(a.clone());
             log::info!("anycast: {} created; the service addresses go on it once {} probes in a row pass", a.conf.interface, a.conf.rise);
