@@ -13,11 +13,12 @@ fi
 
 # Packages: build toolchain for bpf-linker (LLVM 22), the peers and tools the tests and the lab use,
 # and what scripts/package.sh and its tests use (dpkg-shlibdeps, adduser, systemd-analyze, man, strace;
-# systemd-nspawn and debootstrap for scripts/systemd-lab.sh, whose root file system is built below).
+# systemd-nspawn and debootstrap for scripts/systemd-lab.sh, whose root file system is built below;
+# bind9 for tsig-keygen, whose key files the secondary tests read: named itself is never started).
 APT_PACKAGES=(
     clang llvm-22-dev libpolly-22-dev libclang-22-dev zlib1g-dev libzstd-dev
     bpftool iproute2 ethtool tcpdump iputils-ping
-    knot knot-dnsutils nsd ldnsutils xdp-tools dnsperf
+    knot knot-dnsutils nsd ldnsutils xdp-tools dnsperf bind9
     bird2 frr
     python3-dnspython python3-yaml unbound-host
     python3-venv fstrm-bin golang-github-dnstap-golang-dnstap-cli
@@ -34,7 +35,7 @@ done
 if [ "${#missing[@]}" -gt 0 ]; then
     log "installing apt packages: ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
-    # Never start the packaged daemons (knot, nsd, bird, frr) on install: tests start their own, in namespaces.
+    # Never start the packaged daemons (knot, nsd, named, bird, frr) on install: tests start their own, in namespaces.
     policy_created=0
     if [ ! -e /usr/sbin/policy-rc.d ]; then
         printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d

@@ -87,8 +87,9 @@ fn handle(c: UnixStream, d: &Arc<Daemon>) -> Result<()> {
             let zone = req["zone"].as_str().map(PathBuf::from);
             let force = req["force"].as_bool().unwrap_or(false);
             match (d.secondary.get(), &zone) {
-                // A secondary refreshes from its primaries (a file given still loads that file).
-                (Some(sec), None) => serde_json::to_value(sec.refresh_now(d))?,
+                // A secondary refreshes from its primaries (with force: the whole zone again, whatever its
+                // serial); a file given still loads that file.
+                (Some(sec), None) => serde_json::to_value(sec.refresh_now(d, force))?,
                 _ => serde_json::to_value(d.reload(zone.as_deref(), force))?,
             }
         }

@@ -41,7 +41,8 @@ pub struct Daemon {
     zonemd: bool,
     /// Zone path, when it was loaded, and how long loading took (ms).
     current: Mutex<(PathBuf, SystemTime, f64)>,
-    /// Serialises reloads (control socket, SIGHUP, file watch).
+    /// Serialises reloads (control socket, SIGHUP, file watch), installs of transferred zones, and a
+    /// secondary's expiry: each decides on the zone served and changes it in one step.
     reload_lock: Mutex<()>,
     /// The config file whose `[rrl]` and `[acl]` sections each reload reads again (what they said is
     /// the userspace limiter's).
@@ -237,17 +238,28 @@ impl Daemon {
                 self.set_limits(None, limits)?;
             }
             let zone = Zone::load(&path, &LoadOptions { no_zonemd: !self.zonemd }).map_err(|e| e.to_string())?;
-            self.swap(zone, &path, t, force)
+            // A secondary holds what is served: a zone from a file becomes its zone (the next IXFR asks
+            // from this serial, and it is not expired), under this same lock.
+            let adopt = self.secondary.get().map(|sec| (sec, zonegen::records::RecordSet::of_zone(&zone)));
+            let serial = self.swap(zone, &path, t, force)?;
+            if let Some((sec, records)) = adopt {
+                sec.adopt(records);
+            }
+            Ok(serial)
         })();
         report(result, old_serial, &path, t)
     }
 
     /// Serve `zone` (made elsewhere, e.g. by a zone transfer, and already checked as a file is), recorded
-    /// as coming from `path`: the same serial rule and switch as a reload.
-    pub fn install(&self, zone: Zone, path: &Path, t: Instant) -> ReloadReport {
+    /// as coming from `path`: the same serial rule (unless `force`) and switch as a reload. `served` runs
+    /// once the zone is served, still under the reload lock (a secondary records what it holds there).
+    pub fn install(&self, zone: Zone, path: &Path, t: Instant, force: bool, served: impl FnOnce()) -> ReloadReport {
         let _one_at_a_time = self.reload_lock.lock().unwrap_or_else(|p| p.into_inner());
         let old_serial = self.state.load().zone.serial;
-        let result = self.swap(zone, path, t, false);
+        let result = self.swap(zone, path, t, force);
+        if result.is_ok() {
+            served();
+        }
         let report = report(result, old_serial, path, t);
         self.reloads.count(&report);
         if report.ok {
@@ -295,9 +307,15 @@ impl Daemon {
         Ok(serial)
     }
 
-    /// The zone has expired (a secondary past SOA expire with no refresh): the kernel programs pass every
-    /// query up and userspace answers SERVFAIL, until a refresh succeeds (`unexpire`).
-    pub fn expire(&self) {
+    /// The zone has expired (a secondary past SOA expire with no refresh) if `expired` says so, asked
+    /// under the reload lock so no reload or transfer switches a zone in between: the kernel programs
+    /// pass every query up and userspace answers SERVFAIL, until a zone is switched in or a refresh
+    /// confirms this one (`unexpire_if`).
+    pub fn expire_if(&self, expired: impl FnOnce() -> bool) -> bool {
+        let _one_at_a_time = self.reload_lock.lock().unwrap_or_else(|p| p.into_inner());
+        if !expired() {
+            return false;
+        }
         let mut planes = self.planes.lock().unwrap_or_else(|p| p.into_inner());
         for dp in planes.iter_mut() {
             if let Err(e) = dp.pause() {
@@ -305,14 +323,19 @@ impl Daemon {
             }
         }
         self.state.load().expired.store(true, std::sync::atomic::Ordering::SeqCst);
+        true
     }
 
-    /// The zone held is current again (the primary confirmed its serial): serve it as before expiry.
-    pub fn unexpire(&self) -> Result<(), String> {
+    /// The zone held is current again (the primary confirmed its serial): if `was_expired` (asked under
+    /// the reload lock), serve it as before expiry. None when it was not expired.
+    pub fn unexpire_if(&self, was_expired: impl FnOnce() -> bool) -> Option<Result<(), String>> {
         let _one_at_a_time = self.reload_lock.lock().unwrap_or_else(|p| p.into_inner());
+        if !was_expired() {
+            return None;
+        }
         let zone = self.state.load().zone.clone();
         let path = self.zone_path();
-        self.swap(zone, &path, Instant::now(), true).map(|_| ())
+        Some(self.swap(zone, &path, Instant::now(), true).map(|_| ()))
     }
 
     /// Reload whenever the zone file's modification time changes (checked every second).

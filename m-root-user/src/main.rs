@@ -64,7 +64,8 @@ enum Cmd {
         /// Another zone file to load (default: the one running).
         #[arg(long)]
         zone: Option<PathBuf>,
-        /// Load even if the serial is not newer.
+        /// Load even if the serial is not newer (a secondary: transfer the whole zone again by AXFR and
+        /// serve it whatever its serial).
         #[arg(long)]
         force: bool,
         #[arg(long, default_value = control::DEFAULT_SOCKET)]
@@ -247,12 +248,27 @@ fn serve(
     }
 
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // From here on the signals are caught: one that arrives while the zone is loaded or the first
+    // transfer awaited (which can last) waits in `signals` for the loop below, and SIGTERM / SIGINT also
+    // set `starting`, which ends that wait.
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP])?;
+    let starting = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for sig in [SIGTERM, SIGINT] {
+        signal_hook::flag::register(sig, starting.clone())?;
+    }
     let t = Instant::now();
-    let (zone, zone_path, age) = match &secondary {
-        Some(c) => Secondary::starting_zone(c, s.zone.as_deref(), s.zonemd, &stop)?,
+    let (zone, zone_path, age, first_transfer) = match &secondary {
+        Some(c) => match Secondary::starting_zone(c, s.zone.as_deref(), s.zonemd, &starting) {
+            Some(start) => (start.zone, start.path, start.age, start.transfer),
+            None => {
+                log::info!("stopped before any primary gave the zone; nothing was served");
+                return Ok(());
+            }
+        },
         None => {
             let path = s.zone.clone().ok_or_else(|| anyhow!("zone: no zone file given"))?;
-            (Zone::load(&path, &LoadOptions { no_zonemd: !s.zonemd }).map_err(|e| anyhow!("zone refused: {e}"))?, path, None)
+            (Zone::load(&path, &LoadOptions { no_zonemd: !s.zonemd }).map_err(|e| anyhow!("zone refused: {e}"))?, path, None, None)
         }
     };
     let load_ms = t.elapsed().as_secs_f64() * 1e3;
@@ -330,11 +346,11 @@ fn serve(
         log::info!("transfers (AXFR, IXFR over TCP) allowed to {:?}{}", out.allow, if out.key.is_some() { ", TSIG required" } else { "" });
         opts.transfer = Some(TransferHook(Arc::new(move |zone, peer, msg| out.answer(zone, peer, msg))));
     }
-    let secondary = secondary.map(|c| Secondary::new(c, s.zonemd, &daemon.state.load().zone, age));
+    let secondary = secondary.map(|c| Secondary::new(c, s.zonemd, &daemon.state.load().zone, age, first_transfer));
     if let Some(sec) = &secondary {
         let _ = daemon.secondary.set(sec.clone());
         let hook = sec.clone();
-        opts.notify = Some(NotifyHook(Arc::new(move |peer, msg| hook.notify(peer, msg))));
+        opts.notify = Some(NotifyHook(Arc::new(move |peer, tcp, msg| hook.notify(peer, tcp, msg))));
     }
     if take_over {
         // Before any socket is bound beside it: a zone older than the one running is never served.
@@ -429,14 +445,16 @@ fn serve(
     // Ready for systemd (Type=notify): the zone is served, by the kernel paths where they are on.
     daemon::notify_ready(&daemon);
 
-    // SIGHUP reloads; SIGTERM / SIGINT stop serving and detach (dropping the links detaches), unless a
-    // successor has taken the links over (then it is the one that retired this daemon).
-    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP])?;
+    // SIGHUP reloads (a secondary refreshes, as `reload` has it do); SIGTERM / SIGINT stop serving and
+    // detach (dropping the links detaches), unless a successor has taken the links over (then it is the
+    // one that retired this daemon).
     for sig in signals.forever() {
         if sig == SIGHUP {
             log::info!("SIGHUP: reloading");
-            daemon.reload(None, false);
+            let _ = match &secondary {
+                Some(sec) => sec.refresh_now(&daemon, false),
+                None => daemon.reload(None, false),
+            };
             continue;
         }
         log::info!("signal {sig}: shutting down");

@@ -95,8 +95,8 @@ pub fn config_page(m_root_xdp: &clap::Command, date: &str) -> String {
     }
     r.control("SH", ["SECONDARY"]).text([roman(
         "The section [secondary]: the zone comes from primaries by IXFR (AXFR when that fails), TSIG-signed, \
-         at the SOA refresh timer, on NOTIFY from notify_from (UDP or TCP) and on m-root-xdp reload; on failure again \
-         at the retry timer; past expire without a refresh the zone is expired (SERVFAIL, the kernel programs pass \
+         at the SOA refresh timer, on NOTIFY from notify_from (UDP or TCP) and on m-root-xdp reload or SIGHUP \
+         (reload --force: the whole zone again by AXFR, whatever its serial); on failure again at the retry timer; past expire without a refresh the zone is expired (SERVFAIL, the kernel programs pass \
          everything) until a refresh succeeds. Each zone is checked as a file is (ZONEMD included) and must have a \
          newer serial. With [secondary], zone is optional: the cache, then zone, then the primaries. [transfer] serves \
          AXFR and IXFR over TCP to the prefixes it allows (off by default). Both are read at start only.",

@@ -1,12 +1,14 @@
 //! Secondary service (`[secondary]`): the zone from primaries by IXFR/AXFR with TSIG (`xfr`), at the
 //! SOA timers and on NOTIFY (`notify`), checked and switched in as a reload is, kept in a cache
-//! (`service`); transfers to others (`outgoing`); the settings (`conf`, `key`).
+//! (`service`); the first zone, from the cache or awaited (`start`); transfers to others (`outgoing`);
+//! the settings (`conf`, `key`).
 
 pub mod conf;
 pub mod key;
 pub mod notify;
 pub mod outgoing;
 pub mod service;
+pub mod start;
 pub mod xfr;
 
 pub use service::Secondary;

@@ -5,7 +5,6 @@
 //! rule and switch, and is then written to the cache (write, then rename) for the next start.
 
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -15,6 +14,7 @@ use zonegen::records::RecordSet;
 use zonegen::{LoadOptions, Zone};
 
 use super::conf::Conf;
+use super::start::write_atomically;
 use super::xfr::{self, Fetched, XfrError};
 use crate::daemon::{Daemon, ReloadReport};
 
@@ -35,6 +35,22 @@ impl Timers {
     }
 }
 
+/// What asked for a refresh (start, notify, timer, reload) and when it arrived: the publication
+/// latency runs from then.
+#[derive(Clone, Copy)]
+struct Trigger {
+    since: Instant,
+    cause: &'static str,
+}
+
+/// A zone as a transfer brought it.
+struct Got<'a> {
+    records: &'a RecordSet,
+    p: &'a SocketAddr,
+    how: &'static str,
+    serial: u32,
+}
+
 /// What is held and when what happens next.
 struct Inner {
     records: RecordSet,
@@ -42,7 +58,7 @@ struct Inner {
     next: Instant,
     expires: Instant,
     expired: bool,
-    /// A refresh asked for (NOTIFY, `reload`): when, and by what.
+    /// A refresh asked for (start, NOTIFY): when, and by what.
     pending: Option<(Instant, &'static str)>,
     last_refresh: Option<SystemTime>,
     last_result: String,
@@ -51,8 +67,12 @@ struct Inner {
     failures: u64,
     refused: u64,
     notifies: u64,
-    /// The last transfer served: serial, how, from where, and the time from its trigger to the kernel
-    /// paths serving it.
+    /// NOTIFY messages refused (a source outside notify_from, a bad signature): nothing done.
+    notifies_refused: u64,
+    /// The last NOTIFY acted on: from where, over UDP or TCP, signed or not.
+    last_notify: Option<Value>,
+    /// The last transfer served: serial, how, from where, what triggered it (start, notify, timer,
+    /// reload), and the time from that trigger to the kernel paths serving it.
     last_transfer: Option<Value>,
 }
 
@@ -65,20 +85,11 @@ pub struct Secondary {
     refreshing: Mutex<()>,
 }
 
-/// Write `text` to `path` atomically: a new file beside it, then rename over it.
-fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
-    std::fs::write(&tmp, text)?;
-    std::fs::rename(&tmp, path)
-}
-
 impl Secondary {
     /// Holding `zone` (from the cache or a file), whose last refresh was `age` ago (the cache's age; none
-    /// for a file): refreshed at once, expired when `age` reaches the SOA expire with no refresh.
-    pub fn new(conf: Conf, zonemd: bool, zone: &Zone, age: Option<Duration>) -> Arc<Secondary> {
+    /// for a file): refreshed at once (trigger "start"), expired when `age` reaches the SOA expire with no
+    /// refresh. `transfer` is the first zone's transfer, when it came by one.
+    pub fn new(conf: Conf, zonemd: bool, zone: &Zone, age: Option<Duration>, transfer: Option<Value>) -> Arc<Secondary> {
         let records = RecordSet::of_zone(zone);
         let timers = Timers::of(&records);
         let now = Instant::now();
@@ -89,15 +100,17 @@ impl Secondary {
             next: now,
             expires,
             expired: false,
-            pending: None,
+            pending: Some((now, "start")),
             last_refresh: None,
             last_result: "not yet refreshed".into(),
-            transfers: 0,
+            transfers: u64::from(transfer.is_some()),
             up_to_date: 0,
             failures: 0,
             refused: 0,
             notifies: 0,
-            last_transfer: None,
+            notifies_refused: 0,
+            last_notify: None,
+            last_transfer: transfer,
         };
         Arc::new(Secondary { conf, zonemd, inner: Mutex::new(inner), wake: Condvar::new(), refreshing: Mutex::new(()) })
     }
@@ -106,79 +119,42 @@ impl Secondary {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The first zone: the cache (the last good zone, whose age counts towards expiry), else `zone_file`,
-    /// else a transfer from the primaries (waiting for one that gives it). With where it came from, and
-    /// how long ago it was last known current (None for a file).
-    pub fn starting_zone(
-        c: &Conf,
-        zone_file: Option<&Path>,
-        zonemd: bool,
-        stop: &AtomicBool,
-    ) -> anyhow::Result<(Zone, std::path::PathBuf, Option<Duration>)> {
-        let opts = LoadOptions { no_zonemd: !zonemd };
-        if c.cache.exists() {
-            match Zone::load(&c.cache, &opts) {
-                Ok(z) => {
-                    let age = std::fs::metadata(&c.cache).and_then(|m| m.modified()).ok().and_then(|m| m.elapsed().ok());
-                    log::info!(
-                        "secondary: serving the cached zone serial {} (last known current {:.0} s ago), then refreshing",
-                        z.serial,
-                        age.unwrap_or_default().as_secs_f64()
-                    );
-                    return Ok((z, c.cache.clone(), age.or(Some(Duration::ZERO))));
-                }
-                Err(e) => log::warn!("secondary: the cache is not usable ({e}); trying the zone file, then the primaries"),
-            }
-        }
-        if let Some(path) = zone_file {
-            match Zone::load(path, &opts) {
-                Ok(z) => return Ok((z, path.to_path_buf(), None)),
-                Err(e) => log::warn!("secondary: zone file refused ({e}); transferring from the primaries"),
-            }
-        }
-        log::info!("secondary: no cache, no zone file: transferring the zone from {:?}", c.primaries);
-        let zone = Self::first_zone(c, zonemd, stop).ok_or_else(|| anyhow::anyhow!("stopped before any primary gave the zone"))?;
-        Ok((zone, c.cache.clone(), Some(Duration::ZERO)))
-    }
-
-    /// The zone with no cache and no file: transfer it (AXFR), trying the primaries in turn until one
-    /// gives a zone that passes the checks; says why each try failed.
-    fn first_zone(conf: &Conf, zonemd: bool, stop: &AtomicBool) -> Option<Zone> {
-        let mut wait = Duration::from_secs(1);
-        while !stop.load(Ordering::Relaxed) {
-            for p in &conf.primaries {
-                match xfr::fetch(*p, conf.source, conf.key.as_ref(), None) {
-                    Ok(Fetched::Zone { records, serial, .. }) => match records
-                        .to_zone(&label(p, "AXFR", serial), &LoadOptions { no_zonemd: !zonemd })
-                    {
-                        Ok(zone) => {
-                            if let Err(e) = records.to_text().map_err(std::io::Error::other).and_then(|t| write_atomically(&conf.cache, &t))
-                            {
-                                log::warn!("secondary: writing the cache {}: {e}", conf.cache.display());
-                            }
-                            return Some(zone);
-                        }
-                        Err(e) => log::error!("secondary: the zone from {p} (serial {serial}) is refused: {e}"),
-                    },
-                    Ok(Fetched::Current(_)) => log::error!("secondary: {p} answered an AXFR with one SOA"),
-                    Err(e) => log::error!("secondary: no zone from {p}: {e}"),
-                }
-            }
-            log::error!("secondary: no cache, no zone file, no primary gave the zone: trying again in {wait:?}");
-            std::thread::sleep(wait);
-            wait = (wait * 2).min(Duration::from_secs(60));
-        }
-        None
-    }
-
-    /// Ask for a refresh now (NOTIFY, `reload`); the clock thread does it.
-    pub fn trigger(&self, cause: &'static str) {
+    /// Ask for a refresh, for `cause` that arrived `at` (a NOTIFY); the clock thread does it. A refresh
+    /// already asked for keeps its earlier trigger: the zone it brings answers both.
+    pub fn trigger(&self, cause: &'static str, at: Instant) {
         let mut i = self.lock();
         if cause == "notify" {
             i.notifies += 1;
         }
-        i.pending.get_or_insert((Instant::now(), cause));
+        i.pending.get_or_insert((at, cause));
         self.wake.notify_all();
+    }
+
+    /// A NOTIFY acted on: a refresh asked for, and what `stats` says of the last one.
+    pub(crate) fn notified(&self, peer: std::net::IpAddr, transport: &str, signed: bool, at: Instant) {
+        self.lock().last_notify = Some(json!({ "from": peer.to_string(), "transport": transport, "tsig": signed }));
+        self.trigger("notify", at);
+    }
+
+    /// A NOTIFY refused (not acted on), for `stats`.
+    pub(crate) fn notify_refused(&self) {
+        self.lock().notifies_refused += 1;
+    }
+
+    /// The daemon now serves `records`, loaded from a file by `reload` (the operator's choice, as a zone
+    /// file at start is): the next IXFR asks from its serial, its SOA sets the timers, and the expiry
+    /// starts again from now, so `expired` here says what the daemon does (it serves). Called with
+    /// the daemon's reload lock held, so no expiry or transfer comes in between.
+    pub(crate) fn adopt(&self, records: RecordSet) {
+        let serial = records.serial().unwrap_or_default();
+        let mut i = self.lock();
+        i.timers = Timers::of(&records);
+        i.records = records;
+        if std::mem::replace(&mut i.expired, false) {
+            log::warn!("secondary: serial {serial} loaded from a file: no longer expired");
+        }
+        i.expires = Instant::now() + i.timers.expire;
+        i.last_result = format!("serial {serial} loaded from a file");
     }
 
     /// Expired: the daemon stops answering for the zone.
@@ -195,16 +171,15 @@ impl Secondary {
                 while !stop.load(Ordering::Relaxed) {
                     let mut i = me.lock();
                     let now = Instant::now();
-                    // Not while a refresh (from the control socket) may be switching a zone in.
-                    if now >= i.expires && !i.expired && let Ok(no_refresh) = me.refreshing.try_lock() {
-                        i.expired = true;
-                        log::error!(
-                            "secondary: zone serial {} EXPIRED: no successful refresh within the SOA expire ({:?}); answering SERVFAIL, the kernel paths pass everything",
-                            daemon.state.load().zone.serial,
-                            i.timers.expire
-                        );
+                    // Not while a refresh (from the control socket) may be switching a zone in; and
+                    // decided again under the daemon's reload lock, which a reload from a file takes
+                    // too: the expiry and a zone switched in meanwhile cannot cross.
+                    if now >= i.expires
+                        && !i.expired
+                        && let Ok(no_refresh) = me.refreshing.try_lock()
+                    {
                         drop(i);
-                        daemon.expire();
+                        daemon.expire_if(|| me.expire_now());
                         drop(no_refresh);
                         continue;
                     }
@@ -222,22 +197,45 @@ impl Secondary {
             .expect("spawning the secondary thread")
     }
 
-    /// Refresh now (the control socket's `reload`): what happened, as a reload reports it.
-    pub fn refresh_now(&self, daemon: &Daemon) -> ReloadReport {
-        self.refresh(daemon, Instant::now(), "reload")
+    /// Past expire with no refresh: mark the zone expired (true) unless a refresh or a file made it
+    /// current meanwhile. With the daemon's reload lock held.
+    fn expire_now(&self) -> bool {
+        let mut i = self.lock();
+        if Instant::now() < i.expires || i.expired {
+            return false;
+        }
+        i.expired = true;
+        log::error!(
+            "secondary: zone serial {} EXPIRED: no successful refresh within the SOA expire ({:?}); answering SERVFAIL, the kernel paths pass everything",
+            i.records.serial().unwrap_or_default(),
+            i.timers.expire
+        );
+        true
+    }
+
+    /// Refresh now (the control socket's `reload`): what happened, as a reload reports it. With
+    /// `force` (`reload --force`), the whole zone again by AXFR from the first primary that gives it,
+    /// switched in whatever its serial (as `rndc retransfer`): for a copy suspected to have drifted.
+    pub fn refresh_now(&self, daemon: &Daemon, force: bool) -> ReloadReport {
+        match force {
+            true => self.retransfer(daemon, Instant::now()),
+            false => self.refresh(daemon, Instant::now(), "reload"),
+        }
     }
 
     /// One refresh: each primary in turn, IXFR from what is held (AXFR if that fails for any reason
-    /// but the connection), until one is current or gives a zone that is served.
+    /// but the connection, a serial behind ours or our key refused), until one is current or gives a
+    /// zone that is served.
     fn refresh(&self, daemon: &Daemon, since: Instant, cause: &'static str) -> ReloadReport {
         let _one = self.refreshing.lock().unwrap_or_else(|p| p.into_inner());
+        let trigger = Trigger { since, cause };
         let held = self.lock().records.clone();
         let old_serial = daemon.state.load().zone.serial;
         let mut errors = Vec::new();
         for p in &self.conf.primaries {
             let mut got = xfr::fetch(*p, self.conf.source, self.conf.key.as_ref(), Some(&held));
             if let Err(e) = &got
-                && !matches!(e, XfrError::Connect(_) | XfrError::Behind(_))
+                && !matches!(e, XfrError::Connect(_) | XfrError::Behind(_) | XfrError::Tsig { .. })
             {
                 log::warn!("secondary: IXFR from {p} failed ({e}); trying AXFR");
                 got = xfr::fetch(*p, self.conf.source, self.conf.key.as_ref(), None);
@@ -246,55 +244,88 @@ impl Secondary {
                 Ok(Fetched::Current(serial)) => return self.current(daemon, p, serial, old_serial, since),
                 Ok(Fetched::Zone { records, serial, ixfr }) => {
                     let how = if ixfr { "IXFR" } else { "AXFR" };
-                    match self.serve(daemon, &records, p, how, serial, since) {
+                    match self.serve(daemon, Got { records: &records, p, how, serial }, trigger, false) {
                         Ok(report) => return report,
                         Err(e) => {
-                            self.lock().refused += 1;
-                            log::error!("secondary: {how} of serial {serial} from {p} refused, serial {old_serial} still serving: {e}");
-                            errors.push(format!("{p}: {how} of serial {serial} refused: {e}"));
+                            errors.push(self.refused(p, how, serial, old_serial, &e));
                             // An IXFR applied to a copy that has drifted from the primary's: the whole
                             // zone once, from the same primary.
                             if ixfr
                                 && let Ok(Fetched::Zone { records, serial, .. }) =
                                     xfr::fetch(*p, self.conf.source, self.conf.key.as_ref(), None)
                             {
-                                match self.serve(daemon, &records, p, "AXFR", serial, since) {
+                                match self.serve(daemon, Got { records: &records, p, how: "AXFR", serial }, trigger, false) {
                                     Ok(report) => return report,
-                                    Err(e) => errors.push(format!("{p}: AXFR of serial {serial} refused: {e}")),
+                                    Err(e) => errors.push(self.refused(p, "AXFR", serial, old_serial, &e)),
                                 }
                             }
                         }
                     }
                 }
-                Err(e) => {
-                    log::error!("secondary: refresh from {p} failed: {e}");
-                    errors.push(format!("{p}: {e}"));
-                }
+                Err(e) => errors.push(self.failed_from(p, &e)),
             }
         }
+        self.failed(trigger, old_serial, &errors)
+    }
+
+    /// `reload --force`: AXFR from each primary in turn until one gives a zone that passes the checks,
+    /// switched in even when its serial is not newer.
+    fn retransfer(&self, daemon: &Daemon, since: Instant) -> ReloadReport {
+        let _one = self.refreshing.lock().unwrap_or_else(|p| p.into_inner());
+        let trigger = Trigger { since, cause: "reload" };
+        let old_serial = daemon.state.load().zone.serial;
+        let mut errors = Vec::new();
+        for p in &self.conf.primaries {
+            match xfr::fetch(*p, self.conf.source, self.conf.key.as_ref(), None) {
+                Ok(Fetched::Zone { records, serial, .. }) => {
+                    match self.serve(daemon, Got { records: &records, p, how: "AXFR", serial }, trigger, true) {
+                        Ok(report) => return report,
+                        Err(e) => errors.push(self.refused(p, "AXFR", serial, old_serial, &e)),
+                    }
+                }
+                Ok(Fetched::Current(serial)) => errors.push(format!("{p}: one SOA (serial {serial}) for an AXFR")),
+                Err(e) => errors.push(self.failed_from(p, &e)),
+            }
+        }
+        self.failed(trigger, old_serial, &errors)
+    }
+
+    /// A zone transferred and refused: counted, logged; what `stats` says of it.
+    fn refused(&self, p: &SocketAddr, how: &str, serial: u32, old_serial: u32, e: &str) -> String {
+        self.lock().refused += 1;
+        log::error!("secondary: {how} of serial {serial} from {p} refused, serial {old_serial} still serving: {e}");
+        format!("{p}: {how} of serial {serial} refused: {e}")
+    }
+
+    /// A transfer that failed: logged; what `stats` says of it.
+    fn failed_from(&self, p: &SocketAddr, e: &XfrError) -> String {
+        log::error!("secondary: refresh from {p} failed: {e}");
+        format!("{p}: {e}")
+    }
+
+    /// No primary gave a zone: counted, and tried again at the retry timer.
+    fn failed(&self, trigger: Trigger, old_serial: u32, errors: &[String]) -> ReloadReport {
         let mut i = self.lock();
         i.failures += 1;
         i.next = Instant::now() + i.timers.retry;
-        i.last_result = format!("failed ({cause}): {}", errors.join("; "));
-        log::warn!("secondary: refresh failed; next try in {:?}", i.timers.retry);
+        i.last_result = format!("failed ({}): {}", trigger.cause, errors.join("; "));
+        log::warn!("secondary: refresh failed (failure {}); next try in {:?}", i.failures, i.timers.retry);
         ReloadReport {
             ok: false,
             old_serial,
             new_serial: None,
             zone: "primaries".into(),
-            millis: ms(since),
+            millis: ms(trigger.since),
             error: Some(i.last_result.clone()),
         }
     }
 
-    /// The primary has the serial held: the zone is current again.
+    /// The primary has the serial held: the zone is current again (served again, if it had expired).
     fn current(&self, daemon: &Daemon, p: &SocketAddr, serial: u32, held: u32, since: Instant) -> ReloadReport {
-        let was_expired = std::mem::replace(&mut self.lock().expired, false);
-        if was_expired {
-            match daemon.unexpire() {
-                Ok(()) => log::warn!("secondary: {p} confirms serial {held}: serving it again"),
-                Err(e) => log::error!("secondary: serving serial {held} again failed: {e}"),
-            }
+        match daemon.unexpire_if(|| std::mem::replace(&mut self.lock().expired, false)) {
+            Some(Ok(())) => log::warn!("secondary: {p} confirms serial {held}: serving it again"),
+            Some(Err(e)) => log::error!("secondary: serving serial {held} again failed: {e}"),
+            None => {}
         }
         // The cache's time says when the zone was last known current (for the expiry after a restart).
         if let Ok(f) = std::fs::File::options().append(true).open(&self.conf.cache) {
@@ -309,41 +340,43 @@ impl Secondary {
         ReloadReport { ok: true, old_serial: held, new_serial: Some(held), zone: p.to_string(), millis: ms(since), error: None }
     }
 
-    /// Check and serve a transferred zone, then keep it and write the cache.
-    fn serve(
-        &self,
-        daemon: &Daemon,
-        records: &RecordSet,
-        p: &SocketAddr,
-        how: &str,
-        serial: u32,
-        since: Instant,
-    ) -> Result<ReloadReport, String> {
+    /// Check and serve a transferred zone (`force`: whatever its serial), then keep it and write the
+    /// cache. What is held changes under the daemon's reload lock, with the switch: a reload from a
+    /// file cannot come in between and be overwritten.
+    fn serve(&self, daemon: &Daemon, got: Got<'_>, trigger: Trigger, force: bool) -> Result<ReloadReport, String> {
+        let Got { records, p, how, serial } = got;
         let zone = records.to_zone(&label(p, how, serial), &LoadOptions { no_zonemd: !self.zonemd }).map_err(|e| e.to_string())?;
-        let report = daemon.install(zone, &self.conf.cache, since);
+        let mut latency = 0.0;
+        let report = daemon.install(zone, &self.conf.cache, trigger.since, force, || {
+            // Served by the kernel paths from here: the publication latency.
+            latency = ms(trigger.since);
+            let mut i = self.lock();
+            i.records = records.clone();
+            i.timers = Timers::of(records);
+            i.transfers += 1;
+            i.expired = false;
+            i.last_refresh = Some(SystemTime::now());
+            i.next = Instant::now() + i.timers.refresh;
+            i.expires = Instant::now() + i.timers.expire;
+            i.last_result = format!("serial {serial} by {how} from {p}");
+            i.last_transfer = Some(json!({ "serial": serial, "how": how, "trigger": trigger.cause, "primary": p.to_string(),
+                "latency_ms": latency, "records": records.len() }));
+        });
         if !report.ok {
             return Err(report.error.unwrap_or_default());
         }
-        let latency = ms(since);
-        // Served now: a cache that cannot be written is logged, the state below still follows the zone.
+        // Served now: a cache that cannot be written is logged, the state above still follows the zone.
         if let Err(e) = records.to_text().map_err(std::io::Error::other).and_then(|text| write_atomically(&self.conf.cache, &text)) {
             log::error!(
                 "secondary: writing the cache {}: {e} (the zone is served; a restart would not have it)",
                 self.conf.cache.display()
             );
         }
-        log::info!("secondary: serial {serial} by {how} from {p} served {latency:.0} ms after its trigger ({} records)", records.len());
-        let mut i = self.lock();
-        i.records = records.clone();
-        i.timers = Timers::of(records);
-        i.transfers += 1;
-        i.expired = false;
-        i.last_refresh = Some(SystemTime::now());
-        i.next = Instant::now() + i.timers.refresh;
-        i.expires = Instant::now() + i.timers.expire;
-        i.last_result = format!("serial {serial} by {how} from {p}");
-        i.last_transfer =
-            Some(json!({ "serial": serial, "how": how, "primary": p.to_string(), "latency_ms": latency, "records": records.len() }));
+        log::info!(
+            "secondary: serial {serial} by {how} from {p} (trigger {}) served by the kernel paths {latency:.0} ms after its trigger ({} records)",
+            trigger.cause,
+            records.len()
+        );
         Ok(report)
     }
 
@@ -369,15 +402,17 @@ impl Secondary {
             "failures": i.failures,
             "refused": i.refused,
             "notifies": i.notifies,
+            "notifies_refused": i.notifies_refused,
+            "last_notify": i.last_notify,
             "last_transfer": i.last_transfer,
         })
     }
 }
 
-fn label(p: &SocketAddr, how: &str, serial: u32) -> std::path::PathBuf {
+pub(super) fn label(p: &SocketAddr, how: &str, serial: u32) -> std::path::PathBuf {
     format!("{how} of serial {serial} from {p}").into()
 }
 
-fn ms(since: Instant) -> f64 {
+pub(super) fn ms(since: Instant) -> f64 {
     since.elapsed().as_secs_f64() * 1e3
 }

@@ -43,8 +43,9 @@ pub enum XfrError {
     Connect(std::io::Error),
     #[error("{0}")]
     Io(std::io::Error),
-    #[error("TSIG: {0}")]
-    Tsig(String),
+    /// The key in `key`, named in the message: an operator with two keys sees which one failed.
+    #[error("TSIG key {key}: {}", tsig_what(.rejected, .why))]
+    Tsig { key: String, rejected: bool, why: String },
     #[error("the primary answered {0}")]
     Rcode(String),
     #[error("malformed transfer: {0}")]
@@ -53,6 +54,13 @@ pub enum XfrError {
     OutOfStep(String),
     #[error("the primary has serial {0}, older than the one held")]
     Behind(u32),
+}
+
+fn tsig_what(rejected: &bool, why: &str) -> String {
+    match rejected {
+        true => format!("the primary rejected it ({why}): is the secret the primary's?"),
+        false => format!("verifying the primary's answer failed ({why})"),
+    }
 }
 
 /// A TCP connection to `primary`, from `source` when given (an anycast host's unicast address).
@@ -91,6 +99,14 @@ fn request(held: Option<&Rr>, key: Option<&Key>) -> Result<Request, XfrError> {
     };
     let id = add.header().id();
     Ok((id, add.finish().into_target(), seq))
+}
+
+/// What a failed verification says: the primary's TSIG error (RFC 8945 5.3.2: BADKEY, BADSIG, BADTIME)
+/// means it refused our signature; anything else, that its answer does not verify with our key.
+fn tsig_error(key: &Key, e: &domain::tsig::ValidationError) -> XfrError {
+    use domain::tsig::ValidationError as V;
+    let rejected = matches!(e, V::ServerBadKey | V::ServerBadSig | V::ServerBadTime { .. });
+    XfrError::Tsig { key: key.name().to_string(), rejected, why: e.to_string() }
 }
 
 fn read_message(s: &mut TcpStream) -> Result<Vec<u8>, XfrError> {
@@ -135,7 +151,7 @@ pub fn fetch(primary: SocketAddr, source: Option<IpAddr>, key: Option<&Key>, hel
             return Err(XfrError::Malformed("a response with another ID, or not a response".into()));
         }
         if let Some(seq) = seq.as_mut() {
-            seq.answer(&mut msg, Time48::now()).map_err(|e| XfrError::Tsig(e.to_string()))?;
+            seq.answer(&mut msg, Time48::now()).map_err(|e| tsig_error(seq.key(), &e))?;
         }
         if msg.header().rcode() != Rcode::NOERROR {
             return Err(XfrError::Rcode(msg.header().rcode().to_string()));
@@ -174,7 +190,8 @@ pub fn fetch(primary: SocketAddr, source: Option<IpAddr>, key: Option<&Key>, hel
         }
     }
     if let Some(seq) = seq {
-        seq.done().map_err(|e| XfrError::Tsig(format!("the last message: {e}")))?;
+        let key = seq.key().name().to_string();
+        seq.done().map_err(|e| XfrError::Tsig { key, rejected: false, why: format!("the last message: {e}") })?;
     }
     let serial = serial.ok_or_else(|| XfrError::Malformed("no closing SOA".into()))?;
     if held_serial == Some(serial) {
@@ -191,4 +208,17 @@ fn first_soa_serial(msg: &Message<Bytes>) -> Option<u32> {
     }
     let rec = rec.to_record::<domain::rdata::Soa<ParsedName<Bytes>>>().ok()??;
     Some(rec.data().serial().into_int())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::XfrError;
+
+    #[test]
+    fn tsig_errors_name_the_key_and_who_refused() {
+        let e = XfrError::Tsig { key: "xfr-key".into(), rejected: true, why: "server failed to verify MAC".into() };
+        assert_eq!(e.to_string(), "TSIG key xfr-key: the primary rejected it (server failed to verify MAC): is the secret the primary's?");
+        let e = XfrError::Tsig { key: "xfr-key".into(), rejected: false, why: "bad signature".into() };
+        assert_eq!(e.to_string(), "TSIG key xfr-key: verifying the primary's answer failed (bad signature)");
+    }
 }

@@ -37,8 +37,8 @@ impl State {
     }
 }
 
-/// Given a NOTIFY's sender and message, the answer (None: none).
-pub type NotifyFn = dyn Fn(IpAddr, &[u8]) -> Option<Vec<u8>> + Send + Sync;
+/// Given a NOTIFY's sender, whether it came over TCP, and the message, the answer (None: none).
+pub type NotifyFn = dyn Fn(IpAddr, bool, &[u8]) -> Option<Vec<u8>> + Send + Sync;
 
 /// What answers a NOTIFY (the secondary service).
 #[derive(Clone)]

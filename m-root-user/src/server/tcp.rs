@@ -205,9 +205,9 @@ fn connection(
             continue;
         }
         let answered = match (notify, peer) {
-            // NOTIFY to a secondary (Knot sends it over TCP).
+            // NOTIFY to a secondary (Knot 3.2 sends it over TCP, NSD over UDP).
             (Some(h), Some(p)) if crate::secondary::notify::is_notify(&msg[..n]) => {
-                (h.0)(p, &msg[..n]).map(|r| (r, answer::Kind::Error, None))
+                (h.0)(p, true, &msg[..n]).map(|r| (r, answer::Kind::Error, None))
             }
             _ => match crate::secondary::outgoing::refuse(&msg[..n]) {
                 // A transfer not served here (TSIG-signed ones included): REFUSED.

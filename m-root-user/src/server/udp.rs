@@ -106,7 +106,7 @@ pub(super) fn worker(
             }
             // NOTIFY to a secondary, and everything while its zone has expired, skip the answer function.
             let special = match (&notify, peer) {
-                (Some(h), Some(p)) if crate::secondary::notify::is_notify(query) => Some((h.0)(p, query)),
+                (Some(h), Some(p)) if crate::secondary::notify::is_notify(query) => Some((h.0)(p, false, query)),
                 _ if st.expired.load(Ordering::Relaxed) => Some(answer::servfail(query, &st.cfg)),
                 _ => None,
             };

@@ -4,6 +4,7 @@
 
 pub mod nsd;
 pub mod primary;
+pub mod secondary;
 pub mod test_run;
 
 use std::fs::File;
@@ -13,6 +14,7 @@ use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_m-root-xdp");
 pub const SRV_MAC: &str = "02:00:c6:12:00:01";
+pub const CLI_MAC: &str = "02:00:c6:12:00:02";
 pub const SRV4: &str = "198.18.0.1";
 pub const SRV6: &str = "2001:db8::1";
 pub const CLI4: &str = "198.18.0.2";
@@ -114,27 +116,43 @@ impl Lab {
     }
     /// End a started process (SIGCONT, SIGTERM, then SIGKILL after 5 s).
     pub fn stop(&mut self, pid: i32) {
-        if let Some(i) = self.procs.iter().position(|c| c.id() as i32 == pid) {
-            let mut c = self.procs.remove(i);
-            end(&mut c);
-        }
+        self.stop_status(pid);
+    }
+    /// As [`Lab::stop`]; how the process ended when SIGTERM ended it (None: it needed SIGKILL, or is
+    /// not one of the Lab's).
+    pub fn stop_status(&mut self, pid: i32) -> Option<std::process::ExitStatus> {
+        let i = self.procs.iter().position(|c| c.id() as i32 == pid)?;
+        let mut c = self.procs.remove(i);
+        end(&mut c)
+    }
+    /// One more IPv4 address (/24) on the server end (`server`) or the client end, with the permanent
+    /// neighbour entry on the other end that scripts/lab.sh makes for the first ones.
+    pub fn add_v4(&self, server: bool, addr: &str) {
+        let (ns, dev, other_ns, other_dev, mac) = match server {
+            true => (self.srv_ns(), self.srv_if(), self.cli_ns(), self.cli_if(), SRV_MAC),
+            false => (self.cli_ns(), self.cli_if(), self.srv_ns(), self.srv_if(), CLI_MAC),
+        };
+        sh(Command::new("ip").args(["-n", &ns, "addr", "replace", &format!("{addr}/24"), "dev", &dev]));
+        sh(Command::new("ip").args(["-n", &other_ns, "neigh", "replace", addr, "lladdr", mac, "dev", &other_dev, "nud", "permanent"]));
     }
 }
 
-fn end(c: &mut Child) {
+/// SIGCONT, SIGTERM, then SIGKILL after 5 s; the exit status when it ended before the SIGKILL.
+fn end(c: &mut Child) -> Option<std::process::ExitStatus> {
     unsafe {
         libc::kill(c.id() as i32, libc::SIGCONT);
         libc::kill(c.id() as i32, libc::SIGTERM);
     }
     let deadline = Instant::now() + Duration::from_secs(5);
     while Instant::now() < deadline {
-        if let Ok(Some(_)) = c.try_wait() {
-            return;
+        if let Ok(Some(status)) = c.try_wait() {
+            return Some(status);
         }
         std::thread::sleep(Duration::from_millis(50));
     }
     let _ = c.kill();
     let _ = c.wait();
+    None
 }
 
 impl Drop for Lab {

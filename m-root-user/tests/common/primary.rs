@@ -39,9 +39,15 @@ const ZONE_FILE: &str = "root.zone";
 /// events one at a time: a NOTIFY that is accepted but never answered holds a later reload back until it
 /// times out (5 s).
 pub fn knot(lab: &mut Lab, zone_text: &str, port: u16, key: Option<Key>, notify: Option<&str>) -> Primary {
+    knot_allowing(lab, zone_text, port, key, notify, SRV4)
+}
+
+/// As [`knot`], with transfers allowed only to `xfr_from` (its ACL): a transfer that succeeds came
+/// from that address.
+pub fn knot_allowing(lab: &mut Lab, zone_text: &str, port: u16, key: Option<Key>, notify: Option<&str>, xfr_from: &str) -> Primary {
     let dir = fresh_dir(lab, &format!("knot-{port}"));
     std::fs::write(dir.join(ZONE_FILE), zone_text).unwrap();
-    std::fs::write(dir.join("knot.conf"), knot_conf(&dir, port, key, notify)).unwrap();
+    std::fs::write(dir.join("knot.conf"), knot_conf(&dir, port, key, notify, xfr_from)).unwrap();
     start(lab, Kind::Knot, dir, port)
 }
 
@@ -50,7 +56,7 @@ pub fn knot(lab: &mut Lab, zone_text: &str, port: u16, key: Option<Key>, notify:
 /// answers once it has the zone (the wait). Its zone file is never written: the journal holds it.
 pub fn knot_secondary(lab: &mut Lab, port: u16, primary: &str, key: Option<Key>) -> Primary {
     let dir = fresh_dir(lab, &format!("knot-secondary-{port}"));
-    let base = knot_conf(&dir, port, None, None);
+    let base = knot_conf(&dir, port, None, None, SRV4);
     // The server, control, log and database parts of a primary's configuration; then the secondary's own.
     let mut c = base[..base.find("acl:").unwrap_or(base.len())].to_string();
     let key_line = match key {
@@ -102,7 +108,7 @@ fn fresh_dir(lab: &Lab, what: &str) -> PathBuf {
     dir
 }
 
-fn knot_conf(dir: &Path, port: u16, key: Option<Key>, notify: Option<&str>) -> String {
+fn knot_conf(dir: &Path, port: u16, key: Option<Key>, notify: Option<&str>, xfr_from: &str) -> String {
     let d = dir.display();
     // One worker of each kind: the machine is shared with other labs, and one zone needs no more.
     let mut c = format!(
@@ -122,7 +128,7 @@ fn knot_conf(dir: &Path, port: u16, key: Option<Key>, notify: Option<&str>) -> S
     if let Some(to) = notify {
         c += &format!("remote:\n  - id: secondary\n    address: {to}\n{key_line}");
     }
-    c += &format!("acl:\n  - id: xfr\n    address: {SRV4}\n{key_line}    action: transfer\n");
+    c += &format!("acl:\n  - id: xfr\n    address: {xfr_from}\n{key_line}    action: transfer\n");
     // difference + journal: a reload stores the change, so IXFR from the old serial works. zonefile-sync
     // -1: Knot never rewrites the file the test wrote. Signing, ZONEMD generation and verification and the
     // extra semantic checks off: the zone is served exactly as given, a bad ZONEMD included.
@@ -215,6 +221,15 @@ impl Primary {
             .output()
             .ok()?;
         String::from_utf8_lossy(&out.stdout).lines().next()?.split_whitespace().nth(2)?.parse().ok()
+    }
+
+    /// Everything it logged, over all its starts (Knot logs to stdout, NSD to its logfile).
+    pub fn log(&self) -> String {
+        let mut text = String::new();
+        for i in 1..=self.starts {
+            text += &std::fs::read_to_string(self.dir.join(format!("out-{i}.log"))).unwrap_or_default();
+        }
+        text + &std::fs::read_to_string(self.dir.join("nsd.log")).unwrap_or_default()
     }
 
     /// SIGTERM by PID (the Lab's stop).
