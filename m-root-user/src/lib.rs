@@ -5,6 +5,7 @@
 
 pub mod anycast;
 pub mod caps;
+pub mod cli;
 pub mod config;
 pub mod control;
 pub mod cookies;
