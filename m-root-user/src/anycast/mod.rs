@@ -1,10 +1,12 @@
 //! Anycast (`[anycast]`): the instance tells its routers when it can serve. Health is probed every
-//! interval (`probe`: zone, kernel programs, userspace), with rise/fall hysteresis and a forced down by
-//! `m-root-xdp drain` (`health`); while healthy the service addresses are on an interface the daemon
-//! owns, whose connected routes the BGP daemon announces (`announce`). On SIGTERM the addresses go
-//! first, answering goes on for `drain_seconds`, then the daemon stops.
+//! interval (`probe`: zone, kernel programs and their attachment (`attached`), userspace), with
+//! rise/fall hysteresis and a forced down by `m-root-xdp drain` (`health`); while healthy the service
+//! addresses are on an interface the daemon owns, whose connected routes the BGP daemon announces
+//! (`announce`). On SIGTERM the addresses go first, answering goes on for `drain_seconds`, then the
+//! daemon stops.
 
 pub mod announce;
+pub mod attached;
 pub mod health;
 pub mod probe;
 
