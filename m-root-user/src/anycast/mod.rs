@@ -2,8 +2,8 @@
 //! interval (`probe`: zone, kernel programs and their attachment (`attached`), userspace), with
 //! rise/fall hysteresis and a forced down by `m-root-xdp drain` (`health`); while healthy the service
 //! addresses are on an interface the daemon owns, whose connected routes the BGP daemon announces
-//! (`announce`). On SIGTERM the addresses go first, answering goes on for `drain_seconds`, then the
-//! daemon stops.
+//! (`announce`), reconciled with the state every probe. On SIGTERM the addresses go first, answering
+//! goes on for `drain_seconds`, then the daemon stops.
 
 pub mod announce;
 pub mod attached;
@@ -85,18 +85,27 @@ impl Anycast {
         Ok(Arc::new(Anycast { conf, addrs: addrs.to_vec(), port, health: Mutex::new(health), announcer: Mutex::new(announcer) }))
     }
 
-    fn apply(&self, h: &Health) {
+    /// Reconcile the device with `h` (every probe, and on drain): `changed` says the state just changed,
+    /// so what is done is an announcement or a withdrawal; otherwise anything done is a repair.
+    fn apply(&self, h: &Health, changed: bool) {
         let mut a = self.announcer.lock().unwrap_or_else(|p| p.into_inner());
-        let want = h.announce();
-        match a.set(want) {
-            Ok(()) => {
-                log::warn!("anycast: {} on {} ({}; health: {})", if want { "announced" } else { "withdrawn" }, a.iface, h.state(), h.last)
-            }
-            Err(e) => log::error!("anycast: {e:#}"),
+        let before = a.error.clone();
+        let n = a.set(h.announce());
+        let what = if h.announce() { "announced" } else { "withdrawn" };
+        if changed {
+            log::warn!("anycast: {what} on {} ({}; health: {})", a.iface, h.state(), h.last);
+        } else if n > 0 {
+            log::warn!("anycast: {} had drifted from the state ({what}): {n} change(s) made to put it back", a.iface);
+        }
+        // Each failure is counted; the log says when what fails changes, not every interval.
+        match &a.error {
+            Some(e) if before.as_ref() != Some(e) => log::error!("anycast: {e} (tried again every probe)"),
+            None if before.is_some() => log::warn!("anycast: {} {what} as the state says, after {} failed change(s)", a.iface, a.failures),
+            _ => {}
         }
     }
 
-    /// Probe every interval; announce or withdraw as health changes.
+    /// Probe every interval; announce or withdraw as health changes, and keep the device as the state says.
     pub fn run(self: &Arc<Self>, daemon: Arc<Daemon>, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
         let me = self.clone();
         std::thread::spawn(move || {
@@ -110,9 +119,8 @@ impl Anycast {
                 {
                     log::warn!("anycast: probe failed: {e}");
                 }
-                if h.observe(result) {
-                    me.apply(&h);
-                }
+                let changed = h.observe(result);
+                me.apply(&h, changed);
                 drop(h);
                 std::thread::sleep(interval.saturating_sub(t.elapsed()));
             }
@@ -122,9 +130,8 @@ impl Anycast {
     /// `drain` (true) or `undrain` (false) from the control socket.
     pub fn drain(&self, on: bool) -> Value {
         let mut h = self.health.lock().unwrap_or_else(|p| p.into_inner());
-        if h.set_drained(on) {
-            self.apply(&h);
-        }
+        let changed = h.set_drained(on);
+        self.apply(&h, changed);
         self.report_locked(&h)
     }
 
@@ -135,13 +142,17 @@ impl Anycast {
     }
 
     fn report_locked(&self, h: &Health) -> Value {
-        let announced = self.announcer.lock().unwrap_or_else(|p| p.into_inner()).announced();
+        let a = self.announcer.lock().unwrap_or_else(|p| p.into_inner());
         json!({
             "interface": self.conf.interface,
             "state": h.state(),
-            "announced": announced,
+            "announced": a.announced(),
             "drained": h.drained(),
             "last_probe": h.last,
+            "on_interface": a.on_device.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(" "),
+            "announce_failures": a.failures,
+            "announce_repairs": a.repairs,
+            "announce_error": a.error,
         })
     }
 
