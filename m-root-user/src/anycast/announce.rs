@@ -47,6 +47,19 @@ fn host_prefix(a: &IpAddr) -> u8 {
     if a.is_ipv4() { 32 } else { 128 }
 }
 
+/// Each service address with the length it goes on the device with: that of the longest of `prefixes`
+/// covering it (the routing daemon announces the prefix), else a host route's. A prefix that covers no
+/// service address would never be announced: refused.
+pub fn on_interface(addrs: &[IpAddr], prefixes: &[ipnet::IpNet]) -> Result<Vec<(IpAddr, u8)>, String> {
+    if let Some(p) = prefixes.iter().find(|p| !addrs.iter().any(|a| p.contains(a))) {
+        return Err(format!("anycast.prefixes: {p} covers none of the service addresses {addrs:?}"));
+    }
+    Ok(addrs
+        .iter()
+        .map(|a| (*a, prefixes.iter().filter(|p| p.contains(a)).map(|p| p.prefix_len()).max().unwrap_or_else(|| host_prefix(a))))
+        .collect())
+}
+
 /// IPv6 link-local addresses are the kernel's own (never announced): left alone.
 fn managed(a: &IpAddr) -> bool {
     !matches!(a, IpAddr::V6(v6) if v6.segments()[0] & 0xffc0 == 0xfe80)
@@ -64,8 +77,8 @@ pub fn changes(wanted: &[OnDevice], present: &[OnDevice]) -> (Vec<OnDevice>, Vec
 
 impl Announcer {
     /// Create `iface` (it must not exist: another process's would not go with this one) and bring it up,
-    /// carrying nothing yet.
-    pub fn create(iface: &str, addrs: &[IpAddr]) -> Result<Announcer> {
+    /// carrying nothing yet; `addrs` as `on_interface` made them.
+    pub fn create(iface: &str, addrs: Vec<(IpAddr, u8)>) -> Result<Announcer> {
         if iface.is_empty() || iface.len() >= libc::IFNAMSIZ {
             bail!("anycast.interface: {iface:?} is not an interface name (1-15 characters)");
         }
@@ -90,7 +103,7 @@ impl Announcer {
         Ok(Announcer {
             iface: iface.into(),
             index,
-            addrs: addrs.iter().map(|a| (*a, host_prefix(a))).collect(),
+            addrs,
             nl,
             want: false,
             in_place: true,
@@ -186,5 +199,16 @@ mod tests {
         // Withdrawn: everything goes but the kernel's link-local address.
         let (add, del) = changes(&[], &[svc[0], (ip("fe80::1"), 64)]);
         assert_eq!((add, del), (vec![], vec![svc[0]]));
+    }
+
+    #[test]
+    fn each_address_goes_on_with_its_covering_prefix() {
+        let addrs = [ip("198.18.53.1"), ip("2001:db8:53::1"), ip("198.18.54.1")];
+        let net = |s: &str| s.parse::<ipnet::IpNet>().unwrap();
+        assert_eq!(on_interface(&addrs, &[]).unwrap(), vec![(addrs[0], 32), (addrs[1], 128), (addrs[2], 32)]);
+        let p = [net("198.18.53.0/24"), net("198.18.0.0/16"), net("2001:db8:53::/48")];
+        assert_eq!(on_interface(&addrs, &p).unwrap(), vec![(addrs[0], 24), (addrs[1], 48), (addrs[2], 16)], "the longest covering one");
+        let e = on_interface(&addrs, &[net("203.0.113.0/24")]).unwrap_err();
+        assert!(e.contains("203.0.113.0/24 covers none"), "{e}");
     }
 }

@@ -32,25 +32,32 @@ pub struct Section {
     pub rise: u32,
     pub fall: u32,
     pub drain_seconds: u64,
+    /// Prefixes to announce instead of host routes (`announce::on_interface`).
+    pub prefixes: Vec<ipnet::IpNet>,
 }
 
 impl Default for Section {
     fn default() -> Section {
-        Section { interface: "anycast0".into(), probe_interval_ms: 1000, rise: 2, fall: 2, drain_seconds: 5 }
+        Section { interface: "anycast0".into(), probe_interval_ms: 1000, rise: 2, fall: 2, drain_seconds: 5, prefixes: Vec::new() }
     }
 }
 
 /// Each key with its default and meaning, for m-root-xdp.toml(5).
-pub const REFERENCE: [(&str, &str, &str); 5] = [
+pub const REFERENCE: [(&str, &str, &str); 6] = [
     (
         "anycast.interface",
         "\"anycast0\"",
-        "The TUN device this daemon creates and holds; while healthy it carries the service addresses (/32, /128), for the BGP daemon to announce its connected routes.",
+        "The TUN device this daemon creates and holds; while healthy it carries the service addresses (/32, /128, or as anycast.prefixes says), for the BGP daemon to announce its connected routes.",
     ),
     ("anycast.probe_interval_ms", "1000", "How often health is probed (100-60000)."),
     ("anycast.rise", "2", "Good probes in a row that announce."),
     ("anycast.fall", "2", "Bad probes in a row that withdraw."),
     ("anycast.drain_seconds", "5", "On SIGTERM: how long to keep answering after the withdrawal, for routing to converge (0-600)."),
+    (
+        "anycast.prefixes",
+        "[]",
+        "Prefixes announced instead of host routes: a service address inside one goes on the interface with that prefix's length, so its connected route is the prefix. Needed with FRR, whose zebra prefers the loopback's connected route for the same /32 or /128.",
+    ),
 ];
 
 impl Section {
@@ -80,7 +87,8 @@ impl Anycast {
     /// Create the announcement interface (withdrawn until the probes say healthy).
     pub fn start(conf: Section, addrs: &[IpAddr], port: u16) -> Result<Arc<Anycast>> {
         conf.check()?;
-        let announcer = Announcer::create(&conf.interface, addrs)?;
+        let on = announce::on_interface(addrs, &conf.prefixes).map_err(|e| anyhow::anyhow!(e))?;
+        let announcer = Announcer::create(&conf.interface, on)?;
         let health = Health::new(conf.rise, conf.fall);
         Ok(Arc::new(Anycast { conf, addrs: addrs.to_vec(), port, health: Mutex::new(health), announcer: Mutex::new(announcer) }))
     }
