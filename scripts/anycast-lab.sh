@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Anycast in a rack: a router running BIRD 2 with BGP (and BFD) sessions to NODES server namespaces, each
-# running BIRD 2 and m-root-xdp on the same service addresses, and a client namespace behind the router.
-# The router spreads flows over the nodes that announce (ECMP, hashed on L4).
+# running BIRD 2 (docs/examples/bird-node.conf, the example's addresses replaced by the node's) and
+# m-root-xdp on the same service addresses, and a client namespace behind the router. The router
+# spreads flows over the nodes that announce (ECMP, hashed on L4).
 #   scripts/anycast-lab.sh up|down|env|stop N|kill N|lose N|start N|drain N|undrain N|primary-stop|primary-start|routes
 # kill N: SIGKILL to node N's m-root-xdp (its BIRD stays); lose N: node N freezes whole (its BIRD and
 # m-root-xdp stopped with SIGSTOP: nothing is sent, not even a FIN), so the router notices only by BFD
 # or the hold timer; start N resumes what is frozen and starts what is not running.
+# env prints shell assignments: CLIENT_NS=... ANYCAST4=... ANYCAST6=... NODES="..." (and more).
 # Addresses (benchmark/documentation ranges only): service 198.18.53.1 / 2001:db8:53::1 (on each node's lo);
 # client 198.18.10.2 / 2001:db8:10::2 behind router 198.18.10.1 / 2001:db8:10::1; node N on
 # 198.18.2N.2 / 2001:db8:2N::2, the router's end 198.18.2N.1 / 2001:db8:2N::1.
@@ -16,6 +18,8 @@ set -euo pipefail
 
 ALAB=${ALAB:-mra}
 NODES=${NODES:-2}
+# Its names (namespaces, veths, $STATE) are all ALAB's, so two checkouts' labs run side by side.
+[[ "$ALAB" =~ ^[a-z0-9]{1,10}$ ]] || { echo "anycast-lab.sh: ALAB=$ALAB is not 1-10 of a-z0-9 (veth names)" >&2; exit 2; }
 [ "$NODES" -ge 1 ] && [ "$NODES" -le 3 ] || { echo "anycast-lab.sh: NODES=$NODES is not 1-3" >&2; exit 2; }
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${BIN:-$ROOT/target/release/m-root-xdp}
@@ -25,8 +29,9 @@ CLI_NS=$ALAB-cli
 ANYCAST4=198.18.53.1
 ANYCAST6=2001:db8:53::1
 DRAIN=${DRAIN:-3}
-# Sessions come back within a second or two after an error (a node resumed after `lose`); BIRD's defaults
-# wait a minute or more, which suits a router but not a lab that runs in a CI job.
+# The router's BGP peerings come back within a second or two after an error (a node resumed after `lose`);
+# BIRD's defaults wait a minute or more, which suits a router but not a lab that runs in a CI job (the
+# nodes' example says the same for their side).
 LAB_TIMERS="connect delay time 1; connect retry time 2; error wait time 1, 4;"
 
 has_ns() { ip netns list 2>/dev/null | awk '{print $1}' | grep -qx "$1"; }
@@ -54,29 +59,30 @@ router_conf() {
         echo "protocol kernel { ipv4 { export all; }; merge paths on; }"
         echo "protocol kernel { ipv6 { export all; }; merge paths on; }"
         echo "protocol bfd { interface \"*\" { min rx interval 100 ms; min tx interval 100 ms; multiplier 3; }; }"
+        # One BGP peering per node carries both families, as the example has it on the node's side.
         for n in $(seq 1 "$NODES"); do
-            echo "protocol bgp node${n}v4 { local 198.18.2$n.1 as 64511; neighbor 198.18.2$n.2 as 64512; bfd on; hold time 9; $LAB_TIMERS"
-            echo "  ipv4 { import all; export none; }; }"
-            echo "protocol bgp node${n}v6 { local 2001:db8:2$n::1 as 64511; neighbor 2001:db8:2$n::2 as 64512; bfd on; hold time 9; $LAB_TIMERS"
-            echo "  ipv6 { import all; export none; }; }"
+            echo "protocol bgp node$n { local 198.18.2$n.1 as 64511; neighbor 198.18.2$n.2 as 64512; bfd on; hold time 9; $LAB_TIMERS"
+            echo "  ipv4 { import all; export none; }; ipv6 { import all; export none; }; }"
         done
     } > "$STATE/bird-rtr.conf"
 }
 
-# docs/examples/bird-node.conf for node $1 in this lab.
+# docs/examples/$2 for node $1: the example's node (198.51.100.10) and router (198.51.100.1) replaced by
+# the lab's, and nothing else of the example's addresses left.
+from_example() {
+    local out
+    out=$(sed -E -e "s/198\.51\.100\.10\b/198.18.2$1.2/g" -e "s/198\.51\.100\.1\b/198.18.2$1.1/g" "$ROOT/docs/examples/$2")
+    if grep -q '198\.51\.100\.' <<< "$out"; then
+        echo "anycast-lab.sh: docs/examples/$2 has addresses the lab does not replace" >&2
+        exit 1
+    fi
+    printf '%s\n' "$out"
+}
+
+# BIRD's (the shipped example) and m-root-xdp's configurations for node $1.
 node_conf() {
     local n=$1
-    cat > "$STATE/bird-n$n.conf" <<EOF
-router id 198.18.2$n.2;
-log "$STATE/bird-n$n.log" all;
-protocol device { scan time 1; }
-protocol direct anycast { ipv4; ipv6; interface "anycast0"; }
-protocol bfd { interface "*" { min rx interval 100 ms; min tx interval 100 ms; multiplier 3; }; }
-protocol bgp rtr4 { local 198.18.2$n.2 as 64512; neighbor 198.18.2$n.1 as 64511; bfd on; hold time 9; $LAB_TIMERS
-  ipv4 { import none; export where proto = "anycast"; }; }
-protocol bgp rtr6 { local 2001:db8:2$n::2 as 64512; neighbor 2001:db8:2$n::1 as 64511; bfd on; hold time 9; $LAB_TIMERS
-  ipv6 { import none; export where proto = "anycast"; }; }
-EOF
+    from_example "$n" bird-node.conf | sed "/^router id/a log \"$STATE/bird-n$n.log\" all;" > "$STATE/bird-n$n.conf"
     local secondary=""
     if [ -n "${SECONDARY_ZONE:-}" ] && [ "$n" = "$NODES" ]; then
         secondary="[secondary]
