@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
 # Anycast in a rack: a router running BIRD 2 with BGP (and BFD) sessions to NODES server namespaces, each
-# running BIRD 2 and m-root-xdp on the same service addresses, and a client namespace behind the router.
-# The router spreads flows over the nodes that announce (ECMP, hashed on L4).
+# running a routing daemon and m-root-xdp on the same service addresses, and a client namespace behind
+# the router. The router spreads flows over the nodes that announce (ECMP, hashed on L4). A node's
+# routing daemon is BIRD 2 from docs/examples/bird-node.conf, or FRR (zebra, bgpd, bfdd) from
+# docs/examples/frr-node.conf for the nodes in FRR_NODES (e.g. FRR_NODES=2; fixed at `up`), each with
+# the example's addresses replaced by the node's.
 #   scripts/anycast-lab.sh up|down|env|stop N|kill N|lose N|start N|drain N|undrain N|primary-stop|primary-start|routes
-# kill N: SIGKILL to node N's m-root-xdp (its BIRD stays); lose N: node N freezes whole (its BIRD and
-# m-root-xdp stopped with SIGSTOP: nothing is sent, not even a FIN), so the router notices only by BFD
-# or the hold timer; start N resumes what is frozen and starts what is not running.
-# Addresses (benchmark/documentation ranges only): service 198.18.53.1 / 2001:db8:53::1 (on each node's lo);
-# client 198.18.10.2 / 2001:db8:10::2 behind router 198.18.10.1 / 2001:db8:10::1; node N on
-# 198.18.2N.2 / 2001:db8:2N::2, the router's end 198.18.2N.1 / 2001:db8:2N::1.
+# kill N: SIGKILL to node N's m-root-xdp (its routing daemon stays); lose N: node N freezes whole (its
+# routing daemon and m-root-xdp stopped with SIGSTOP: nothing is sent, not even a FIN), so the router
+# notices only by BFD or the hold timer; start N resumes what is frozen and starts what is not running.
+# env prints shell assignments: CLIENT_NS=... ANYCAST4=... ANYCAST6=... NODES="..." (and more).
+# Addresses (benchmark/documentation ranges only): service 198.18.53.1 / 2001:db8:53::1 (on each node's
+# lo, announced as 198.18.53.0/24 / 2001:db8:53::/48); client 198.18.10.2 / 2001:db8:10::2 behind router
+# 198.18.10.1 / 2001:db8:10::1; node N on 198.18.2N.2 / 2001:db8:2N::2, the router's end 198.18.2N.1 /
+# 2001:db8:2N::1.
 # ALAB (default "mra") prefixes every name; NODES (default 2, at most 3). With SECONDARY_ZONE=FILE, knotd
 # in the router namespace (198.18.10.1 port 5301) is the primary of that zone and the last node is its
 # secondary (the others read the bundled zone): `primary-stop` and `primary-start` take it away and back.
@@ -16,6 +21,8 @@ set -euo pipefail
 
 ALAB=${ALAB:-mra}
 NODES=${NODES:-2}
+# Its names (namespaces, veths, $STATE) are all ALAB's, so two checkouts' labs run side by side.
+[[ "$ALAB" =~ ^[a-z0-9]{1,10}$ ]] || { echo "anycast-lab.sh: ALAB=$ALAB is not 1-10 of a-z0-9 (veth names)" >&2; exit 2; }
 [ "$NODES" -ge 1 ] && [ "$NODES" -le 3 ] || { echo "anycast-lab.sh: NODES=$NODES is not 1-3" >&2; exit 2; }
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${BIN:-$ROOT/target/release/m-root-xdp}
@@ -24,9 +31,14 @@ RTR_NS=$ALAB-rtr
 CLI_NS=$ALAB-cli
 ANYCAST4=198.18.53.1
 ANYCAST6=2001:db8:53::1
+# What the nodes announce: the prefixes covering the service addresses (anycast.prefixes), not host
+# routes, since FRR's zebra prefers lo's connected /32 and /128 to the announcement device's.
+PREFIX4=198.18.53.0/24
+PREFIX6=2001:db8:53::/48
 DRAIN=${DRAIN:-3}
-# Sessions come back within a second or two after an error (a node resumed after `lose`); BIRD's defaults
-# wait a minute or more, which suits a router but not a lab that runs in a CI job.
+# The router's BGP peerings come back within a second or two after an error (a node resumed after `lose`);
+# BIRD's defaults wait a minute or more, which suits a router but not a lab that runs in a CI job (the
+# nodes' examples say the same for their side).
 LAB_TIMERS="connect delay time 1; connect retry time 2; error wait time 1, 4;"
 
 has_ns() { ip netns list 2>/dev/null | awk '{print $1}' | grep -qx "$1"; }
@@ -54,29 +66,48 @@ router_conf() {
         echo "protocol kernel { ipv4 { export all; }; merge paths on; }"
         echo "protocol kernel { ipv6 { export all; }; merge paths on; }"
         echo "protocol bfd { interface \"*\" { min rx interval 100 ms; min tx interval 100 ms; multiplier 3; }; }"
+        # One BGP peering per node carries both families, as the examples have it on the node's side.
         for n in $(seq 1 "$NODES"); do
-            echo "protocol bgp node${n}v4 { local 198.18.2$n.1 as 64511; neighbor 198.18.2$n.2 as 64512; bfd on; hold time 9; $LAB_TIMERS"
-            echo "  ipv4 { import all; export none; }; }"
-            echo "protocol bgp node${n}v6 { local 2001:db8:2$n::1 as 64511; neighbor 2001:db8:2$n::2 as 64512; bfd on; hold time 9; $LAB_TIMERS"
-            echo "  ipv6 { import all; export none; }; }"
+            echo "protocol bgp node$n { local 198.18.2$n.1 as 64511; neighbor 198.18.2$n.2 as 64512; bfd on; hold time 9; $LAB_TIMERS"
+            echo "  ipv4 { import all; export none; }; ipv6 { import all; export none; }; }"
         done
     } > "$STATE/bird-rtr.conf"
 }
 
-# docs/examples/bird-node.conf for node $1 in this lab.
+# Node $1's routing daemon: bird or frr (chosen at `up` from FRR_NODES, kept in $STATE).
+routing() {
+    if [ -f "$STATE/routing-n$1" ]; then cat "$STATE/routing-n$1"
+    elif [[ " ${FRR_NODES:-} " == *" $1 "* ]]; then echo frr
+    else echo bird; fi
+}
+
+# The processes of node $1's routing daemon, as named under $STATE.
+routing_procs() {
+    case "$(routing "$1")" in
+        frr) echo "zebra-n$1 bfdd-n$1 bgpd-n$1" ;;
+        *) echo "bird-n$1" ;;
+    esac
+}
+
+# docs/examples/$2 for node $1: the example's node (198.51.100.10) and router (198.51.100.1) replaced by
+# the lab's, and nothing else of the example's addresses left but in comments (`#` BIRD's, `!` FRR's).
+from_example() {
+    local out
+    out=$(sed -E -e "s/198\.51\.100\.10\b/198.18.2$1.2/g" -e "s/198\.51\.100\.1\b/198.18.2$1.1/g" "$ROOT/docs/examples/$2")
+    if grep -v '^[[:space:]]*[#!]' <<< "$out" | grep -q '198\.51\.100\.'; then
+        echo "anycast-lab.sh: docs/examples/$2 has addresses the lab does not replace" >&2
+        exit 1
+    fi
+    printf '%s\n' "$out"
+}
+
+# The routing daemon's and m-root-xdp's configurations for node $1.
 node_conf() {
-    local n=$1
-    cat > "$STATE/bird-n$n.conf" <<EOF
-router id 198.18.2$n.2;
-log "$STATE/bird-n$n.log" all;
-protocol device { scan time 1; }
-protocol direct anycast { ipv4; ipv6; interface "anycast0"; }
-protocol bfd { interface "*" { min rx interval 100 ms; min tx interval 100 ms; multiplier 3; }; }
-protocol bgp rtr4 { local 198.18.2$n.2 as 64512; neighbor 198.18.2$n.1 as 64511; bfd on; hold time 9; $LAB_TIMERS
-  ipv4 { import none; export where proto = "anycast"; }; }
-protocol bgp rtr6 { local 2001:db8:2$n::2 as 64512; neighbor 2001:db8:2$n::1 as 64511; bfd on; hold time 9; $LAB_TIMERS
-  ipv6 { import none; export where proto = "anycast"; }; }
-EOF
+    local n=$1 kind
+    kind=$(routing "$n")
+    echo "$kind" > "$STATE/routing-n$n"
+    from_example "$n" bird-node.conf | sed "/^router id/a log \"$STATE/bird-n$n.log\" all;" > "$STATE/bird-n$n.conf"
+    from_example "$n" frr-node.conf > "$STATE/frr-n$n.conf"
     local secondary=""
     if [ -n "${SECONDARY_ZONE:-}" ] && [ "$n" = "$NODES" ]; then
         secondary="[secondary]
@@ -94,6 +125,7 @@ probe_interval_ms = ${PROBE_MS:-500}
 rise = 2
 fall = 2
 drain_seconds = $DRAIN
+prefixes = ["$PREFIX4", "$PREFIX6"]
 $secondary
 EOF
 }
@@ -146,6 +178,40 @@ spawn() {
 
 alive() { [ -f "$STATE/$1.pid" ] && kill -0 "$(cat "$STATE/$1.pid")" 2>/dev/null; }
 
+# Node $1's routing daemon, unless it runs. FRR in a namespace needs paths of its own: its daemons get
+# their pid files, vty sockets, zebra's API socket and bfdd's control socket under $STATE/frr-n$1, an
+# empty configuration at start, and the example's through vtysh once their vty sockets are there.
+start_routing() {
+    local n=$1 ns; ns=$(node_ns "$1")
+    case "$(routing "$n")" in
+        bird)
+            alive "bird-n$n" || spawn "$ns" "bird-n$n" bird -f -c "$STATE/bird-n$n.conf" -s "$STATE/bird-n$n.ctl"
+            ;;
+        frr)
+            alive "zebra-n$n" && alive "bfdd-n$n" && alive "bgpd-n$n" && return 0
+            command -v vtysh >/dev/null || { echo "anycast-lab.sh: frr not installed: scripts/setup.sh" >&2; exit 1; }
+            for p in bgpd bfdd zebra; do stop_pid "$p-n$n" TERM; done
+            local dir="$STATE/frr-n$n"
+            mkdir -p "$dir"
+            rm -f "$dir"/*.vty "$dir"/*.sock "$dir"/zserv.api
+            chown frr:frr "$dir"
+            local common=(-f /dev/null --vty_socket "$dir" -z "$dir/zserv.api" -u frr -g frr -P 0 --log stdout)
+            spawn "$ns" "zebra-n$n" /usr/lib/frr/zebra "${common[@]}" -i "$dir/zebra.pid"
+            for _ in $(seq 1 100); do [ -S "$dir/zserv.api" ] && break; sleep 0.1; done
+            spawn "$ns" "bfdd-n$n" /usr/lib/frr/bfdd "${common[@]}" -i "$dir/bfdd.pid" --bfdctl "$dir/bfdd.sock"
+            spawn "$ns" "bgpd-n$n" /usr/lib/frr/bgpd "${common[@]}" -i "$dir/bgpd.pid"
+            for _ in $(seq 1 100); do
+                [ -S "$dir/zebra.vty" ] && [ -S "$dir/bfdd.vty" ] && [ -S "$dir/bgpd.vty" ] && break
+                sleep 0.1
+            done
+            ip netns exec "$ns" vtysh --vty_socket "$dir" -f "$STATE/frr-n$n.conf" > "$STATE/vtysh-n$n.out" 2>&1 || {
+                echo "anycast-lab.sh: FRR on node $n refused its configuration (see $STATE/vtysh-n$n.out)" >&2
+                exit 1
+            }
+            ;;
+    esac
+}
+
 start_daemon() {
     local n=$1
     alive "m-root-xdp-n$n" && return 0
@@ -190,7 +256,7 @@ up() {
         ip -n "$ns" addr replace "$ANYCAST4/32" dev lo
         ip -n "$ns" addr replace "$ANYCAST6/128" dev lo nodad
         node_conf "$n"
-        alive "bird-n$n" || spawn "$ns" "bird-n$n" bird -f -c "$STATE/bird-n$n.conf" -s "$STATE/bird-n$n.ctl"
+        start_routing "$n"
         start_daemon "$n"
     done
     alive bird-rtr || spawn "$RTR_NS" bird-rtr bird -f -c "$STATE/bird-rtr.conf" -s "$STATE/bird-rtr.ctl"
@@ -210,7 +276,10 @@ stop_pid() {
 }
 
 down() {
-    for n in 1 2 3; do stop_pid "m-root-xdp-n$n" TERM; stop_pid "bird-n$n" TERM; done
+    for n in 1 2 3; do
+        stop_pid "m-root-xdp-n$n" TERM
+        for p in bird bgpd bfdd zebra; do stop_pid "$p-n$n" TERM; done
+    done
     stop_pid bird-rtr TERM
     stop_pid knotd TERM
     for ns in "$CLI_NS" "$RTR_NS" $(node_ns 1) $(node_ns 2) $(node_ns 3); do has_ns "$ns" && ip netns del "$ns"; done
@@ -222,12 +291,19 @@ envs() {
     local nodes=""
     for n in $(seq 1 "$NODES"); do nodes="$nodes $(node_ns "$n")"; done
     echo "CLIENT_NS=$CLI_NS"
+    echo "CLIENT4=198.18.10.2"
+    echo "CLIENT6=2001:db8:10::2"
     echo "ROUTER_NS=$RTR_NS"
     echo "ANYCAST4=$ANYCAST4"
     echo "ANYCAST6=$ANYCAST6"
+    echo "PREFIX4=$PREFIX4"
+    echo "PREFIX6=$PREFIX6"
     echo "NODES=\"${nodes# }\""
     echo "STATE=$STATE"
-    for n in $(seq 1 "$NODES"); do echo "CONTROL_$n=$STATE/n$n.sock"; done
+    for n in $(seq 1 "$NODES"); do
+        echo "CONTROL_$n=$STATE/n$n.sock"
+        echo "ROUTING_$n=$(routing "$n")"
+    done
 }
 
 case "${1:-}" in
@@ -237,25 +313,25 @@ case "${1:-}" in
     stop) stop_pid "m-root-xdp-n${2:?node}" TERM ;;
     kill) stop_pid "m-root-xdp-n${2:?node}" KILL ;;
     lose)
-        # Frozen whole: the node's BIRD and m-root-xdp stop (SIGSTOP) and send nothing, no FIN, no withdrawal.
-        for p in "bird-n${2:?node}" "m-root-xdp-n$2"; do
-            alive "$p" && kill -STOP "$(cat "$STATE/$p.pid")"
+        # Frozen whole: the node's routing daemon and m-root-xdp stop (SIGSTOP) and send nothing, no FIN,
+        # no withdrawal.
+        for p in $(routing_procs "${2:?node}") "m-root-xdp-n$2"; do
+            if alive "$p"; then kill -STOP "$(cat "$STATE/$p.pid")"; fi
         done
         ;;
     start)
-        ns=$(node_ns "${2:?node}")
-        for p in "bird-n$2" "m-root-xdp-n$2"; do
-            alive "$p" && kill -CONT "$(cat "$STATE/$p.pid")"
+        for p in $(routing_procs "${2:?node}") "m-root-xdp-n$2"; do
+            if alive "$p"; then kill -CONT "$(cat "$STATE/$p.pid")"; fi
         done
-        alive "bird-n$2" || spawn "$ns" "bird-n$2" bird -f -c "$STATE/bird-n$2.conf" -s "$STATE/bird-n$2.ctl"
+        start_routing "$2"
         start_daemon "$2"
         ;;
     drain | undrain) "$BIN" "$1" --control "$STATE/n${2:?node}.sock" ;;
     primary-stop) stop_pid knotd TERM ;;
     primary-start) primary_start ;;
     routes)
-        ip -n "$RTR_NS" route show "$ANYCAST4"
-        ip -n "$RTR_NS" -6 route show "$ANYCAST6"
+        ip -n "$RTR_NS" route show "$PREFIX4"
+        ip -n "$RTR_NS" -6 route show "$PREFIX6"
         ;;
     *) echo "usage: $0 up|down|env|stop N|kill N|lose N|start N|drain N|undrain N|primary-stop|primary-start|routes" >&2; exit 2 ;;
 esac

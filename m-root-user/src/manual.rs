@@ -106,12 +106,14 @@ pub fn config_page(m_root_xdp: &clap::Command, date: &str) -> String {
         r.text([roman(format!("{doc} Default: ")), bold(*default), roman(".")]);
     }
     r.control("SH", ["ANYCAST"]).text([roman(
-        "The section [anycast]: health is probed every interval (the zone loaded and not expired, each kernel program \
-         answering a probe frame under BPF_PROG_TEST_RUN, userspace answering on each service address over UDP and TCP); \
-         rise good probes in a row put the service addresses on the interface, fall bad ones take them off; \
-         m-root-xdp drain holds them off until undrain. The interface is a TUN device that exists only while the daemon \
-         holds it, so a crashed daemon's announcement goes with it. On SIGTERM the addresses go first, answering goes \
-         on for drain_seconds. Read at start only.",
+        "The section [anycast]: health is probed every interval (the zone loaded and not expired; each interface up and \
+         running this daemon's programs in the mode planned, as the kernel says; the programs answering a probe frame \
+         to an IPv4 and an IPv6 service address under BPF_PROG_TEST_RUN; userspace answering on each service address \
+         over UDP and TCP); rise good probes in a row put the service addresses on the interface, fall bad ones take \
+         them off; m-root-xdp drain holds them off until undrain. Every probe the interface is made to carry what the \
+         state says: a change the kernel refused is tried again, one made from outside undone, both counted in stats. \
+         The interface is a TUN device that exists only while the daemon holds it, so a crashed daemon's announcement \
+         goes with it. On SIGTERM the addresses go first, answering goes on for drain_seconds. Read at start only.",
     )]);
     for (key, default, doc) in crate::anycast::REFERENCE.iter() {
         r.control("TP", []).text([bold(*key)]);

@@ -1,17 +1,23 @@
-//! Anycast health and announcement on one node (the BGP side is BIRD's, in the anycast lab): the daemon
-//! with `[anycast]` in the lab's server namespace. Its TUN device carries the service address once the
-//! probes pass; `drain` takes it off while queries are still answered, `undrain` puts it back; the
-//! link going down withdraws it (fall), coming back announces it (rise); SIGTERM withdraws first and
-//! answers for drain_seconds; SIGKILL takes the device, and with it the announcement, away at once.
+//! Anycast health and announcement on one node (the BGP side is BIRD's and FRR's, in the anycast lab):
+//! the daemon with `[anycast]` in the lab's server namespace, serving an IPv4 and an IPv6 address. Its
+//! TUN device carries both once the probes pass; `drain` takes them off while queries are still
+//! answered over both families, `undrain` puts them back, and the metrics say so at each step; what is
+//! changed on the device from outside is undone at the next probe, and what the kernel refuses is
+//! counted and tried again; the link going down withdraws it (fall), coming back announces it (rise);
+//! SIGTERM withdraws first and answers for drain_seconds; SIGKILL takes the device, and with it the
+//! announcement, away at once; the XDP link detached from outside withdraws it.
 
 mod common;
 
+use std::io::{Read, Write};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::{BIN, Client, Lab, in_netns};
 use zonegen::{name, rr, wire};
 
 const IFACE: &str = "anycast0";
+const METRICS: &str = "127.0.0.1:9153";
 
 /// The addresses on the announcement interface (None: no such interface).
 fn announced(lab: &Lab) -> Option<String> {
@@ -19,34 +25,79 @@ fn announced(lab: &Lab) -> Option<String> {
     out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-fn is_announced(lab: &Lab) -> bool {
-    announced(lab).is_some_and(|a| a.contains(&format!("{}/32", common::SRV4)))
+fn has(lab: &Lab, a: &str) -> bool {
+    announced(lab).is_some_and(|s| s.contains(&format!(" {a} ")))
 }
 
+fn is_announced(lab: &Lab) -> bool {
+    has(lab, &format!("{}/32", common::SRV4)) && has(lab, &format!("{}/128", common::SRV6))
+}
+
+fn withdrawn(lab: &Lab) -> bool {
+    !has(lab, &format!("{}/32", common::SRV4)) && !has(lab, &format!("{}/128", common::SRV6))
+}
+
+/// Both families answered.
 fn answered(lab: &Lab) -> bool {
     let q = wire::build_query(5, 0, name::ROOT, rr::SOA, rr::CLASS_IN, Some((1232, false)));
-    in_netns(&lab.cli_ns(), || Client::new().udp(common::SRV4, &q)).is_some_and(|r| r[3] & 0x0f == 0)
+    in_netns(&lab.cli_ns(), || {
+        let c = Client::new();
+        [common::SRV4, common::SRV6].iter().all(|s| c.udp(s, &q).is_some_and(|r| r[3] & 0x0f == 0))
+    })
 }
 
-fn ctl(control: &std::path::Path, cmd: &str) -> String {
+fn ctl(control: &Path, cmd: &str) -> String {
     let out = std::process::Command::new(BIN).arg(cmd).arg("--control").arg(control).output().unwrap();
     assert!(out.status.success(), "{cmd}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
+fn anycast(control: &Path) -> serde_json::Value {
+    m_root_user::control::request(control, "stats", Duration::from_secs(5)).unwrap()["anycast"].clone()
+}
+
+/// GET /metrics from inside the server's namespace.
+fn metrics(lab: &Lab) -> String {
+    in_netns(&lab.srv_ns(), || {
+        let mut s = std::net::TcpStream::connect(METRICS).expect("the metrics endpoint");
+        s.write_all(b"GET /metrics HTTP/1.1\r\nHost: lab\r\nConnection: close\r\n\r\n").unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        out
+    })
+}
+
+/// The value of the sample `series` (name and labels as written) in a scrape.
+fn sample(text: &str, series: &str) -> f64 {
+    let line = text.lines().find(|l| l.strip_prefix(series).is_some_and(|r| r.starts_with(' ')));
+    line.and_then(|l| l.rsplit(' ').next()).and_then(|v| v.parse().ok()).unwrap_or_else(|| panic!("{series} not in the scrape"))
+}
+
+/// announced, drained, and which state is 1, as the metrics say.
+fn metric_state(lab: &Lab) -> (f64, f64, Vec<&'static str>) {
+    let m = metrics(lab);
+    let states = ["up", "down", "drained"].into_iter().filter(|s| sample(&m, &format!("m_root_xdp_anycast_state{{state=\"{s}\"}}")) == 1.0);
+    (sample(&m, "m_root_xdp_anycast_announced"), sample(&m, "m_root_xdp_anycast_drained"), states.collect())
+}
+
+fn ns_cmd(lab: &Lab, args: &[&str]) -> String {
+    common::sh(&mut Lab::in_ns(&lab.srv_ns(), args))
+}
+
 #[test]
 fn health_drives_the_announcement() {
     let mut lab = Lab::up_with("anyc", common::Peer::Bare);
-    let dir = std::env::temp_dir().join(format!("m-root-xdp-anyc-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("m-root-xdp-{}-{}", lab.name, std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let control = std::path::PathBuf::from("/run/m-root-xdp/anyc.sock");
+    let control = std::path::PathBuf::from(format!("/run/m-root-xdp/{}.sock", lab.name));
     let config = dir.join("m-root-xdp.toml");
     std::fs::write(
         &config,
         format!(
-            "zone = \"{}\"\naddresses = [\"{}\"]\ninterfaces = [\"{}\"]\ncontrol = \"{}\"\n[anycast]\ninterface = \"{IFACE}\"\nprobe_interval_ms = 200\nrise = 2\nfall = 2\ndrain_seconds = 2\n",
+            "zone = \"{}\"\naddresses = [\"{}\", \"{}\"]\ninterfaces = [\"{}\"]\ncontrol = \"{}\"\n[metrics]\nlisten = \"{METRICS}\"\n[anycast]\ninterface = \"{IFACE}\"\nprobe_interval_ms = 200\nrise = 2\nfall = 2\ndrain_seconds = 2\n",
             common::bundled_zone().display(),
             common::SRV4,
+            common::SRV6,
             lab.srv_if(),
             control.display()
         ),
@@ -55,48 +106,69 @@ fn health_drives_the_announcement() {
     let cfg = config.display().to_string();
     let spawn = |lab: &mut Lab, log: &str| {
         let ns = lab.srv_ns();
-        let pid = lab.spawn(&ns, &[BIN, "run", "--config", &cfg], &std::env::temp_dir().join(log));
+        let pid = lab.spawn(&ns, &[BIN, "run", "--config", &cfg], &dir.join(log));
         common::wait_for("the daemon", 60, || m_root_user::control::request(&control, "stats", Duration::from_millis(300)).is_ok());
         pid
     };
-    let pid = spawn(&mut lab, "m-root-xdp-anyc.log");
+    let pid = spawn(&mut lab, "1.log");
     let t = Instant::now();
     common::wait_for("the announcement", 10, || is_announced(&lab));
-    println!("announced {:.2} s after the control socket answered (rise 2 x 200 ms)", t.elapsed().as_secs_f64());
-    let s = m_root_user::control::request(&control, "stats", Duration::from_secs(5)).unwrap();
-    assert_eq!(s["anycast"]["state"], "up", "{}", s["anycast"]);
+    println!("announced (IPv4 and IPv6) {:.2} s after the control socket answered (rise 2 x 200 ms)", t.elapsed().as_secs_f64());
+    assert_eq!(anycast(&control)["state"], "up");
+    assert_eq!(metric_state(&lab), (1.0, 0.0, vec!["up"]), "metrics: up");
 
-    // drain: withdrawn at once, still answering; undrain: back.
+    // drain: withdrawn at once, still answering; undrain: back. The metrics follow.
     println!("drain: {}", ctl(&control, "drain"));
-    assert!(!is_announced(&lab), "drained: withdrawn");
+    assert!(withdrawn(&lab), "drained: withdrawn");
     assert!(announced(&lab).is_some(), "the interface stays");
-    assert!(answered(&lab), "still answering while drained");
+    assert!(answered(&lab), "still answering over IPv4 and IPv6 while drained");
+    assert_eq!(metric_state(&lab), (0.0, 1.0, vec!["drained"]), "metrics: drained");
     println!("undrain: {}", ctl(&control, "undrain"));
     common::wait_for("the announcement after undrain", 5, || is_announced(&lab));
+    assert_eq!(metric_state(&lab), (1.0, 0.0, vec!["up"]), "metrics: undrained");
 
-    // The link down: the probes fail, two in a row withdraw; up again: two good ones announce.
-    common::sh(&mut Lab::in_ns(&lab.srv_ns(), &["ip", "link", "set", &lab.srv_if(), "down"]));
+    // Changes from outside are undone at the next probe: an address taken off, another put on.
     let t = Instant::now();
-    common::wait_for("the withdrawal with the link down", 10, || !is_announced(&lab));
-    println!(
-        "link down: withdrawn after {:.2} s ({})",
-        t.elapsed().as_secs_f64(),
-        m_root_user::control::request(&control, "stats", Duration::from_secs(5)).unwrap()["anycast"]["last_probe"]
-    );
-    common::sh(&mut Lab::in_ns(&lab.srv_ns(), &["ip", "link", "set", &lab.srv_if(), "up"]));
+    ns_cmd(&lab, &["ip", "addr", "del", &format!("{}/128", common::SRV6), "dev", IFACE]);
+    ns_cmd(&lab, &["ip", "addr", "add", "203.0.113.9/32", "dev", IFACE]);
+    common::wait_for("the device put back", 5, || is_announced(&lab) && !has(&lab, "203.0.113.9/32"));
+    let a = anycast(&control);
+    println!("changed from outside: put back after {:.2} s ({} repairs)", t.elapsed().as_secs_f64(), a["announce_repairs"]);
+    assert_eq!(a["announce_repairs"], 2, "{a}");
+    // What the kernel refuses (no IPv6 on the device) is counted and tried every probe until it works.
+    let sysctl = format!("net.ipv6.conf.{IFACE}.disable_ipv6");
+    ns_cmd(&lab, &["sysctl", "-qw", &format!("{sysctl}=1")]);
+    common::wait_for("a failure counted", 5, || anycast(&control)["announce_failures"].as_u64() >= Some(2));
+    let a = anycast(&control);
+    println!("IPv6 off on {IFACE}: {} ({} failures so far)", a["announce_error"], a["announce_failures"]);
+    assert_eq!((a["announced"].as_bool(), a["on_interface"].as_str()), (Some(false), Some(common::SRV4)), "{a}");
+    assert!(sample(&metrics(&lab), "m_root_xdp_anycast_announce_failures_total") >= 2.0);
+    ns_cmd(&lab, &["sysctl", "-qw", &format!("{sysctl}=0")]);
+    common::wait_for("IPv6 announced again", 5, || is_announced(&lab));
+    let a = anycast(&control);
+    assert_eq!((a["announced"].as_bool(), a["announce_error"].is_null()), (Some(true), true), "{a}");
+
+    // The link down: the probes fail, two in a row withdraw; up again: two good ones announce. The
+    // interface keeps its IPv6 address over the bounce, as it keeps the IPv4 one.
+    ns_cmd(&lab, &["sysctl", "-qw", &format!("net.ipv6.conf.{}.keep_addr_on_down=1", lab.srv_if())]);
+    ns_cmd(&lab, &["ip", "link", "set", &lab.srv_if(), "down"]);
+    let t = Instant::now();
+    common::wait_for("the withdrawal with the link down", 10, || withdrawn(&lab));
+    println!("link down: withdrawn after {:.2} s ({})", t.elapsed().as_secs_f64(), anycast(&control)["last_probe"]);
+    ns_cmd(&lab, &["ip", "link", "set", &lab.srv_if(), "up"]);
     common::wait_for("the announcement with the link up", 10, || is_announced(&lab));
 
     // SIGTERM: withdrawn first, answering for drain_seconds (2 s), then gone.
     let t = Instant::now();
     unsafe { libc::kill(pid, libc::SIGTERM) };
-    common::wait_for("the withdrawal on SIGTERM", 5, || !is_announced(&lab));
-    let withdrawn = t.elapsed();
+    common::wait_for("the withdrawal on SIGTERM", 5, || withdrawn(&lab));
+    let withdrawn_after = t.elapsed();
     assert!(answered(&lab), "answering during the drain");
     let answering = t.elapsed();
     common::wait_for("the daemon to stop", 15, || std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |s| s.contains(") Z")));
     println!(
         "SIGTERM: withdrawn after {:.2} s, answered at {:.2} s, stopped after {:.2} s (drain_seconds 2)",
-        withdrawn.as_secs_f64(),
+        withdrawn_after.as_secs_f64(),
         answering.as_secs_f64(),
         t.elapsed().as_secs_f64()
     );
@@ -104,12 +176,29 @@ fn health_drives_the_announcement() {
     lab.stop(pid);
 
     // SIGKILL: the device goes with the process.
-    let pid = spawn(&mut lab, "m-root-xdp-anyc-2.log");
+    let pid = spawn(&mut lab, "2.log");
     common::wait_for("the announcement again", 10, || is_announced(&lab));
     let t = Instant::now();
     unsafe { libc::kill(pid, libc::SIGKILL) };
     common::wait_for("the interface to go with the killed daemon", 5, || announced(&lab).is_none());
     println!("SIGKILL: {IFACE} gone after {:.3} s", t.elapsed().as_secs_f64());
+    lab.stop(pid);
+
+    // The XDP link detached from outside (BPF_LINK_DETACH): the programs still answer their test runs,
+    // but the interface no longer runs them; the kernel says so and the probe fails.
+    let pid = spawn(&mut lab, "3.log");
+    common::wait_for("the announcement again", 10, || is_announced(&lab));
+    let link: serde_json::Value = serde_json::from_str(&ns_cmd(&lab, &["ip", "-j", "link", "show", "dev", &lab.srv_if()])).unwrap();
+    let prog = link[0]["xdp"]["prog"]["id"].as_u64().expect("an XDP program on the interface");
+    let links: serde_json::Value =
+        serde_json::from_str(&common::sh(std::process::Command::new("bpftool").args(["-j", "link", "show"]))).unwrap();
+    let id = links.as_array().into_iter().flatten().find(|l| l["prog_id"] == prog).and_then(|l| l["id"].as_u64()).expect("its link");
+    let t = Instant::now();
+    common::sh(std::process::Command::new("bpftool").args(["link", "detach", "id", &id.to_string()]));
+    common::wait_for("the withdrawal with XDP detached", 5, || withdrawn(&lab));
+    let why = anycast(&control)["last_probe"].as_str().unwrap_or_default().to_string();
+    println!("XDP link {id} detached: withdrawn after {:.2} s ({why})", t.elapsed().as_secs_f64());
+    assert!(why.contains("is not attached in native mode"), "{why}");
     lab.stop(pid);
     std::fs::remove_dir_all(&dir).unwrap();
 }

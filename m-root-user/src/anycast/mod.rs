@@ -1,10 +1,12 @@
 //! Anycast (`[anycast]`): the instance tells its routers when it can serve. Health is probed every
-//! interval (`probe`: zone, kernel programs, userspace), with rise/fall hysteresis and a forced down by
-//! `m-root-xdp drain` (`health`); while healthy the service addresses are on an interface the daemon
-//! owns, whose connected routes the BGP daemon announces (`announce`). On SIGTERM the addresses go
-//! first, answering goes on for `drain_seconds`, then the daemon stops.
+//! interval (`probe`: zone, kernel programs and their attachment (`attached`), userspace), with
+//! rise/fall hysteresis and a forced down by `m-root-xdp drain` (`health`); while healthy the service
+//! addresses are on an interface the daemon owns, whose connected routes the BGP daemon announces
+//! (`announce`), reconciled with the state every probe. On SIGTERM the addresses go first, answering
+//! goes on for `drain_seconds`, then the daemon stops.
 
 pub mod announce;
+pub mod attached;
 pub mod health;
 pub mod probe;
 
@@ -30,25 +32,32 @@ pub struct Section {
     pub rise: u32,
     pub fall: u32,
     pub drain_seconds: u64,
+    /// Prefixes to announce instead of host routes (`announce::on_interface`).
+    pub prefixes: Vec<ipnet::IpNet>,
 }
 
 impl Default for Section {
     fn default() -> Section {
-        Section { interface: "anycast0".into(), probe_interval_ms: 1000, rise: 2, fall: 2, drain_seconds: 5 }
+        Section { interface: "anycast0".into(), probe_interval_ms: 1000, rise: 2, fall: 2, drain_seconds: 5, prefixes: Vec::new() }
     }
 }
 
 /// Each key with its default and meaning, for m-root-xdp.toml(5).
-pub const REFERENCE: [(&str, &str, &str); 5] = [
+pub const REFERENCE: [(&str, &str, &str); 6] = [
     (
         "anycast.interface",
         "\"anycast0\"",
-        "The TUN device this daemon creates and holds; while healthy it carries the service addresses (/32, /128), for the BGP daemon to announce its connected routes.",
+        "The TUN device this daemon creates and holds; while healthy it carries the service addresses (/32, /128, or as anycast.prefixes says), for the BGP daemon to announce its connected routes.",
     ),
     ("anycast.probe_interval_ms", "1000", "How often health is probed (100-60000)."),
     ("anycast.rise", "2", "Good probes in a row that announce."),
     ("anycast.fall", "2", "Bad probes in a row that withdraw."),
     ("anycast.drain_seconds", "5", "On SIGTERM: how long to keep answering after the withdrawal, for routing to converge (0-600)."),
+    (
+        "anycast.prefixes",
+        "[]",
+        "Prefixes announced instead of host routes: a service address inside one goes on the interface with that prefix's length, so its connected route is the prefix. Needed with FRR, whose zebra prefers the loopback's connected route for the same /32 or /128.",
+    ),
 ];
 
 impl Section {
@@ -78,23 +87,33 @@ impl Anycast {
     /// Create the announcement interface (withdrawn until the probes say healthy).
     pub fn start(conf: Section, addrs: &[IpAddr], port: u16) -> Result<Arc<Anycast>> {
         conf.check()?;
-        let announcer = Announcer::create(&conf.interface, addrs)?;
+        let on = announce::on_interface(addrs, &conf.prefixes).map_err(|e| anyhow::anyhow!(e))?;
+        let announcer = Announcer::create(&conf.interface, on)?;
         let health = Health::new(conf.rise, conf.fall);
         Ok(Arc::new(Anycast { conf, addrs: addrs.to_vec(), port, health: Mutex::new(health), announcer: Mutex::new(announcer) }))
     }
 
-    fn apply(&self, h: &Health) {
+    /// Reconcile the device with `h` (every probe, and on drain): `changed` says the state just changed,
+    /// so what is done is an announcement or a withdrawal; otherwise anything done is a repair.
+    fn apply(&self, h: &Health, changed: bool) {
         let mut a = self.announcer.lock().unwrap_or_else(|p| p.into_inner());
-        let want = h.announce();
-        match a.set(want) {
-            Ok(()) => {
-                log::warn!("anycast: {} on {} ({}; health: {})", if want { "announced" } else { "withdrawn" }, a.iface, h.state(), h.last)
-            }
-            Err(e) => log::error!("anycast: {e:#}"),
+        let before = a.error.clone();
+        let n = a.set(h.announce());
+        let what = if h.announce() { "announced" } else { "withdrawn" };
+        if changed {
+            log::warn!("anycast: {what} on {} ({}; health: {})", a.iface, h.state(), h.last);
+        } else if n > 0 {
+            log::warn!("anycast: {} had drifted from the state ({what}): {n} change(s) made to put it back", a.iface);
+        }
+        // Each failure is counted; the log says when what fails changes, not every interval.
+        match &a.error {
+            Some(e) if before.as_ref() != Some(e) => log::error!("anycast: {e} (tried again every probe)"),
+            None if before.is_some() => log::warn!("anycast: {} {what} as the state says, after {} failed change(s)", a.iface, a.failures),
+            _ => {}
         }
     }
 
-    /// Probe every interval; announce or withdraw as health changes.
+    /// Probe every interval; announce or withdraw as health changes, and keep the device as the state says.
     pub fn run(self: &Arc<Self>, daemon: Arc<Daemon>, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
         let me = self.clone();
         std::thread::spawn(move || {
@@ -108,9 +127,8 @@ impl Anycast {
                 {
                     log::warn!("anycast: probe failed: {e}");
                 }
-                if h.observe(result) {
-                    me.apply(&h);
-                }
+                let changed = h.observe(result);
+                me.apply(&h, changed);
                 drop(h);
                 std::thread::sleep(interval.saturating_sub(t.elapsed()));
             }
@@ -120,9 +138,8 @@ impl Anycast {
     /// `drain` (true) or `undrain` (false) from the control socket.
     pub fn drain(&self, on: bool) -> Value {
         let mut h = self.health.lock().unwrap_or_else(|p| p.into_inner());
-        if h.set_drained(on) {
-            self.apply(&h);
-        }
+        let changed = h.set_drained(on);
+        self.apply(&h, changed);
         self.report_locked(&h)
     }
 
@@ -133,13 +150,17 @@ impl Anycast {
     }
 
     fn report_locked(&self, h: &Health) -> Value {
-        let announced = self.announcer.lock().unwrap_or_else(|p| p.into_inner()).announced();
+        let a = self.announcer.lock().unwrap_or_else(|p| p.into_inner());
         json!({
             "interface": self.conf.interface,
             "state": h.state(),
-            "announced": announced,
+            "announced": a.announced(),
             "drained": h.drained(),
             "last_probe": h.last,
+            "on_interface": a.on_device.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(" "),
+            "announce_failures": a.failures,
+            "announce_repairs": a.repairs,
+            "announce_error": a.error,
         })
     }
 

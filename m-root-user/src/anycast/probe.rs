@@ -1,17 +1,21 @@
-//! What health is made of, probed once an interval: the zone is loaded and not expired; each kernel
-//! program attached answers a probe frame (BPF_PROG_TEST_RUN of the loaded program: a query from the
-//! host to its own address goes over loopback and never meets XDP or TC); userspace answers `. SOA`
-//! on each service address, over UDP and TCP, with the serial served, in time.
+//! What health is made of, probed once an interval: the zone is loaded and not expired; each interface
+//! is up and runs the programs attached as planned (attached.rs), and they answer a probe frame to an
+//! IPv4 and an IPv6 service address (BPF_PROG_TEST_RUN of the loaded program: a query from the host to
+//! its own address goes over loopback and never meets XDP or TC); userspace answers `. SOA` on each
+//! service address, over UDP and TCP, with the serial served, in time.
 
 use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream, UdpSocket};
 use std::time::Duration;
 
-use aya::programs::{TestRun, TestRunOptions};
+use aya::programs::{SchedClassifier, TestRun, TestRunOptions, Xdp};
 use zonegen::{name, rr, wire};
 
+use super::attached;
 use crate::daemon::Daemon;
+use crate::dataplane::Attached;
 use crate::frame::{self, Spec};
+use crate::netlink::Rtnl;
 
 const XDP_TX: u32 = 3;
 const TC_ACT_REDIRECT: u32 = 7;
@@ -49,48 +53,68 @@ pub fn probe(d: &Daemon, addrs: &[IpAddr], port: u16) -> Result<(), String> {
     Ok(())
 }
 
-/// Each attached dataplane: XDP answers the probe frame (or hands it over and TC answers it).
+/// The service addresses the kernel programs are probed on: the first of each family, so both the IPv4
+/// and the IPv6 path of each program run every interval.
+fn one_per_family(addrs: &[IpAddr]) -> impl Iterator<Item = &IpAddr> {
+    let v4 = addrs.iter().find(|a| a.is_ipv4());
+    let v6 = addrs.iter().find(|a| a.is_ipv6());
+    v4.into_iter().chain(v6)
+}
+
+/// Each attached dataplane: the kernel has the attachment planned (attached.rs), and XDP answers the
+/// probe frames (or hands them over and TC answers them).
 fn kernel(d: &Daemon, addrs: &[IpAddr], serial: u32) -> Result<(), String> {
     let planes = d.planes.lock().unwrap_or_else(|p| p.into_inner());
+    let mut nl = None;
     for dp in planes.iter() {
-        let Some((iface, _, on)) = &dp.attached else { continue };
-        // The link first: programs that answer on an interface that is down serve no one.
-        let state = std::fs::read_to_string(format!("/sys/class/net/{iface}/operstate")).unwrap_or_default();
-        if !matches!(state.trim(), "up" | "unknown") {
-            return Err(format!("{iface}: link {}", if state.is_empty() { "gone" } else { state.trim() }));
-        }
-        let Some(dst) = addrs.first() else { continue };
-        let src: IpAddr = if dst.is_ipv6() { PROBE6 } else { PROBE4 }.parse().map_err(|_| "probe address".to_string())?;
-        let spec =
-            Spec { src_mac: [2, 0, 0, 0, 0, 0x53], dst_mac: [2, 0, 0, 0, 0, 1], vlans: vec![], src, dst: *dst, sport: 53053, dport: 53 };
-        let id = 0x4d52;
-        let input = frame::build(&spec, &query(id));
-        let mut out = vec![0u8; 4096];
-        let answered = |ret: u32, want: u32, out: &mut Vec<u8>, size: u32| -> bool {
-            out.truncate(size as usize);
-            ret == want && frame::parse_checked(out).ok().and_then(|p| serial_of(&p.payload, id)) == Some(serial)
+        let Some((iface, plan, on)) = &dp.attached else { continue };
+        let nl = match &mut nl {
+            Some(nl) => nl,
+            None => nl.insert(Rtnl::open().map_err(|e| format!("a netlink socket: {e}"))?),
         };
-        if on.xdp.is_some() {
-            let p = dp.program_ref().map_err(|e| format!("{iface}: {e:#}"))?;
-            let r = p
-                .test_run(TestRunOptions { data_in: Some(&input), data_out: Some(&mut out), repeat: 1, ..Default::default() })
-                .map_err(|e| format!("{iface}: XDP probe run: {e}"))?;
-            if answered(r.return_value, XDP_TX, &mut out, r.data_size_out) {
-                continue;
-            }
-            if !on.tc {
-                return Err(format!("{iface}: XDP did not answer the probe (verdict {})", r.return_value));
-            }
+        let xdp = dp.program_ref().map_err(|e| format!("{iface}: {e:#}"))?;
+        let tc = dp.tc_program_ref().map_err(|e| format!("{iface}: {e:#}"))?;
+        let id = |info: Result<aya::programs::ProgramInfo, _>| info.map(|i| i.id()).map_err(|e| format!("{iface}: our program's id: {e}"));
+        let ours = attached::Ours { xdp: id(xdp.info())?, tc: id(tc.info())? };
+        let seen = attached::seen(nl, iface, on.tc)?;
+        attached::check(iface, plan, on, ours, &seen)?;
+        for dst in one_per_family(addrs) {
+            let fam = if dst.is_ipv6() { "IPv6" } else { "IPv4" };
+            test_run(xdp, tc, *on, *dst, serial).map_err(|e| format!("{iface}: {e} ({fam} probe to {dst})"))?;
         }
-        if on.tc {
-            let mut out = vec![0u8; 4096];
-            let p = dp.tc_program_ref().map_err(|e| format!("{iface}: {e:#}"))?;
-            let r = p
-                .test_run(TestRunOptions { data_in: Some(&input), data_out: Some(&mut out), repeat: 1, ..Default::default() })
-                .map_err(|e| format!("{iface}: TC probe run: {e}"))?;
-            if !answered(r.return_value, TC_ACT_REDIRECT, &mut out, r.data_size_out) {
-                return Err(format!("{iface}: the kernel programs did not answer the probe (TC verdict {})", r.return_value));
-            }
+    }
+    Ok(())
+}
+
+/// One probe frame to `dst` through the programs as attached: XDP's answer, or TC's of what XDP hands it.
+fn test_run(xdp: &Xdp, tc: &SchedClassifier, on: Attached, dst: IpAddr, serial: u32) -> Result<(), String> {
+    let src: IpAddr = if dst.is_ipv6() { PROBE6 } else { PROBE4 }.parse().map_err(|_| "probe address".to_string())?;
+    let spec = Spec { src_mac: [2, 0, 0, 0, 0, 0x53], dst_mac: [2, 0, 0, 0, 0, 1], vlans: vec![], src, dst, sport: 53053, dport: 53 };
+    let id = 0x4d52;
+    let input = frame::build(&spec, &query(id));
+    let answered = |ret: u32, want: u32, out: &mut Vec<u8>, size: u32| -> bool {
+        out.truncate(size as usize);
+        ret == want && frame::parse_checked(out).ok().and_then(|p| serial_of(&p.payload, id)) == Some(serial)
+    };
+    if on.xdp.is_some() {
+        let mut out = vec![0u8; 4096];
+        let r = xdp
+            .test_run(TestRunOptions { data_in: Some(&input), data_out: Some(&mut out), repeat: 1, ..Default::default() })
+            .map_err(|e| format!("XDP probe run: {e}"))?;
+        if answered(r.return_value, XDP_TX, &mut out, r.data_size_out) {
+            return Ok(());
+        }
+        if !on.tc {
+            return Err(format!("XDP did not answer the probe (verdict {})", r.return_value));
+        }
+    }
+    if on.tc {
+        let mut out = vec![0u8; 4096];
+        let r = tc
+            .test_run(TestRunOptions { data_in: Some(&input), data_out: Some(&mut out), repeat: 1, ..Default::default() })
+            .map_err(|e| format!("TC probe run: {e}"))?;
+        if !answered(r.return_value, TC_ACT_REDIRECT, &mut out, r.data_size_out) {
+            return Err(format!("the kernel programs did not answer the probe (TC verdict {})", r.return_value));
         }
     }
     Ok(())

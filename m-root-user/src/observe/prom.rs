@@ -270,6 +270,17 @@ pub fn families(i: &Inputs) -> Vec<Family> {
         o.gauge("m_root_xdp_anycast_drained", "1 while drained by m-root-xdp drain", flag("drained"));
         let state = ["up", "down", "drained"].map(|s| (l(&[("state", s)]), if a["state"] == s { 1.0 } else { 0.0 })).to_vec();
         o.gauge("m_root_xdp_anycast_state", "The health state: 1 for the current one", state);
+        let n = |key: &str| vec![(vec![], a[key].as_u64().unwrap_or(0))];
+        o.counter(
+            "m_root_xdp_anycast_announce_failures",
+            "Changes to the announcement interface the kernel refused (tried again every probe)",
+            n("announce_failures"),
+        );
+        o.counter(
+            "m_root_xdp_anycast_announce_repairs",
+            "Changes made to put the announcement interface back as the state says, after a change from outside",
+            n("announce_repairs"),
+        );
     }
     o.0
 }
