@@ -94,8 +94,13 @@ fn handle(c: UnixStream, d: &Arc<Daemon>) -> Result<()> {
             }
         }
         // The answer carries the sockets' descriptors (SCM_RIGHTS), so it is written here.
+        // A successor's requests: from this daemon's own user or root only (the group may read stats; a
+        // hand-over gives away the sockets and stops this daemon).
+        Some("hand-over" | "resume" | "retire") if !peer(&c).is_some_and(|(_, uid)| uid == 0 || uid == unsafe { libc::geteuid() }) => {
+            serde_json::json!({ "error": "hand-over, resume and retire are for this daemon's own user or root" })
+        }
         Some("hand-over") => {
-            let (reply, fds) = match d.offer(peer_pid(&c)) {
+            let (reply, fds) = match d.offer(peer(&c).map(|(pid, _)| pid), c.try_clone().ok()) {
                 Ok(mut h) => (serde_json::to_value(&h)?, std::mem::take(&mut h.fds)),
                 Err(e) => (serde_json::json!({ "error": e }), Vec::new()),
             };
@@ -124,26 +129,27 @@ fn handle(c: UnixStream, d: &Arc<Daemon>) -> Result<()> {
     Ok(())
 }
 
-/// The process at the other end of a control connection (SO_PEERCRED).
-fn peer_pid(c: &UnixStream) -> Option<u32> {
+/// The process and user at the other end of a control connection (SO_PEERCRED).
+fn peer(c: &UnixStream) -> Option<(u32, u32)> {
     use std::os::fd::AsRawFd;
     let mut cred = libc::ucred { pid: 0, uid: 0, gid: 0 };
     let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
     // SAFETY: getsockopt writes at most `len` octets into `cred`.
     let r =
         unsafe { libc::getsockopt(c.as_raw_fd(), libc::SOL_SOCKET, libc::SO_PEERCRED, &mut cred as *mut _ as *mut libc::c_void, &mut len) };
-    (r == 0 && cred.pid > 0).then_some(cred.pid as u32)
+    (r == 0 && cred.pid > 0).then_some((cred.pid as u32, cred.uid))
 }
 
-/// Ask a running daemon, and take the descriptors that come with its answer (`hand-over`).
-pub fn request_with_fds(path: &Path, cmd: &str, timeout: Duration) -> Result<(serde_json::Value, Vec<std::os::fd::OwnedFd>)> {
+/// Ask a running daemon, and take the descriptors that come with its answer (`hand-over`); with the
+/// connection, open still.
+pub fn request_with_fds(path: &Path, cmd: &str, timeout: Duration) -> Result<(serde_json::Value, Vec<std::os::fd::OwnedFd>, UnixStream)> {
     let mut c = UnixStream::connect(path).with_context(|| format!("connecting to {}", path.display()))?;
     c.set_read_timeout(Some(timeout))?;
     c.set_write_timeout(Some(timeout))?;
     let req = if cmd.starts_with('{') { cmd.to_string() } else { serde_json::json!({ "cmd": cmd }).to_string() };
     writeln!(c, "{req}")?;
     let (line, fds) = crate::server::handoff::recv_with_fds(&c, 16 << 20).context("no answer from the daemon")?;
-    Ok((serde_json::from_slice(&line)?, fds))
+    Ok((serde_json::from_slice(&line)?, fds, c))
 }
 
 /// Ask a running daemon (client side).

@@ -54,6 +54,44 @@ fn run(cli: Cli) -> Result<()> {
     }
 }
 
+/// `[anycast]`: the announcement device, created, or adopted from the daemon taken over when it handed
+/// its own (`tun`) and it is the one configured; otherwise that daemon's device goes with its process,
+/// which has just exited (the kernel may take a moment to remove it, and the name may be the same).
+fn start_anycast(
+    a: m_root_user::anycast::Section,
+    daemon: &Arc<Daemon>,
+    s: &config::Settings,
+    take_over: bool,
+    tun: Option<(String, std::fs::File)>,
+) -> Result<Option<Arc<m_root_user::anycast::Anycast>>> {
+    let tun = tun.filter(|(name, _)| *name == a.interface).map(|(_, f)| f);
+    if take_over && tun.is_none() {
+        let t = Instant::now();
+        while m_root_user::anycast::announce::exists(&a.interface) && t.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    let adopted = tun.is_some();
+    let a = match m_root_user::anycast::Anycast::start(a, &s.addresses, s.port, tun) {
+        Ok(a) => a,
+        // Having taken over, this daemon is the one serving: not announcing is better than stopping
+        // (the old one is gone, and with this one the kernel programs would go).
+        Err(e) if take_over => {
+            log::error!("anycast: {e:#}; serving WITHOUT announcing (restart to announce)");
+            return Ok(None);
+        }
+        Err(e) => return Err(e),
+    };
+    let _ = daemon.anycast.set(a.clone());
+    match adopted {
+        true => log::info!("anycast: {} taken over as it was ({})", a.conf.interface, a.report()["state"]),
+        false => {
+            log::info!("anycast: {} created; the service addresses go on it once {} probes in a row pass", a.conf.interface, a.conf.rise)
+        }
+    }
+    Ok(Some(a))
+}
+
 /// `run`: load the zone, set up each interface's dataplane, serve until SIGTERM / SIGINT (SIGHUP reloads).
 /// With `take_over`, the interfaces' programs are taken from the daemon running on the control socket.
 fn serve(
@@ -202,7 +240,7 @@ fn serve(
         true => (Some(takeover::ask_offer(&s.control)?), Some(std::time::Instant::now())),
         false => (None, None),
     };
-    let inherited = handing.as_mut().map(|h| h.take_sockets()).unwrap_or_default();
+    let (inherited, mut inherited_tun) = handing.as_mut().map(|h| h.take_handed()).unwrap_or_default();
     let gate = Arc::new(match take_over {
         true => m_root_user::server::handoff::Gate::held(),
         false => m_root_user::server::handoff::Gate::default(),
@@ -242,21 +280,7 @@ fn serve(
     let refresher = secondary.as_ref().map(|sec| sec.run(daemon.clone(), stop.clone()));
     // Anycast: the announcement interface, withdrawn until the probes say healthy.
     let anycast = match anycast {
-        Some(a) => {
-            // After a take-over the old daemon's device goes with its process, which has just exited:
-            // the kernel may take a moment to remove it, and the name is the same.
-            if take_over {
-                let dev = std::path::Path::new("/sys/class/net").join(&a.interface);
-                let t = std::time::Instant::now();
-                while dev.exists() && t.elapsed() < Duration::from_secs(5) {
-                    std::thread::sleep(Duration::from_millis(20));
-                }
-            }
-            let a = m_root_user::anycast::Anycast::start(a, &s.addresses, s.port)?;
-            let _ = daemon.anycast.set(a.clone());
-            log::info!("anycast: {} created; the service addresses go on it once {} probes in a row pass", a.conf.interface, a.conf.rise);
-            Some(a)
-        }
+        Some(a) => start_anycast(a, &daemon, &s, take_over, inherited_tun.take())?,
         None => None,
     };
     let prober = anycast.as_ref().map(|a| a.run(daemon.clone(), stop.clone()));

@@ -40,30 +40,48 @@ pub struct Handing {
     /// hands none: the successor binds its own beside them).
     #[serde(default)]
     pub sockets: Vec<SocketInfo>,
+    /// The anycast announcement device handed too (its name; its descriptor is the last).
+    #[serde(default)]
+    pub tun: Option<String>,
     /// Their descriptors (received, not serialised).
     #[serde(skip)]
     pub fds: Vec<std::os::fd::OwnedFd>,
+    /// The request's connection, held open until the running daemon has retired: its closing tells
+    /// the running daemon the successor went.
+    #[serde(skip)]
+    pub conn: Option<std::os::unix::net::UnixStream>,
 }
 
 impl Handing {
-    /// The sockets handed over, each with its descriptor.
-    pub fn take_sockets(&mut self) -> Vec<Listening> {
-        if self.fds.len() != self.sockets.len() {
-            if !self.sockets.is_empty() {
-                log::warn!("hand-over: {} sockets described, {} received: binding new ones", self.sockets.len(), self.fds.len());
+    /// The sockets handed over, each with its descriptor, and the announcement device's name and
+    /// descriptor.
+    pub fn take_handed(&mut self) -> (Vec<Listening>, Option<(String, std::fs::File)>) {
+        if self.fds.len() != self.sockets.len() + usize::from(self.tun.is_some()) {
+            if !self.sockets.is_empty() || self.tun.is_some() {
+                log::warn!(
+                    "hand-over: {} sockets{} described, {} descriptors received: binding new ones",
+                    self.sockets.len(),
+                    if self.tun.is_some() { " and a TUN device" } else { "" },
+                    self.fds.len()
+                );
             }
             self.fds.clear();
-            return Vec::new();
+            return (Vec::new(), None);
         }
-        self.sockets.iter().zip(self.fds.drain(..)).map(|(&info, fd)| Listening { info, fd }).collect()
+        let tun = match &self.tun {
+            Some(name) => self.fds.pop().map(|fd| (name.clone(), std::fs::File::from(fd))),
+            None => None,
+        };
+        (self.sockets.iter().zip(self.fds.drain(..)).map(|(&info, fd)| Listening { info, fd }).collect(), tun)
     }
 }
 
 impl Daemon {
     /// The old side of `hand-over`: pin every dataplane's links for a successor, stop reading the sockets
-    /// and hand them too; take everything back if the successor (process `successor`, when known)
-    /// dies, or has neither retired this daemon nor asked to resume within [`OFFER_TIMEOUT`].
-    pub fn offer(self: &Arc<Self>, successor: Option<u32>) -> Result<Handing, String> {
+    /// and hand them too; take everything back if the successor (process `successor`, for the log) dies
+    /// (`conn`, its request's connection, which it holds open until it has retired this daemon, closes),
+    /// or has neither retired this daemon nor asked to resume within [`OFFER_TIMEOUT`].
+    pub fn offer(self: &Arc<Self>, successor: Option<u32>, conn: Option<std::os::unix::net::UnixStream>) -> Result<Handing, String> {
         let mut planes = self.planes.lock().unwrap_or_else(|p| p.into_inner());
         // One successor at a time: a second one's offer must not undo the first's swap.
         if self.offered.lock().unwrap_or_else(|p| p.into_inner()).is_some() {
@@ -87,7 +105,10 @@ impl Daemon {
         // The sockets: from here on this daemon reads none (their queues wait for whoever serves on).
         let (mut sockets, mut fds) = (Vec::new(), Vec::new());
         if let Some(h) = self.handoff.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
-            h.gate.hold();
+            // Every reading thread parked: nothing is answered from here once the successor swaps.
+            if !h.gate.hold_settled(SETTLE) {
+                log::warn!("hand-over: a server thread did not park within {SETTLE:?}; handing over anyway");
+            }
             for l in &h.sockets {
                 match l.fd.try_clone() {
                     Ok(fd) => {
@@ -104,6 +125,18 @@ impl Daemon {
                 }
             }
         }
+        // The announcement device, so the successor keeps it (and what it announces) without a gap.
+        let mut tun = None;
+        if let Some(a) = self.anycast.get() {
+            match a.hold(true) {
+                Ok(Some(fd)) => {
+                    fds.push(fd);
+                    tun = Some(a.conf.interface.clone());
+                }
+                Ok(None) => {}
+                Err(e) => log::warn!("hand-over: the anycast device's descriptor: {e}; the successor makes its own"),
+            }
+        }
         let at = Instant::now();
         *self.offered.lock().unwrap_or_else(|p| p.into_inner()) = Some(at);
         log::info!(
@@ -116,8 +149,8 @@ impl Daemon {
         std::thread::spawn(move || {
             let standing = || *d.offered.lock().unwrap_or_else(|p| p.into_inner()) == Some(at) && !d.retired.load(Ordering::SeqCst);
             while standing() {
-                if successor.is_some_and(|p| !alive(p)) {
-                    log::warn!("hand-over: the successor died before taking over: resuming");
+                if conn.as_ref().is_some_and(closed) {
+                    log::warn!("hand-over: the successor went before taking over: resuming");
                     d.resume();
                     return;
                 }
@@ -129,7 +162,7 @@ impl Daemon {
                 std::thread::sleep(Duration::from_millis(20));
             }
         });
-        Ok(Handing { pid: std::process::id(), serial: self.state.load().zone.serial, ifaces, sockets, fds })
+        Ok(Handing { pid: std::process::id(), serial: self.state.load().zone.serial, ifaces, sockets, tun, fds, conn: None })
     }
 
     /// Take back the links offered (the successor gave up): this daemon's programs answer again.
@@ -143,6 +176,9 @@ impl Daemon {
         }
         if let Some(h) = self.handoff.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
             h.gate.open();
+        }
+        if let Some(a) = self.anycast.get() {
+            let _ = a.hold(false);
         }
         log::info!("hand-over: resumed");
     }
@@ -226,13 +262,14 @@ fn ask(control: &Path, cmd: &str) -> Result<serde_json::Value> {
 
 /// The new side, step 1: the running daemon's links and sockets.
 pub fn ask_offer(control: &Path) -> Result<Handing> {
-    let (r, fds) = crate::control::request_with_fds(control, "hand-over", Duration::from_secs(10))
+    let (r, fds, conn) = crate::control::request_with_fds(control, "hand-over", Duration::from_secs(10))
         .with_context(|| format!("asking the running daemon to hand over on {}", control.display()))?;
     if let Some(e) = r["error"].as_str() {
         bail!("the running daemon refused hand-over: {e}");
     }
     let mut h: Handing = serde_json::from_value(r).context("the running daemon's hand-over answer")?;
     h.fds = fds;
+    h.conn = Some(conn);
     Ok(h)
 }
 
@@ -255,6 +292,26 @@ pub fn ask_retire(control: &Path, pid: u32) -> Result<()> {
         log::warn!("the old daemon (pid {pid}) has not stopped within 15 s; this one keeps the kernel programs and goes on");
     }
     Ok(())
+}
+
+/// How long an offer waits for the server's threads to finish what they are answering and park.
+const SETTLE: Duration = Duration::from_millis(500);
+
+/// Has the other end closed `c` (its process died, or it let go)? Waits up to 20 ms to see.
+fn closed(c: &std::os::unix::net::UnixStream) -> bool {
+    use std::os::fd::AsRawFd;
+    let mut p = libc::pollfd { fd: c.as_raw_fd(), events: libc::POLLIN | libc::POLLRDHUP, revents: 0 };
+    // SAFETY: one valid pollfd for the duration of the call.
+    if unsafe { libc::poll(&mut p, 1, 20) } <= 0 {
+        return false;
+    }
+    if p.revents & (libc::POLLHUP | libc::POLLRDHUP | libc::POLLERR) != 0 {
+        return true;
+    }
+    // Readable: an end of stream (the successor sends nothing more on it).
+    let mut b = [0u8; 1];
+    // SAFETY: peeking one octet into a valid buffer.
+    unsafe { libc::recv(c.as_raw_fd(), b.as_mut_ptr() as *mut libc::c_void, 1, libc::MSG_PEEK | libc::MSG_DONTWAIT) == 0 }
 }
 
 /// Is process `pid` still running (a zombie is not: it has closed everything)?

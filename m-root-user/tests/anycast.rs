@@ -84,12 +84,8 @@ fn ns_cmd(lab: &Lab, args: &[&str]) -> String {
     common::sh(&mut Lab::in_ns(&lab.srv_ns(), args))
 }
 
-#[test]
-fn health_drives_the_announcement() {
-    let mut lab = Lab::up_with("anyc", common::Peer::Bare);
-    let dir = std::env::temp_dir().join(format!("m-root-xdp-{}-{}", lab.name, std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let control = std::path::PathBuf::from(format!("/run/m-root-xdp/{}.sock", lab.name));
+/// The daemon's config: both service addresses, metrics, `[anycast]` probing every 200 ms.
+fn write_config(lab: &Lab, dir: &Path, control: &Path) -> std::path::PathBuf {
     let config = dir.join("m-root-xdp.toml");
     std::fs::write(
         &config,
@@ -103,6 +99,66 @@ fn health_drives_the_announcement() {
         ),
     )
     .unwrap();
+    config
+}
+
+/// The announcement device's interface index (None: no such device).
+fn ifindex(lab: &Lab) -> Option<String> {
+    announced(lab).and_then(|s| s.split(':').next().map(|i| i.trim().to_string()))
+}
+
+/// `run --take-over` with `[anycast]`: the successor adopts the running daemon's device, which never goes
+/// and never stops carrying the service addresses: the routers see no withdrawal.
+#[test]
+fn a_take_over_keeps_the_announcement() {
+    let mut lab = Lab::up_with("anyt", common::Peer::Bare);
+    let dir = std::env::temp_dir().join(format!("m-root-xdp-{}-{}", lab.name, std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let control = std::path::PathBuf::from(format!("/run/m-root-xdp/{}.sock", lab.name));
+    let cfg = write_config(&lab, &dir, &control).display().to_string();
+    let ns = lab.srv_ns();
+    let old = lab.spawn(&ns, &[BIN, "run", "--config", &cfg], &dir.join("old.log"));
+    common::wait_for("the daemon", 60, || m_root_user::control::request(&control, "stats", Duration::from_millis(300)).is_ok());
+    common::wait_for("the announcement", 10, || is_announced(&lab));
+    let index = ifindex(&lab);
+    let log = dir.join("new.log");
+    let t = Instant::now();
+    let _new = lab.spawn(&ns, &[BIN, "run", "--take-over", "--config", &cfg], &log);
+    // Every 10 ms until the old daemon is gone and the new one answers: the device and its addresses.
+    let (mut checks, mut gaps) = (0, 0);
+    while t.elapsed() < Duration::from_secs(30) {
+        checks += 1;
+        if !is_announced(&lab) || ifindex(&lab) != index {
+            gaps += 1;
+        }
+        let old_gone = std::fs::read_to_string(format!("/proc/{old}/stat")).map_or(true, |s| s.contains(") Z"));
+        if old_gone
+            && m_root_user::control::request(&control, "stats", Duration::from_millis(300)).is_ok_and(|r| r["anycast"]["state"] == "up")
+        {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let took = t.elapsed();
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    println!("take-over with [anycast]: {checks} checks over {:.2} s, {gaps} without the announcement", took.as_secs_f64());
+    assert!(text.contains("taken over as it was"), "the successor adopted the device:\n{text}");
+    assert_eq!(gaps, 0, "the announcement never went during the take-over:\n{text}");
+    // And the successor's probes keep it: still announced a few intervals later, answering.
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(is_announced(&lab) && ifindex(&lab) == index, "still announced by the successor");
+    assert_eq!(anycast(&control)["state"], "up");
+    assert!(answered(&lab), "answered over IPv4 and IPv6");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn health_drives_the_announcement() {
+    let mut lab = Lab::up_with("anyc", common::Peer::Bare);
+    let dir = std::env::temp_dir().join(format!("m-root-xdp-{}-{}", lab.name, std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let control = std::path::PathBuf::from(format!("/run/m-root-xdp/{}.sock", lab.name));
+    let config = write_config(&lab, &dir, &control);
     let cfg = config.display().to_string();
     let spawn = |lab: &mut Lab, log: &str| {
         let ns = lab.srv_ns();

@@ -61,6 +61,11 @@ enum Path4 {
     Socket,
     Nsid,
     Tcp,
+    /// `. SOA` with an NSID option (userspace) from a new socket each time, so a new source port: spread
+    /// over every UDP socket of the group, the old daemon's too during a hand-over; one every 20 ms, so
+    /// the sockets are mostly idle and their threads waiting in a receive, as when the kernel answers
+    /// nearly everything.
+    Fresh,
     /// The standard query mix over UDP (referrals, NXDOMAIN, DS, apex types, names the kernel leaves to
     /// userspace): each the answer function answers is answered, with its ID, flags and rcode.
     Mix,
@@ -138,6 +143,17 @@ fn stream(lab: &Lab, way: Path4, stop: Arc<AtomicBool>) -> std::thread::JoinHand
                     },
                     // (The mix is asked above.)
                     Path4::Socket | Path4::Mix => client.udp(common::SRV4, &msg),
+                    Path4::Fresh => {
+                        std::thread::sleep(Duration::from_millis(20));
+                        let q = zonegen::testkit::querymix::with_option(&msg, wire::OPTION_NSID, &[]);
+                        let sock = std::net::UdpSocket::bind((common::CLI4, 0)).unwrap();
+                        sock.set_read_timeout(Some(Duration::from_millis(1500))).unwrap();
+                        let mut buf = [0u8; 4096];
+                        match sock.send_to(&q, (common::SRV4, 53)).and_then(|_| sock.recv(&mut buf)) {
+                            Ok(n) => Some(buf[..n].to_vec()),
+                            Err(_) => None,
+                        }
+                    }
                     Path4::Tcp => client.tcp(common::SRV4, &msg),
                     Path4::Nsid => {
                         // An NSID option: the programs leave it to userspace.
@@ -165,7 +181,7 @@ fn stream(lab: &Lab, way: Path4, stop: Arc<AtomicBool>) -> std::thread::JoinHand
 /// The serial every stream must have seen before it stops (0: none).
 static UNTIL_SERIAL: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
 
-const WAYS: [Path4; 5] = [Path4::Injected, Path4::Socket, Path4::Nsid, Path4::Tcp, Path4::Mix];
+const WAYS: [Path4; 6] = [Path4::Injected, Path4::Socket, Path4::Nsid, Path4::Tcp, Path4::Fresh, Path4::Mix];
 
 fn start_streams(lab: &Lab, stop: &Arc<AtomicBool>) -> Vec<std::thread::JoinHandle<Seen>> {
     WAYS.iter().map(|&w| stream(lab, w, stop.clone())).collect()

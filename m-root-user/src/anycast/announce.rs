@@ -20,6 +20,8 @@ use crate::netlink::Rtnl;
 
 /// _IOW('T', 202, int): attach the open file to a TUN device of the given name.
 const TUNSETIFF: libc::c_ulong = 0x4004_54ca;
+/// _IOR('T', 210, unsigned int): the name of the TUN device the open file is attached to.
+const TUNGETIFF: libc::c_ulong = 0x8004_54d2;
 
 pub struct Announcer {
     pub iface: String,
@@ -75,6 +77,12 @@ pub fn changes(wanted: &[OnDevice], present: &[OnDevice]) -> (Vec<OnDevice>, Vec
     (add, del)
 }
 
+/// Does an interface named `iface` exist in this daemon's network namespace (asked over netlink: sysfs
+/// may be another namespace's)?
+pub fn exists(iface: &str) -> bool {
+    Rtnl::open().is_ok_and(|mut nl| nl.link(iface).is_ok())
+}
+
 impl Announcer {
     /// Create `iface` (it must not exist: another process's would not go with this one) and bring it up,
     /// carrying nothing yet; `addrs` as `on_interface` made them.
@@ -113,6 +121,45 @@ impl Announcer {
             error: None,
             _tun: tun,
         })
+    }
+
+    /// Take over a running daemon's device (`run --take-over`): `tun`, its descriptor, must be attached to
+    /// `iface`; the device stays (both processes hold it until the old one exits), and so does what it
+    /// carries. With whether it carries every service address (the old daemon was announcing).
+    pub fn adopt(iface: &str, addrs: Vec<(IpAddr, u8)>, tun: File) -> Result<(Announcer, bool)> {
+        let mut ifr = [0u8; 40];
+        // SAFETY: TUNGETIFF writes a struct ifreq, which the 40-octet buffer holds.
+        if unsafe { libc::ioctl(tun.as_raw_fd(), TUNGETIFF as _, ifr.as_mut_ptr()) } != 0 {
+            bail!("the handed descriptor is not a TUN device's: {}", std::io::Error::last_os_error());
+        }
+        let name = ifr[..16].split(|&b| b == 0).next().unwrap_or_default();
+        if name != iface.as_bytes() {
+            bail!("the handed TUN device is {}, not {iface}", String::from_utf8_lossy(name));
+        }
+        let mut nl = Rtnl::open().context("a netlink socket")?;
+        let index = nl.link(iface).with_context(|| format!("the handed TUN device {iface}"))?.index;
+        let present: Vec<IpAddr> =
+            nl.addrs(index).with_context(|| format!("the addresses on {iface}"))?.into_iter().map(|(a, _)| a).collect();
+        let announced = addrs.iter().all(|(a, _)| present.contains(a));
+        let a = Announcer {
+            iface: iface.into(),
+            index,
+            addrs,
+            nl,
+            want: announced,
+            in_place: true,
+            on_device: present,
+            failures: 0,
+            repairs: 0,
+            error: None,
+            _tun: tun,
+        };
+        Ok((a, announced))
+    }
+
+    /// A descriptor of the device, for a successor (`run --take-over`).
+    pub fn tun(&self) -> std::io::Result<std::os::fd::OwnedFd> {
+        self._tun.try_clone().map(Into::into)
     }
 
     /// Make the device carry what `announce` says: the link up, every service address while announcing,

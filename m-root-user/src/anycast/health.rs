@@ -23,6 +23,11 @@ impl Health {
         Health { rise: rise.max(1), fall: fall.max(1), up: false, streak: 0, drained: false, last: "not probed yet".into() }
     }
 
+    /// Starts up: taking over from a daemon that was announcing (the next `fall` bad probes withdraw).
+    pub fn new_up(rise: u32, fall: u32) -> Health {
+        Health { up: true, last: "taken over announced".into(), ..Health::new(rise, fall) }
+    }
+
     /// One probe result (`Ok`, or why not). Returns whether the announcement changed.
     pub fn observe(&mut self, result: Result<(), String>) -> bool {
         let before = self.announce();

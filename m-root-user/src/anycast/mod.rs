@@ -81,16 +81,43 @@ pub struct Anycast {
     port: u16,
     health: Mutex<Health>,
     announcer: Mutex<Announcer>,
+    /// A successor is taking over (`run --take-over`): the probes go on but change nothing (once its
+    /// programs are swapped in, this daemon's attachment check would fail and withdraw).
+    held: AtomicBool,
 }
 
 impl Anycast {
-    /// Create the announcement interface (withdrawn until the probes say healthy).
-    pub fn start(conf: Section, addrs: &[IpAddr], port: u16) -> Result<Arc<Anycast>> {
+    /// Create the announcement interface (withdrawn until the probes say healthy); or, taking over,
+    /// adopt the running daemon's (`inherited`: its TUN device's descriptor), which stays announced if it
+    /// was, the health starting up (the running daemon proved it; `fall` bad probes take it down).
+    pub fn start(conf: Section, addrs: &[IpAddr], port: u16, inherited: Option<std::fs::File>) -> Result<Arc<Anycast>> {
         conf.check()?;
         let on = announce::on_interface(addrs, &conf.prefixes).map_err(|e| anyhow::anyhow!(e))?;
-        let announcer = Announcer::create(&conf.interface, on)?;
-        let health = Health::new(conf.rise, conf.fall);
-        Ok(Arc::new(Anycast { conf, addrs: addrs.to_vec(), port, health: Mutex::new(health), announcer: Mutex::new(announcer) }))
+        let (announcer, health) = match inherited {
+            Some(tun) => {
+                let (a, announced) = Announcer::adopt(&conf.interface, on, tun)?;
+                (a, if announced { Health::new_up(conf.rise, conf.fall) } else { Health::new(conf.rise, conf.fall) })
+            }
+            None => (Announcer::create(&conf.interface, on)?, Health::new(conf.rise, conf.fall)),
+        };
+        Ok(Arc::new(Anycast {
+            conf,
+            addrs: addrs.to_vec(),
+            port,
+            health: Mutex::new(health),
+            announcer: Mutex::new(announcer),
+            held: AtomicBool::new(false),
+        }))
+    }
+
+    /// A successor asked for everything (`hold`: true) or gave it back (false). Holding, the state and
+    /// the device stay as they are; the device's descriptor is handed with the links and sockets.
+    pub fn hold(&self, hold: bool) -> std::io::Result<Option<std::os::fd::OwnedFd>> {
+        self.held.store(hold, Ordering::SeqCst);
+        match hold {
+            true => self.announcer.lock().unwrap_or_else(|p| p.into_inner()).tun().map(Some),
+            false => Ok(None),
+        }
     }
 
     /// Reconcile the device with `h` (every probe, and on drain): `changed` says the state just changed,
@@ -120,7 +147,15 @@ impl Anycast {
             let interval = Duration::from_millis(me.conf.probe_interval_ms);
             while !stop.load(Ordering::Relaxed) {
                 let t = std::time::Instant::now();
+                if me.held.load(Ordering::SeqCst) {
+                    std::thread::sleep(interval);
+                    continue;
+                }
                 let result = probe::probe(&daemon, &me.addrs, me.port);
+                // Held while that probe ran: its finding may be of the successor's programs.
+                if me.held.load(Ordering::SeqCst) {
+                    continue;
+                }
                 let mut h = me.health.lock().unwrap_or_else(|p| p.into_inner());
                 if let Err(e) = &result
                     && h.announce()

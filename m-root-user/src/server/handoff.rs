@@ -10,36 +10,85 @@ use std::io::{self, Read};
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-/// Held: the server's threads do not read their sockets (queries wait in the sockets' queues).
+/// Held: the server's threads do not read their sockets (queries wait in the sockets' queues). Each
+/// thread that reads a socket is a [`Reader`]; [`Gate::hold_settled`] returns once every one of them
+/// has finished what it was answering and parked, so nothing is answered from this side after it.
 #[derive(Debug, Default)]
-pub struct Gate(AtomicBool);
+pub struct Gate {
+    held: AtomicBool,
+    readers: AtomicUsize,
+    parked: AtomicUsize,
+}
 
 impl Gate {
     pub fn held() -> Gate {
-        Gate(AtomicBool::new(true))
-    }
-    pub fn hold(&self) {
-        self.0.store(true, Ordering::SeqCst);
+        Gate { held: AtomicBool::new(true), ..Gate::default() }
     }
     pub fn open(&self) {
-        self.0.store(false, Ordering::SeqCst);
+        self.held.store(false, Ordering::SeqCst);
     }
     pub fn is_held(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
+        self.held.load(Ordering::SeqCst)
     }
-    /// For a server thread: while held, wait a moment and say so (the caller checks `stop` and asks
-    /// again). A millisecond: the queue waits no longer than that once the gate opens.
-    pub fn wait(&self) -> bool {
-        let held = self.is_held();
+    /// Hold, and wait (at most `timeout`) until every reader has parked: a reader blocked in a receive
+    /// (up to its socket's 200 ms timeout) may still take a batch and answer it first. False if some
+    /// had not parked in time.
+    pub fn hold_settled(&self, timeout: Duration) -> bool {
+        self.held.store(true, Ordering::SeqCst);
+        let t = std::time::Instant::now();
+        while self.parked.load(Ordering::SeqCst) < self.readers.load(Ordering::SeqCst) {
+            if t.elapsed() > timeout {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        true
+    }
+    /// A thread that will read a socket (made before the thread starts, so a hold never misses it).
+    pub fn reader(self: &Arc<Self>) -> Reader {
+        self.readers.fetch_add(1, Ordering::SeqCst);
+        Reader { gate: self.clone(), parked: false }
+    }
+}
+
+/// One reading thread's part in its [`Gate`].
+#[derive(Debug)]
+pub struct Reader {
+    gate: Arc<Gate>,
+    parked: bool,
+}
+
+impl Reader {
+    /// Before each receive: while the gate is held, park, wait a moment and say so (the caller checks
+    /// its stop flag and asks again). A millisecond: the queue waits no longer than that once it opens.
+    pub fn wait(&mut self) -> bool {
+        let held = self.gate.is_held();
+        if held && !self.parked {
+            self.parked = true;
+            self.gate.parked.fetch_add(1, Ordering::SeqCst);
+        } else if !held && self.parked {
+            self.parked = false;
+            self.gate.parked.fetch_sub(1, Ordering::SeqCst);
+        }
         if held {
             std::thread::sleep(Duration::from_millis(1));
         }
         held
+    }
+}
+
+impl Drop for Reader {
+    fn drop(&mut self) {
+        if self.parked {
+            self.gate.parked.fetch_sub(1, Ordering::SeqCst);
+        }
+        self.gate.readers.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -68,8 +117,21 @@ pub struct Listening {
 /// What a running server hands to a successor: its gate, and a descriptor of each socket.
 #[derive(Debug)]
 pub struct Handoff {
-    pub gate: std::sync::Arc<Gate>,
+    pub gate: Arc<Gate>,
     pub sockets: Vec<Listening>,
+}
+
+/// Is `fd` a bound socket of `kind` at `addr`?
+pub fn is_socket(fd: &OwnedFd, kind: Kind, addr: SocketAddr) -> bool {
+    let mut ty: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: getsockopt writes at most `len` octets into `ty`.
+    let r = unsafe { libc::getsockopt(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_TYPE, &mut ty as *mut _ as *mut libc::c_void, &mut len) };
+    let want = match kind {
+        Kind::Udp => libc::SOCK_DGRAM,
+        Kind::Tcp => libc::SOCK_STREAM,
+    };
+    r == 0 && ty == want && socket2::SockRef::from(fd).local_addr().ok().and_then(|a| a.as_socket()) == Some(addr)
 }
 
 /// At most this many descriptors in one message (the kernel's SCM_MAX_FD is 253).
@@ -81,7 +143,8 @@ pub fn send_with_fds(stream: &UnixStream, line: &[u8], fds: &[RawFd]) -> io::Res
         return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("{} descriptors, at most {MAX_FDS} in one message", fds.len())));
     }
     let space = unsafe { libc::CMSG_SPACE(std::mem::size_of_val(fds) as u32) } as usize;
-    let mut control = vec![0u8; space.max(1)];
+    // u64 words: the control messages' headers are read and written in place, so aligned.
+    let mut control = vec![0u64; space.div_ceil(8).max(1)];
     let mut iov = libc::iovec { iov_base: line.as_ptr() as *mut libc::c_void, iov_len: line.len() };
     // SAFETY: msghdr zeroed, then pointed at `iov` and `control`, which outlive the sendmsg call; the
     // control message is written inside `control`, sized by CMSG_SPACE for exactly these descriptors.
@@ -119,7 +182,7 @@ pub fn send_with_fds(stream: &UnixStream, line: &[u8], fds: &[RawFd]) -> io::Res
 pub fn recv_with_fds(stream: &UnixStream, max: usize) -> io::Result<(Vec<u8>, Vec<OwnedFd>)> {
     let mut buf = vec![0u8; 64 << 10];
     let space = unsafe { libc::CMSG_SPACE((MAX_FDS * std::mem::size_of::<RawFd>()) as u32) } as usize;
-    let mut control = vec![0u8; space];
+    let mut control = vec![0u64; space.div_ceil(8)];
     let mut iov = libc::iovec { iov_base: buf.as_mut_ptr() as *mut libc::c_void, iov_len: buf.len() };
     // SAFETY: as in send_with_fds; the kernel writes at most msg_controllen octets of control messages.
     let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };

@@ -123,11 +123,11 @@ impl Server {
             for (w, sock) in udp.into_iter().enumerate() {
                 listening
                     .push(handoff::Listening { info: handoff::SocketInfo { kind: Kind::Udp, addr: sa }, fd: sock.try_clone()?.into() });
-                let (state, stats, stop, notify, gate) = (state.clone(), stats.clone(), stop.clone(), opts.notify.clone(), gate.clone());
+                let (state, stats, stop, notify, reader) = (state.clone(), stats.clone(), stop.clone(), opts.notify.clone(), gate.reader());
                 threads.push(
                     std::thread::Builder::new()
                         .name(format!("udp-{w}"))
-                        .spawn(move || udp::worker(sock, state, stats, stop, notify, gate))?,
+                        .spawn(move || udp::worker(sock, state, stats, stop, notify, reader))?,
                 );
             }
             let listener = match take(Kind::Tcp, sa).into_iter().next() {
@@ -136,11 +136,11 @@ impl Server {
             };
             listening
                 .push(handoff::Listening { info: handoff::SocketInfo { kind: Kind::Tcp, addr: sa }, fd: listener.try_clone()?.into() });
-            let (state, stats, stop, o, gate) = (state.clone(), stats.clone(), stop.clone(), opts.clone(), gate.clone());
+            let (state, stats, stop, o, reader) = (state.clone(), stats.clone(), stop.clone(), opts.clone(), gate.reader());
             threads.push(
                 std::thread::Builder::new()
                     .name("tcp-accept".into())
-                    .spawn(move || tcp::acceptor(listener, state, stats, stop, o, gate))?,
+                    .spawn(move || tcp::acceptor(listener, state, stats, stop, o, reader))?,
             );
         }
         // Inherited sockets of addresses no longer served close here (the old daemon's copies with it).

@@ -51,12 +51,12 @@ pub(super) fn acceptor(
     stats: Arc<Stats>,
     stop: Arc<AtomicBool>,
     opts: ServeOptions,
-    gate: Arc<super::handoff::Gate>,
+    mut reader: super::handoff::Reader,
 ) {
     let conns = Arc::new(Conns { total: AtomicUsize::new(0), per_source: Mutex::new(Default::default()) });
     while !stop.load(Ordering::Relaxed) {
         // A hand-over in progress: connections wait in the listen queue (the listener is handed too).
-        if gate.wait() {
+        if reader.wait() {
             continue;
         }
         let (stream, peer) = match listener.accept() {
@@ -97,6 +97,8 @@ pub(super) fn acceptor(
         stats.add(Count::TcpConnections, 1);
         let (state, stats, stop, conns, idle) = (state.clone(), stats.clone(), stop.clone(), conns.clone(), opts.tcp_idle);
         let hooks = (opts.notify.clone(), opts.transfer.clone());
+        // A connection accepted goes on with this daemon's zone to its end, through a hand-over too (its
+        // client sees no other zone on it); new ones wait in the listener for whoever reads it.
         let spawned = std::thread::Builder::new().name("tcp-conn".into()).spawn(move || {
             connection(stream, &state, &stats, &stop, idle, &hooks);
             let mut per = conns.per_source.lock().unwrap_or_else(|p| p.into_inner());
@@ -137,6 +139,25 @@ fn read_by(s: &mut TcpStream, buf: &mut [u8], deadline: std::time::Instant) -> b
         match s.read(&mut buf[got..]) {
             Ok(0) => return false,
             Ok(k) => got += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return false,
+        }
+    }
+    true
+}
+
+/// Write `buf` whole to `s` before `deadline` (a peer that reads a little now and then cannot hold
+/// its slot either); false on an error or the deadline.
+fn write_by(s: &mut TcpStream, buf: &[u8], deadline: std::time::Instant) -> bool {
+    let mut sent = 0;
+    while sent < buf.len() {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() || s.set_write_timeout(Some(left)).is_err() {
+            return false;
+        }
+        match s.write(&buf[sent..]) {
+            Ok(0) => return false,
+            Ok(k) => sent += k,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(_) => return false,
         }
@@ -193,7 +214,7 @@ fn connection(
                 let mut out = Vec::with_capacity(m.len() + 2);
                 out.extend_from_slice(&(m.len() as u16).to_be_bytes());
                 out.extend_from_slice(&m);
-                if s.write_all(&out).is_err() {
+                if !write_by(&mut s, &out, std::time::Instant::now() + idle) {
                     return;
                 }
                 stats.add_by_family(Count::TcpResponses, ipv6, 1);
@@ -227,7 +248,7 @@ fn connection(
                 let mut out = Vec::with_capacity(resp.len() + 2);
                 out.extend_from_slice(&(resp.len() as u16).to_be_bytes());
                 out.extend_from_slice(&resp);
-                if s.write_all(&out).is_err() {
+                if !write_by(&mut s, &out, std::time::Instant::now() + idle) {
                     return;
                 }
                 stats.add_by_family(Count::TcpResponses, ipv6, 1);

@@ -44,7 +44,7 @@ pub(super) fn worker(
     stats: Arc<Stats>,
     stop: Arc<AtomicBool>,
     notify: Option<super::NotifyHook>,
-    gate: Arc<super::handoff::Gate>,
+    mut reader: super::handoff::Reader,
 ) {
     use std::os::fd::AsRawFd;
     let fd = sock.as_raw_fd();
@@ -64,7 +64,7 @@ pub(super) fn worker(
     let mut out_hdrs: Vec<libc::mmsghdr> = Vec::with_capacity(BATCH);
     while !stop.load(Ordering::Relaxed) {
         // A hand-over in progress: the queries wait in the socket's queue for whichever daemon serves on.
-        if gate.wait() {
+        if reader.wait() {
             continue;
         }
         for i in 0..BATCH {
@@ -77,6 +77,12 @@ pub(super) fn worker(
         // Blocks (up to the socket's 200 ms receive timeout) for the first datagram, then takes what is queued.
         let n = unsafe { libc::recvmmsg(fd, hdrs.as_mut_ptr(), BATCH as u32, libc::MSG_WAITFORONE, std::ptr::null_mut()) };
         if n <= 0 {
+            // The timeout (EAGAIN) or a signal: ask again. Anything else would fail at once every time:
+            // not a busy loop.
+            let e = std::io::Error::last_os_error().raw_os_error();
+            if n < 0 && !matches!(e, Some(libc::EAGAIN | libc::EINTR)) {
+                std::thread::sleep(Duration::from_millis(10));
+            }
             continue;
         }
         let n = n as usize;
