@@ -96,7 +96,14 @@ impl Announcer {
             Err(e) => bail!("anycast.interface: asking the kernel whether {iface} exists: {e}"),
             Ok(_) => bail!("anycast.interface: {iface} exists already (another daemon's, or not a TUN device of ours); a name of its own"),
         }
-        let tun = File::options().read(true).write(true).open("/dev/net/tun").context("opening /dev/net/tun (needs CAP_NET_ADMIN)")?;
+        let tun = File::options().read(true).write(true).open("/dev/net/tun").map_err(|e| match e.kind() {
+            // The packaged unit's PrivateDevices=yes gives the service a /dev without it.
+            std::io::ErrorKind::NotFound => anyhow::anyhow!(
+                "opening /dev/net/tun: {e}; under systemd with PrivateDevices=yes (the packaged unit) a drop-in with \
+                 PrivateDevices=no and DeviceAllow=/dev/net/tun rw lets the daemon create its anycast device (README, Anycast)"
+            ),
+            _ => anyhow::anyhow!("opening /dev/net/tun (needs CAP_NET_ADMIN): {e}"),
+        })?;
         // struct ifreq: the name, then the flags.
         let mut ifr = [0u8; 40];
         ifr[..iface.len()].copy_from_slice(iface.as_bytes());
