@@ -315,7 +315,7 @@ fn closed(c: &std::os::unix::net::UnixStream) -> bool {
 }
 
 /// Is process `pid` still running (a zombie is not: it has closed everything)?
-pub(crate) fn alive(pid: u32) -> bool {
+fn alive(pid: u32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         // The state follows the command name, which ends at the last ')'.
         Ok(stat) => stat.rsplit_once(')').is_some_and(|(_, rest)| !rest.trim_start().starts_with(['Z', 'X'])),

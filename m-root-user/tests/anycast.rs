@@ -84,6 +84,15 @@ fn ns_cmd(lab: &Lab, args: &[&str]) -> String {
     common::sh(&mut Lab::in_ns(&lab.srv_ns(), args))
 }
 
+/// The lab's work directory, control socket and config file (written).
+fn setup(lab: &Lab) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
+    let dir = std::env::temp_dir().join(format!("m-root-xdp-{}-{}", lab.name, std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let control = std::path::PathBuf::from(format!("/run/m-root-xdp/{}.sock", lab.name));
+    let config = write_config(lab, &dir, &control);
+    (dir, control, config)
+}
+
 /// The daemon's config: both service addresses, metrics, `[anycast]` probing every 200 ms.
 fn write_config(lab: &Lab, dir: &Path, control: &Path) -> std::path::PathBuf {
     let config = dir.join("m-root-xdp.toml");
@@ -112,10 +121,8 @@ fn ifindex(lab: &Lab) -> Option<String> {
 #[test]
 fn a_take_over_keeps_the_announcement() {
     let mut lab = Lab::up_with("anyt", common::Peer::Bare);
-    let dir = std::env::temp_dir().join(format!("m-root-xdp-{}-{}", lab.name, std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let control = std::path::PathBuf::from(format!("/run/m-root-xdp/{}.sock", lab.name));
-    let cfg = write_config(&lab, &dir, &control).display().to_string();
+    let (dir, control, config) = setup(&lab);
+    let cfg = config.display().to_string();
     let ns = lab.srv_ns();
     let old = lab.spawn(&ns, &[BIN, "run", "--config", &cfg], &dir.join("old.log"));
     common::wait_for("the daemon", 60, || m_root_user::control::request(&control, "stats", Duration::from_millis(300)).is_ok());
@@ -155,10 +162,7 @@ fn a_take_over_keeps_the_announcement() {
 #[test]
 fn health_drives_the_announcement() {
     let mut lab = Lab::up_with("anyc", common::Peer::Bare);
-    let dir = std::env::temp_dir().join(format!("m-root-xdp-{}-{}", lab.name, std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let control = std::path::PathBuf::from(format!("/run/m-root-xdp/{}.sock", lab.name));
-    let config = write_config(&lab, &dir, &control);
+    let (dir, control, config) = setup(&lab);
     let cfg = config.display().to_string();
     let spawn = |lab: &mut Lab, log: &str| {
         let ns = lab.srv_ns();
