@@ -34,15 +34,9 @@ pub fn from_spec(spec: &str) -> Result<Key> {
 
 /// The first key clause of a file: `key "name" { algorithm hmac-sha256; secret "..."; };`.
 pub fn from_clause(text: &str) -> Result<Key> {
-    // Comments (# and //) out; then the clause is a handful of tokens.
-    let text: String = text
-        .lines()
-        .map(|l| {
-            let l = l.split('#').next().unwrap_or("");
-            l.split("//").next().unwrap_or("")
-        })
-        .collect::<Vec<_>>()
-        .join(" ");
+    // Comments (#, // and /* */) out, but not inside quotes: a base64 secret may hold "//" (one in
+    // about a hundred tsig-keygen secrets does). Then the clause is a handful of tokens.
+    let text = without_comments(text);
     let spaced = text.replace(['{', '}', ';'], " $0 ").replace("$0", " ");
     let tokens: Vec<String> = spaced.split_whitespace().map(|t| t.trim_matches('"').to_string()).collect();
     let at = tokens.iter().position(|t| t == "key").ok_or_else(|| anyhow!("no key clause"))?;
@@ -51,6 +45,44 @@ pub fn from_clause(text: &str) -> Result<Key> {
     let alg = value("algorithm").ok_or_else(|| anyhow!("key {name:?}: no algorithm"))?;
     let secret = value("secret").ok_or_else(|| anyhow!("key {name:?}: no secret"))?;
     make(alg, name, secret)
+}
+
+/// `text` with its comments (`#` and `//` to the end of the line, `/* ... */`) replaced by spaces,
+/// what is between double quotes kept as it is.
+fn without_comments(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    let mut quoted = false;
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => {
+                quoted = !quoted;
+                out.push(c);
+            }
+            _ if quoted => out.push(c),
+            '#' => {
+                chars.by_ref().find(|&n| n == '\n');
+                out.push('\n');
+            }
+            '/' if chars.peek() == Some(&'/') => {
+                chars.by_ref().find(|&n| n == '\n');
+                out.push('\n');
+            }
+            '/' if chars.peek() == Some(&'*') => {
+                chars.next();
+                let mut last = ' ';
+                for n in chars.by_ref() {
+                    if last == '*' && n == '/' {
+                        break;
+                    }
+                    last = n;
+                }
+                out.push(' ');
+            }
+            _ => out.push(c),
+        }
+    }
+    out
 }
 
 /// `tsig_key_file`.
@@ -78,5 +110,19 @@ mod tests {
         let k = from_clause(&clause).unwrap();
         assert_eq!((k.algorithm(), k.name().to_string()), (Algorithm::Sha256, "xfr-key".to_string()));
         assert!(from_clause("key \"x\" { algorithm hmac-sha256; };").unwrap_err().to_string().contains("no secret"));
+    }
+
+    /// A secret holding "//" (a tsig-keygen secret of the fresh-clone run that failed) is not a comment;
+    /// comments outside quotes still are, of all three kinds.
+    #[test]
+    fn comment_marks_inside_the_secret_are_its_own() {
+        let secret = "gf0KYCk//bVnCqKfvNRXY6mwj37FaGIHpTQgSlX1ACY=";
+        let clause = format!(
+            "/* made by\n tsig-keygen */ key \"xfr-hmac-sha256\" {{ // the key\n\talgorithm hmac-sha256; # sha-256\n\tsecret \"{secret}\";\n}};\n"
+        );
+        // Cut at the "//", the secret would not be base64 and the clause would be refused.
+        let k = from_clause(&clause).unwrap();
+        assert_eq!(k.name().to_string(), "xfr-hmac-sha256");
+        assert_eq!(k.algorithm(), Algorithm::Sha256);
     }
 }
