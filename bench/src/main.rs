@@ -12,6 +12,7 @@
 //! cost_live). Ratios to the reflector are medians of ratios taken within short stretches (see
 //! median_ratio).
 
+mod ab;
 mod attack;
 mod cost_live;
 mod kfuzz;
@@ -21,6 +22,7 @@ mod load;
 use std::time::Instant;
 
 use anyhow::{Context, Result, anyhow};
+use attack::cpu_model;
 use aya::Ebpf;
 use aya::maps::{Array, MapData};
 use aya::programs::{TestRun, TestRunOptions, TestRunResult, Xdp};
@@ -84,6 +86,18 @@ enum Cmd {
         zone: std::path::PathBuf,
         #[arg(long, default_value_t = 10)]
         runs: u32,
+    },
+    /// This build's XDP program against another build of the eBPF object (an ablation), taking turns on the same frames.
+    XdpAb {
+        #[arg(long, default_value = "zones/root.zone.2026073102")]
+        zone: std::path::PathBuf,
+        /// The other eBPF object (target/release/build/m-root-user-*/out/m-root of another build).
+        #[arg(long)]
+        against: std::path::PathBuf,
+        #[arg(long, default_value_t = 20000)]
+        runs: u32,
+        #[arg(long)]
+        only: Option<String>,
     },
     /// Per-packet cost of each answered kind vs a bare reflector (BPF_PROG_TEST_RUN, fresh frames).
     XdpCost {
@@ -191,6 +205,7 @@ fn main() -> Result<()> {
         Cmd::ZoneLoad { zone, runs } => zone_load(&zone, runs),
         Cmd::Load { zone, quick, out, no_rps } => load::run(&load::Options { zone, quick, out, rps: !no_rps }),
         Cmd::Attack { zone, quick, out } => attack::run(&attack::Options { zone, quick, out }),
+        Cmd::XdpAb { zone, against, runs, only } => ab::run(&ab::Options { zone: &zone, against: &against, runs, only: only.as_deref() }),
         Cmd::XdpCost { zone, runs, json, only } => xdp_cost(&zone, runs, json, only.as_deref()),
         Cmd::FuzzKernel { zone, frames, seed, out } => kfuzz::run(&kfuzz::Options { zone, frames, seed, out }),
     }
@@ -222,6 +237,39 @@ fn zone_load(path: &std::path::Path, runs: u32) -> Result<()> {
 
 /// One answered kind to time: label, question name, qtype, EDNS (UDP size, DO) if any, sent over IPv6.
 type Kind<'a> = (&'a str, &'a str, u16, Option<(u16, bool)>, bool);
+
+/// The kinds timed, each answered by the XDP program.
+const KINDS: [Kind<'static>; 9] = [
+    ("referral, short name, v4", "example.jp", rr::A, Some((1232, false)), false),
+    ("referral, long name, v4", "a-rather-long-label.and-another-one.www.example.com", rr::A, Some((1232, false)), false),
+    ("referral, short name, v6", "example.jp", rr::AAAA, Some((1232, false)), true),
+    ("referral com, DO=1, v4", "www.example.com", rr::A, Some((1232, true)), false),
+    ("referral com, no EDNS, v4", "www.example.com", rr::A, None, false),
+    ("NXDOMAIN, DO=0, v4", "no-such-tld", rr::A, Some((1232, false)), false),
+    ("NXDOMAIN, DO=1 (NSEC proofs), v4", "no-such-tld", rr::A, Some((1232, true)), false),
+    ("apex . NS (priming), v4", ".", rr::NS, Some((1232, false)), false),
+    ("apex . DNSKEY DO=1, v6", ".", rr::DNSKEY, Some((1232, true)), true),
+];
+
+/// The query frame of one kind.
+fn kind_frame(qn: &str, qt: u16, edns: Option<(u16, bool)>, v6: bool) -> Result<Vec<u8>> {
+    let msg = wire::build_query(0x1111, 0, &name::from_text(qn).map_err(|e| anyhow!(e))?, qt, rr::CLASS_IN, edns);
+    Ok(frame::build(&spec(v6), &msg))
+}
+
+/// The XDP program as the daemon runs it: this table, both service addresses, TC answering what it
+/// covers, XDP sending; from this build's object or `object`.
+fn loaded_dataplane(table: &zonegen::Table, object: Option<&[u8]>) -> Result<Dataplane> {
+    let mut dp = match object {
+        Some(o) => Dataplane::load_object(o)?,
+        None => Dataplane::load()?,
+    };
+    dp.set_service_addrs(&[SRV4.parse()?, SRV6.parse()?])?;
+    dp.install(table)?;
+    dp.set_tc_mode(true)?;
+    dp.set_xdp_tx(true)?;
+    Ok(dp)
+}
 
 /// One kind's line in both tables.
 struct Row<'a> {
@@ -256,14 +304,7 @@ fn xdp_cost(zone_path: &std::path::Path, runs: u32, json: bool, only: Option<&st
     let table = compile(&zone);
     // The program as the daemon loads it: this table, both service addresses, TC answering what it
     // covers, XDP sending.
-    let loaded = || -> Result<Dataplane> {
-        let mut dp = Dataplane::load()?;
-        dp.set_service_addrs(&[SRV4.parse()?, SRV6.parse()?])?;
-        dp.install(&table)?;
-        dp.set_tc_mode(true)?;
-        dp.set_xdp_tx(true)?;
-        Ok(dp)
-    };
+    let loaded = || loaded_dataplane(&table, None);
     let dp = loaded()?;
     // The same program with rate limiting on: dry run, so every verdict is computed (bucket lookup,
     // GCRA, the reports) and every answer still sent, at a rate that keeps most of them allowed.
@@ -288,25 +329,13 @@ fn xdp_cost(zone_path: &std::path::Path, runs: u32, json: bool, only: Option<&st
     tx.load()?;
     let mut next = aya::maps::ProgramArray::try_from(lab.take_map("LAB_NEXT").ok_or_else(|| anyhow!("LAB_NEXT missing"))?)?;
     let scratch = cost_live::ScratchNs::new()?;
-    let kinds: [Kind<'_>; 9] = [
-        ("referral, short name, v4", "example.jp", rr::A, Some((1232, false)), false),
-        ("referral, long name, v4", "a-rather-long-label.and-another-one.www.example.com", rr::A, Some((1232, false)), false),
-        ("referral, short name, v6", "example.jp", rr::AAAA, Some((1232, false)), true),
-        ("referral com, DO=1, v4", "www.example.com", rr::A, Some((1232, true)), false),
-        ("referral com, no EDNS, v4", "www.example.com", rr::A, None, false),
-        ("NXDOMAIN, DO=0, v4", "no-such-tld", rr::A, Some((1232, false)), false),
-        ("NXDOMAIN, DO=1 (NSEC proofs), v4", "no-such-tld", rr::A, Some((1232, true)), false),
-        ("apex . NS (priming), v4", ".", rr::NS, Some((1232, false)), false),
-        ("apex . DNSKEY DO=1, v6", ".", rr::DNSKEY, Some((1232, true)), true),
-    ];
     let mut rows = Vec::new();
     let live_rounds = (runs / 400).max(10);
-    for (label, qn, qt, edns, v6) in kinds {
+    for (label, qn, qt, edns, v6) in KINDS {
         if only.is_some_and(|o| !label.contains(o)) {
             continue;
         }
-        let msg = wire::build_query(0x1111, 0, &name::from_text(qn).map_err(|e| anyhow!(e))?, qt, rr::CLASS_IN, edns);
-        let input = frame::build(&spec(v6), &msg);
+        let input = kind_frame(qn, qt, edns, v6)?;
         // The answer frame, for the grow-and-copy floor: lab_gen grows the query to it and copies it in
         // with the two helpers an XDP answer needs at least (no parsing, lookup, pointers or checksums).
         let answer = {
@@ -402,13 +431,14 @@ fn xdp_cost(zone_path: &std::path::Path, runs: u32, json: bool, only: Option<&st
             .collect();
         println!(
             "{}",
-            serde_json::json!({"runs_per_kind": runs, "ratio_method": format!("median of the ratios to the reflector runs each program took turns with: blocks of {BLOCK_RUNS} paired runs (one run per frame), calls of the same round (live); tc_to_xdp is the ratio of the two ratios"), "live_calls_per_kind": live_rounds, "live_frames_per_call": cost_live::FRAMES, "verifier_insns": dp.verified_insns, "tc_verifier_insns": dp.tc_verified_insns, "rows": v})
+            serde_json::json!({"runs_per_kind": runs, "cpu": cpu_model(), "ratio_method": format!("median of the ratios to the reflector runs each program took turns with: blocks of {BLOCK_RUNS} paired runs (one run per frame), calls of the same round (live); tc_to_xdp is the ratio of the two ratios"), "live_calls_per_kind": live_rounds, "live_frames_per_call": cost_live::FRAMES, "verifier_insns": dp.verified_insns, "tc_verifier_insns": dp.tc_verified_insns, "rows": v})
         );
         return Ok(());
     }
     println!(
-        "Per-packet cost under BPF_PROG_TEST_RUN ({:.1} s); verifier: XDP {} and TC {} instructions processed",
+        "Per-packet cost under BPF_PROG_TEST_RUN ({:.1} s, {}); verifier: XDP {} and TC {} instructions processed",
         t.elapsed().as_secs_f64(),
+        cpu_model(),
         dp.verified_insns.unwrap_or(0),
         dp.tc_verified_insns.unwrap_or(0)
     );

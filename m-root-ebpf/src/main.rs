@@ -259,7 +259,13 @@ fn try_answer<P: Packet>(ctx: &P, pc: *mut PerCpu) -> Result<(), Failed> {
     // Kept for the count by class after the splice, in the per-CPU value: a register live across the
     // splice took the stack past the verifier's limit.
     unsafe { core::ptr::write_volatile(core::ptr::addr_of_mut!((*pc).rrl_class), class as u64) };
-    let charged = rrl::verdict::<P>(pc, f.ipv6 as u64, class, pre);
+    let charged = if rrl::needed() {
+        rrl::verdict::<P>(pc, f.ipv6 as u64, class, pre)
+    } else {
+        // A query's cookie is not looked at with cookies off (cookie::process would say NONE too).
+        cookie::park(pc, cookie::NONE);
+        rrl::unlimited(pre)
+    };
     if charged == HINT_DROP {
         // By class too, here and for slips below (outside the subprogram: its stack is at the limit).
         if let Some(c) = class_counter(false, class) {

@@ -94,6 +94,19 @@ pub fn dropped(pc: *mut PerCpu) -> bool {
 /// What [`verdict`] is asked to do: charge the response.
 pub const CHARGE: u32 = 0xff;
 
+/// Has [`verdict`] anything to do: is rate limiting or are cookies on? In the default configuration
+/// neither is, and the subprogram's call and return (through the CPU's return thunk) are skipped.
+#[inline(always)]
+pub fn needed() -> bool {
+    conf().is_some_and(|c| c.on()) || crate::cookie::on()
+}
+
+/// What [`verdict`] returns when it has nothing to do: `pre`, or send when asked to charge.
+#[inline(always)]
+pub const fn unlimited(pre: u32) -> u32 {
+    if pre == CHARGE { m_root_common::HINT_RRL_SEND } else { pre }
+}
+
 /// Check the query's cookie (cookie::process), then, when `pre` is [`CHARGE`] and the cookie is not a
 /// valid one of ours, charge the response of class `class` to the source's bucket; what to send
 /// ([`Verdict::hint`], or [`HINT_DROP`]), which is `pre` unless charged. A BPF subprogram: its ways

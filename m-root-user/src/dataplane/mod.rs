@@ -69,8 +69,14 @@ pub struct Dataplane {
 impl Dataplane {
     /// Load the object and its three programs (XDP, TC, the cpumap one) into the kernel, not attached yet.
     pub fn load() -> Result<Dataplane> {
+        Self::load_object(EBPF_OBJECT)
+    }
+
+    /// As [`load`](Self::load), from another build of the object (the benchmarks' A/B against an
+    /// ablated build); its maps must be laid out as this build's.
+    pub fn load_object(object: &[u8]) -> Result<Dataplane> {
         raise_memlock();
-        let ebpf = Ebpf::load(EBPF_OBJECT).context("loading the eBPF object (needs root or CAP_BPF)")?;
+        let ebpf = Ebpf::load(object).context("loading the eBPF object (needs root or CAP_BPF)")?;
         let mut dp = Dataplane {
             ebpf,
             attached: None,
