@@ -35,7 +35,7 @@ pub fn run(o: &Options<'_>) -> Result<()> {
     let this = loaded_dataplane(&table, None)?;
     let other = loaded_dataplane(&table, Some(bytes)).with_context(|| format!("loading {}", o.against.display()))?;
     let mut lab = Ebpf::load(LAB_OBJECT)?;
-    for p in ["lab_reflect", "lab_fresh", "lab_tx"] {
+    for p in ["lab_reflect", "lab_fresh", "lab_tx", "lab_gen"] {
         let x: &mut Xdp = lab.program_mut(p).ok_or_else(|| anyhow!("{p} missing"))?.try_into()?;
         x.load()?;
     }
@@ -49,12 +49,12 @@ pub fn run(o: &Options<'_>) -> Result<()> {
         crate::cpu_model()
     );
     println!(
-        "B/A: median of B's ratio to A over blocks of {BLOCK_RUNS} paired runs (one run per frame) or over the calls of a round (live); same: the two sent the same octets; refl: the bare MAC-swap reflector in the same turns"
+        "B/A: median of B's ratio to A over blocks of {BLOCK_RUNS} paired runs (one run per frame) or over the calls of a round (live); same: the two sent the same octets; refl: the bare MAC-swap reflector, floor: lab_gen growing the query to A's answer and copying it in, in the same turns; X/refl and X/floor: medians of per-call ratios (live)"
     );
     println!();
     println!(
-        "{:<34} {:>7} {:>7} {:>7} {:>7} {:>9} {:>9} {:>9} {:>7}  same live answered: A, B",
-        "kind", "A ns", "B ns", "refl ns", "B/A", "live A ns", "live B ns", "live refl", "B/A"
+        "{:<34} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7}  same live answered: A, B",
+        "kind", "A ns", "B ns", "refl ns", "B/A", "live A", "live B", "refl", "floor", "B/A", "A/refl", "B/refl", "A/floor", "B/floor"
     );
     let live_rounds = (o.runs / 400).max(10);
     for (label, qn, qt, edns, v6) in KINDS {
@@ -69,13 +69,20 @@ pub fn run(o: &Options<'_>) -> Result<()> {
             out.truncate(r.data_size_out as usize);
             Ok((r.return_value, out))
         };
-        let same = out(a)? == out(b)?;
-        // Slot 1: the query lab_fresh writes in again before each live frame.
+        let (answer_a, answer_b) = (out(a)?, out(b)?);
+        let same = answer_a == answer_b;
+        // Slot 0: A's answer, which lab_gen (the grow+copy floor) grows the query to and copies in;
+        // slot 1: the query lab_fresh writes in again before each live frame.
         let mut templates =
             Array::<&mut MapData, LabTemplate>::try_from(lab.map_mut("LAB_TEMPLATE").ok_or_else(|| anyhow!("LAB_TEMPLATE missing"))?)?;
-        let mut tmpl = LabTemplate { len: input.len() as u32, reserved: 0, data: [0; LAB_TEMPLATE_MAX] };
-        tmpl.data[..input.len()].copy_from_slice(&input);
-        templates.set(1, tmpl, 0)?;
+        for (slot, f) in [(0, &answer_a.1), (1, &input)] {
+            if f.len() > LAB_TEMPLATE_MAX {
+                return Err(anyhow!("{label}: a frame of {} octets exceeds the lab template", f.len()));
+            }
+            let mut tmpl = LabTemplate { len: f.len() as u32, reserved: 0, data: [0; LAB_TEMPLATE_MAX] };
+            tmpl.data[..f.len()].copy_from_slice(f);
+            templates.set(slot, tmpl, 0)?;
+        }
         let refl: &Xdp = lab.program("lab_reflect").ok_or_else(|| anyhow!("lab_reflect missing"))?.try_into()?;
         let m = measure_interleaved(
             &[Box::new(|x| a.test_run(x)), Box::new(|x| b.test_run(x)), Box::new(|x| refl.test_run(x))],
@@ -84,18 +91,25 @@ pub fn run(o: &Options<'_>) -> Result<()> {
         )?;
         let fresh: &Xdp = lab.program("lab_fresh").ok_or_else(|| anyhow!("lab_fresh missing"))?.try_into()?;
         let tx: &Xdp = lab.program("lab_tx").ok_or_else(|| anyhow!("lab_tx missing"))?.try_into()?;
+        let grow: &Xdp = lab.program("lab_gen").ok_or_else(|| anyhow!("lab_gen missing"))?.try_into()?;
         use cost_live::Target::{Bare, Fresh};
         let before = (xdp_answered(&this)?, xdp_answered(&other)?);
-        let (l, frames) =
-            cost_live::measure(&scratch, fresh, &mut next, &[Fresh(a), Fresh(b), Fresh(refl), Fresh(tx), Bare(tx)], &input, live_rounds)?;
+        let (l, frames) = cost_live::measure(
+            &scratch,
+            fresh,
+            &mut next,
+            &[Fresh(a), Fresh(b), Fresh(refl), Fresh(grow), Fresh(tx), Bare(tx)],
+            &input,
+            live_rounds,
+        )?;
         // What each answered of the live frames it was given (live mode reports no actions; an ablated
         // build may send the query back unanswered, which is what it is for).
         let got = (xdp_answered(&this)? - before.0, xdp_answered(&other)? - before.1);
         let answered = |n: u64| if n == frames { "all".to_string() } else { format!("{:.0} %", 100.0 * n as f64 / frames as f64) };
         // The query's rewrite (lab_fresh before lab_tx, less lab_tx alone) taken off both, call by call.
-        let adj: Vec<Vec<f64>> = (0..3).map(|i| (0..l[i].len()).map(|r| l[i][r] - (l[3][r] - l[4][r])).collect()).collect();
+        let adj: Vec<Vec<f64>> = (0..4).map(|i| (0..l[i].len()).map(|r| l[i][r] - (l[4][r] - l[5][r])).collect()).collect();
         println!(
-            "{:<34} {:>7.0} {:>7.0} {:>7.0} {:>6.3}x {:>9.0} {:>9.0} {:>9.0} {:>6.3}x  {:<4} {:>5} {:>5}",
+            "{:<34} {:>7.0} {:>7.0} {:>7.0} {:>6.3}x {:>7.0} {:>7.0} {:>7.0} {:>7.0} {:>6.3}x {:>6.2}x {:>6.2}x {:>6.2}x {:>6.2}x  {:<4} {:>5} {:>5}",
             label,
             m[0].ns,
             m[1].ns,
@@ -104,7 +118,12 @@ pub fn run(o: &Options<'_>) -> Result<()> {
             trimmed_mean(&adj[0]),
             trimmed_mean(&adj[1]),
             trimmed_mean(&adj[2]),
+            trimmed_mean(&adj[3]),
             median_ratio(&adj[0], &adj[1], 1),
+            median_ratio(&adj[2], &adj[0], 1),
+            median_ratio(&adj[2], &adj[1], 1),
+            median_ratio(&adj[3], &adj[0], 1),
+            median_ratio(&adj[3], &adj[1], 1),
             if same { "yes" } else { "no" },
             answered(got.0),
             answered(got.1)
