@@ -6,10 +6,12 @@ this build with `bench xdp-ab` (same table, frames and turns).
 
 Each ablation is a set of source edits, applied to m-root-ebpf, built, its object kept as
 target/ablate/NAME.o, and the sources put back as they were (whatever happens). The stage ablations
-answer XDP_TX with the query unchanged at a point of the path, so B there is the cost up to that point;
-`noptr` leaves the compression pointers unshifted (what an answer stored already shifted would cost);
+answer XDP_TX at a point of the path (the query unchanged, or for s6_dns resized and the answer written
+in without its UDP/IP headers), so B there is the cost up to that point (its frame is not the whole answer, so
+"same" reads no); `noptr` leaves the compression pointers unshifted (what an answer stored already shifted would cost);
 `minimal` is the least this design can cost (no counters, day counts, dnstap, signals or limiter step,
-pointers unshifted). An edit that no longer applies stops the script: the ablation must follow the code.
+pointers unshifted; with no counters its answers are not counted). An edit that no longer applies
+stops the script: the ablation must follow the code.
 Output: bench xdp-ab's table per ablation, also in target/ablate/NAME.txt.
 """
 

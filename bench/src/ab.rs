@@ -70,6 +70,11 @@ pub fn run(o: &Options<'_>) -> Result<()> {
             Ok((r.return_value, out))
         };
         let (answer_a, answer_b) = (out(a)?, out(b)?);
+        // The floor is grown to A's answer: if A did not answer (XDP_TX), there is none to time against.
+        const XDP_TX: u32 = 3;
+        if answer_a.0 != XDP_TX {
+            return Err(anyhow!("{label}: this build's program returned {} (not XDP_TX) for the query", answer_a.0));
+        }
         let same = answer_a == answer_b;
         // Slot 0: A's answer, which lab_gen (the grow+copy floor) grows the query to and copies in;
         // slot 1: the query lab_fresh writes in again before each live frame.
