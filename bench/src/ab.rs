@@ -71,8 +71,7 @@ pub fn run(o: &Options<'_>) -> Result<()> {
         };
         let (answer_a, answer_b) = (out(a)?, out(b)?);
         // The floor is grown to A's answer: if A did not answer (XDP_TX), there is none to time against.
-        const XDP_TX: u32 = 3;
-        if answer_a.0 != XDP_TX {
+        if answer_a.0 != crate::kfuzz::XDP_TX {
             return Err(anyhow!("{label}: this build's program returned {} (not XDP_TX) for the query", answer_a.0));
         }
         let same = answer_a == answer_b;

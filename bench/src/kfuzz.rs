@@ -34,10 +34,10 @@ const SRV4: &str = "198.18.0.1";
 const SRV6: &str = "2001:db8::1";
 const XDP_DROP: u32 = 1;
 const XDP_PASS: u32 = 2;
-const XDP_TX: u32 = 3;
+pub(crate) const XDP_TX: u32 = 3;
 const TC_ACT_OK: u32 = 0;
 const TC_ACT_SHOT: u32 = 2;
-const TC_ACT_REDIRECT: u32 = 7;
+pub(crate) const TC_ACT_REDIRECT: u32 = 7;
 const TC_ACT_UNSPEC: u32 = u32::MAX;
 
 pub struct Options {

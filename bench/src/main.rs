@@ -414,7 +414,12 @@ fn xdp_cost(zone_path: &std::path::Path, runs: u32, json: bool, only: Option<&st
             floor_ratio: median_ratio(&adjusted[0], &adjusted[2], 1),
         };
         // XDP_TX (3) and TC_ACT_REDIRECT (7): both answered.
-        let answered = xdp_t.action == 3 && tc_t.action == 7 && rrl.action == 3 && day.action == 3 && tap.action == 3;
+        use kfuzz::{TC_ACT_REDIRECT, XDP_TX};
+        let answered = xdp_t.action == XDP_TX
+            && tc_t.action == TC_ACT_REDIRECT
+            && rrl.action == XDP_TX
+            && day.action == XDP_TX
+            && tap.action == XDP_TX;
         rows.push(Row { label, base, xdp: xdp_t, floor, tc: tc_t, answered, live, rrl, rrl_base, day, tap });
     }
     if json {
