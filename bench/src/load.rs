@@ -62,7 +62,7 @@ pub fn run(o: &Options) -> Result<()> {
                         if rate >= 10_000_000 { "max".into() } else { rate.to_string() },
                         started.elapsed().as_secs_f64()
                     );
-                    let in_kernel = matches!(server, Server::MrootXdp | Server::MrootXdpOnly | Server::MrootTc);
+                    let in_kernel = matches!(server, Server::MrootDefault | Server::MrootXdp | Server::MrootXdpOnly | Server::MrootTc);
                     let k0 = in_kernel.then(|| kernel_answered(LAB)).flatten();
                     let (c0, s0, t0) = (cpu_seconds(&pids), softirq_seconds(), Instant::now());
                     let g = kxdpgun(LAB, file, rate, secs, CLI4)?;

@@ -40,6 +40,8 @@ pub(crate) struct Rrl {
 /// The servers `bench load` runs, one after the other, in this order.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum Server {
+    /// m-root-xdp as installed: no --xdp-mode (auto decides from the device).
+    MrootDefault,
     MrootXdp,
     MrootXdpOnly,
     MrootTc,
@@ -50,10 +52,19 @@ pub(crate) enum Server {
 }
 
 impl Server {
-    pub(crate) const ALL: [Server; 7] =
-        [Server::MrootXdp, Server::MrootXdpOnly, Server::MrootTc, Server::MrootNoXdp, Server::KnotXdp, Server::KnotUdp, Server::Nsd];
+    pub(crate) const ALL: [Server; 8] = [
+        Server::MrootDefault,
+        Server::MrootXdp,
+        Server::MrootXdpOnly,
+        Server::MrootTc,
+        Server::MrootNoXdp,
+        Server::KnotXdp,
+        Server::KnotUdp,
+        Server::Nsd,
+    ];
     pub(crate) fn label(self) -> &'static str {
         match self {
+            Server::MrootDefault => "m-root-xdp (default: auto)",
             Server::MrootXdp => "m-root-xdp (XDP + TC)",
             Server::MrootXdpOnly => "m-root-xdp (XDP, --no-tc)",
             Server::MrootTc => "m-root-xdp (--xdp-mode tc)",
@@ -154,29 +165,19 @@ pub(crate) fn start(l: Lab, server: Server, zone: &Path, dir: &Path, rrl: Option
     let cs = control.display().to_string();
     let mut control_socket = None;
     let mut cmd = match server {
-        Server::MrootXdp | Server::MrootXdpOnly | Server::MrootTc | Server::MrootNoXdp => {
+        Server::MrootDefault | Server::MrootXdp | Server::MrootXdpOnly | Server::MrootTc | Server::MrootNoXdp => {
             let b = bin().display().to_string();
             let mode = match server {
                 Server::MrootTc => "tc",
                 Server::MrootNoXdp => "off",
                 _ => "native",
             };
-            let mut args = vec![
-                b.as_str(),
-                "run",
-                "--zone",
-                &zs,
-                "--iface",
-                &srv_if,
-                "--addr",
-                SRV4,
-                "--xdp-mode",
-                mode,
-                "--control",
-                &cs,
-                "--identity",
-                "bench",
-            ];
+            let mut args =
+                vec![b.as_str(), "run", "--zone", &zs, "--iface", &srv_if, "--addr", SRV4, "--control", &cs, "--identity", "bench"];
+            // The default row passes no mode: what an installed daemon does unconfigured.
+            if server != Server::MrootDefault {
+                args.extend(["--xdp-mode", mode]);
+            }
             if server == Server::MrootXdpOnly {
                 args.push("--no-tc");
             }

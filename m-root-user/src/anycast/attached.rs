@@ -130,7 +130,7 @@ mod tests {
     const OURS: Ours = Ours { xdp: 10, tc: 11 };
 
     fn veth_plan(mode: Mode) -> Plan {
-        plan(mode, true, false, &Device { physical: false, driver: "veth".into() })
+        plan(mode, true, false, &Device { physical: false, driver: "veth".into(), rps: false })
     }
 
     fn seen(drv: u32, skb: u32, tc: &[u32]) -> Seen {
