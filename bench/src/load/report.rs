@@ -2,20 +2,34 @@
 
 use std::fmt::Write as _;
 
-/// The table of every row, then the live-frames line.
+/// knotd's XDP mode's replies/s at the same mix and requested rate: what the "x knotd" column divides by.
+fn knotd_xdp(rows: &[serde_json::Value], row: &serde_json::Value) -> Option<f64> {
+    rows.iter()
+        .find(|k| {
+            k["server"] == super::servers::Server::KnotXdp.label()
+                && k["mix"] == row["mix"]
+                && k["offered_qps_requested"] == row["offered_qps_requested"]
+        })
+        .and_then(|k| k["replies_per_s"].as_f64())
+        .filter(|v| *v > 0.0)
+}
+
+/// The table of every row, then the live-frames line. The share has a decimal: "100 %" is every query.
 pub(super) fn print_table(rows: &[serde_json::Value], live: Option<&serde_json::Value>) {
     println!(
-        "{:<28} {:<22} {:>10} {:>10} {:>7} {:>6} {:>8} {:>6} {:>6}",
-        "server", "mix", "offered/s", "replies/s", "share", "cpu", "softirq", "xdp", "tc"
+        "{:<28} {:<22} {:>10} {:>10} {:>7} {:>7} {:>6} {:>8} {:>6} {:>6}",
+        "server", "mix", "offered/s", "replies/s", "share", "x knotd", "cpu", "softirq", "xdp", "tc"
     );
     for r in rows {
+        let replies = r["replies_per_s"].as_f64().unwrap_or(0.0);
         println!(
-            "{:<28} {:<22} {:>10.0} {:>10.0} {:>6.0}% {:>6.2} {:>8.2} {:>6} {:>6}",
+            "{:<28} {:<22} {:>10.0} {:>10.0} {:>6.1}% {:>7} {:>6.2} {:>8.2} {:>6} {:>6}",
             r["server"].as_str().unwrap_or(""),
             r["mix"].as_str().unwrap_or(""),
             r["offered_qps"].as_f64().unwrap_or(0.0),
-            r["replies_per_s"].as_f64().unwrap_or(0.0),
+            replies,
             100.0 * r["answered_share"].as_f64().unwrap_or(0.0),
+            knotd_xdp(rows, r).map(|k| format!("{:.2}x", replies / k)).unwrap_or_else(|| "-".into()),
             r["server_cpu_s_per_s"].as_f64().unwrap_or(0.0),
             r["softirq_cpu_s_per_s"].as_f64().unwrap_or(0.0),
             r["xdp_share"].as_f64().map(|x| format!("{:.0}%", 100.0 * x)).unwrap_or_else(|| "-".into()),
@@ -47,7 +61,7 @@ pub(super) fn plot(rows: &[serde_json::Value]) -> String {
     let (w, h, m) = (720.0, 440.0, 60.0);
     let x = |v: f64| m + v / max * (w - 2.0 * m);
     let y = |v: f64| h - m - v / max * (h - 2.0 * m);
-    let colours = ["#d62728", "#9467bd", "#8c564b", "#ff7f0e", "#1f77b4", "#17becf", "#2ca02c"];
+    let colours = ["#e377c2", "#d62728", "#9467bd", "#8c564b", "#ff7f0e", "#1f77b4", "#17becf", "#2ca02c"];
     let mut s = String::new();
     let _ = write!(
         s,
