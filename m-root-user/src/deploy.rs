@@ -16,8 +16,8 @@ use aya::programs::XdpMode;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
-    /// Decide from the device: XDP + TC on a NIC; on a virtual device XDP hands every answer to TC
-    /// (unless the peer is known to take XDP_TX), and it switches to that if transmit errors appear.
+    /// Decide from the device: XDP + TC on a NIC; on a virtual device TC alone (unless the peer is
+    /// known to take XDP_TX); XDP hands every answer to TC if transmit errors appear.
     Auto,
     /// XDP in the driver, answering by XDP_TX, with TC for what XDP has no room for.
     Native,
@@ -46,9 +46,6 @@ pub struct Device {
     pub physical: bool,
     /// The driver, as `ethtool -i` names it (veth, mlx5_core, ...; "unknown" when the device says not).
     pub driver: String,
-    /// Receive packet steering is set on one of its receive queues: the stack already runs on other
-    /// CPUs than the receiving one, so XDP handing a query to another CPU would be a second hand-off.
-    pub rps: bool,
 }
 
 impl Device {
@@ -61,35 +58,10 @@ impl Device {
             Ok(Some(info)) => Device {
                 physical: is_bus_address(&info.bus_info),
                 driver: if info.driver.is_empty() { "unknown".into() } else { info.driver },
-                rps: rps_configured(iface),
             },
-            _ => Device { physical: false, driver: "unknown".into(), rps: rps_configured(iface) },
+            _ => Device { physical: false, driver: "unknown".into() },
         }
     }
-}
-
-/// Is an RPS CPU mask set on any receive queue of `iface`? Only sysfs says (`queues/rx-N/rps_cpus`),
-/// so it is believed only where that /sys shows this namespace's device (same ifindex); elsewhere, or
-/// unreadable, no: the hand-off then stays on, which costs CPU time but loses no answer.
-fn rps_configured(iface: &str) -> bool {
-    let Ok(name) = std::ffi::CString::new(iface) else { return false };
-    // SAFETY: a valid NUL-terminated string.
-    let index = unsafe { libc::if_nametoindex(name.as_ptr()) };
-    let dir = std::path::Path::new("/sys/class/net").join(iface);
-    let same = std::fs::read_to_string(dir.join("ifindex")).is_ok_and(|s| s.trim().parse::<u32>().ok() == Some(index));
-    if index == 0 || !same {
-        return false;
-    }
-    let Ok(queues) = std::fs::read_dir(dir.join("queues")) else { return false };
-    queues
-        .filter_map(|q| q.ok())
-        .filter(|q| q.file_name().to_string_lossy().starts_with("rx-"))
-        .any(|q| std::fs::read_to_string(q.path().join("rps_cpus")).is_ok_and(|m| mask_has_cpu(&m)))
-}
-
-/// Does an rps_cpus mask (hex words split by commas, as sysfs writes it) name any CPU?
-fn mask_has_cpu(mask: &str) -> bool {
-    mask.trim().split(',').any(|w| u64::from_str_radix(w, 16).is_ok_and(|v| v != 0))
 }
 
 /// Does a driver's `bus_info` name a place on a bus? veth leaves it empty, bridges say `N/A`, tun
@@ -155,24 +127,17 @@ pub fn plan(mode: Mode, tc: bool, xdp_tx_peer: bool, dev: &Device) -> Plan {
             format!("auto on a {kind} whose peer takes XDP_TX (xdp_tx_peer): XDP answers by XDP_TX"),
             None,
         ),
-        // XDP would only hand every query on to TC on another CPU, and RPS already moves the stack off
-        // the receiving CPU: the second hop costs more than XDP saves (measured on veth, 2 CPUs, under
-        // kxdpgun: 89 % answered at its maximum with XDP's hand-off, 100 % with TC alone; bench load).
-        Mode::Auto if tc && dev.rps => p(
-            None,
-            true,
-            false,
-            format!(
-                "auto on a {kind} with receive packet steering: XDP_TX may not reach its peer and RPS already spreads the stack over CPUs, so the TC program answers every query it covers (xdp_tx_peer = true if the peer runs XDP)"
-            ),
-            None,
-        ),
+        // XDP could not send, only hand each query on to TC, and on veth that costs more than TC alone:
+        // the device copies each frame into a page for XDP and the hand-off builds the skb again on another
+        // CPU (bench load, kxdpgun at its maximum, 2 CPUs: without RPS NXDOMAIN 870 k/s against 1.13 M/s,
+        // 0.8 % of the referrals dropped at the hand-off's queue; with RPS 89 % of the mix answered
+        // against 100 %; bench/README.md).
         Mode::Auto if tc => p(
-            Some(XdpMode::Driver),
+            None,
             true,
             false,
             format!(
-                "auto on a {kind}: XDP_TX may not reach its peer, so XDP hands every answer to TC (xdp_tx_peer = true if the peer runs XDP)"
+                "auto on a {kind}: XDP_TX may not reach its peer, so the TC program answers every query it covers (xdp_tx_peer = true if the peer runs XDP)"
             ),
             None,
         ),
@@ -188,16 +153,16 @@ mod tests {
     use super::*;
 
     fn nic() -> Device {
-        Device { physical: true, driver: "mlx5_core".into(), rps: false }
+        Device { physical: true, driver: "mlx5_core".into() }
     }
     fn veth() -> Device {
-        Device { physical: false, driver: "veth".into(), rps: false }
+        Device { physical: false, driver: "veth".into() }
     }
 
     #[test]
     fn auto_never_sends_xdp_tx_on_a_virtual_device_unless_told_the_peer_takes_it() {
         let p = plan(Mode::Auto, true, false, &veth());
-        assert_eq!((p.xdp, p.tc, p.xdp_tx, p.adapts), (Some(XdpMode::Driver), true, false, true));
+        assert_eq!((p.xdp, p.tc, p.xdp_tx), (None, true, false));
         assert!(p.warning.is_none());
         let p = plan(Mode::Auto, true, true, &veth());
         assert!(p.xdp_tx && p.tc && p.adapts);
@@ -205,35 +170,6 @@ mod tests {
         assert_eq!((p.xdp, p.tc, p.xdp_tx), (None, false, false));
         let p = plan(Mode::Auto, true, false, &nic());
         assert_eq!((p.xdp, p.tc, p.xdp_tx), (Some(XdpMode::Driver), true, true));
-    }
-
-    #[test]
-    fn auto_leaves_xdp_off_a_virtual_device_whose_stack_rps_already_spreads() {
-        let steered = Device { rps: true, ..veth() };
-        let p = plan(Mode::Auto, true, false, &steered);
-        assert_eq!((p.xdp, p.tc, p.xdp_tx), (None, true, false));
-        assert!(p.reason.contains("receive packet steering"));
-        // A peer that takes XDP_TX, a NIC, or no TC: XDP still has work of its own.
-        assert!(plan(Mode::Auto, true, true, &steered).xdp_tx);
-        assert!(plan(Mode::Auto, true, false, &Device { rps: true, ..nic() }).xdp_tx);
-        assert!(!plan(Mode::Auto, false, false, &steered).tc);
-        // The explicit modes do what they say.
-        assert_eq!(plan(Mode::Native, true, false, &steered).xdp, Some(XdpMode::Driver));
-    }
-
-    #[test]
-    fn an_rps_mask_names_a_cpu_when_any_word_is_nonzero() {
-        assert!(mask_has_cpu("2\n"));
-        assert!(mask_has_cpu("00000000,00000001"));
-        assert!(!mask_has_cpu("0\n"));
-        assert!(!mask_has_cpu("00000000,00000000"));
-        assert!(!mask_has_cpu(""));
-    }
-
-    #[test]
-    fn rps_of_a_device_this_namespace_does_not_have_is_no() {
-        assert!(!rps_configured("no-such-if0"));
-        assert!(!rps_configured("bad/../name"));
     }
 
     #[test]

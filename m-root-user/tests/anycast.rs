@@ -84,7 +84,8 @@ fn ns_cmd(lab: &Lab, args: &[&str]) -> String {
     common::sh(&mut Lab::in_ns(&lab.srv_ns(), args))
 }
 
-/// The lab's work directory, control socket and config file (written).
+/// The lab's work directory, control socket and config file (written). With a peer that runs XDP the
+/// config says so (`xdp_tx_peer`), and `auto` attaches XDP; on a bare peer it runs TC alone.
 fn setup(lab: &Lab) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
     let dir = std::env::temp_dir().join(format!("m-root-xdp-{}-{}", lab.name, std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -99,7 +100,8 @@ fn write_config(lab: &Lab, dir: &Path, control: &Path) -> std::path::PathBuf {
     std::fs::write(
         &config,
         format!(
-            "zone = \"{}\"\naddresses = [\"{}\", \"{}\"]\ninterfaces = [\"{}\"]\ncontrol = \"{}\"\n[metrics]\nlisten = \"{METRICS}\"\n[anycast]\ninterface = \"{IFACE}\"\nprobe_interval_ms = 200\nrise = 2\nfall = 2\ndrain_seconds = 2\n",
+            "{}zone = \"{}\"\naddresses = [\"{}\", \"{}\"]\ninterfaces = [\"{}\"]\ncontrol = \"{}\"\n[metrics]\nlisten = \"{METRICS}\"\n[anycast]\ninterface = \"{IFACE}\"\nprobe_interval_ms = 200\nrise = 2\nfall = 2\ndrain_seconds = 2\n",
+            if lab.peer == common::Peer::Xdp { "xdp_tx_peer = true\n" } else { "" },
             common::bundled_zone().display(),
             common::SRV4,
             common::SRV6,
@@ -161,7 +163,8 @@ fn a_take_over_keeps_the_announcement() {
 
 #[test]
 fn health_drives_the_announcement() {
-    let mut lab = Lab::up_with("anyc", common::Peer::Bare);
+    // A peer that runs XDP, so `auto` attaches XDP and its link can be detached from outside below.
+    let mut lab = Lab::up_with("anyc", common::Peer::Xdp);
     let (dir, control, config) = setup(&lab);
     let cfg = config.display().to_string();
     let spawn = |lab: &mut Lab, log: &str| {

@@ -50,15 +50,14 @@ fn reload(control: &Path, zone: &Path, force: bool) -> (bool, String) {
     (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
 }
 
-/// Ask `. SOA` over and over from the client namespace (alternately from a socket, which userspace
-/// answers, and injected, which the kernel answers) until `stop`; returns (serials in order, lost queries).
+/// Ask `. SOA` over and over from the client namespace (alternately over UDP, which the kernel answers:
+/// on this bare veth `auto` runs TC alone, and over TCP, which userspace answers) until `stop`; returns
+/// (serials in order, lost queries). XDP's table swap under reloads is soak.rs's.
 fn steady_load(lab: &Lab, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<(Vec<u32>, usize)> {
-    let (cli, cli_if) = (lab.cli_ns(), lab.cli_if());
+    let cli = lab.cli_ns();
     std::thread::spawn(move || {
         in_netns(&cli, || {
             let client = Client::new();
-            let inj = m_root_user::lab::Injector::new(&cli_if).unwrap();
-            let how = common::injection(&cli_if, common::CLI4, common::SRV4, Duration::from_secs(1));
             let (mut serials, mut lost) = (Vec::new(), 0);
             let mut how_lost = Vec::new();
             let deadline = Instant::now() + Duration::from_secs(60);
@@ -66,12 +65,12 @@ fn steady_load(lab: &Lab, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<(Vec
             while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
                 i = i.wrapping_add(1);
                 let msg = wire::build_query(i, 0, name::ROOT, rr::SOA, rr::CLASS_IN, None);
-                let r = if i.is_multiple_of(2) { client.udp(common::SRV4, &msg) } else { m_root_user::lab::query(&inj, &how, &msg).ok() };
+                let r = if i.is_multiple_of(2) { client.udp(common::SRV4, &msg) } else { client.tcp(common::SRV4, &msg) };
                 match r.as_deref().and_then(soa_serial) {
                     Some(s) => serials.push(s),
                     None => {
                         lost += 1;
-                        let kind = if i.is_multiple_of(2) { "socket" } else { "injected" };
+                        let kind = if i.is_multiple_of(2) { "UDP" } else { "TCP" };
                         how_lost.push(format!(
                             "#{i} {kind} after {} answers: {}",
                             serials.len(),

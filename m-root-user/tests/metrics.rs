@@ -1,5 +1,5 @@
 //! GET /metrics (`[metrics]`) as Prometheus scrapes it: the daemon in a lab with a bare client peer
-//! (`auto`: XDP hands every covered query to TC, so TC answers them; XDP sheds the drop list's), a known
+//! (`auto`: on veth no XDP program, the TC program answers every covered query and sheds the drop list's), a known
 //! set of queries from several sources over IPv4 and IPv6, UDP and TCP, answered in the kernel and in
 //! userspace, dropped by the drop list and limited by rate limiting; then one scrape with urllib, parsed
 //! by prometheus_client's parsers (Prometheus text and OpenMetrics): every counter must say what was
@@ -146,12 +146,12 @@ fn send_all(lab: &Lab, zone: &Zone) -> Expect {
             *e.rcodes.entry(("userspace", rcode_name(&a))).or_default() += 1;
         }
     }
-    // The drop list: XDP drops them all, covered or not, before looking at the question.
+    // The drop list: TC drops them all, covered or not, before looking at the question.
     for src in DROPPED {
         let s = udp_from(lab, src);
         for (n, i) in [0usize, 5, 0].into_iter().enumerate() {
             assert!(ask(&s, &query(0x700 + n as u16, &QUERIES[i]), Duration::from_millis(300)).is_none(), "{src} is dropped");
-            *e.queries.entry(("xdp", "udp", family(src))).or_default() += 1;
+            *e.queries.entry(("tc", "udp", family(src))).or_default() += 1;
         }
     }
     // A burst of one referral from one source: the burst (10) answered, then dropped and slipped in turn.
@@ -224,12 +224,13 @@ fn check(samples: &[Value], e: &Expect) {
     assert_eq!(by("m_root_xdp_responses_by_kind_total", &[("path", "tc"), ("kind", "slipped")]), e.slipped);
     assert_eq!(by("m_root_xdp_rrl_limited_total", &[("path", "tc"), ("action", "slipped"), ("class", "tld")]), e.slipped);
     assert_eq!(by("m_root_xdp_rrl_limited_total", &[("path", "tc"), ("action", "dropped"), ("class", "tld")]), e.rrl_dropped);
-    assert_eq!(by("m_root_xdp_acl_dropped_total", &[("path", "xdp")]), 6);
+    assert_eq!(by("m_root_xdp_acl_dropped_total", &[("path", "tc")]), 6);
+    assert_eq!(by("m_root_xdp_acl_dropped_total", &[("path", "xdp")]), 0, "no XDP program on veth in auto");
     assert_eq!(by("m_root_xdp_truncated_total", &[("path", "tc")]), e.slipped + e.truncated);
-    // XDP handed TC every covered query, and passed the rest up.
-    assert_eq!(by("m_root_xdp_passed_total", &[("path", "xdp"), ("reason", "to-tc")]), by(q, &[("path", "tc")]));
+    // TC passed up what it does not cover.
+    assert_eq!(by("m_root_xdp_passed_total", &[("path", "xdp")]), 0, "no XDP program on veth in auto");
     assert_eq!(
-        by("m_root_xdp_passed_total", &[("path", "xdp"), ("reason", "uncovered")]),
+        by("m_root_xdp_passed_total", &[("path", "tc"), ("reason", "uncovered")]),
         by(q, &[("path", "userspace"), ("transport", "udp")])
     );
     let ta = "m_root_xdp_trust_anchor_signals_total";

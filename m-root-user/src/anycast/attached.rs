@@ -129,8 +129,9 @@ mod tests {
 
     const OURS: Ours = Ours { xdp: 10, tc: 11 };
 
+    /// A veth whose peer runs XDP (xdp_tx_peer): auto attaches XDP there, as on a NIC.
     fn veth_plan(mode: Mode) -> Plan {
-        plan(mode, true, false, &Device { physical: false, driver: "veth".into(), rps: false })
+        plan(mode, true, true, &Device { physical: false, driver: "veth".into() })
     }
 
     fn seen(drv: u32, skb: u32, tc: &[u32]) -> Seen {
