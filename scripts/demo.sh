@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The main job on a fresh machine: set up, build, start a lab, run m-root-xdp on the bundled root zone
 # with XDP attached, ask it root questions from the client namespace, show which path answered each,
-# then stop everything and clean up. Run as root.
+# then stop everything and clean up. Run as root. The lab's client end runs a pass-through XDP program
+# (PEER=xdp), so the daemon is told its peer takes XDP_TX'd frames (--xdp-tx-peer), as a veth whose far
+# end runs XDP; with a bare peer `auto` would attach no XDP there and TC would answer alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -11,7 +13,7 @@ export PATH="$HOME/.cargo/bin:$PATH"
 bash scripts/setup.sh
 cargo build --release
 
-export LAB=demo
+export LAB=demo PEER=xdp
 BIN=$ROOT/target/release/m-root-xdp
 ZONE=$ROOT/zones/root.zone.2026073102
 CTL=/run/m-root-xdp/demo.sock
@@ -32,7 +34,7 @@ bash scripts/lab.sh down >/dev/null 2>&1 || true
 bash scripts/lab.sh up
 LOG=$(mktemp /tmp/m-root-xdp-demo.XXXXXX.log)
 ip netns exec "$SRV_NS" "$BIN" run --zone "$ZONE" --iface "$SRV_IF" --addr "$SRV_V4" --addr "$SRV_V6" \
-    --identity demo.m-root-xdp --control "$CTL" >"$LOG" 2>&1 &
+    --identity demo.m-root-xdp --control "$CTL" --xdp-tx-peer >"$LOG" 2>&1 &
 DAEMON_PID=$!
 for _ in $(seq 100); do
     "$BIN" stats --control "$CTL" --json 2>/dev/null | grep -q '"zone.serial"' && break
@@ -80,7 +82,7 @@ ask "Referral for www.example.jp, injected as a NIC delivers it, IPv4" "${INJ[@]
 ask "Same over IPv6, DO=1 (DS + RRSIG)" "${INJ[@]}" --src "$CLI_V6" --dst "$SRV_V6" www.example.jp A --do
 ask "Priming query . NS, injected" "${INJ[@]}" --src "$CLI_V4" --dst "$SRV_V4" . NS --bufsize 1232
 ask "A TLD that does not exist, injected" "${INJ[@]}" --src "$CLI_V4" --dst "$SRV_V4" no-such-tld A
-ask "kdig over UDP/IPv4 (socket-sent; on veth XDP hands covered queries to TC)" kdig @"$SRV_V4" www.example.jp A +norec +nocookie
+ask "kdig over UDP/IPv4 (socket-sent: on veth its buffer has no room for the answer, so XDP passes it to TC)" kdig @"$SRV_V4" www.example.jp A +norec +nocookie
 ask "kdig over UDP/IPv6, a nonexistent TLD with DNSSEC" kdig @"$SRV_V6" no-such-tld A +dnssec +norec +nocookie
 ask "kdig with a DNS cookie (an option the kernel path leaves to userspace)" kdig @"$SRV_V4" www.example.jp A +norec +cookie
 ask "kdig over TCP" kdig @"$SRV_V4" www.example.jp A +tcp +norec

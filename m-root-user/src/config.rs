@@ -135,9 +135,9 @@ settings! {
     /// Service address(es): queries to these are answered; everything else passes.
     #[arg(long = "addr", value_name = "ADDRS")]
     addresses: Vec<IpAddr> = (Vec::new());
-    /// auto (default): from the device (XDP + TC on a NIC; on a virtual device XDP hands answers to
-    /// TC); native / skb: XDP answering by XDP_TX, with the TC companion for what XDP cannot grow in
-    /// place; tc: the TC program only; off: userspace only.
+    /// auto (default): from the device (XDP + TC on a NIC; on a virtual device the TC program alone,
+    /// unless xdp_tx_peer); native / skb: XDP answering by XDP_TX, with the TC companion for what XDP
+    /// cannot grow in place; tc: the TC program only; off: userspace only.
     #[arg(long, value_enum)]
     xdp_mode: Mode = (Mode::Auto);
     /// The TC companion beside XDP answers what XDP has no room for; --no-tc (`tc = false`) leaves
@@ -145,7 +145,7 @@ settings! {
     #[arg(long = "no-tc", num_args = 0, default_missing_value = "false")]
     tc: bool = (true);
     /// The interfaces' peers take XDP_TX'd frames (e.g. a veth whose far end runs an XDP program), so
-    /// auto lets XDP answer by XDP_TX on virtual devices too.
+    /// auto attaches XDP to virtual devices too and lets it answer by XDP_TX (without it, TC alone).
     #[arg(long, num_args = 0, default_missing_value = "true")]
     xdp_tx_peer: bool = (false);
     /// The port userspace serves over UDP and TCP (the kernel programs answer UDP port 53 only).

@@ -292,7 +292,7 @@ impl Daemon {
         // The switch: XDP passes everything up, userspace swaps, XDP answers from the new table. A
         // client never sees the new zone and then the old one.
         for dp in planes.iter_mut() {
-            dp.pause().map_err(|e| format!("pausing XDP: {e:#}"))?;
+            dp.pause().map_err(|e| format!("pausing the kernel programs: {e:#}"))?;
         }
         let limiter = self.state.load().limiter.clone();
         self.state.store(Arc::new(State::new(zone, self.cfg.clone(), FastTable::new(table), limiter)));

@@ -17,7 +17,7 @@ use aya::programs::XdpMode;
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     /// Decide from the device: XDP + TC on a NIC; on a virtual device TC alone (unless the peer is
-    /// known to take XDP_TX); XDP hands every answer to TC if transmit errors appear.
+    /// known to take XDP_TX). Where XDP sends, it hands every answer to TC once transmit errors appear.
     Auto,
     /// XDP in the driver, answering by XDP_TX, with TC for what XDP has no room for.
     Native,

@@ -33,7 +33,7 @@ const IDENTITY: &str = "matrix.m-root-xdp";
 /// Which path must answer the covered queries in a cell.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Path {
-    /// TC only: no XDP program (auto on a virtual device, `tc`), or one that hands every query over.
+    /// TC only: no XDP program (auto on a virtual device, `tc`).
     Tc,
     /// XDP what it has room for, TC the rest; `xdp_some`: XDP must answer some.
     XdpAndTc { xdp_some: bool },

@@ -67,7 +67,7 @@ fn rssac047_probe_answers_and_validates_over_every_transport_and_family() {
     assert!(out.status.success(), "the probe failed:\n{text}");
     let last = text.lines().rev().find(|l| l.starts_with("rssac047:")).expect("the probe's summary line");
     assert!(last.ends_with(" 0 failed") && !last.contains(" 0 passed"), "{last}");
-    // The kernel answered the probe's UDP referrals and denials (TC here: XDP hands them over on veth).
+    // The kernel answered the probe's UDP referrals and denials (TC here: `auto` runs TC alone on veth).
     let s = common::daemon_stats(&control);
     assert!(m_root_user::dataplane::answered_by(&s, m_root_common::Hook::Tc) > 0, "{s}");
     assert_eq!(m_root_user::dataplane::answered_by(&s, m_root_common::Hook::Xdp), 0, "auto on veth sends nothing by XDP_TX: {s}");

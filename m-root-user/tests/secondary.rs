@@ -6,7 +6,7 @@
 //! In order: the first zone by AXFR from `source` (Knot's ACL allows only that address, and its log
 //! names it); four editions (the com. NS set changed, ZONEMD recomputed, SOA refresh an hour so no timer
 //! can fetch them) each arriving by IXFR after Knot's NOTIFY (over TCP) and answered by the kernel
-//! (socket-sent and injected frames) with the new delegation, the trigger recorded as "notify", and the
+//! (socket-sent frames: TC alone on this bare veth) with the new delegation, the trigger recorded as "notify", and the
 //! publication latency from the NOTIFY's arrival to the kernel serving printed; then three more
 //! editions while `reload` and `reload --force` (a whole AXFR switched in) are sent over the control
 //! socket without pause; all under two query streams that lose nothing and never go back a serial;

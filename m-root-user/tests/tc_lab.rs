@@ -60,7 +60,7 @@ fn tc_answers_socket_sent_queries_while_userspace_is_stopped() {
     let zone = Zone::load(&common::bundled_zone(), &LoadOptions::default()).unwrap();
     let cfg = ServerConfig::default();
     // A peer that takes XDP_TX'd frames, so XDP answers what it has room for (deployment.rs runs the
-    // bare peers, where XDP hands everything to TC).
+    // bare peers, where `auto` runs TC alone).
     let mut lab = Lab::up_with("mrxc", Peer::Xdp);
     let (pid, _control) = common::start_daemon_with(&mut lab, &[common::SRV4, common::SRV6], &["--xdp-tx-peer"]);
     assert_eq!(unsafe { libc::kill(pid, libc::SIGSTOP) }, 0);

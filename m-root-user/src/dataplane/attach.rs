@@ -98,7 +98,8 @@ impl Dataplane {
     /// Each entry runs the spill program, which counts what arrives, so queue drops show in the counters.
     /// Each queue holds SPILL_QUEUE frames: the kernel's largest, as bursts outrun the kernel thread
     /// that drains it (2048 lost 0.1-1.2 % of a root mix at kxdpgun's maximum on veth, 16384 0-0.9 %,
-    /// with 4-10 % more answered per second; 128 KiB of pointers per CPU).
+    /// with 4-10 % more answered per second). 128 KiB of pointers per CPU; a full queue also holds its
+    /// frames' buffers (up to 64 MiB of 4 KiB pages per CPU) until the CPU drains it.
     fn set_spill(&mut self) -> Result<()> {
         let n = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
         let n = n.min(m_root_common::MAX_SPILL_CPUS);
