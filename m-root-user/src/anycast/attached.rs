@@ -148,6 +148,10 @@ mod tests {
         assert_eq!(check("eth0", &p, &on, OURS, &seen(0, 10, &[3, 11])), Ok(()), "other TC programs beside ours");
         let p = veth_plan(Mode::Tc);
         assert_eq!(check("eth0", &p, &Attached { xdp: None, tc: true }, OURS, &seen(0, 0, &[11])), Ok(()));
+        // The default on a veth with a bare peer: TC alone.
+        let p = plan(Mode::Auto, true, false, &Device { physical: false, driver: "veth".into() });
+        assert_eq!(check("eth0", &p, &Attached { xdp: None, tc: true }, OURS, &seen(0, 0, &[11])), Ok(()));
+        assert!(check("eth0", &p, &Attached { xdp: None, tc: true }, OURS, &seen(5, 0, &[11])).is_err(), "a foreign XDP program in front");
         let mut s = seen(10, 0, &[11]);
         s.link.operstate = OPER_UNKNOWN;
         assert_eq!(check("tun0", &veth_plan(Mode::Auto), &Attached { xdp: Some(XdpMode::Driver), tc: true }, OURS, &s), Ok(()));
