@@ -167,16 +167,17 @@ pub(crate) fn start(l: Lab, server: Server, zone: &Path, dir: &Path, rrl: Option
     let mut cmd = match server {
         Server::MrootDefault | Server::MrootXdp | Server::MrootXdpOnly | Server::MrootTc | Server::MrootNoXdp => {
             let b = bin().display().to_string();
+            // The default row passes no mode: what an installed daemon does unconfigured.
             let mode = match server {
-                Server::MrootTc => "tc",
-                Server::MrootNoXdp => "off",
-                _ => "native",
+                Server::MrootDefault => None,
+                Server::MrootTc => Some("tc"),
+                Server::MrootNoXdp => Some("off"),
+                _ => Some("native"),
             };
             let mut args =
                 vec![b.as_str(), "run", "--zone", &zs, "--iface", &srv_if, "--addr", SRV4, "--control", &cs, "--identity", "bench"];
-            // The default row passes no mode: what an installed daemon does unconfigured.
-            if server != Server::MrootDefault {
-                args.extend(["--xdp-mode", mode]);
+            if let Some(m) = mode {
+                args.extend(["--xdp-mode", m]);
             }
             if server == Server::MrootXdpOnly {
                 args.push("--no-tc");
